@@ -1,0 +1,28 @@
+"""Secure Privacy sidecar: verifies signed consent events from the WordPress plugin, stores
+them as proof in the site's database, and serves them to admins."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import config as config_mod
+from . import db, errors, logs
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app from the SP_* environment; `test_config` overrides single settings."""
+    app = Flask(__name__)
+    app.config.from_mapping(config_mod.load(overrides=test_config))
+    app.config["MAX_CONTENT_LENGTH"] = app.config["SP_MAX_BODY_BYTES"]
+    app.json.sort_keys = False
+    db.init_app(app)
+    if str(app.config.get("SP_AUTO_MIGRATE", "1")) != "0":
+        # CONTRACT §3: migrations also run at start (idempotent, serialised by a DB lock).
+        db.migrate(app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
+    errors.init_app(app)
+    logs.init_app(app)
+
+    from . import admin, api
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin.bp)
+    return app

@@ -1,0 +1,75 @@
+"""Settings from the environment (CONTRACT §3). Every bad value fails at start with its name."""
+
+from __future__ import annotations
+
+import os
+from urllib.parse import urlsplit
+
+DEFAULTS = {
+    "SP_TABLE_PREFIX": "wp_",
+    "SP_IP_STORAGE": "full",
+    "SP_MAX_TOKEN_AGE": "300",
+    "SP_SELENIUM_REMOTE_URL": "",
+    "SP_GEOIP_DB": "",
+    "SP_MAX_BODY_BYTES": "16384",
+    "SP_SCREENSHOT_TIMEOUT": "20",
+    "SP_SCREENSHOT_ATTEMPTS": "3",
+    "SP_DB_POOL_SIZE": "4",
+}
+REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
+IP_STORAGE_MODES = ("full", "truncated", "none")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def normalise_origin(url: str) -> str:
+    """`scheme://host[:port]` in lower case with default ports dropped; raise ValueError if
+    `url` has no http(s) scheme or host."""
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) origin: {url!r}")
+    port = parts.port
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    if port and port != {"http": 80, "https": 443}[parts.scheme]:
+        return f"{parts.scheme}://{host}:{port}"
+    return f"{parts.scheme}://{host}"
+
+
+def load(env=None, overrides: dict | None = None) -> dict:
+    """Return the app settings: raw SP_* strings plus parsed forms (lists, ints)."""
+    env = dict(os.environ if env is None else env)
+    raw = {k: v for k, v in DEFAULTS.items()}
+    raw.update({k: v for k, v in env.items() if k.startswith("SP_")})
+    raw.update(overrides or {})
+    for name in REQUIRED:
+        if not str(raw.get(name, "")).strip():
+            raise ConfigError(f"{name} is required")
+    cfg = dict(raw)
+    cfg["SECRET_KEYS"] = _split(raw["SP_SECRET_KEYS"])
+    cfg["ADMIN_TOKENS"] = _split(raw["SP_ADMIN_TOKENS"])
+    try:
+        cfg["SITE_ORIGINS"] = [normalise_origin(o) for o in _split(raw["SP_SITE_ORIGINS"])]
+    except ValueError as e:
+        raise ConfigError(f"SP_SITE_ORIGINS: {e}") from None
+    if raw["SP_IP_STORAGE"] not in IP_STORAGE_MODES:
+        raise ConfigError(f"SP_IP_STORAGE must be one of {', '.join(IP_STORAGE_MODES)}")
+    prefix = raw["SP_TABLE_PREFIX"]
+    if not prefix.replace("_", "").isalnum() and prefix != "":
+        raise ConfigError("SP_TABLE_PREFIX may hold only letters, digits and _")
+    for name in ("SP_MAX_TOKEN_AGE", "SP_MAX_BODY_BYTES", "SP_SCREENSHOT_TIMEOUT",
+                 "SP_SCREENSHOT_ATTEMPTS", "SP_DB_POOL_SIZE"):
+        try:
+            cfg[name] = int(raw[name])
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be an integer") from None
+        if cfg[name] <= 0:
+            raise ConfigError(f"{name} must be positive")
+    return cfg

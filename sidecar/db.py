@@ -1,0 +1,175 @@
+"""Database connections and schema migrations: the connection lifecycle lives here only.
+
+Connections come from a small per-process pool (PyMySQL, DictCursor, autocommit off); a
+request borrows one through `get_db()` and gives it back on teardown, rolled back if the
+view left a transaction open.
+"""
+
+from __future__ import annotations
+
+import queue
+import re
+import threading
+import time
+from importlib import resources
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pymysql
+import pymysql.cursors
+from flask import Flask, current_app, g
+
+IDLE_PING_SECONDS = 30
+
+
+def connect_args(url: str) -> dict:
+    """PyMySQL keyword arguments for a `mysql://user:pass@host:port/db[?unix_socket=…]` URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("mysql", "mysql+pymysql", "mariadb"):
+        raise ValueError("SP_DATABASE_URL must start with mysql://")
+    query = parse_qs(parts.query)
+    args = {
+        "host": parts.hostname or "localhost",
+        "port": parts.port or 3306,
+        "user": unquote(parts.username or ""),
+        "password": unquote(parts.password or ""),
+        "database": unquote(parts.path.lstrip("/")),
+        "charset": "utf8mb4",
+        "cursorclass": pymysql.cursors.DictCursor,
+        "autocommit": False,
+        "connect_timeout": 5,
+        "read_timeout": 30,
+        "write_timeout": 30,
+    }
+    if "unix_socket" in query:
+        args["unix_socket"] = query["unix_socket"][0]
+    if not args["database"]:
+        raise ValueError("SP_DATABASE_URL names no database")
+    return args
+
+
+class Pool:
+    """A thread-safe LIFO pool of open connections; at most `size` kept idle."""
+
+    def __init__(self, url: str, size: int = 4):
+        self.args = connect_args(url)
+        self.idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
+        self.lock = threading.Lock()
+
+    def get(self) -> pymysql.connections.Connection:
+        while True:
+            try:
+                conn, since = self.idle.get_nowait()
+            except queue.Empty:
+                return pymysql.connect(**self.args)
+            if time.monotonic() - since < IDLE_PING_SECONDS:
+                return conn
+            try:
+                conn.ping(reconnect=False)
+                return conn
+            except pymysql.MySQLError:
+                _close_quietly(conn)
+
+    def put(self, conn, broken: bool = False) -> None:
+        if broken or not conn.open:
+            _close_quietly(conn)
+            return
+        try:
+            self.idle.put_nowait((conn, time.monotonic()))
+        except queue.Full:
+            _close_quietly(conn)
+
+    def close(self) -> None:
+        while True:
+            try:
+                conn, _ = self.idle.get_nowait()
+            except queue.Empty:
+                return
+            _close_quietly(conn)
+
+
+def _close_quietly(conn) -> None:
+    try:
+        conn.close()
+    except Exception:  # noqa: BLE001 - already broken; nothing to report
+        pass
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["sp_pool"] = Pool(app.config["SP_DATABASE_URL"], app.config["SP_DB_POOL_SIZE"])
+    app.teardown_appcontext(_release)
+
+
+def get_db() -> pymysql.connections.Connection:
+    """The request's connection (borrowed on first use)."""
+    if "db" not in g:
+        g.db = current_app.extensions["sp_pool"].get()
+    return g.db
+
+
+def _release(exc) -> None:
+    conn = g.pop("db", None)
+    if conn is None:
+        return
+    broken = False
+    try:
+        conn.rollback()
+    except pymysql.MySQLError:
+        broken = True
+    current_app.extensions["sp_pool"].put(conn, broken=broken)
+
+
+def table(name: str, prefix: str | None = None) -> str:
+    """Full table name, e.g. `wp_sp_consents` for "consents"."""
+    if prefix is None:
+        prefix = current_app.config["SP_TABLE_PREFIX"]
+    return f"{prefix}sp_{name}"
+
+
+# ---- migrations ------------------------------------------------------------------------
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in resources.files("sidecar.migrations").iterdir():
+        m = re.fullmatch(r"(\d{3})_([a-z0-9_]+)\.sql", entry.name)
+        if m:
+            found.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def migrate(url: str, prefix: str) -> list[str]:
+    """Apply the numbered SQL migrations not yet applied; return the names applied.
+    Safe to run from several sidecars at once (a named lock serialises them)."""
+    conn = pymysql.connect(**connect_args(url))
+    applied_now = []
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT GET_LOCK(%s, 60) AS got", (f"{prefix}sp_migrate",))
+            if not cur.fetchone()["got"]:
+                raise RuntimeError("could not take the migration lock within 60 s")
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS `{prefix}sp_migrations` ("
+                " version INT UNSIGNED NOT NULL PRIMARY KEY,"
+                " name VARCHAR(191) NOT NULL,"
+                " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
+                ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
+            cur.execute(f"SELECT version FROM `{prefix}sp_migrations`")
+            done = {row["version"] for row in cur.fetchall()}
+            for version, name, sql in _migrations():
+                if version in done:
+                    continue
+                for statement in _statements(sql.replace("{prefix}", prefix)):
+                    cur.execute(statement)
+                cur.execute(f"INSERT INTO `{prefix}sp_migrations` (version, name) VALUES (%s, %s)",
+                            (version, name))
+                conn.commit()
+                applied_now.append(name)
+            cur.execute("SELECT RELEASE_LOCK(%s)", (f"{prefix}sp_migrate",))
+    finally:
+        conn.close()
+    return applied_now
+
+
+def _statements(sql: str) -> list[str]:
+    """Split a migration on `;` at line ends (migrations keep one statement per `;`)."""
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in re.split(r";\s*(?:\n|$)", body) if s.strip()]

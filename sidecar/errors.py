@@ -1,0 +1,48 @@
+"""The one JSON error path: `{"error": {"code": ..., "message": ...}}` (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    """An error the client should see: HTTP status, snake_case code, human message and,
+    for validation errors, the offending field."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+    def to_dict(self) -> dict:
+        body = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return {"error": body}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def api_error(e: ApiError):
+        return jsonify(e.to_dict()), e.status
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        code = {413: "payload_too_large", 405: "method_not_allowed"}.get(e.code, _snake(e.name))
+        message = e.description or e.name
+        resp = jsonify(ApiError(e.code, code, message).to_dict())
+        resp.status_code = e.code
+        if e.code == 405 and getattr(e, "valid_methods", None):
+            resp.headers["Allow"] = ", ".join(e.valid_methods)
+        return resp
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception):
+        app.logger.exception("unhandled error")
+        return jsonify(ApiError(500, "internal_error", "Internal server error").to_dict()), 500

@@ -1,0 +1,52 @@
+"""Structured JSON logs: one line per request (no secrets, no tokens, no bodies)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from flask import Flask, g, request
+
+log = logging.getLogger("sidecar.access")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+                 "level": record.levelname.lower(), "logger": record.name,
+                 "msg": record.getMessage()}
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        return json.dumps(entry, separators=(",", ":"))
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    root = logging.getLogger()
+    if any(getattr(h, "_sp", False) for h in root.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler._sp = True
+    root.addHandler(handler)
+    root.setLevel(level)
+
+
+def init_app(app: Flask) -> None:
+    setup_logging()
+
+    @app.before_request
+    def _start():
+        g.t0 = time.perf_counter()
+
+    @app.after_request
+    def _line(resp):
+        ms = (time.perf_counter() - g.get("t0", time.perf_counter())) * 1000
+        fields = {"method": request.method, "path": request.path, "status": resp.status_code,
+                  "ms": round(ms, 2)}
+        if g.get("error_code"):
+            fields["error"] = g.error_code
+        log.info("request", extra={"fields": fields})
+        return resp

@@ -1,0 +1,44 @@
+"""Signed tokens: one serializer per purpose, each with its own salt, keys oldest first.
+
+`consent` verifies what the plugin sends (CONTRACT §4); `receipt` signs what the sidecar
+hands back to the visitor as a statement of what was recorded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from .errors import ApiError
+
+CONSENT_SALT = "secure-privacy/consent/v1"
+RECEIPT_SALT = "secure-privacy/receipt/v1"
+
+
+def serializer(keys: list[str], salt: str) -> URLSafeTimedSerializer:
+    """The contract's serializer for `salt`; signs with the last key, accepts any of them."""
+    return URLSafeTimedSerializer(
+        keys, salt=salt,
+        signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
+
+
+def load_consent(token: str, keys: list[str], max_age: int):
+    """Verify a plugin token and return its payload; raise ApiError 401 `expired_token`
+    (valid signature, too old) or `invalid_signature` (anything else)."""
+    try:
+        return serializer(keys, CONSENT_SALT).loads(token, max_age=max_age)
+    except SignatureExpired:
+        raise ApiError(401, "expired_token", "The consent token is too old") from None
+    except BadSignature:
+        raise ApiError(401, "invalid_signature", "The consent token's signature is invalid") \
+            from None
+
+
+def sign_receipt(statement: dict, keys: list[str]) -> str:
+    return serializer(keys, RECEIPT_SALT).dumps(statement)
+
+
+def load_receipt(receipt: str, keys: list[str]) -> dict:
+    """Verify a receipt (no age limit: a receipt is proof for as long as keys are kept)."""
+    return serializer(keys, RECEIPT_SALT).loads(receipt)
