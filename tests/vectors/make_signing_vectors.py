@@ -13,7 +13,7 @@ from itsdangerous.encoding import base64_encode
 
 SALT = "secure-privacy/consent/v1"
 KEYS = ["old-secret-2026-01", "new-secret-2026-11"]
-TIMESTAMP = 1796000000  # 2026-11-29T... fixed so tokens are reproducible
+TIMESTAMP = 1764000000  # 2025-11-24T16:00:00Z, fixed so tokens are reproducible
 
 
 def serializer(keys):
@@ -33,7 +33,8 @@ def sign(keys, payload, compress=True):
     if compress:
         body = s.dump_payload(payload)
     else:
-        body = base64_encode(json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode())
+        text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+        body = base64_encode(text.encode())
     return signer.sign(body).decode("ascii")
 
 
@@ -68,7 +69,8 @@ def main():
     head, sig = good.rsplit(".", 1)
     tampered_sig = head + "." + ("A" if sig[0] != "A" else "B") + sig[1:]
     payload_part, rest = good.split(".", 1)
-    tampered_payload = payload_part[:-2] + ("x" if payload_part[-2] != "x" else "y") + payload_part[-1] + "." + rest
+    swap = "x" if payload_part[-2] != "x" else "y"
+    tampered_payload = payload_part[:-2] + swap + payload_part[-1] + "." + rest
     vectors = {
         "salt": SALT,
         "keys": KEYS,

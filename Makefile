@@ -1,0 +1,29 @@
+# Secure Privacy — the two commands of the README, and helpers.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test install lint test-python test-php test-js bench
+
+## make demo: install what is missing, start the whole stack in the foreground, print READY.
+demo: install
+	$(PY) scripts/stack.py demo
+
+## make test: install what is missing and run every suite (JS, PHP, Python, end-to-end).
+test: install
+	bash scripts/test.sh
+
+install:
+	bash scripts/install.sh
+
+lint: install
+	$(VENV)/bin/ruff check sidecar tests scripts
+
+test-python: install
+	$(VENV)/bin/python -m pytest
+
+test-php: install
+	phpunit -c tests/php/phpunit.xml
+
+test-js: install
+	npm test --silent

@@ -1,0 +1,224 @@
+"""The sidecar's HTTP API against a real MariaDB (CONTRACT §4–§5)."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from helpers import SITE, TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token
+
+from sidecar.signing import load_receipt
+
+
+def post(client, payload=None, token=None, **kw):
+    return client.post("/v1/consents", json={"token": token or make_token(payload)}, **kw)
+
+
+def count(sql):
+    return sql("SELECT COUNT(*) AS n FROM t_sp_consents")[0]["n"]
+
+
+def test_ingest_stores_record_and_returns_verifiable_receipt(client, sql):
+    p = consent_payload()
+    r = post(client, p)
+    assert r.status_code == 201
+    body = r.get_json()
+    rec = client.get(f"/v1/consents/{body['id']}", headers=admin_headers()).get_json()
+    for field in ("event_id", "subject_id", "action", "method", "categories", "page_url",
+                  "policy_version", "banner_version", "language", "signals", "ip",
+                  "user_agent", "wp_user_id"):
+        assert rec[field] == p[field], field
+    assert rec["occurred_at"].startswith(p["occurred_at"][:19])
+    assert rec["screenshot"] == {"status": "pending", "url": None, "error": None}
+    assert len(rec["hash"]) == 64
+    receipt = load_receipt(body["receipt"], TEST_KEYS)
+    assert receipt["id"] == body["id"] and receipt["event_id"] == p["event_id"]
+    assert receipt["hash"] == rec["hash"] and receipt["categories"] == p["categories"]
+    # a screenshot job was queued in the same transaction
+    jobs = sql("SELECT page_url, status FROM t_sp_screenshot_jobs")
+    assert jobs == [{"page_url": p["page_url"], "status": "queued"}]
+
+
+def test_same_event_twice_is_one_record(client, sql):
+    p = consent_payload()
+    first = post(client, p)
+    again = post(client, p)  # a fresh token for the same event (plugin retry)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.get_json()["id"] == again.get_json()["id"]
+    assert count(sql) == 1
+
+
+def test_older_key_still_verifies(client):
+    assert post(client, token=make_token(consent_payload(), keys=TEST_KEYS[:1])).status_code == 201
+
+
+@pytest.mark.parametrize("token,code", [
+    (make_token(consent_payload(), keys=["someone-elses-key"]), "invalid_signature"),
+    (make_token(consent_payload())[:-3] + "abc", "invalid_signature"),
+    ("not.a.token", "invalid_signature"),
+    (make_token(consent_payload(), age=301), "expired_token"),
+])
+def test_bad_tokens_are_401(client, sql, token, code):
+    r = post(client, token=token)
+    assert r.status_code == 401
+    assert r.get_json()["error"]["code"] == code
+    assert count(sql) == 0
+
+
+def test_tampered_payload_is_401(client, sql):
+    p = consent_payload()
+    _, timestamp, signature = make_token(p).rsplit(".", 2)
+    p["categories"]["marketing"] = False  # the visitor's choice, altered in transit
+    forged = base64.urlsafe_b64encode(json.dumps(p).encode()).decode().rstrip("=")
+    r = post(client, token=f"{forged}.{timestamp}.{signature}")
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "invalid_signature"
+    assert count(sql) == 0
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[]", b'"token"', b'{"token": 5}', b"{}"])
+def test_malformed_bodies_are_422(client, sql, body):
+    r = client.post("/v1/consents", data=body, content_type="application/json")
+    assert r.status_code == 422
+    assert r.get_json()["error"]["code"] in ("invalid_json", "invalid_payload")
+    assert count(sql) == 0
+
+
+@pytest.mark.parametrize("field,value", [
+    ("event_id", "not-a-uuid"),
+    ("event_id", 12),
+    ("subject_id", "3f1c9a4e-8b7d-1c2a-9e5f-1a2b3c4d5e6f"),  # UUIDv1, not v4
+    ("action", "maybe"),
+    ("method", "shrug"),
+    ("categories", {"necessary": True}),
+    ("categories", {"necessary": False, "preferences": False, "statistics": False,
+                    "marketing": False}),
+    ("categories", {"necessary": True, "preferences": "yes", "statistics": False,
+                    "marketing": False}),
+    ("page_url", "javascript:alert(1)"),
+    ("page_url", "/relative/path"),
+    ("page_url", "http://x/" + "a" * 2048),
+    ("policy_version", ""),
+    ("policy_version", 3),
+    ("language", "english please"),
+    ("signals", {"gpc": "no", "dnt": False}),
+    ("ip", "999.1.1.1"),
+    ("wp_user_id", "0"),
+    ("wp_user_id", -1),
+    ("wp_user_id", True),
+    ("occurred_at", "yesterday"),
+    ("occurred_at", "2026-11-29 10:00:00"),
+    ("user_agent", None),
+])
+def test_wrong_fields_are_422_naming_the_field(client, sql, field, value):
+    r = post(client, consent_payload(**{field: value}))
+    assert r.status_code == 422, r.get_json()
+    err = r.get_json()["error"]
+    assert err["code"] == "invalid_payload" and err["field"] == field
+    assert field in err["message"]
+    assert count(sql) == 0
+
+
+def test_missing_and_unknown_fields_are_422(client, sql):
+    p = consent_payload()
+    del p["language"]
+    assert post(client, p).get_json()["error"]["field"] == "language"
+    r = post(client, consent_payload(extra="x"))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "extra"
+    assert count(sql) == 0
+
+
+def test_withdraw_may_not_grant_categories(client):
+    r = post(client, consent_payload(action="withdraw", method="withdraw"))
+    assert r.status_code == 422 and r.get_json()["error"]["field"] == "categories"
+
+
+def test_oversized_body_is_413(client, sql):
+    r = client.post("/v1/consents", data=b'{"token": "' + b"a" * 20000 + b'"}',
+                    content_type="application/json")
+    assert r.status_code == 413
+    assert r.get_json()["error"]["code"] == "payload_too_large"
+    assert count(sql) == 0
+
+
+def test_page_off_site_origins_is_stored_but_never_shot(client, sql):
+    r = post(client, consent_payload(page_url="http://169.254.169.254/latest/meta-data/"))
+    assert r.status_code == 201
+    rec = client.get(f"/v1/consents/{r.get_json()['id']}", headers=admin_headers()).get_json()
+    assert rec["screenshot"]["status"] == "skipped"
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs")[0]["n"] == 0
+
+
+NO_SUCH = "00000000-0000-4000-8000-000000000000"
+
+
+@pytest.mark.parametrize("path", ["/v1/consents", f"/v1/consents/{NO_SUCH}",
+                                  f"/v1/consents/{NO_SUCH}/screenshot"])
+def test_admin_api_needs_a_valid_bearer_token(client, path):
+    r = client.get(path)
+    assert r.status_code == 401 and r.get_json()["error"]["code"] == "unauthorized"
+    r = client.get(path, headers={"Authorization": "Bearer wrong"})
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    r = client.get(path, headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
+    assert r.status_code == 401
+    # every configured token works (rotation)
+    for token in TEST_TOKENS:
+        assert client.get(path, headers=admin_headers(token)).status_code in (200, 404)
+
+
+def test_unknown_record_is_404(client):
+    for rid in ("00000000-0000-4000-8000-000000000000", "nope"):
+        r = client.get(f"/v1/consents/{rid}", headers=admin_headers())
+        assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+def test_screenshot_is_404_until_taken(client):
+    rid = post(client, consent_payload()).get_json()["id"]
+    r = client.get(f"/v1/consents/{rid}/screenshot", headers=admin_headers())
+    assert r.status_code == 404
+    assert r.get_json()["error"]["code"] == "screenshot_not_available"
+
+
+def test_list_newest_first_with_filters_and_cursor(client):
+    subject = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    ids = [post(client, consent_payload(subject_id=subject, method=m)).get_json()["id"]
+           for m in ("accept_all", "reject_all", "custom")]
+    post(client, consent_payload())  # someone else
+    h = admin_headers()
+    page1 = client.get(f"/v1/consents?subject_id={subject}&limit=2", headers=h).get_json()
+    assert [i["id"] for i in page1["items"]] == ids[::-1][:2]
+    page2 = client.get(f"/v1/consents?subject_id={subject}&limit=2&cursor={page1['next_cursor']}",
+                       headers=h).get_json()
+    assert [i["id"] for i in page2["items"]] == ids[:1] and page2["next_cursor"] is None
+    only = client.get("/v1/consents?method=reject_all", headers=h).get_json()["items"]
+    assert [i["id"] for i in only] == [ids[1]]
+    assert len(client.get(f"/v1/consents?page_url={SITE}/about/", headers=h)
+               .get_json()["items"]) == 4
+
+
+@pytest.mark.parametrize("query", ["limit=0", "limit=501", "limit=x", "cursor=%%%",
+                                   "subject_id=abc", "country=Sweden", "method=nope",
+                                   "from=yesterday"])
+def test_bad_list_parameters_are_400(client, query):
+    r = client.get(f"/v1/consents?{query}", headers=admin_headers())
+    assert r.status_code == 400 and r.get_json()["error"]["code"] == "invalid_parameter"
+
+
+def test_health_and_readiness(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    r = client.get("/readyz")
+    assert r.status_code == 200 and r.get_json()["status"] == "ready"
+
+
+def test_readyz_fails_without_database(test_db):
+    from sidecar import create_app
+    app = create_app({"SP_DATABASE_URL": "mysql://nobody:x@127.0.0.1:1/none",
+                      "SP_SECRET_KEYS": "k", "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": SITE,
+                      "SP_AUTO_MIGRATE": "0"})
+    r = app.test_client().get("/readyz")
+    assert r.status_code == 503 and r.get_json()["error"]["code"] == "database_unavailable"
+
+
+def test_unknown_route_is_json_404(client):
+    r = client.get("/nowhere")
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
