@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 
 from . import config as config_mod
-from . import db, errors, logs
+from . import db, errors, geo, logs
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -15,6 +15,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_mapping(config_mod.load(overrides=test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["SP_MAX_BODY_BYTES"]
     app.json.sort_keys = False
+    try:
+        geo.reader(app.config["SP_GEOIP_DB"] or None)
+    except (OSError, ValueError) as e:
+        raise config_mod.ConfigError(f"SP_GEOIP_DB: cannot open the database: {e}") from None
     db.init_app(app)
     if str(app.config.get("SP_AUTO_MIGRATE", "1")) != "0":
         # CONTRACT §3: migrations also run at start (idempotent, serialised by a DB lock).

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import pymysql
 
+from . import geo
 from .config import normalise_origin
 from .db import table
 
@@ -67,6 +68,8 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
     if existing:
         return existing, False
     now = utcnow()
+    # Location is looked up on the full address, before SP_IP_STORAGE truncates it.
+    country, region, city = geo.lookup(payload["ip"], cfg["SP_GEOIP_DB"] or None)
     rec = {
         "id": str(uuid.uuid4()),
         **{k: payload[k] for k in ("event_id", "subject_id", "action", "method", "page_url",
@@ -75,7 +78,7 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
         "categories": payload["categories"],
         "signals": payload["signals"],
         "ip": stored_ip(payload["ip"], cfg["SP_IP_STORAGE"]),
-        "country": "", "region": "", "city": "",
+        "country": country, "region": region, "city": city,
         "occurred_at": rfc3339(payload["occurred_at"].replace(tzinfo=None)),
         "received_at": rfc3339(now),
     }
@@ -95,7 +98,7 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
                 (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
                  json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
                  rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
-                 "", "", "", rec["user_agent"], rec["wp_user_id"],
+                 country, region, city, rec["user_agent"], rec["wp_user_id"],
                  payload["occurred_at"].replace(tzinfo=None), now, status, error, rec["hash"]))
             seq = cur.lastrowid
             if shoot:

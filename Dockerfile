@@ -1,0 +1,24 @@
+# The sidecar image: gunicorn + Debian chromium + chromedriver, running as a non-root user.
+# It installs through scripts/install.sh, the same script `make test` and CI run.
+#   docker build -t secure-privacy-sidecar .
+#   docker run -e SP_DATABASE_URL=... -e SP_SECRET_KEYS=... -e SP_ADMIN_TOKENS=... \
+#              -e SP_SITE_ORIGINS=https://example.com -p 8000:8000 secure-privacy-sidecar
+#   (the screenshot worker: the same image with `sidecar worker` as the command)
+FROM debian:12-slim
+
+ENV DEBIAN_FRONTEND=noninteractive PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
+    VENV=/opt/venv PYTHON=/usr/bin/python3 PATH=/opt/venv/bin:$PATH
+RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
+    ca-certificates && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY sidecar ./sidecar
+COPY scripts/install.sh ./scripts/install.sh
+RUN bash scripts/install.sh sidecar && rm -rf /var/lib/apt/lists/* /root/.cache
+
+RUN useradd --system --create-home --home-dir /home/sidecar --uid 10001 sidecar
+USER sidecar
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "sidecar:create_app()"]
