@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import hmac
+import io
+import ipaddress
+import json
 import re
 from datetime import date, datetime, timedelta
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import records
-from .db import get_db
+from . import ledger, records
+from .clock import utcnow
+from .db import connect_args, get_db
 from .errors import ApiError
 from .validation import METHODS, UUID4
 
@@ -110,3 +115,119 @@ def get_screenshot(record_id: str):
     resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
     resp.headers["ETag"] = f'"{shot["sha256"]}"'
     return resp
+
+
+@bp.delete("/v1/consents/<record_id>")
+def delete_consent(record_id: str):
+    """Erase one record (tombstone: personal fields and screenshot gone, hash kept)."""
+    _record_or_error(record_id)
+    records.erase_one(get_db(), record_id)
+    current_app.logger.info("erased", extra={"fields": {"record": record_id, "erased": 1}})
+    return "", 204
+
+
+@bp.post("/v1/erasures")
+def erasures():
+    """Erase every record of a subject, an IP or a WordPress user:
+    `{"subject_id": …}`, `{"ip": …}` or `{"wp_user_id": …}` → `{"erased": n}`."""
+    from .api import json_body
+    body = json_body()
+    keys = [k for k in ("subject_id", "ip", "wp_user_id") if k in body]
+    if len(keys) != 1:
+        raise ApiError(422, "invalid_payload",
+                       "give exactly one of subject_id, ip or wp_user_id", field="subject_id")
+    key, value = keys[0], body[keys[0]]
+    conn = get_db()
+    if key == "subject_id":
+        if not isinstance(value, str) or not UUID4.match(value.lower()):
+            raise ApiError(422, "invalid_payload", "subject_id: must be a UUIDv4", field=key)
+        n = records.erase_subject(conn, value.lower())
+    elif key == "ip":
+        try:
+            ip = str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+        except ValueError:
+            raise ApiError(422, "invalid_payload", "ip: must be an IP address", field=key) \
+                from None
+        n = records.erase_ip(conn, ip, current_app.config["SP_IP_STORAGE"])
+    else:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ApiError(422, "invalid_payload", "wp_user_id: must be a positive integer",
+                           field=key)
+        n = records.erase_wp_user(conn, value)
+    current_app.logger.info("erasure", extra={"fields": {"by": key, "erased": n}})
+    return jsonify({"erased": n})
+
+
+CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", "necessary", "preferences",
+              "statistics", "marketing", "page_url", "policy_version", "banner_version",
+              "language", "gpc", "dnt", "ip", "country", "region", "city", "user_agent",
+              "wp_user_id", "occurred_at", "received_at", "screenshot_status", "hash")
+
+
+def _csv_row(rec: dict) -> list:
+    flat = {**rec, **rec["categories"], **rec["signals"],
+            "screenshot_status": rec["screenshot"]["status"]}
+    row = []
+    for f in CSV_FIELDS:
+        v = flat[f]
+        v = "" if v is None else ("true" if v is True else "false" if v is False else str(v))
+        # Spreadsheets run cells starting with these as formulas (CSV injection).
+        row.append("'" + v if v[:1] in ("=", "+", "-", "@", "\t", "\r") else v)
+    return row
+
+
+@bp.get("/v1/consents/export")
+def export():
+    """All (filtered) records, streamed as CSV or NDJSON with flat memory."""
+    fmt = request.args.get("format", "csv")
+    if fmt not in ("csv", "ndjson"):
+        raise ApiError(400, "invalid_parameter", "format: csv or ndjson")
+    filters = list_filters()
+    cfg = current_app.config
+    rows = records.stream_consents(connect_args(cfg["SP_DATABASE_URL"]), filters,
+                                   cfg["SP_TABLE_PREFIX"])
+
+    def generate():
+        if fmt == "ndjson":
+            for rec in rows:
+                yield json.dumps(records.public(rec), ensure_ascii=False) + "\n"
+            return
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(CSV_FIELDS)
+        for i, rec in enumerate(rows):
+            writer.writerow(_csv_row(rec))
+            if i % 200 == 199:
+                yield buf.getvalue()
+                buf.seek(0)
+                buf.truncate()
+        yield buf.getvalue()
+
+    stamp = utcnow().strftime("%Y%m%dT%H%M%SZ")
+    mime = "text/csv; charset=utf-8" if fmt == "csv" else "application/x-ndjson"
+    resp = Response(stream_with_context(generate()), mimetype=mime)
+    resp.headers["Content-Disposition"] = f'attachment; filename="consents-{stamp}.{fmt}"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.get("/v1/stats")
+def stats():
+    group_by = request.args.get("group_by", "day")
+    if group_by not in ("day", "country", "category", "method"):
+        raise ApiError(400, "invalid_parameter", "group_by: day, country, category or method")
+    start, end = _date("from"), _date("to")
+    if end and len(request.args.get("to", "")) == 10:
+        end += timedelta(days=1)
+    groups = records.stats(get_db(), group_by, start, end)
+    return jsonify({"group_by": group_by, "from": request.args.get("from"),
+                    "to": request.args.get("to"), "groups": groups})
+
+
+@bp.get("/v1/integrity")
+def integrity():
+    """Seal what is pending, then verify every record and the chain."""
+    cfg = current_app.config
+    ledger.seal(get_db(), cfg["SP_TABLE_PREFIX"])
+    report = ledger.verify(connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"])
+    return jsonify(report)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 
@@ -18,6 +19,11 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=8000)
     sub.add_parser("worker", help="run the screenshot worker until SIGTERM")
     sub.add_parser("migrate", help="apply database migrations")
+    purge = sub.add_parser("purge", help="erase (as tombstones) records older than a retention")
+    purge.add_argument("--days", type=int, default=None,
+                       help="retention in days (default: SP_RETENTION_DAYS)")
+    sub.add_parser("verify", help="verify the ledger; exit 1 if anything was tampered with")
+    sub.add_parser("seal", help="seal pending records into the hash chain now")
     args = parser.parse_args(argv)
     setup_logging()
     try:
@@ -31,6 +37,18 @@ def main(argv: list[str] | None = None) -> int:
         applied = db.migrate(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
         print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
         return 0
+    if args.command == "verify":
+        return _verify(cfg)
+    if args.command == "seal":
+        from . import ledger
+        conn = db.Pool(cfg["SP_DATABASE_URL"], 1).get()
+        n = 0
+        while (sealed := ledger.seal(conn, cfg["SP_TABLE_PREFIX"])) > 0:
+            n += sealed
+        print(f"sealed {n} record(s)")
+        return 0
+    if args.command == "purge":
+        return _purge(cfg, args.days)
     if args.command == "serve":
         from . import create_app
         db.migrate(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
@@ -49,6 +67,49 @@ def main(argv: list[str] | None = None) -> int:
         worker.run()
         return 0
     return 2
+
+
+def _verify(cfg: dict) -> int:
+    from . import db, ledger
+    report = ledger.verify(db.connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"])
+    for p in report["problems"]:
+        where = f"record {p['id']} (seq {p['seq']}, chain position {p['chain_pos']})" \
+            if p["id"] else "ledger"
+        print(f"TAMPERED {where}: {p['problem']}")
+    print(json.dumps({k: v for k, v in report.items() if k != "problems"}))
+    print("ledger OK" if report["ok"] else "ledger FAILED verification")
+    return 0 if report["ok"] else 1
+
+
+def _purge(cfg: dict, days: int | None) -> int:
+    """Tombstone records older than the retention; cron-friendly (quiet, exit 0 when done)."""
+    import logging
+    from datetime import timedelta
+
+    from . import db, records
+    from .clock import utcnow
+    if days is None:
+        days = cfg.get("SP_RETENTION_DAYS")
+    if not days or int(days) <= 0:
+        print("sidecar purge: give --days N or set SP_RETENTION_DAYS", file=sys.stderr)
+        return 2
+    cutoff = utcnow() - timedelta(days=int(days))
+    pool = db.Pool(cfg["SP_DATABASE_URL"], 1)
+    conn = pool.get()
+    with _app_context(cfg):
+        n = records.purge_older_than(conn, cutoff)
+    conn.close()
+    logging.getLogger("sidecar.purge").info("purge", extra={"fields": {
+        "retention_days": int(days), "cutoff": cutoff.isoformat() + "Z", "erased": n}})
+    return 0
+
+
+def _app_context(cfg):
+    """An app context whose config is `cfg` (records' table names read the prefix there)."""
+    from flask import Flask
+    app = Flask("sidecar-cli")
+    app.config.update(cfg)
+    return app.app_context()
 
 
 if __name__ == "__main__":

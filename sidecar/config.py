@@ -15,6 +15,7 @@ DEFAULTS = {
     "SP_SCREENSHOT_TIMEOUT": "20",
     "SP_SCREENSHOT_ATTEMPTS": "3",
     "SP_DB_POOL_SIZE": "4",
+    "SP_RETENTION_DAYS": "0",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
@@ -72,4 +73,8 @@ def load(env=None, overrides: dict | None = None) -> dict:
             raise ConfigError(f"{name} must be an integer") from None
         if cfg[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    try:
+        cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
+    except (TypeError, ValueError):
+        raise ConfigError("SP_RETENTION_DAYS must be an integer (0 = keep forever)") from None
     return cfg

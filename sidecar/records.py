@@ -3,36 +3,25 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import ipaddress
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import pymysql
+import pymysql.cursors
 
-from . import geo
+from . import geo, ledger
+from .clock import rfc3339, utcnow
 from .config import normalise_origin
 from .db import table
 
-# Fields that make up a record's content hash, in this order.
-HASHED = ("id", "event_id", "subject_id", "action", "method", "categories", "page_url",
-          "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
-          "city", "user_agent", "wp_user_id", "occurred_at", "received_at")
 COLUMNS = ("seq, id, event_id, subject_id, action, method, categories, page_url, policy_version,"
            " banner_version, language, signals, ip, country, region, city, user_agent,"
            " wp_user_id, occurred_at, received_at, screenshot_status, screenshot_id,"
-           " screenshot_error, hash, erased_at")
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def rfc3339(dt: datetime | None) -> str | None:
-    """A naive UTC datetime as RFC 3339 with microseconds and `Z`."""
-    return None if dt is None else dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+           " screenshot_error, hash, chain_pos, chain_hash, erased_at")
+CATEGORY_KEYS = ("necessary", "preferences", "statistics", "marketing")
 
 
 def stored_ip(ip: str, mode: str) -> str | None:
@@ -54,67 +43,57 @@ def may_load(url: str, origins: list[str]) -> bool:
         return False
 
 
-def content_hash(rec: dict) -> str:
-    """SHA-256 over the record's content fields in canonical JSON."""
-    canon = {k: rec[k] for k in HASHED}
-    data = json.dumps(canon, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
-
-
 def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
     """Store a validated consent and queue its screenshot in one transaction.
     Return (record, created); a repeated `event_id` returns the existing record, created=False."""
-    existing = get_by_event(conn, payload["event_id"])
-    if existing:
-        return existing, False
     now = utcnow()
     # Location is looked up on the full address, before SP_IP_STORAGE truncates it.
     country, region, city = geo.lookup(payload["ip"], cfg["SP_GEOIP_DB"] or None)
+    occurred = payload["occurred_at"].replace(tzinfo=None)
     rec = {
         "id": str(uuid.uuid4()),
-        **{k: payload[k] for k in ("event_id", "subject_id", "action", "method", "page_url",
-                                   "policy_version", "banner_version", "language", "user_agent",
-                                   "wp_user_id")},
-        "categories": payload["categories"],
-        "signals": payload["signals"],
+        **{k: payload[k] for k in ("event_id", "subject_id", "action", "method", "categories",
+                                   "page_url", "policy_version", "banner_version", "language",
+                                   "signals", "user_agent", "wp_user_id")},
         "ip": stored_ip(payload["ip"], cfg["SP_IP_STORAGE"]),
         "country": country, "region": region, "city": city,
-        "occurred_at": rfc3339(payload["occurred_at"].replace(tzinfo=None)),
-        "received_at": rfc3339(now),
+        "occurred_at": rfc3339(occurred), "received_at": rfc3339(now),
     }
-    rec["hash"] = content_hash(rec)
+    salt = ledger.new_salt()
+    digest = ledger.personal_digest(rec, salt)
+    rec["hash"] = ledger.record_hash(rec, digest)
     shoot = may_load(rec["page_url"], cfg["SITE_ORIGINS"])
     status = "pending" if shoot else "skipped"
     error = None if shoot else "page_url is not on SP_SITE_ORIGINS"
-    t = table("consents")
     try:
         with conn.cursor() as cur:
             cur.execute(
-                f"INSERT INTO `{t}` (id, event_id, subject_id, action, method, categories,"
-                " page_url, policy_version, banner_version, language, signals, ip, country,"
-                " region, city, user_agent, wp_user_id, occurred_at, received_at,"
-                " screenshot_status, screenshot_error, hash)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                f"INSERT INTO `{table('consents')}` (id, event_id, subject_id, action, method,"
+                " categories, page_url, policy_version, banner_version, language, signals, ip,"
+                " country, region, city, user_agent, wp_user_id, occurred_at, received_at,"
+                " screenshot_status, screenshot_error, hash, personal_digest, salt) VALUES"
+                " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
                 (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
                  json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
                  rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
-                 country, region, city, rec["user_agent"], rec["wp_user_id"],
-                 payload["occurred_at"].replace(tzinfo=None), now, status, error, rec["hash"]))
-            seq = cur.lastrowid
+                 country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
+                 status, error, rec["hash"], digest, salt))
             if shoot:
                 cur.execute(
                     f"INSERT INTO `{table('screenshot_jobs')}` (consent_seq, page_url, status,"
                     " available_at, created_at) VALUES (%s, %s, 'queued', %s, %s)",
-                    (seq, rec["page_url"], now, now))
+                    (cur.lastrowid, rec["page_url"], now, now))
         conn.commit()
     except pymysql.err.IntegrityError as e:
         conn.rollback()
-        if e.args and e.args[0] == 1062:  # duplicate event_id from a concurrent request
+        if e.args and e.args[0] == 1062:  # the event is already recorded
             existing = get_by_event(conn, payload["event_id"])
             if existing:
                 return existing, False
         raise
-    return get(conn, rec["id"]), True
+    rec.update(screenshot={"status": status, "url": None, "error": error}, erased=False,
+               chain=None)
+    return rec, True
 
 
 def _fetch_one(conn, where: str, args: tuple) -> dict | None:
@@ -135,7 +114,7 @@ def get_by_event(conn, event_id: str) -> dict | None:
 
 
 def to_record(row: dict) -> dict:
-    """The API form of a row (CONTRACT §5)."""
+    """The API form of a row (CONTRACT §5), plus `_seq` for pagination."""
     shot_url = (f"/v1/consents/{row['id']}/screenshot"
                 if row["screenshot_status"] == "done" else None)
     return {
@@ -150,6 +129,8 @@ def to_record(row: dict) -> dict:
         "screenshot": {"status": row["screenshot_status"], "url": shot_url,
                        "error": row["screenshot_error"]},
         "hash": row["hash"],
+        "chain": ({"position": row["chain_pos"], "hash": row["chain_hash"]}
+                  if row["chain_pos"] else None),
         "erased": row["erased_at"] is not None,
         "_seq": row["seq"],
     }
@@ -171,9 +152,7 @@ def decode_cursor(cursor: str) -> int:
     return int(raw)
 
 
-def list_consents(conn, filters: dict, limit: int, cursor: int | None) -> tuple[list, int | None]:
-    """Newest first, keyset-paginated on `seq` (stable under concurrent inserts).
-    `filters` holds already validated values; returns (records, next cursor seq or None)."""
+def _where(filters: dict) -> tuple[list[str], list]:
     where, args = ["erased_at IS NULL"], []
     for col in ("subject_id", "country", "method", "page_url", "action"):
         if filters.get(col):
@@ -185,6 +164,13 @@ def list_consents(conn, filters: dict, limit: int, cursor: int | None) -> tuple[
     if filters.get("to"):
         where.append("received_at < %s")
         args.append(filters["to"])
+    return where, args
+
+
+def list_consents(conn, filters: dict, limit: int, cursor: int | None) -> tuple[list, int | None]:
+    """Newest first, keyset-paginated on `seq` (stable under concurrent inserts).
+    `filters` holds already validated values; returns (records, next cursor seq or None)."""
+    where, args = _where(filters)
     if cursor is not None:
         where.append("seq < %s")
         args.append(cursor)
@@ -198,6 +184,139 @@ def list_consents(conn, filters: dict, limit: int, cursor: int | None) -> tuple[
     return items, (items[-1]["_seq"] if more and items else None)
 
 
+def stream_consents(conn_args: dict, filters: dict, prefix: str):
+    """Yield every matching record, newest first, from an unbuffered cursor on a connection
+    of its own (memory stays flat however many rows there are)."""
+    where, args = _where(filters)
+    conn = pymysql.connect(**{**conn_args, "cursorclass": pymysql.cursors.SSDictCursor})
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT {COLUMNS} FROM `{prefix}sp_consents`"
+                        f" WHERE {' AND '.join(where)} ORDER BY seq DESC", args)
+            for row in cur:
+                yield to_record(row)
+    finally:
+        conn.close()
+
+
+# ---- erasure ---------------------------------------------------------------------------
+
+def _erase(conn, where: str, args: tuple) -> int:
+    """Tombstone matching records: personal fields and salt blanked, screenshot unlinked,
+    hash and chain kept (ledger.py). Images no record links to any more are deleted."""
+    t = table("consents")
+    now = utcnow()
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT seq, screenshot_id FROM `{t}` WHERE ({where}) AND erased_at IS NULL"
+                    " FOR UPDATE", args)
+        rows = cur.fetchall()
+        if not rows:
+            conn.commit()
+            return 0
+        seqs = [r["seq"] for r in rows]
+        marks = ",".join(["%s"] * len(seqs))
+        cur.execute(
+            f"UPDATE `{t}` SET subject_id = %s, page_url = '', ip = NULL, country = '',"
+            " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
+            " screenshot_id = NULL, screenshot_status = 'erased', screenshot_error = NULL,"
+            f" erased_at = %s WHERE seq IN ({marks})", (ledger.ERASED_SUBJECT, now, *seqs))
+        cur.execute(f"DELETE FROM `{table('screenshot_jobs')}` WHERE consent_seq IN ({marks})",
+                    seqs)
+        shots = sorted({r["screenshot_id"] for r in rows if r["screenshot_id"]})
+        if shots:
+            marks = ",".join(["%s"] * len(shots))
+            cur.execute(f"DELETE FROM `{table('screenshots')}` WHERE id IN ({marks}) AND id NOT IN"
+                        f" (SELECT screenshot_id FROM `{t}` WHERE screenshot_id IN ({marks}))",
+                        (*shots, *shots))
+    conn.commit()
+    return len(rows)
+
+
+def erase_one(conn, record_id: str) -> int:
+    return _erase(conn, "id = %s", (record_id,))
+
+
+def erase_subject(conn, subject_id: str) -> int:
+    return _erase(conn, "subject_id = %s", (subject_id,))
+
+
+def erase_ip(conn, ip: str, mode: str) -> int:
+    """Erase the records of `ip` as SP_IP_STORAGE stored it (a /24 or /48 when truncated)."""
+    stored = stored_ip(ip, mode)
+    return 0 if stored is None else _erase(conn, "ip = %s", (stored,))
+
+
+def erase_wp_user(conn, wp_user_id: int) -> int:
+    return _erase(conn, "wp_user_id = %s", (wp_user_id,)) if wp_user_id > 0 else 0
+
+
+def purge_older_than(conn, cutoff: datetime, batch: int = 1000) -> int:
+    """Tombstone records received before `cutoff`, in batches; return how many."""
+    total = 0
+    while True:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT id FROM `{table('consents')}` WHERE received_at < %s AND"
+                        " erased_at IS NULL ORDER BY seq LIMIT %s", (cutoff, batch))
+            ids = [r["id"] for r in cur.fetchall()]
+        conn.commit()
+        if not ids:
+            return total
+        total += _erase(conn, f"id IN ({','.join(['%s'] * len(ids))})", tuple(ids))
+
+
+# ---- statistics ------------------------------------------------------------------------
+
+GROUPS = {
+    "day": "DATE(received_at)",
+    "country": "country",
+    "method": "method",
+}
+
+
+def stats(conn, group_by: str, start: datetime | None, end: datetime | None) -> list[dict]:
+    """Counts and opt-in rates per group. Decisions are grant/update records; the rate of a
+    category is the share of decisions that granted it. Withdrawals are counted apart."""
+    # Erased records keep their non-personal fields, so they still count (country blank).
+    where, args = ["1 = 1"], []
+    if start:
+        where.append("received_at >= %s")
+        args.append(start)
+    if end:
+        where.append("received_at < %s")
+        args.append(end)
+    cat = ", ".join(
+        f"SUM(action <> 'withdraw' AND JSON_VALUE(categories, '$.{k}') = 'true') AS `{k}`"
+        for k in CATEGORY_KEYS)
+    key = GROUPS.get(group_by, "'all'")
+    with conn.cursor() as cur:
+        cur.execute(
+            f"SELECT {key} AS k, COUNT(*) AS total, SUM(action <> 'withdraw') AS decisions,"
+            f" SUM(action = 'withdraw') AS withdrawals, {cat}"
+            f" FROM `{table('consents')}` WHERE ({') AND ('.join(where)})"
+            f" GROUP BY k ORDER BY {'k' if group_by == 'day' else 'total DESC, k'}", args)
+        rows = cur.fetchall()
+    conn.commit()
+    out = []
+    for r in rows:
+        decisions = int(r["decisions"] or 0)
+        granted = {k: int(r[k] or 0) for k in CATEGORY_KEYS}
+        out.append({
+            "key": r["k"].isoformat() if hasattr(r["k"], "isoformat") else r["k"],
+            "total": int(r["total"]), "decisions": decisions,
+            "withdrawals": int(r["withdrawals"] or 0), "granted": granted,
+            "opt_in_rate": {k: (round(v / decisions, 4) if decisions else None)
+                            for k, v in granted.items()},
+        })
+    if group_by == "category":
+        all_ = out[0] if out else {"decisions": 0, "granted": dict.fromkeys(CATEGORY_KEYS, 0)}
+        out = [{"key": k, "decisions": all_["decisions"], "granted": all_["granted"][k],
+                "opt_in_rate": (round(all_["granted"][k] / all_["decisions"], 4)
+                                if all_["decisions"] else None)} for k in CATEGORY_KEYS]
+    return out
+
+
+# ---- screenshots and health ------------------------------------------------------------
+
 def screenshot_of(conn, record_id: str) -> dict | None:
     """The stored image of a record's screenshot ({mime, image, sha256}) or None."""
     with conn.cursor() as cur:
@@ -209,6 +328,15 @@ def screenshot_of(conn, record_id: str) -> dict | None:
         row = cur.fetchone()
     conn.commit()
     return row
+
+
+def queue_depth(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) AS n FROM `{table('screenshot_jobs')}`"
+                    " WHERE status IN ('queued', 'running')")
+        n = cur.fetchone()["n"]
+    conn.commit()
+    return int(n)
 
 
 def ping(conn) -> None:

@@ -19,9 +19,10 @@ from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from . import browser
+from . import browser, ledger
+from .clock import utcnow
 from .db import connect_args
-from .records import may_load, utcnow
+from .records import may_load
 
 log = logging.getLogger("sidecar.worker")
 WIDGET_READY_JS = """
@@ -33,6 +34,7 @@ const r = dialog.getBoundingClientRect();
 return r.width > 0 && r.height > 0 && getComputedStyle(dialog).visibility !== 'hidden';
 """
 RECYCLE_AFTER = 200
+SEAL_EVERY = 1.0
 
 
 class Worker:
@@ -180,9 +182,14 @@ class Worker:
     def run(self, idle_sleep: float = 0.5) -> None:
         """Work until `stopping` is set; the current job always finishes first."""
         log.info("worker started")
+        next_seal = 0.0
         try:
             while not self.stopping:
                 try:
+                    if time.monotonic() >= next_seal:
+                        # The worker also seals new records into the ledger's hash chain.
+                        ledger.seal(self.db(), self.prefix)
+                        next_seal = time.monotonic() + SEAL_EVERY
                     busy = self.run_once()
                 except pymysql.MySQLError as e:
                     log.error("database error", extra={"fields": {"error": str(e)}})

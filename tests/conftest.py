@@ -45,20 +45,39 @@ def test_db(stack):
 
 
 @pytest.fixture
-def app(test_db):
-    app = create_app({
-        "SP_DATABASE_URL": test_db,
-        "SP_SECRET_KEYS": ",".join(TEST_KEYS),
-        "SP_ADMIN_TOKENS": ",".join(TEST_TOKENS),
-        "SP_SITE_ORIGINS": SITE,
-        "SP_TABLE_PREFIX": "t_",
-    })
+def make_app(test_db):
+    """Build sidecar apps on the (emptied) test database; keyword args override settings."""
     with db_conn(test_db) as conn, conn.cursor() as cur:
-        for name in ("consents", "screenshot_jobs", "screenshots"):
-            cur.execute(f"DELETE FROM t_sp_{name}")
+        for name in ("consents", "screenshot_jobs", "screenshots", "seals"):
+            cur.execute(f"DELETE FROM t_sp_{name}") if _exists(cur, f"t_sp_{name}") else None
         conn.commit()
-    yield app
-    app.extensions["sp_pool"].close()
+    apps = []
+
+    def build(**overrides):
+        app = create_app({
+            "SP_DATABASE_URL": test_db,
+            "SP_SECRET_KEYS": ",".join(TEST_KEYS),
+            "SP_ADMIN_TOKENS": ",".join(TEST_TOKENS),
+            "SP_SITE_ORIGINS": SITE,
+            "SP_TABLE_PREFIX": "t_",
+            **overrides,
+        })
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        app.extensions["sp_pool"].close()
+
+
+def _exists(cur, name: str) -> bool:
+    cur.execute("SHOW TABLES LIKE %s", (name,))
+    return bool(cur.fetchall())
+
+
+@pytest.fixture
+def app(make_app):
+    return make_app()
 
 
 @pytest.fixture

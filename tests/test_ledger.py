@@ -1,0 +1,175 @@
+"""The tamper-evident ledger: sealing, verification, erasure keeping it verifiable
+(issue 3), against the real MariaDB."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from helpers import admin_headers, consent_payload, make_token
+
+from sidecar import ledger
+from sidecar.db import connect_args
+
+
+def ingest(client, n=1, **overrides):
+    ids = []
+    for _ in range(n):
+        r = client.post("/v1/consents", json={"token": make_token(consent_payload(**overrides))})
+        assert r.status_code == 201, r.get_json()
+        ids.append(r.get_json()["id"])
+    return ids
+
+
+def integrity(client):
+    r = client.get("/v1/integrity", headers=admin_headers())
+    assert r.status_code == 200
+    return r.get_json()
+
+
+def verify(test_db):
+    return ledger.verify(connect_args(test_db), "t_")
+
+
+def cli_verify(test_db):
+    env = dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_", SP_SECRET_KEYS="k",
+               SP_ADMIN_TOKENS="t", SP_SITE_ORIGINS="http://site.test")
+    return subprocess.run([sys.executable, "-m", "sidecar.cli", "verify"], env=env,
+                          capture_output=True, text=True)
+
+
+def test_sealed_ledger_verifies_and_reports_its_head(client, sql):
+    ids = ingest(client, 5)
+    report = integrity(client)  # seals the 5 pending records first
+    assert report["ok"] is True and report["problems"] == []
+    assert (report["records"], report["sealed"], report["unsealed"]) == (5, 5, 0)
+    rows = sql("SELECT id, chain_pos, chain_hash FROM t_sp_consents ORDER BY chain_pos")
+    assert [r["chain_pos"] for r in rows] == [1, 2, 3, 4, 5]
+    assert [r["id"] for r in rows] == ids
+    assert report["head"] == rows[-1]["chain_hash"]
+    seal = sql("SELECT first_pos, last_pos, records, head FROM t_sp_seals")
+    assert seal == [{"first_pos": 1, "last_pos": 5, "records": 5, "head": report["head"]}]
+    # a second batch chains on from the first
+    ingest(client, 2)
+    report2 = integrity(client)
+    assert report2["ok"] and report2["sealed"] == 7 and report2["head"] != report["head"]
+    rec = client.get(f"/v1/consents/{ids[0]}", headers=admin_headers()).get_json()
+    assert rec["chain"] == {"position": 1, "hash": rows[0]["chain_hash"]}
+    result = cli_verify(_url(client))
+    assert result.returncode == 0 and "ledger OK" in result.stdout
+
+
+def _url(client):
+    return client.application.config["SP_DATABASE_URL"]
+
+
+@pytest.mark.parametrize("statement", [
+    "UPDATE t_sp_consents SET categories = REPLACE(categories, 'false', 'true') WHERE seq = %s",
+    "UPDATE t_sp_consents SET ip = '198.51.100.1' WHERE seq = %s",
+    "UPDATE t_sp_consents SET received_at = received_at - INTERVAL 1 DAY WHERE seq = %s",
+    "UPDATE t_sp_consents SET method = 'accept_all' WHERE seq = %s",
+])
+def test_hand_edited_row_is_detected(client, sql, test_db, statement):
+    ingest(client, 3, method="reject_all", categories={
+        "necessary": True, "preferences": False, "statistics": False, "marketing": False})
+    integrity(client)
+    target = sql("SELECT seq, id FROM t_sp_consents ORDER BY seq LIMIT 1 OFFSET 1")[0]
+    sql(statement, (target["seq"],))
+    report = verify(test_db)
+    assert report["ok"] is False
+    assert target["id"] in {p["id"] for p in report["problems"]}
+    result = cli_verify(test_db)
+    assert result.returncode == 1
+    assert f"TAMPERED record {target['id']}" in result.stdout
+
+
+def test_deleted_row_is_detected(client, sql, test_db):
+    ids = ingest(client, 4)
+    integrity(client)
+    sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[1],))
+    report = verify(test_db)
+    assert not report["ok"]
+    assert any("missing" in p["problem"] for p in report["problems"])
+    assert cli_verify(test_db).returncode == 1
+
+
+def test_deleted_last_row_is_detected_by_the_seal(client, sql, test_db):
+    ids = ingest(client, 3)
+    integrity(client)
+    sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[-1],))
+    report = verify(test_db)
+    assert not report["ok"]
+    assert any("sealed records are missing" in p["problem"] or "seal" in p["problem"]
+               for p in report["problems"])
+
+
+def test_reordered_rows_are_detected(client, sql, test_db):
+    ids = ingest(client, 3)
+    integrity(client)
+    # swap the chain positions of the first two records
+    sql("UPDATE t_sp_consents SET chain_pos = chain_pos + 100 WHERE id = %s", (ids[0],))
+    sql("UPDATE t_sp_consents SET chain_pos = 1 WHERE id = %s", (ids[1],))
+    sql("UPDATE t_sp_consents SET chain_pos = 2 WHERE id = %s", (ids[0],))
+    report = verify(test_db)
+    assert not report["ok"]
+    assert any("does not link" in p["problem"] for p in report["problems"])
+
+
+def test_unsealed_edit_is_detected_too(client, sql, test_db):
+    (rid,) = ingest(client, 1)
+    sql("UPDATE t_sp_consents SET policy_version = '99' WHERE id = %s", (rid,))
+    report = verify(test_db)
+    assert not report["ok"] and report["problems"][0]["id"] == rid
+    assert report["unsealed"] == 1
+
+
+def test_erasure_keeps_the_ledger_verifiable(client, sql, test_db):
+    subject = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+    ids = ingest(client, 2, subject_id=subject) + ingest(client, 2)
+    integrity(client)
+    h = admin_headers()
+    assert client.delete(f"/v1/consents/{ids[2]}", headers=h).status_code == 204
+    r = client.post("/v1/erasures", json={"subject_id": subject}, headers=h)
+    assert r.get_json() == {"erased": 2}
+    for rid in ids[:3]:
+        r = client.get(f"/v1/consents/{rid}", headers=h)
+        assert r.status_code == 410 and r.get_json()["error"]["code"] == "erased"
+        assert client.get(f"/v1/consents/{rid}/screenshot", headers=h).status_code == 410
+    listed = [i["id"] for i in client.get("/v1/consents", headers=h).get_json()["items"]]
+    assert listed == [ids[3]]
+    row = sql("SELECT subject_id, ip, user_agent, page_url, salt, hash, chain_hash"
+              " FROM t_sp_consents WHERE id = %s", (ids[0],))[0]
+    assert row["ip"] is None and row["user_agent"] == "" and row["page_url"] == ""
+    assert row["salt"] is None and row["subject_id"] != subject
+    assert len(row["hash"]) == 64 and len(row["chain_hash"]) == 64
+    report = integrity(client)
+    assert report["ok"] and report["records"] == 4
+    # a tombstone is still protected: editing what it keeps is detected
+    sql("UPDATE t_sp_consents SET action = 'update' WHERE id = %s", (ids[0],))
+    assert not verify(test_db)["ok"]
+
+
+def test_erasure_by_ip_and_validation(client):
+    h = admin_headers()
+    ingest(client, 2, ip="192.0.2.44")
+    ingest(client, 1, ip="192.0.2.45")
+    assert client.post("/v1/erasures", json={"ip": "192.0.2.44"}, headers=h).get_json() == \
+        {"erased": 2}
+    assert client.post("/v1/erasures", json={"ip": "192.0.2.44"}, headers=h).get_json() == \
+        {"erased": 0}
+    for body in ({}, {"ip": "nope"}, {"subject_id": "x"}, {"ip": "1.2.3.4", "subject_id": "y"},
+                 {"wp_user_id": 0}):
+        r = client.post("/v1/erasures", json=body, headers=h)
+        assert r.status_code == 422, body
+    assert client.post("/v1/erasures", json={"ip": "1.1.1.1"}).status_code == 401
+
+
+def test_delete_unknown_or_twice(client):
+    h = admin_headers()
+    (rid,) = ingest(client, 1)
+    assert client.delete(f"/v1/consents/{rid}", headers=h).status_code == 204
+    assert client.delete(f"/v1/consents/{rid}", headers=h).status_code == 410
+    assert client.delete("/v1/consents/00000000-0000-4000-8000-000000000000",
+                         headers=h).status_code == 404
