@@ -1,0 +1,416 @@
+<?php
+/**
+ * REST API: `POST /wp-json/secure-privacy/v1/consent`, the widget's consent intake (CONTRACT §6).
+ *
+ * The body is validated strictly, the server-side fields are added, and the payload is signed
+ * and forwarded to the sidecar; whatever the sidecar does, a valid consent is answered 202 and,
+ * when not delivered, kept in the outbox.
+ *
+ * @package SecurePrivacy
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+const SECURE_PRIVACY_REST_NAMESPACE = 'secure-privacy/v1';
+
+/** Largest accepted request body; a real consent body is well under 1 KB. */
+const SECURE_PRIVACY_MAX_BODY_BYTES = 8192;
+
+const SECURE_PRIVACY_MAX_URL_LENGTH = 2048;
+
+const SECURE_PRIVACY_MAX_LANGUAGE_LENGTH = 35;
+
+const SECURE_PRIVACY_MAX_USER_AGENT_LENGTH = 512;
+
+const SECURE_PRIVACY_ACTIONS = array( 'grant', 'update', 'withdraw' );
+
+const SECURE_PRIVACY_METHODS = array( 'accept_all', 'reject_all', 'custom', 'withdraw', 'gpc', 'dnt' );
+
+/** The consent categories, in payload order; `necessary` is always granted. */
+const SECURE_PRIVACY_CATEGORIES = array( 'necessary', 'preferences', 'statistics', 'marketing' );
+
+const SECURE_PRIVACY_SIGNALS = array( 'gpc', 'dnt' );
+
+/**
+ * Register the plugin's REST routes (runs on rest_api_init).
+ */
+function secure_privacy_register_rest_routes(): void {
+	register_rest_route(
+		SECURE_PRIVACY_REST_NAMESPACE,
+		'/consent',
+		array(
+			'methods'             => WP_REST_Server::CREATABLE,
+			'callback'            => 'secure_privacy_rest_record_consent',
+			// Public on purpose: every visitor, signed in or not, records their own choice.
+			'permission_callback' => '__return_true',
+			'validate_callback'   => 'secure_privacy_rest_validate_consistency',
+			'args'                => secure_privacy_rest_consent_args(),
+		)
+	);
+}
+
+/**
+ * The consent route's arguments: all required, each with a strict validator and a normaliser.
+ * Parameters not listed here are ignored (and never forwarded).
+ */
+function secure_privacy_rest_consent_args(): array {
+	$string = static fn( string $description, string $validate, string $sanitize = 'secure_privacy_rest_identity' ): array => array(
+		'description'       => $description,
+		'type'              => 'string',
+		'required'          => true,
+		'validate_callback' => $validate,
+		'sanitize_callback' => $sanitize,
+	);
+	$flags  = static fn( string $description, array $keys ): array => array(
+		'description'       => $description,
+		'type'              => 'object',
+		'required'          => true,
+		'properties'        => array_fill_keys( $keys, array( 'type' => 'boolean' ) ),
+		'validate_callback' => 'secure_privacy_rest_validate_flags',
+		'sanitize_callback' => 'secure_privacy_rest_sanitize_flags',
+	);
+
+	return array(
+		'event_id'       => $string( __( 'UUIDv4 made by the widget for this decision; the idempotency key.', 'secure-privacy' ), 'secure_privacy_rest_validate_uuid', 'secure_privacy_rest_sanitize_uuid' ),
+		'subject_id'     => $string( __( 'UUIDv4 of the visitor, kept in the consent cookie.', 'secure-privacy' ), 'secure_privacy_rest_validate_uuid', 'secure_privacy_rest_sanitize_uuid' ),
+		'action'         => $string( __( 'grant, update or withdraw.', 'secure-privacy' ), 'secure_privacy_rest_validate_enum' ) + array( 'enum' => SECURE_PRIVACY_ACTIONS ),
+		'method'         => $string( __( 'How the choice was made.', 'secure-privacy' ), 'secure_privacy_rest_validate_enum' ) + array( 'enum' => SECURE_PRIVACY_METHODS ),
+		'categories'     => $flags( __( 'The choice per category; necessary must be true.', 'secure-privacy' ), SECURE_PRIVACY_CATEGORIES ),
+		'page_url'       => $string( __( 'Absolute http(s) URL of the page where the choice was made.', 'secure-privacy' ), 'secure_privacy_rest_validate_page_url' ) + array( 'format' => 'uri' ),
+		'policy_version' => $string( __( 'Privacy-policy version the banner referred to.', 'secure-privacy' ), 'secure_privacy_rest_validate_version' ),
+		'banner_version' => $string( __( 'Version of the banner shown.', 'secure-privacy' ), 'secure_privacy_rest_validate_version' ),
+		'language'       => $string( __( 'BCP 47 language tag of the banner shown.', 'secure-privacy' ), 'secure_privacy_rest_validate_language' ),
+		'signals'        => $flags( __( 'Privacy signals the browser sent.', 'secure-privacy' ), SECURE_PRIVACY_SIGNALS ),
+	);
+}
+
+/**
+ * Refuse an oversized body for the consent route before it is parsed (rest_pre_dispatch).
+ *
+ * @param mixed           $result  Response so far; null to let the request through.
+ * @param WP_REST_Server  $server  Server instance.
+ * @param WP_REST_Request $request The request.
+ * @return mixed $result, or a 413 WP_Error.
+ */
+function secure_privacy_rest_limit_body_size( $result, $server, $request ) {
+	if ( null === $result && $request instanceof WP_REST_Request
+		// Routes match case-insensitively, so must this check.
+		&& 0 === strcasecmp( '/' . SECURE_PRIVACY_REST_NAMESPACE . '/consent', untrailingslashit( $request->get_route() ) )
+		&& strlen( (string) $request->get_body() ) > SECURE_PRIVACY_MAX_BODY_BYTES ) {
+		return new WP_Error(
+			'secure_privacy_body_too_large',
+			/* translators: %d: size limit in bytes. */
+			sprintf( __( 'The request body is larger than %d bytes.', 'secure-privacy' ), SECURE_PRIVACY_MAX_BODY_BYTES ),
+			array( 'status' => 413 )
+		);
+	}
+	return $result;
+}
+
+/**
+ * Record one consent decision: add the server-side fields, forward it, answer 202.
+ *
+ * @param WP_REST_Request $request A request whose arguments passed validation.
+ * @return WP_REST_Response|WP_Error 202 {event_id, delivered}; 503 only when the event could
+ *     neither be delivered nor kept in the outbox.
+ */
+function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
+	$payload = array();
+	foreach ( array( 'event_id', 'subject_id', 'action', 'method', 'categories', 'page_url', 'policy_version', 'banner_version', 'language', 'signals' ) as $field ) {
+		$payload[ $field ] = $request->get_param( $field );
+	}
+	$payload['ip']          = secure_privacy_client_ip();
+	$payload['user_agent']  = secure_privacy_clean_user_agent( (string) $request->get_header( 'user_agent' ) );
+	$payload['wp_user_id']  = get_current_user_id();
+	$payload['occurred_at'] = gmdate( 'Y-m-d\TH:i:s\Z' );
+
+	$result    = secure_privacy_send_to_sidecar( $payload );
+	$delivered = SECURE_PRIVACY_DELIVERED === $result['outcome'];
+	if ( $delivered ) {
+		// The sidecar answers right now, so earlier events need not wait for their backoff.
+		if ( secure_privacy_outbox_has_pending() ) {
+			secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH, true );
+		}
+	} elseif ( ! secure_privacy_outbox_add( $payload, $result ) ) {
+		return new WP_Error(
+			'secure_privacy_unavailable',
+			__( 'The consent could not be recorded. Please try again.', 'secure-privacy' ),
+			array( 'status' => 503 )
+		);
+	}
+
+	return new WP_REST_Response(
+		array(
+			'event_id'  => $payload['event_id'],
+			'delivered' => $delivered,
+		),
+		202
+	);
+}
+
+/**
+ * The visitor's IP: REMOTE_ADDR, or '' when it is not an IP address.
+ * Sites behind a proxy filter `secure_privacy_client_ip` with their trusted header logic.
+ */
+function secure_privacy_client_ip(): string {
+	// phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- validated as an IP below.
+	$remote = isset( $_SERVER['REMOTE_ADDR'] ) ? wp_unslash( $_SERVER['REMOTE_ADDR'] ) : '';
+	$ip     = is_string( $remote ) && false !== filter_var( $remote, FILTER_VALIDATE_IP ) ? $remote : '';
+	/**
+	 * Filters the visitor IP recorded with a consent.
+	 *
+	 * @param string $ip REMOTE_ADDR, or '' when not an IP address.
+	 */
+	$ip = apply_filters( 'secure_privacy_client_ip', $ip );
+	return is_string( $ip ) && false !== filter_var( $ip, FILTER_VALIDATE_IP ) ? $ip : '';
+}
+
+/**
+ * The User-Agent as valid UTF-8 without control characters, at most 512 characters.
+ *
+ * @param string $user_agent Raw header value.
+ */
+function secure_privacy_clean_user_agent( string $user_agent ): string {
+	$user_agent = mb_convert_encoding( $user_agent, 'UTF-8', 'UTF-8' ); // Invalid bytes become "?".
+	$user_agent = (string) preg_replace( '/[\x00-\x1F\x7F]+/u', ' ', $user_agent );
+	return mb_substr( trim( $user_agent ), 0, SECURE_PRIVACY_MAX_USER_AGENT_LENGTH );
+}
+
+/* ---- argument validators: true, or a WP_Error naming the problem ---------------------- */
+
+/**
+ * The registered schema of argument $param of the route $request matched.
+ *
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ */
+function secure_privacy_rest_arg_schema( WP_REST_Request $request, string $param ): array {
+	$args = $request->get_attributes()['args'] ?? array();
+	return isset( $args[ $param ] ) && is_array( $args[ $param ] ) ? $args[ $param ] : array();
+}
+
+/**
+ * A field error of the consent route.
+ *
+ * @param string $param   The field.
+ * @param string $message What is wrong, for the developer reading the 400.
+ */
+function secure_privacy_rest_field_error( string $param, string $message ): WP_Error {
+	return new WP_Error(
+		'secure_privacy_invalid_field',
+		$message,
+		array(
+			'status' => 400,
+			'field'  => $param,
+		)
+	);
+}
+
+/**
+ * Validate a UUID version 4 (any case).
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_uuid( $value, $request, $param ) {
+	if ( ! is_string( $value ) || 1 !== preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/iD', $value ) ) {
+		/* translators: %s: field name. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be a version 4 UUID.', 'secure-privacy' ), $param ) );
+	}
+	return true;
+}
+
+/**
+ * Validate a string against the field's registered `enum`.
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_enum( $value, $request, $param ) {
+	$allowed = secure_privacy_rest_arg_schema( $request, $param )['enum'] ?? array();
+	if ( ! is_string( $value ) || ! in_array( $value, $allowed, true ) ) {
+		/* translators: 1: field name, 2: comma-separated allowed values. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be one of: %2$s.', 'secure-privacy' ), $param, implode( ', ', $allowed ) ) );
+	}
+	return true;
+}
+
+/**
+ * Validate `categories` or `signals`: a JSON object with exactly the keys of the field's
+ * registered `properties`, each a JSON boolean; `categories.necessary` must be true.
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_flags( $value, $request, $param ) {
+	$keys = array_keys( secure_privacy_rest_arg_schema( $request, $param )['properties'] ?? array() );
+	if ( ! is_array( $value ) || ( $value && array_is_list( $value ) ) ) {
+		/* translators: %s: field name. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be a JSON object.', 'secure-privacy' ), $param ) );
+	}
+	$given = array_map( 'strval', array_keys( $value ) );
+	if ( array_diff( $given, $keys ) || array_diff( $keys, $given ) ) {
+		/* translators: 1: field name, 2: comma-separated keys. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must have exactly the keys: %2$s.', 'secure-privacy' ), $param, implode( ', ', $keys ) ) );
+	}
+	foreach ( $value as $key => $flag ) {
+		if ( ! is_bool( $flag ) ) {
+			/* translators: %s: field name with key, e.g. categories.marketing. */
+			return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be true or false.', 'secure-privacy' ), "{$param}.{$key}" ) );
+		}
+	}
+	if ( 'categories' === $param && true !== $value['necessary'] ) {
+		return secure_privacy_rest_field_error( $param, __( 'categories.necessary must be true.', 'secure-privacy' ) );
+	}
+	return true;
+}
+
+/**
+ * Validate `page_url`: an absolute http(s) URL with a host, no spaces, at most 2048 characters.
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_page_url( $value, $request, $param ) {
+	$ok = is_string( $value )
+		&& strlen( $value ) <= SECURE_PRIVACY_MAX_URL_LENGTH
+		&& 1 !== preg_match( '/[\x00-\x20\x7F]/', $value );
+	if ( $ok ) {
+		$parts = wp_parse_url( $value );
+		$ok    = is_array( $parts )
+			&& isset( $parts['scheme'], $parts['host'] )
+			&& in_array( strtolower( $parts['scheme'] ), array( 'http', 'https' ), true )
+			&& '' !== $parts['host'];
+	}
+	if ( ! $ok ) {
+		/* translators: 1: field name, 2: maximum length. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH ) );
+	}
+	return true;
+}
+
+/**
+ * Validate `policy_version` / `banner_version`: 1 to 64 characters, no control characters.
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_version( $value, $request, $param ) {
+	if ( ! is_string( $value ) || '' === $value || mb_strlen( $value ) > SECURE_PRIVACY_MAX_VERSION_LENGTH
+		|| 1 === preg_match( '/[\x00-\x1F\x7F]/', $value ) ) {
+		/* translators: 1: field name, 2: maximum length. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be a string of 1 to %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_VERSION_LENGTH ) );
+	}
+	return true;
+}
+
+/**
+ * Validate `language`: a BCP 47-shaped tag such as "en", "sv-SE" or "zh-Hant-TW", at most 35 characters.
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_language( $value, $request, $param ) {
+	if ( ! is_string( $value ) || strlen( $value ) > SECURE_PRIVACY_MAX_LANGUAGE_LENGTH
+		|| 1 !== preg_match( '/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/D', $value ) ) {
+		/* translators: %s: field name. */
+		return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be a BCP 47 language tag such as sv-SE.', 'secure-privacy' ), $param ) );
+	}
+	return true;
+}
+
+/**
+ * Cross-field checks, after every field passed its own: the categories must say what the
+ * method says, and only a withdrawal is made with the withdraw method.
+ *
+ * @param WP_REST_Request $request The request.
+ * @return true|WP_Error
+ */
+function secure_privacy_rest_validate_consistency( WP_REST_Request $request ) {
+	$action     = $request->get_param( 'action' );
+	$method     = $request->get_param( 'method' );
+	$categories = (array) $request->get_param( 'categories' );
+	$optional   = array_diff_key( $categories, array( 'necessary' => true ) );
+
+	if ( ( 'withdraw' === $action ) !== ( 'withdraw' === $method ) ) {
+		return secure_privacy_rest_invalid_param( 'method', __( 'The withdraw action goes with the withdraw method, and only with it.', 'secure-privacy' ) );
+	}
+	if ( 'accept_all' === $method && in_array( false, $optional, true ) ) {
+		return secure_privacy_rest_invalid_param( 'categories', __( 'accept_all must grant every category.', 'secure-privacy' ) );
+	}
+	if ( in_array( $method, array( 'reject_all', 'withdraw' ), true ) && in_array( true, $optional, true ) ) {
+		/* translators: %s: method name. */
+		return secure_privacy_rest_invalid_param( 'categories', sprintf( __( '%s must refuse every optional category.', 'secure-privacy' ), $method ) );
+	}
+	return true;
+}
+
+/**
+ * A cross-field error in the shape WordPress gives per-field errors (`rest_invalid_param`
+ * with `params` and `details`), so clients handle one shape.
+ *
+ * @param string $param   The field to blame.
+ * @param string $message What is wrong.
+ */
+function secure_privacy_rest_invalid_param( string $param, string $message ): WP_Error {
+	$error = secure_privacy_rest_field_error( $param, $message );
+	return new WP_Error(
+		'rest_invalid_param',
+		/* translators: %s: list of invalid parameters. */
+		sprintf( __( 'Invalid parameter(s): %s', 'secure-privacy' ), $param ),
+		array(
+			'status'  => 400,
+			'params'  => array( $param => $message ),
+			'details' => array( $param => rest_convert_error_to_response( $error )->get_data() ),
+		)
+	);
+}
+
+/* ---- argument normalisers -------------------------------------------------------------- */
+
+/**
+ * Leave a validated value as it is.
+ *
+ * @param mixed $value Validated value.
+ * @return mixed
+ */
+function secure_privacy_rest_identity( $value ) {
+	return $value;
+}
+
+/**
+ * A validated UUID in lower case.
+ *
+ * @param mixed $value Validated UUID.
+ */
+function secure_privacy_rest_sanitize_uuid( $value ): string {
+	return strtolower( (string) $value );
+}
+
+/**
+ * A validated flag object with its keys in the registered (contract) order.
+ *
+ * @param mixed           $value   Validated object.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ */
+function secure_privacy_rest_sanitize_flags( $value, $request, $param ): array {
+	$keys = array_keys( secure_privacy_rest_arg_schema( $request, $param )['properties'] ?? array() );
+	$out  = array();
+	foreach ( $keys as $key ) {
+		$out[ $key ] = (bool) ( $value[ $key ] ?? false );
+	}
+	return $out;
+}

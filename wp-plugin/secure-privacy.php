@@ -1,0 +1,34 @@
+<?php
+/**
+ * Plugin Name:       Secure Privacy
+ * Description:       Cookie consent banner with a tamper-evident consent ledger kept by the Secure Privacy sidecar.
+ * Version:           0.1.0
+ * Requires at least: 6.1
+ * Requires PHP:      8.1
+ * Author:            Secure Privacy
+ * License:           GPL-2.0-or-later
+ * License URI:       https://www.gnu.org/licenses/gpl-2.0.html
+ * Text Domain:       secure-privacy
+ * Domain Path:       /languages
+ *
+ * @package SecurePrivacy
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+define( 'SECURE_PRIVACY_VERSION', '0.1.0' );
+define( 'SECURE_PRIVACY_FILE', __FILE__ );
+
+require_once __DIR__ . '/includes/plugin.php';
+require_once __DIR__ . '/includes/settings.php';
+require_once __DIR__ . '/includes/class-signer.php';
+require_once __DIR__ . '/includes/sidecar.php';
+require_once __DIR__ . '/includes/outbox.php';
+require_once __DIR__ . '/includes/rest.php';
+require_once __DIR__ . '/includes/frontend.php';
+require_once __DIR__ . '/includes/admin.php';
+
+register_activation_hook( __FILE__, 'secure_privacy_activate' );
+register_deactivation_hook( __FILE__, 'secure_privacy_deactivate' );
+
+add_action( 'plugins_loaded', 'secure_privacy_boot' );
