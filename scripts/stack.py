@@ -196,18 +196,23 @@ class Stack:
     def stop(self) -> None:
         """Stop the parts in reverse order: SIGTERM, then SIGKILL after 15 s."""
         for name in reversed(list(self.procs)):
-            proc = self.procs[name]
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-                try:
-                    proc.wait(15)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait()
-        self.procs.clear()
+            self.stop_part(name)
+
+    def stop_part(self, name: str) -> None:
+        """Stop one part ("mariadb", "wordpress", "sidecar", "worker"); start it again with
+        its start_* method (tests use this to take the sidecar away and bring it back)."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
 
     # ---- MariaDB --------------------------------------------------------------------
     def start_db(self) -> None:
@@ -382,13 +387,14 @@ def demo() -> int:
     print(f"WordPress admin: user admin, password {stack.wp_admin_password}", flush=True)
     print(f"state and logs: {stack.state_dir}  (Ctrl-C stops everything)", flush=True)
     next_cron = 0.0
+    failed = False
     try:
         while not stopping:
             for name, proc in stack.procs.items():
                 if proc.poll() is not None:
                     print(f"stack: {name} exited with {proc.returncode}; see "
                           f"{stack.log_dir / (name + '.log')}", file=sys.stderr)
-                    stopping = True
+                    stopping = failed = True
             if time.monotonic() >= next_cron:
                 stack.run_wp_cron()
                 next_cron = time.monotonic() + 30
@@ -396,7 +402,7 @@ def demo() -> int:
     finally:
         print("stack: stopping", flush=True)
         stack.stop()
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

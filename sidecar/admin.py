@@ -16,7 +16,7 @@ from . import ledger, records
 from .clock import utcnow
 from .db import connect_args, get_db
 from .errors import ApiError
-from .validation import METHODS, UUID4
+from .validation import ACTIONS, METHODS, UUID4
 
 bp = Blueprint("admin", __name__)
 
@@ -63,6 +63,14 @@ def list_filters() -> dict:
         f["method"] = args["method"]
     if args.get("page_url"):
         f["page_url"] = args["page_url"]
+    if args.get("action"):
+        if args["action"] not in ACTIONS:
+            raise ApiError(400, "invalid_parameter", f"action: one of {', '.join(ACTIONS)}")
+        f["action"] = args["action"]
+    if args.get("wp_user_id"):
+        if not args["wp_user_id"].isdigit() or int(args["wp_user_id"]) < 1:
+            raise ApiError(400, "invalid_parameter", "wp_user_id: a positive integer")
+        f["wp_user_id"] = int(args["wp_user_id"])
     f["from"] = _date("from")
     to = _date("to")
     # `to` as a date includes that whole day.

@@ -154,7 +154,7 @@ def decode_cursor(cursor: str) -> int:
 
 def _where(filters: dict) -> tuple[list[str], list]:
     where, args = ["erased_at IS NULL"], []
-    for col in ("subject_id", "country", "method", "page_url", "action"):
+    for col in ("subject_id", "country", "method", "page_url", "action", "wp_user_id"):
         if filters.get(col):
             where.append(f"{col} = %s")
             args.append(filters[col])
