@@ -9,7 +9,7 @@ FROM debian:12-slim
 ENV DEBIAN_FRONTEND=noninteractive PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     VENV=/opt/venv PYTHON=/usr/bin/python3 PATH=/opt/venv/bin:$PATH
 RUN apt-get update && apt-get install -y --no-install-recommends python3 python3-venv \
-    ca-certificates && rm -rf /var/lib/apt/lists/*
+    python3-dev gcc ca-certificates && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
 COPY pyproject.toml README.md ./

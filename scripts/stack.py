@@ -88,6 +88,9 @@ class Stack:
     secret_keys: str | None = None
     table_prefix: str = "wp_"
     gunicorn_workers: int = 4
+    gunicorn_threads: int = 2
+    # gthread keeps HTTP connections alive (sync workers close after every request).
+    gunicorn_worker_class: str = "gthread"
     extra_sidecar_env: dict = field(default_factory=dict)
     procs: dict = field(default_factory=dict)
 
@@ -347,6 +350,7 @@ require_once ABSPATH . 'wp-settings.php';
         proc = self._spawn("sidecar", [
             str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.sidecar_port}",
             "--workers", str(self.gunicorn_workers), "--timeout", "30",
+            "--worker-class", self.gunicorn_worker_class, "--threads", str(self.gunicorn_threads),
             "--graceful-timeout", "10", "sidecar:create_app()"], env=env, cwd=ROOT)
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pymysql
 import pymysql.cursors
 from flask import Flask, current_app, g
+from pymysql.constants import CLIENT, SERVER_STATUS
 
 IDLE_PING_SECONDS = 30
 
@@ -36,6 +37,9 @@ def connect_args(url: str) -> dict:
         "charset": "utf8mb4",
         "cursorclass": pymysql.cursors.DictCursor,
         "autocommit": False,
+        # Ingest sends its INSERTs and COMMIT in one round trip. Every query in this
+        # package binds values with %s placeholders, never by string building.
+        "client_flag": CLIENT.MULTI_STATEMENTS,
         "connect_timeout": 5,
         "read_timeout": 30,
         "write_timeout": 30,
@@ -111,10 +115,13 @@ def _release(exc) -> None:
     if conn is None:
         return
     broken = False
-    try:
-        conn.rollback()
-    except pymysql.MySQLError:
-        broken = True
+    # Views commit what they write; roll back only a transaction left open (no round trip
+    # otherwise: the server reports whether one is open in every reply).
+    if conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+        try:
+            conn.rollback()
+        except pymysql.MySQLError:
+            broken = True
     current_app.extensions["sp_pool"].put(conn, broken=broken)
 
 

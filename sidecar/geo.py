@@ -28,7 +28,7 @@ def reader(path: str | None) -> maxminddb.Reader:
     path = path or default_db_path()
     with _lock:
         if path not in _readers:
-            _readers[path] = maxminddb.open_database(path, maxminddb.MODE_MMAP)
+            _readers[path] = maxminddb.open_database(path, maxminddb.MODE_AUTO)
         return _readers[path]
 
 

@@ -65,25 +65,30 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
     shoot = may_load(rec["page_url"], cfg["SITE_ORIGINS"])
     status = "pending" if shoot else "skipped"
     error = None if shoot else "page_url is not on SP_SITE_ORIGINS"
+    values = (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
+              json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
+              rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
+              country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
+              status, error, rec["hash"], digest, salt)
+    statements = [
+        f"INSERT INTO `{table('consents')}` (id, event_id, subject_id, action, method,"
+        " categories, page_url, policy_version, banner_version, language, signals, ip,"
+        " country, region, city, user_agent, wp_user_id, occurred_at, received_at,"
+        " screenshot_status, screenshot_error, hash, personal_digest, salt) VALUES"
+        " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"]
+    if shoot:
+        statements.append(
+            f"INSERT INTO `{table('screenshot_jobs')}` (consent_seq, page_url, status,"
+            " available_at, created_at) VALUES (LAST_INSERT_ID(), %s, 'queued', %s, %s)")
+        values += (rec["page_url"], now, now)
+    # One round trip: the server stops at the first failing statement, so COMMIT runs only
+    # when every INSERT succeeded, and we answer only after its OK (durably committed).
+    statements.append("COMMIT")
     try:
         with conn.cursor() as cur:
-            cur.execute(
-                f"INSERT INTO `{table('consents')}` (id, event_id, subject_id, action, method,"
-                " categories, page_url, policy_version, banner_version, language, signals, ip,"
-                " country, region, city, user_agent, wp_user_id, occurred_at, received_at,"
-                " screenshot_status, screenshot_error, hash, personal_digest, salt) VALUES"
-                " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
-                 json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
-                 rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
-                 country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
-                 status, error, rec["hash"], digest, salt))
-            if shoot:
-                cur.execute(
-                    f"INSERT INTO `{table('screenshot_jobs')}` (consent_seq, page_url, status,"
-                    " available_at, created_at) VALUES (%s, %s, 'queued', %s, %s)",
-                    (cur.lastrowid, rec["page_url"], now, now))
-        conn.commit()
+            cur.execute(";\n".join(statements), values)
+            while cur.nextset():
+                pass
     except pymysql.err.IntegrityError as e:
         conn.rollback()
         if e.args and e.args[0] == 1062:  # the event is already recorded

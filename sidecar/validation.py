@@ -18,6 +18,7 @@ ACTIONS = ("grant", "update", "withdraw")
 METHODS = ("accept_all", "reject_all", "custom", "withdraw", "gpc", "dnt")
 CATEGORIES = ("necessary", "preferences", "statistics", "marketing")
 SIGNALS = ("gpc", "dnt")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FIELDS = ("event_id", "subject_id", "action", "method", "categories", "page_url",
           "policy_version", "banner_version", "language", "signals", "ip", "user_agent",
           "wp_user_id", "occurred_at")
@@ -33,7 +34,7 @@ def _string(p: dict, field: str, max_len: int, min_len: int = 1) -> str:
         raise invalid(field, "must be a string")
     if not min_len <= len(v) <= max_len:
         raise invalid(field, f"must be {min_len}–{max_len} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in v):
+    if CONTROL.search(v):
         raise invalid(field, "must not contain control characters")
     return v
 
