@@ -17,7 +17,8 @@ export const ASSETS = join(ROOT, 'wp-plugin', 'assets');
 
 const TERSER = {
   ecma: 2015,
-  compress: { passes: 3, pure_getters: true, unsafe_arrows: false },
+  // `module` is false in the browser: the Node-only export of the pure core is dropped.
+  compress: { passes: 3, global_defs: { module: false } },
   mangle: true,
   format: { comments: /^!/ }, // keep the /*! licence line
 };

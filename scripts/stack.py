@@ -339,7 +339,10 @@ require_once ABSPATH . 'wp-settings.php';
 
     # ---- sidecar and worker ---------------------------------------------------------
     def start_sidecar(self) -> None:
-        env = self.sidecar_env()
+        metrics_dir = self.state_dir / "metrics"  # gunicorn workers' shared Prometheus files
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env = dict(self.sidecar_env(), PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
         out = subprocess.run([str(VENV_BIN / "sidecar"), "migrate"], env=env,
                              capture_output=True, text=True)
         if out.returncode:

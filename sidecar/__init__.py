@@ -26,7 +26,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     logs.init_app(app)
 
-    from . import admin, api
+    from . import admin, api, metrics, openapi
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(admin.bp)
     return app

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import pymysql
 from flask import Blueprint, current_app, jsonify, request
 
-from . import records, signing
+from . import metrics, records, signing
 from .db import get_db
 from .errors import ApiError
 from .validation import validate_consent
@@ -25,12 +27,15 @@ def json_body() -> dict:
 def ingest():
     """Verify a signed consent token, store the record once per event_id, return a receipt."""
     cfg = current_app.config
+    started = time.perf_counter()
     token = json_body().get("token")
     if not isinstance(token, str) or not token:
         raise ApiError(422, "invalid_payload", "token: is required", field="token")
     payload = signing.load_consent(token, cfg["SECRET_KEYS"], cfg["SP_MAX_TOKEN_AGE"])
     consent = validate_consent(payload)
     rec, created = records.insert_consent(get_db(), consent, cfg)
+    metrics.INGEST.labels("created" if created else "duplicate").inc()
+    metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
     receipt = signing.sign_receipt({
         "id": rec["id"], "event_id": rec["event_id"], "subject_id": rec["subject_id"],
         "action": rec["action"], "categories": rec["categories"],

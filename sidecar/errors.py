@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
 
@@ -30,12 +30,14 @@ def _snake(name: str) -> str:
 def init_app(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def api_error(e: ApiError):
+        g.error_code = e.code
         return jsonify(e.to_dict()), e.status
 
     @app.errorhandler(HTTPException)
     def http_error(e: HTTPException):
         code = {413: "payload_too_large", 405: "method_not_allowed"}.get(e.code, _snake(e.name))
         message = e.description or e.name
+        g.error_code = code
         resp = jsonify(ApiError(e.code, code, message).to_dict())
         resp.status_code = e.code
         if e.code == 405 and getattr(e, "valid_methods", None):
@@ -45,4 +47,5 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(e: Exception):
         app.logger.exception("unhandled error")
+        g.error_code = "internal_error"
         return jsonify(ApiError(500, "internal_error", "Internal server error").to_dict()), 500

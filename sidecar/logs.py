@@ -9,6 +9,8 @@ import time
 
 from flask import Flask, g, request
 
+from . import metrics
+
 log = logging.getLogger("sidecar.access")
 
 
@@ -48,5 +50,7 @@ def init_app(app: Flask) -> None:
                   "ms": round(ms, 2)}
         if g.get("error_code"):
             fields["error"] = g.error_code
+            metrics.ERRORS.labels(g.error_code).inc()
+        metrics.REQUESTS.labels(f"{resp.status_code // 100}xx").inc()
         log.info("request", extra={"fields": fields})
         return resp

@@ -289,8 +289,9 @@ def stats(conn, group_by: str, start: datetime | None, end: datetime | None) -> 
     if end:
         where.append("received_at < %s")
         args.append(end)
+    # JSON_EXTRACT, not JSON_VALUE: MariaDB's JSON_VALUE turns true into 1.
     cat = ", ".join(
-        f"SUM(action <> 'withdraw' AND JSON_VALUE(categories, '$.{k}') = 'true') AS `{k}`"
+        f"SUM(action <> 'withdraw' AND JSON_EXTRACT(categories, '$.{k}') = 'true') AS `{k}`"
         for k in CATEGORY_KEYS)
     key = GROUPS.get(group_by, "'all'")
     with conn.cursor() as cur:
@@ -339,6 +340,14 @@ def queue_depth(conn) -> int:
     with conn.cursor() as cur:
         cur.execute(f"SELECT COUNT(*) AS n FROM `{table('screenshot_jobs')}`"
                     " WHERE status IN ('queued', 'running')")
+        n = cur.fetchone()["n"]
+    conn.commit()
+    return int(n)
+
+
+def unsealed_count(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) AS n FROM `{table('consents')}` WHERE seal_id IS NULL")
         n = cur.fetchone()["n"]
     conn.commit()
     return int(n)

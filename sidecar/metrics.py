@@ -1,0 +1,61 @@
+"""Prometheus metrics (`GET /metrics`): ingest count and latency, errors by code, HTTP
+requests by status, and — read from the database at scrape time — the screenshot queue
+depth and the number of records not yet sealed into the ledger.
+
+Under gunicorn each worker is its own process: set PROMETHEUS_MULTIPROC_DIR to an empty
+directory shared by the workers (scripts/stack.py does) and `/metrics` adds them all up.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response, current_app
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+INGEST = Counter("sp_ingest_total", "Consent events ingested", ["result"])
+INGEST_SECONDS = Histogram("sp_ingest_seconds", "Time to verify and durably store a consent",
+                           buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+ERRORS = Counter("sp_errors_total", "Error responses by error code", ["code"])
+REQUESTS = Counter("sp_http_requests_total", "HTTP requests by status class", ["status"])
+
+bp = Blueprint("metrics", __name__)
+
+
+class DatabaseCollector:
+    """Gauges read from the site's database when scraped."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def collect(self):
+        from . import records
+        from .db import get_db
+        depth = GaugeMetricFamily("sp_screenshot_queue_depth", "Screenshot jobs queued or running")
+        unsealed = GaugeMetricFamily("sp_ledger_unsealed", "Records not yet sealed into the chain")
+        with self.app.app_context():
+            conn = get_db()
+            depth.add_metric([], records.queue_depth(conn))
+            unsealed.add_metric([], records.unsealed_count(conn))
+        yield depth
+        yield unsealed
+
+
+@bp.get("/metrics")
+def metrics():
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        MultiProcessCollector(registry)  # every gunicorn worker's counters, summed
+    else:
+        for metric in (INGEST, INGEST_SECONDS, ERRORS, REQUESTS):
+            registry.register(metric)
+    registry.register(DatabaseCollector(current_app._get_current_object()))
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
