@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     purge = sub.add_parser("purge", help="erase (as tombstones) records older than a retention")
     purge.add_argument("--days", type=int, default=None,
                        help="retention in days (default: SP_RETENTION_DAYS)")
+    purge.add_argument("--before", default=None,
+                       help="erase records received before this UTC time (RFC 3339) instead")
     sub.add_parser("verify", help="verify the ledger; exit 1 if anything was tampered with")
     sub.add_parser("seal", help="seal pending records into the hash chain now")
     args = parser.parse_args(argv)
@@ -48,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sealed {n} record(s)")
         return 0
     if args.command == "purge":
-        return _purge(cfg, args.days)
+        return _purge(cfg, args.days, args.before)
     if args.command == "serve":
         from . import create_app
         db.migrate(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
@@ -81,26 +83,36 @@ def _verify(cfg: dict) -> int:
     return 0 if report["ok"] else 1
 
 
-def _purge(cfg: dict, days: int | None) -> int:
+def _purge(cfg: dict, days: int | None, before: str | None) -> int:
     """Tombstone records older than the retention; cron-friendly (quiet, exit 0 when done)."""
     import logging
-    from datetime import timedelta
+    from datetime import UTC, datetime, timedelta
 
     from . import db, records
     from .clock import utcnow
-    if days is None:
-        days = cfg.get("SP_RETENTION_DAYS")
-    if not days or int(days) <= 0:
-        print("sidecar purge: give --days N or set SP_RETENTION_DAYS", file=sys.stderr)
-        return 2
-    cutoff = utcnow() - timedelta(days=int(days))
+    if before:
+        try:
+            cutoff = datetime.fromisoformat(before.replace("Z", "+00:00"))
+        except ValueError:
+            print("sidecar purge: --before must be an RFC 3339 time", file=sys.stderr)
+            return 2
+        if cutoff.tzinfo:
+            cutoff = cutoff.astimezone(UTC).replace(tzinfo=None)
+        days = None
+    else:
+        if days is None:
+            days = cfg.get("SP_RETENTION_DAYS")
+        if not days or int(days) <= 0:
+            print("sidecar purge: give --days N or set SP_RETENTION_DAYS", file=sys.stderr)
+            return 2
+        cutoff = utcnow() - timedelta(days=int(days))
     pool = db.Pool(cfg["SP_DATABASE_URL"], 1)
     conn = pool.get()
     with _app_context(cfg):
         n = records.purge_older_than(conn, cutoff)
     conn.close()
     logging.getLogger("sidecar.purge").info("purge", extra={"fields": {
-        "retention_days": int(days), "cutoff": cutoff.isoformat() + "Z", "erased": n}})
+        "retention_days": days, "cutoff": cutoff.isoformat() + "Z", "erased": n}})
     return 0
 
 

@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from helpers import SITE, admin_headers, consent_payload, make_token
+from helpers import admin_headers, consent_payload, make_token
 
 from sidecar.openapi import SPEC
 
