@@ -114,15 +114,20 @@ def get_consent(record_id: str):
 
 @bp.get("/v1/consents/<record_id>/screenshot")
 def get_screenshot(record_id: str):
+    """The proof image (`?size=thumb`: 320 px wide). Images never change once stored, so
+    they are cacheable by content hash (ETag; 304 on If-None-Match)."""
+    size = request.args.get("size", "full")
+    if size not in ("full", "thumb"):
+        raise ApiError(400, "invalid_parameter", "size: full or thumb")
     rec = _record_or_error(record_id)
-    shot = records.screenshot_of(get_db(), record_id)
+    shot = records.screenshot_of(get_db(), record_id, thumb=size == "thumb")
     if shot is None:
         raise ApiError(404, "screenshot_not_available",
                        f"No screenshot yet (status {rec['screenshot']['status']})")
     resp = Response(shot["image"], mimetype=shot["mime"])
-    resp.headers["Cache-Control"] = "private, max-age=86400, immutable"
-    resp.headers["ETag"] = f'"{shot["sha256"]}"'
-    return resp
+    resp.headers["Cache-Control"] = "private, max-age=31536000, immutable"
+    resp.set_etag(shot["sha256"])
+    return resp.make_conditional(request)
 
 
 @bp.delete("/v1/consents/<record_id>")

@@ -9,6 +9,7 @@ import tempfile
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 
 CHROMIUM_FLAGS = (
     "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -28,22 +29,84 @@ def chromedriver_path() -> str:
 
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
-               user_agent: str | None = None) -> webdriver.Remote:
-    """A fresh headless Chromium with an empty profile, sized `width`×`height`."""
+               user_agent: str | None = None, proxy: str | None = None) -> webdriver.Remote:
+    """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
+    `proxy`, every request it makes (loopback included) goes through that proxy."""
     opts = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         opts.add_argument(flag)
     opts.add_argument(f"--window-size={width},{height}")
     if user_agent:
         opts.add_argument(f"--user-agent={user_agent}")
+    if proxy:
+        # The worker reads the console: Chromium reports refused file:/data: navigations there.
+        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        opts.add_argument(f"--proxy-server={proxy}")
+        # Chromium skips the proxy for localhost unless told not to.
+        opts.add_argument("--proxy-bypass-list=<-loopback>")
     if remote_url:
-        return webdriver.Remote(command_executor=remote_url, options=opts)
+        if os.environ.get("SP_CHROMIUM_BINARY"):
+            opts.binary_location = os.environ["SP_CHROMIUM_BINARY"]
+        # Chromium's own command set (CDP, console log) over the remote end, as a Grid node
+        # running Chrome offers it.
+        conn = ChromiumRemoteConnection(remote_url, vendor_prefix="goog", browser_name="chrome",
+                                        ignore_proxy=True)
+        return webdriver.Remote(command_executor=conn, options=opts)
     profile = tempfile.mkdtemp(prefix="sp-chromium-")
     opts.add_argument(f"--user-data-dir={profile}")
     opts.binary_location = chromium_binary()
     driver = webdriver.Chrome(service=Service(executable_path=chromedriver_path()), options=opts)
     driver._sp_profile = profile
     return driver
+
+
+def cdp(driver, cmd: str, params: dict | None = None):
+    """Run a Chrome DevTools Protocol command, on a local or a remote browser."""
+    return driver.execute("executeCdpCommand", {"cmd": cmd, "params": params or {}})["value"]
+
+
+def console_log(driver) -> list[dict]:
+    """The browser console entries since the last call (needs goog:loggingPrefs)."""
+    return driver.execute("getLog", {"type": "browser"})["value"]
+
+
+def kill_driver(driver) -> None:
+    """Kill a hung local browser and its driver outright (the worker's hard time limit);
+    the next WebDriver call on it fails, and the worker starts a new one. For a remote
+    browser, end its session instead."""
+    service = getattr(driver, "service", None)
+    proc = getattr(service, "process", None)
+    if proc is not None:
+        _kill_tree(proc.pid)
+    else:
+        try:
+            driver.quit()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and every process below it (chromedriver → chromium → renderers)."""
+    import signal
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    todo, seen = [pid], []
+    while todo:
+        p = todo.pop()
+        seen.append(p)
+        todo.extend(children.get(p, []))
+    for p in seen:
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def quit_driver(driver) -> None:

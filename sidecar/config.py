@@ -14,6 +14,9 @@ DEFAULTS = {
     "SP_MAX_BODY_BYTES": "16384",
     "SP_SCREENSHOT_TIMEOUT": "20",
     "SP_SCREENSHOT_ATTEMPTS": "3",
+    "SP_SCREENSHOT_BACKOFF": "5",
+    "SP_SCREENSHOT_FRESHNESS": "86400",
+    "SP_SCREENSHOT_LEASE": "0",
     "SP_DB_POOL_SIZE": "4",
     "SP_RETENTION_DAYS": "0",
 }
@@ -66,13 +69,20 @@ def load(env=None, overrides: dict | None = None) -> dict:
     if not prefix.replace("_", "").isalnum() and prefix != "":
         raise ConfigError("SP_TABLE_PREFIX may hold only letters, digits and _")
     for name in ("SP_MAX_TOKEN_AGE", "SP_MAX_BODY_BYTES", "SP_SCREENSHOT_TIMEOUT",
-                 "SP_SCREENSHOT_ATTEMPTS", "SP_DB_POOL_SIZE"):
+                 "SP_SCREENSHOT_ATTEMPTS", "SP_SCREENSHOT_BACKOFF", "SP_SCREENSHOT_FRESHNESS",
+                 "SP_DB_POOL_SIZE"):
         try:
             cfg[name] = int(raw[name])
         except (TypeError, ValueError):
             raise ConfigError(f"{name} must be an integer") from None
         if cfg[name] <= 0:
             raise ConfigError(f"{name} must be positive")
+    try:
+        # 0 = derived: three page-load timeouts and 30 s (a worker silent that long died)
+        cfg["SP_SCREENSHOT_LEASE"] = int(raw["SP_SCREENSHOT_LEASE"]) or \
+            cfg["SP_SCREENSHOT_TIMEOUT"] * 3 + 30
+    except (TypeError, ValueError):
+        raise ConfigError("SP_SCREENSHOT_LEASE must be an integer (seconds)") from None
     try:
         cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
     except (TypeError, ValueError):

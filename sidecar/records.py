@@ -12,15 +12,25 @@ from urllib.parse import urlsplit
 import pymysql
 import pymysql.cursors
 
-from . import geo, ledger
+from . import geo, ledger, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
 from .db import table
 
-COLUMNS = ("seq, id, event_id, subject_id, action, method, categories, page_url, policy_version,"
-           " banner_version, language, signals, ip, country, region, city, user_agent,"
-           " wp_user_id, occurred_at, received_at, screenshot_status, screenshot_id,"
-           " screenshot_error, hash, chain_pos, chain_hash, erased_at")
+_OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
+        "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
+        "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
+        "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "chain_pos",
+        "chain_hash", "erased_at")
+COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + (
+    ", r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
+    " r.banner_text_hash, r.created_at AS taken_at")
+
+
+def _from() -> str:
+    """The FROM clause every record read uses: the consent and the render that proves it."""
+    return (f"`{table('consents')}` c LEFT JOIN `{table('renders')}` r"
+            " ON r.id = c.render_id")
 CATEGORY_KEYS = ("necessary", "preferences", "statistics", "marketing")
 
 
@@ -77,10 +87,14 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
         " screenshot_status, screenshot_error, hash, personal_digest, salt) VALUES"
         " (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)"]
     if shoot:
+        viewport = renders.viewport_for(rec["user_agent"])
         statements.append(
-            f"INSERT INTO `{table('screenshot_jobs')}` (consent_seq, page_url, status,"
-            " available_at, created_at) VALUES (LAST_INSERT_ID(), %s, 'queued', %s, %s)")
-        values += (rec["page_url"], now, now)
+            f"INSERT INTO `{table('screenshot_jobs')}` (consent_seq, page_url, render_key,"
+            " viewport, language, banner_version, status, available_at, created_at)"
+            " VALUES (LAST_INSERT_ID(), %s, %s, %s, %s, %s, 'queued', %s, %s)")
+        values += (rec["page_url"], renders.render_key(rec["page_url"], rec["banner_version"],
+                                                       viewport, rec["language"]),
+                   viewport, rec["language"], rec["banner_version"], now, now)
     # One round trip: the server stops at the first failing statement, so COMMIT runs only
     # when every INSERT succeeded, and we answer only after its OK (durably committed).
     statements.append("COMMIT")
@@ -96,14 +110,14 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
             if existing:
                 return existing, False
         raise
-    rec.update(screenshot={"status": status, "url": None, "error": error}, erased=False,
-               chain=None)
+    rec.update(screenshot={"status": status, "url": None, "thumb_url": None, "error": error},
+               erased=False, chain=None)
     return rec, True
 
 
 def _fetch_one(conn, where: str, args: tuple) -> dict | None:
     with conn.cursor() as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM `{table('consents')}` WHERE {where}", args)
+        cur.execute(f"SELECT {COLUMNS} FROM {_from()} WHERE c.{where}", args)
         row = cur.fetchone()
     conn.commit()
     return to_record(row) if row else None
@@ -120,8 +134,19 @@ def get_by_event(conn, event_id: str) -> dict | None:
 
 def to_record(row: dict) -> dict:
     """The API form of a row (CONTRACT §5), plus `_seq` for pagination."""
-    shot_url = (f"/v1/consents/{row['id']}/screenshot"
-                if row["screenshot_status"] == "done" else None)
+    done = row["screenshot_status"] == "done"
+    shot_url = f"/v1/consents/{row['id']}/screenshot" if done else None
+    shot = {"status": row["screenshot_status"], "url": shot_url,
+            "thumb_url": f"{shot_url}?size=thumb" if done else None,
+            "error": row["screenshot_error"]}
+    if done and row.get("viewport"):
+        shot.update({
+            "taken_at": rfc3339(row["taken_at"]), "viewport": row["viewport"],
+            "width": row["width"], "height": row["height"],
+            "rendered_banner_version": row["rendered_banner_version"],
+            "banner_text_hash": row["banner_text_hash"],
+            # False flags evidence that shows a different banner than the one recorded.
+            "banner_version_match": not row["banner_mismatch"]})
     return {
         "id": row["id"], "event_id": row["event_id"], "subject_id": row["subject_id"],
         "action": row["action"], "method": row["method"],
@@ -131,8 +156,7 @@ def to_record(row: dict) -> dict:
         "country": row["country"], "region": row["region"], "city": row["city"],
         "user_agent": row["user_agent"], "wp_user_id": row["wp_user_id"],
         "occurred_at": rfc3339(row["occurred_at"]), "received_at": rfc3339(row["received_at"]),
-        "screenshot": {"status": row["screenshot_status"], "url": shot_url,
-                       "error": row["screenshot_error"]},
+        "screenshot": shot,
         "hash": row["hash"],
         "chain": ({"position": row["chain_pos"], "hash": row["chain_hash"]}
                   if row["chain_pos"] else None),
@@ -158,16 +182,16 @@ def decode_cursor(cursor: str) -> int:
 
 
 def _where(filters: dict) -> tuple[list[str], list]:
-    where, args = ["erased_at IS NULL"], []
+    where, args = ["c.erased_at IS NULL"], []
     for col in ("subject_id", "country", "method", "page_url", "action", "wp_user_id"):
         if filters.get(col):
-            where.append(f"{col} = %s")
+            where.append(f"c.{col} = %s")
             args.append(filters[col])
     if filters.get("from"):
-        where.append("received_at >= %s")
+        where.append("c.received_at >= %s")
         args.append(filters["from"])
     if filters.get("to"):
-        where.append("received_at < %s")
+        where.append("c.received_at < %s")
         args.append(filters["to"])
     return where, args
 
@@ -177,11 +201,11 @@ def list_consents(conn, filters: dict, limit: int, cursor: int | None) -> tuple[
     `filters` holds already validated values; returns (records, next cursor seq or None)."""
     where, args = _where(filters)
     if cursor is not None:
-        where.append("seq < %s")
+        where.append("c.seq < %s")
         args.append(cursor)
     with conn.cursor() as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM `{table('consents')}` WHERE {' AND '.join(where)}"
-                    " ORDER BY seq DESC LIMIT %s", (*args, limit + 1))
+        cur.execute(f"SELECT {COLUMNS} FROM {_from()} WHERE {' AND '.join(where)}"
+                    " ORDER BY c.seq DESC LIMIT %s", (*args, limit + 1))
         rows = cur.fetchall()
     conn.commit()
     items = [to_record(r) for r in rows[:limit]]
@@ -196,8 +220,9 @@ def stream_consents(conn_args: dict, filters: dict, prefix: str):
     conn = pymysql.connect(**{**conn_args, "cursorclass": pymysql.cursors.SSDictCursor})
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT {COLUMNS} FROM `{prefix}sp_consents`"
-                        f" WHERE {' AND '.join(where)} ORDER BY seq DESC", args)
+            cur.execute(f"SELECT {COLUMNS} FROM `{prefix}sp_consents` c"
+                        f" LEFT JOIN `{prefix}sp_renders` r ON r.id = c.render_id"
+                        f" WHERE {' AND '.join(where)} ORDER BY c.seq DESC", args)
             for row in cur:
                 yield to_record(row)
     finally:
@@ -212,7 +237,7 @@ def _erase(conn, where: str, args: tuple) -> int:
     t = table("consents")
     now = utcnow()
     with conn.cursor() as cur:
-        cur.execute(f"SELECT seq, screenshot_id FROM `{t}` WHERE ({where}) AND erased_at IS NULL"
+        cur.execute(f"SELECT seq, render_id FROM `{t}` WHERE ({where}) AND erased_at IS NULL"
                     " FOR UPDATE", args)
         rows = cur.fetchall()
         if not rows:
@@ -223,16 +248,29 @@ def _erase(conn, where: str, args: tuple) -> int:
         cur.execute(
             f"UPDATE `{t}` SET subject_id = %s, page_url = '', ip = NULL, country = '',"
             " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
-            " screenshot_id = NULL, screenshot_status = 'erased', screenshot_error = NULL,"
+            " screenshot_id = NULL, render_id = NULL, banner_mismatch = NULL,"
+            " screenshot_status = 'erased', screenshot_error = NULL,"
             f" erased_at = %s WHERE seq IN ({marks})", (ledger.ERASED_SUBJECT, now, *seqs))
         cur.execute(f"DELETE FROM `{table('screenshot_jobs')}` WHERE consent_seq IN ({marks})",
                     seqs)
-        shots = sorted({r["screenshot_id"] for r in rows if r["screenshot_id"]})
-        if shots:
-            marks = ",".join(["%s"] * len(shots))
-            cur.execute(f"DELETE FROM `{table('screenshots')}` WHERE id IN ({marks}) AND id NOT IN"
-                        f" (SELECT screenshot_id FROM `{t}` WHERE screenshot_id IN ({marks}))",
-                        (*shots, *shots))
+        # A render (and its images) proves several consents; it goes with the last of them.
+        render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
+        if render_ids:
+            rm = ",".join(["%s"] * len(render_ids))
+            cur.execute(f"SELECT id, image_id, thumb_id FROM `{table('renders')}` WHERE id IN"
+                        f" ({rm}) AND id NOT IN (SELECT render_id FROM `{t}` WHERE render_id"
+                        f" IN ({rm}))", (*render_ids, *render_ids))
+            orphans = cur.fetchall()
+            if orphans:
+                om = ",".join(["%s"] * len(orphans))
+                cur.execute(f"DELETE FROM `{table('renders')}` WHERE id IN ({om})",
+                            [o["id"] for o in orphans])
+                images = sorted({i for o in orphans for i in (o["image_id"], o["thumb_id"])})
+                im = ",".join(["%s"] * len(images))
+                cur.execute(
+                    f"DELETE FROM `{table('screenshots')}` WHERE id IN ({im})"
+                    f" AND id NOT IN (SELECT image_id FROM `{table('renders')}`)"
+                    f" AND id NOT IN (SELECT thumb_id FROM `{table('renders')}`)", images)
     conn.commit()
     return len(rows)
 
@@ -323,12 +361,14 @@ def stats(conn, group_by: str, start: datetime | None, end: datetime | None) -> 
 
 # ---- screenshots and health ------------------------------------------------------------
 
-def screenshot_of(conn, record_id: str) -> dict | None:
-    """The stored image of a record's screenshot ({mime, image, sha256}) or None."""
+def screenshot_of(conn, record_id: str, thumb: bool = False) -> dict | None:
+    """The stored image ({mime, image, sha256}) of a record's screenshot or its thumbnail,
+    or None when there is none (yet)."""
+    image_col = "r.thumb_id" if thumb else "c.screenshot_id"
     with conn.cursor() as cur:
         cur.execute(
-            f"SELECT s.mime, s.image, s.sha256 FROM `{table('consents')}` c"
-            f" JOIN `{table('screenshots')}` s ON s.id = c.screenshot_id"
+            f"SELECT s.mime, s.image, s.sha256 FROM {_from()}"
+            f" JOIN `{table('screenshots')}` s ON s.id = {image_col}"
             " WHERE c.id = %s AND c.erased_at IS NULL AND c.screenshot_status = 'done'",
             (record_id,))
         row = cur.fetchone()

@@ -1,9 +1,15 @@
-"""The screenshot worker: claims jobs from the durable queue in the site's database, loads
-the consent's page fresh in one warm headless Chromium, and stores the image as proof.
+"""The screenshot worker: claims jobs from the durable queue in the site's database, renders
+the consent's page fresh in one warm headless Chromium, and stores the picture as proof.
 
-Jobs are claimed with `SELECT … FOR UPDATE SKIP LOCKED`, so any number of workers on any
-number of machines can share the queue; a job whose worker died becomes claimable again
-when its lock expires.
+- Jobs are claimed with `SELECT … FOR UPDATE SKIP LOCKED` and a lease (`locked_until`), so
+  any number of workers on any number of machines share the queue; a job whose worker died
+  is claimed again when its lease expires. Failures retry with exponential backoff and end
+  as `failed` (the dead letter) after SP_SCREENSHOT_ATTEMPTS.
+- One render serves every consent with the same key (normalised URL, banner version,
+  viewport, language) within SP_SCREENSHOT_FRESHNESS seconds; a named lock per key keeps
+  two workers from rendering the same thing at once.
+- The browser's network goes through `egress.Egress` (SSRF guard); a render that loads past
+  its hard time limit kills the browser, which is started afresh for the next job.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import threading
 import time
 from datetime import timedelta
 
@@ -19,34 +26,49 @@ from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from . import browser, ledger
+from . import browser, ledger, renders
 from .clock import utcnow
 from .db import connect_args
+from .egress import Egress
 from .records import may_load
 
 log = logging.getLogger("sidecar.worker")
-WIDGET_READY_JS = """
+WIDGET_JS = """
 const root = document.getElementById('sp-consent');
-if (!root) return false;
-const dialog = root.querySelector('[role="dialog"]');
-if (!dialog) return false;
+const dialog = root && root.querySelector('[role="dialog"]');
+if (!dialog) return null;
 const r = dialog.getBoundingClientRect();
-return r.width > 0 && r.height > 0 && getComputedStyle(dialog).visibility !== 'hidden';
+if (!(r.width > 0 && r.height > 0) || getComputedStyle(dialog).visibility === 'hidden'
+    || getComputedStyle(dialog).opacity < 0.99) return null;
+let version = '';
+try { version = JSON.parse(document.getElementById('sp-consent-config').textContent)
+        .bannerVersion || ''; } catch (e) {}
+return {text: dialog.innerText, version: version};
 """
+# What Chromium logs when a page tries to open a local file or a data: URL as the top frame.
+REFUSED_NAVIGATION = ("Not allowed to load local resource", "Not allowed to navigate top frame")
 RECYCLE_AFTER = 200
 SEAL_EVERY = 1.0
+THUMB_WIDTH = 320
+
+
+class RenderError(Exception):
+    """The page could not be shown as proof; the message says why."""
 
 
 class Worker:
     def __init__(self, cfg: dict):
         self.cfg = cfg
         self.prefix = cfg["SP_TABLE_PREFIX"]
+        self.freshness = int(cfg.get("SP_SCREENSHOT_FRESHNESS", 86400))
         self.conn = None
         self.driver = None
+        self.egress: Egress | None = None
         self.shots = 0
+        self.renders = 0
         self.stopping = False
 
-    # ---- queue ----------------------------------------------------------------------
+    # ---- database -------------------------------------------------------------------
     def t(self, name: str) -> str:
         return f"`{self.prefix}sp_{name}`"
 
@@ -56,13 +78,14 @@ class Worker:
         return self.conn
 
     def claim(self) -> dict | None:
-        """Take the oldest due job (or one whose worker's lock expired); None if none."""
+        """Take the oldest due job (or one whose worker's lease expired); None if none."""
         conn = self.db()
         now = utcnow()
-        lease = now + timedelta(seconds=self.cfg["SP_SCREENSHOT_TIMEOUT"] * 3 + 30)
+        lease = now + timedelta(seconds=self.cfg["SP_SCREENSHOT_LEASE"])
         with conn.cursor() as cur:
             cur.execute(
-                f"SELECT id, consent_seq, page_url, attempts FROM {self.t('screenshot_jobs')}"
+                f"SELECT id, consent_seq, page_url, render_key, viewport, language,"
+                f" banner_version, attempts FROM {self.t('screenshot_jobs')}"
                 " WHERE (status = 'queued' AND available_at <= %s)"
                 " OR (status = 'running' AND locked_until < %s)"
                 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", (now, now))
@@ -76,15 +99,35 @@ class Worker:
         conn.commit()
         return job
 
-    def finish(self, job: dict, image_id: int) -> None:
+    def fresh_render(self, key: str) -> dict | None:
         conn = self.db()
         with conn.cursor() as cur:
-            cur.execute(f"UPDATE {self.t('consents')} SET screenshot_status = 'done',"
-                        " screenshot_id = %s, screenshot_error = NULL"
-                        " WHERE seq = %s AND erased_at IS NULL", (image_id, job["consent_seq"]))
-            cur.execute(f"UPDATE {self.t('screenshot_jobs')} SET status = 'done',"
-                        " locked_until = NULL, last_error = NULL WHERE id = %s", (job["id"],))
+            cur.execute(f"SELECT id, image_id, banner_version FROM {self.t('renders')}"
+                        " WHERE render_key = %s AND created_at >= %s"
+                        " ORDER BY id DESC LIMIT 1",
+                        (key, utcnow() - timedelta(seconds=self.freshness)))
+            row = cur.fetchone()
         conn.commit()
+        return row
+
+    def link(self, job: dict, render: dict) -> int:
+        """Point this job's consent — and every queued consent with the same key — at
+        `render`; return the number of rows changed (consents and jobs)."""
+        conn = self.db()
+        c, j = self.t("consents"), self.t("screenshot_jobs")
+        set_ = ("c.screenshot_status = 'done', c.screenshot_id = %s, c.render_id = %s,"
+                " c.screenshot_error = NULL, c.banner_mismatch = (c.banner_version <> %s),"
+                " j.status = 'done', j.locked_until = NULL, j.last_error = NULL")
+        args = (render["image_id"], render["id"], render["banner_version"])
+        with conn.cursor() as cur:
+            n = cur.execute(f"UPDATE {c} c JOIN {j} j ON j.consent_seq = c.seq SET {set_}"
+                            " WHERE (j.id = %s OR (j.render_key = %s AND j.status = 'queued'))"
+                            " AND c.erased_at IS NULL", (*args, job["id"], job["render_key"]))
+            # a job whose consent was erased meanwhile has nothing left to prove
+            cur.execute(f"UPDATE {j} SET status = 'done', locked_until = NULL WHERE id = %s",
+                        (job["id"],))
+        conn.commit()
+        return n
 
     def fail(self, job: dict, reason: str, retry: bool = True) -> None:
         """Retry with exponential backoff, or give up after SP_SCREENSHOT_ATTEMPTS."""
@@ -97,9 +140,11 @@ class Worker:
                             " locked_until = NULL, last_error = %s WHERE id = %s",
                             (reason, job["id"]))
                 cur.execute(f"UPDATE {self.t('consents')} SET screenshot_status = 'failed',"
-                            " screenshot_error = %s WHERE seq = %s", (reason, job["consent_seq"]))
+                            " screenshot_error = %s WHERE seq = %s AND erased_at IS NULL",
+                            (reason, job["consent_seq"]))
             else:
-                delay = timedelta(seconds=5 * 2 ** (job["attempts"] - 1))
+                delay = timedelta(seconds=self.cfg.get("SP_SCREENSHOT_BACKOFF", 5)
+                                  * 2 ** (job["attempts"] - 1))
                 cur.execute(f"UPDATE {self.t('screenshot_jobs')} SET status = 'queued',"
                             " locked_until = NULL, available_at = %s, last_error = %s"
                             " WHERE id = %s", (utcnow() + delay, reason, job["id"]))
@@ -107,12 +152,10 @@ class Worker:
         log.warning("screenshot failed", extra={"fields": {
             "job": job["id"], "attempt": job["attempts"], "final": final, "reason": reason}})
 
-    def store_image(self, png: bytes, page_url: str) -> int:
-        """Store the picture once per content (WebP); return its id."""
-        img = Image.open(io.BytesIO(png))
-        img.load()
+    def store_image(self, img: Image.Image, page_url: str) -> int:
+        """Store a picture once per content (WebP); return its id."""
         out = io.BytesIO()
-        img.convert("RGB").save(out, "WEBP", quality=80, method=4)
+        img.save(out, "WEBP", quality=80, method=4)
         data = out.getvalue()
         digest = hashlib.sha256(data).hexdigest()
         conn = self.db()
@@ -126,11 +169,40 @@ class Worker:
         conn.commit()
         return image_id
 
+    def save_render(self, job: dict, shot: dict) -> dict:
+        img = Image.open(io.BytesIO(shot["png"]))
+        img.load()
+        img = img.convert("RGB")
+        thumb = img.resize((THUMB_WIDTH, max(1, round(img.height * THUMB_WIDTH / img.width))),
+                           Image.LANCZOS)
+        image_id = self.store_image(img, job["page_url"])
+        thumb_id = self.store_image(thumb, job["page_url"])
+        conn = self.db()
+        text = shot["banner_text"]
+        with conn.cursor() as cur:
+            cur.execute(
+                f"INSERT INTO {self.t('renders')} (render_key, page_url, final_url, viewport,"
+                " width, height, language, banner_version, banner_text, banner_text_hash,"
+                " image_id, thumb_id, render_ms, created_at)"
+                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+                (job["render_key"], job["page_url"][:2048], shot["final_url"][:2048],
+                 job["viewport"], img.width, img.height, job["language"],
+                 shot["banner_version"][:64], text,
+                 hashlib.sha256(text.encode("utf-8")).hexdigest(), image_id, thumb_id,
+                 shot["ms"], utcnow()))
+            render_id = cur.lastrowid
+        conn.commit()
+        return {"id": render_id, "image_id": image_id, "banner_version": shot["banner_version"]}
+
     # ---- browser --------------------------------------------------------------------
     def browser(self):
         if self.driver is None:
-            self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"])
+            if self.egress is None:
+                self.egress = Egress(self.cfg["SITE_ORIGINS"])
+            self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"],
+                                             proxy=self.egress.url)
             self.driver.set_page_load_timeout(self.cfg["SP_SCREENSHOT_TIMEOUT"])
+            self.driver.set_script_timeout(10)
             self.shots = 0
         return self.driver
 
@@ -139,21 +211,76 @@ class Worker:
             browser.quit_driver(self.driver)
             self.driver = None
 
-    def render(self, url: str) -> bytes:
-        """PNG of `url` loaded with no cookies or storage, once the consent widget shows."""
+    def render(self, job: dict) -> dict:
+        """Load the page with no cookies or storage at the job's viewport, wait until the
+        consent banner shows, and return {png, banner_text, banner_version, final_url, ms}.
+        Raises RenderError (what the page did wrong) or WebDriverException (browser)."""
         d = self.browser()
-        d.execute_cdp_cmd("Network.clearBrowserCookies", {})
-        d.execute_cdp_cmd("Storage.clearDataForOrigin",
-                          {"origin": "*", "storageTypes": "all"})
+        self.egress.reset()
+        width, height = renders.VIEWPORTS[job["viewport"]]
+        mobile = job["viewport"] == "mobile"
+        browser.cdp(d, "Network.clearBrowserCookies", {})
+        browser.cdp(d, "Storage.clearDataForOrigin", {"origin": "*", "storageTypes": "all"})
+        browser.cdp(d, "Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        browser.cdp(d, "Network.setUserAgentOverride", {
+            "userAgent": renders.MOBILE_RENDER_UA if mobile else self.desktop_ua(d),
+            "acceptLanguage": job["language"] or "en"})
         d.get("about:blank")
-        d.get(url)
+        browser.console_log(d)  # start with an empty console
+        started = time.perf_counter()
         try:
-            WebDriverWait(d, 10).until(lambda drv: drv.execute_script(WIDGET_READY_JS))
+            d.get(job["page_url"])
         except TimeoutException:
-            raise RenderError("the consent widget did not render on the page") from None
-        time.sleep(0.3)  # let the dialog's entrance transition settle
+            raise RenderError(f"the page did not load within "
+                              f"{self.cfg['SP_SCREENSHOT_TIMEOUT']} s") from None
+        self.check_egress(d)
+        try:
+            banner = WebDriverWait(d, 10, poll_frequency=0.1).until(
+                lambda drv: drv.execute_script(WIDGET_JS))
+        except TimeoutException:
+            self.check_egress(d)
+            raise RenderError("the consent banner did not show on the page") from None
+        self.check_egress(d)
+        png = d.get_screenshot_as_png()
         self.shots += 1
-        return d.get_screenshot_as_png()
+        self.renders += 1
+        return {"png": png, "banner_text": banner["text"], "banner_version": banner["version"],
+                "final_url": d.current_url,
+                "ms": int((time.perf_counter() - started) * 1000)}
+
+    def desktop_ua(self, d) -> str:
+        if not hasattr(self, "_desktop_ua"):
+            self._desktop_ua = d.execute_script("return navigator.userAgent").replace(
+                "HeadlessChrome", "Chrome")
+        return self._desktop_ua
+
+    def check_egress(self, d) -> None:
+        """Fail the render if the page went (or tried to go) anywhere it must not."""
+        if self.egress.blocked:
+            raise RenderError(f"blocked request to {self.egress.blocked[0]}")
+        for entry in browser.console_log(d):
+            message = entry.get("message", "")
+            if any(marker in message for marker in REFUSED_NAVIGATION):
+                raise RenderError(f"blocked navigation: {message[:200]}")
+        # location.href, not current_url: on a refused redirect Chromium shows its error page
+        # (chrome-error://) while current_url still names the page that redirected.
+        for url in (d.current_url, d.execute_script("return location.href")):
+            if not may_load(url, self.cfg["SITE_ORIGINS"]):
+                raise RenderError(f"the page navigated off the site to {url[:200]}")
+
+    def render_with_deadline(self, job: dict) -> dict:
+        """render(), but a browser that hangs past the hard limit is killed (the call then
+        fails with a WebDriverException and the browser is started afresh)."""
+        limit = self.cfg["SP_SCREENSHOT_TIMEOUT"] + 20
+        driver = self.browser()
+        timer = threading.Timer(limit, browser.kill_driver, (driver,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return self.render(job)
+        finally:
+            timer.cancel()
 
     # ---- loop -----------------------------------------------------------------------
     def run_once(self) -> bool:
@@ -164,20 +291,42 @@ class Worker:
         if not may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
             return True
-        try:
-            png = self.render(job["page_url"])
-        except RenderError as e:
-            self.fail(job, str(e))
-            return True
-        except WebDriverException as e:
-            self.recycle()
-            self.fail(job, f"browser error: {e.msg or type(e).__name__}")
-            return True
-        self.finish(job, self.store_image(png, job["page_url"]))
-        log.info("screenshot stored", extra={"fields": {"job": job["id"]}})
+        render = self.fresh_render(job["render_key"])
+        if render is None:
+            lock = f"{self.prefix}sp_render_{job['render_key'][:40]}"
+            conn = self.db()
+            with conn.cursor() as cur:
+                cur.execute("SELECT GET_LOCK(%s, %s) AS got",
+                            (lock, self.cfg["SP_SCREENSHOT_TIMEOUT"] + 30))
+                cur.fetchall()
+            try:
+                render = self.fresh_render(job["render_key"])  # another worker may have
+                if render is None:
+                    render = self.render_job(job)
+            finally:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
+                    cur.fetchall()
+                conn.commit()
+        if render is not None:
+            linked = self.link(job, render)
+            log.info("screenshot linked", extra={"fields": {
+                "job": job["id"], "render": render["id"], "rows": linked}})
         if self.shots >= RECYCLE_AFTER:
             self.recycle()
         return True
+
+    def render_job(self, job: dict) -> dict | None:
+        try:
+            shot = self.render_with_deadline(job)
+        except RenderError as e:
+            self.fail(job, str(e), retry="blocked" not in str(e) and "off the site" not in str(e))
+            return None
+        except WebDriverException as e:
+            self.recycle()
+            self.fail(job, f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}")
+            return None
+        return self.save_render(job, shot)
 
     def run(self, idle_sleep: float = 0.5) -> None:
         """Work until `stopping` is set; the current job always finishes first."""
@@ -200,10 +349,8 @@ class Worker:
                     time.sleep(idle_sleep)
         finally:
             self.recycle()
+            if self.egress is not None:
+                self.egress.close()
             if self.conn is not None:
                 self.conn.close()
-            log.info("worker stopped")
-
-
-class RenderError(Exception):
-    """The page loaded but did not show what the proof needs."""
+            log.info("worker stopped", extra={"fields": {"renders": self.renders}})

@@ -1,0 +1,186 @@
+"""The screenshot browser's only way out: a filtering HTTP proxy on 127.0.0.1.
+
+Chromium runs with `--proxy-server` pointing here and `--proxy-bypass-list=<-loopback>`, so
+every request it makes — top-level navigations, redirects, JS navigations, iframes,
+sub-resources, WebSockets — passes this check first:
+
+- requests to an origin in SP_SITE_ORIGINS go through;
+- requests to any other origin go through only if every address the host resolves to is
+  public (global unicast); loopback, private, link-local (cloud metadata at
+  169.254.169.254), shared, reserved and multicast addresses are refused with 403, and the
+  refusal is recorded so the job fails with the reason;
+- the proxy connects to the address it checked, so a DNS answer cannot change in between.
+
+`file:` and `data:` top-level pages never reach a proxy; the worker refuses them by checking
+the URL the browser ends up on.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import select
+import socket
+import socketserver
+import threading
+from urllib.parse import urlsplit
+
+from .config import normalise_origin
+
+log = logging.getLogger("sidecar.egress")
+HEAD_LIMIT = 64 * 1024
+
+
+UNRESOLVED = ""
+
+
+def public_address(host: str, port: int) -> str | None:
+    """The first address of `host` if ALL its addresses are global unicast; None if any is
+    not (the SSRF case); UNRESOLVED if the name does not resolve (nothing to reach)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return UNRESOLVED
+    addrs = [info[4][0] for info in infos]
+    for a in addrs:
+        ip = ipaddress.ip_address(a.split("%")[0])
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        if not ip.is_global or ip.is_multicast:
+            return None
+    return addrs[0] if addrs else UNRESOLVED
+
+
+class Egress:
+    """A running filtering proxy; `blocked` lists what it refused since the last `reset()`."""
+
+    def __init__(self, allowed_origins: list[str], bind: str = "127.0.0.1"):
+        self.allowed = set(allowed_origins)
+        self.blocked: list[str] = []
+        self.lock = threading.Lock()
+        egress = self
+
+        class Handler(socketserver.BaseRequestHandler):
+            def handle(self):
+                egress._handle(self.request)
+
+        class Server(socketserver.ThreadingTCPServer):
+            daemon_threads = True
+            allow_reuse_address = True
+
+        self.server = Server((bind, 0), Handler)
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name="sp-egress")
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def reset(self) -> None:
+        with self.lock:
+            self.blocked = []
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    # ---- one client connection ------------------------------------------------------
+    def _decide(self, scheme: str, host: str, port: int) -> tuple[str | None, str]:
+        """(address to connect to or None, origin) for a request."""
+        origin_host = f"[{host}]" if ":" in host else host
+        try:
+            origin = normalise_origin(f"{scheme}://{origin_host}:{port}")
+        except ValueError:
+            return None, f"{scheme}://{origin_host}:{port}"
+        if origin in self.allowed:
+            try:
+                return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][0], origin
+            except OSError:
+                return UNRESOLVED, origin
+        return public_address(host, port), origin
+
+    def _refuse(self, client: socket.socket, what: str, addr: str | None) -> None:
+        """403 for a forbidden destination (recorded: it fails the render); 502 for a name
+        that does not resolve (nothing could be reached, so nothing to report)."""
+        if addr == UNRESOLVED:
+            reply = b"HTTP/1.1 502 Bad Gateway\r\n"
+        else:
+            reply = b"HTTP/1.1 403 Forbidden\r\n"
+            with self.lock:
+                self.blocked.append(what)
+            log.warning("egress blocked", extra={"fields": {"target": what[:300]}})
+        try:
+            client.sendall(reply + b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+        except OSError:
+            pass
+
+    def _handle(self, client: socket.socket) -> None:
+        client.settimeout(30)
+        try:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                chunk = client.recv(8192)
+                if not chunk:
+                    return
+                head += chunk
+                if len(head) > HEAD_LIMIT:
+                    return
+            head, _, rest = head.partition(b"\r\n\r\n")
+            lines = head.decode("latin-1").split("\r\n")
+            method, target, version = lines[0].split(" ", 2)
+            if method.upper() == "CONNECT":
+                host, _, port_s = target.rpartition(":")
+                host = host.strip("[]")
+                port = int(port_s)
+                addr, origin = self._decide("https", host, port)
+                if not addr:
+                    return self._refuse(client, f"CONNECT {origin}", addr)
+                upstream = socket.create_connection((addr, port), timeout=15)
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                if rest:
+                    upstream.sendall(rest)
+                return _pipe(client, upstream)
+            parts = urlsplit(target)
+            if parts.scheme != "http" or not parts.hostname:
+                return self._refuse(client, f"{method} {target[:200]}", None)
+            port = parts.port or 80
+            addr, origin = self._decide("http", parts.hostname, port)
+            if not addr:
+                return self._refuse(client, f"{method} {target[:200]}", addr)
+            path = parts.path or "/"
+            if parts.query:
+                path += "?" + parts.query
+            headers = [h for h in lines[1:] if h and not h.lower().startswith(
+                ("proxy-connection:", "connection:", "keep-alive:"))]
+            upgrade = any(h.lower().startswith("upgrade:") for h in headers)
+            headers.append("Connection: upgrade" if upgrade else "Connection: close")
+            request = f"{method} {path} {version}\r\n" + "\r\n".join(headers) + "\r\n\r\n"
+            upstream = socket.create_connection((addr, port), timeout=15)
+            upstream.sendall(request.encode("latin-1") + rest)
+            _pipe(client, upstream)
+        except (OSError, ValueError):
+            return
+        finally:
+            try:
+                client.close()
+            except OSError:
+                pass
+
+
+def _pipe(a: socket.socket, b: socket.socket, idle: float = 30.0) -> None:
+    """Relay bytes both ways until either side closes (or nothing moves for `idle` s)."""
+    try:
+        socks = [a, b]
+        while True:
+            ready, _, _ = select.select(socks, [], [], idle)
+            if not ready:
+                return
+            for s in ready:
+                data = s.recv(65536)
+                if not data:
+                    return
+                (b if s is a else a).sendall(data)
+    finally:
+        b.close()
