@@ -223,6 +223,9 @@ class Worker:
         browser.cdp(d, "Storage.clearDataForOrigin", {"origin": "*", "storageTypes": "all"})
         browser.cdp(d, "Emulation.setDeviceMetricsOverride", {
             "width": width, "height": height, "deviceScaleFactor": 1, "mobile": mobile})
+        # The banner's final state at once: the widget skips its entrance transition.
+        browser.cdp(d, "Emulation.setEmulatedMedia", {
+            "features": [{"name": "prefers-reduced-motion", "value": "reduce"}]})
         browser.cdp(d, "Network.setUserAgentOverride", {
             "userAgent": renders.MOBILE_RENDER_UA if mobile else self.desktop_ua(d),
             "acceptLanguage": job["language"] or "en"})
@@ -236,7 +239,7 @@ class Worker:
                               f"{self.cfg['SP_SCREENSHOT_TIMEOUT']} s") from None
         self.check_egress(d)
         try:
-            banner = WebDriverWait(d, 10, poll_frequency=0.1).until(
+            banner = WebDriverWait(d, 10, poll_frequency=0.05).until(
                 lambda drv: drv.execute_script(WIDGET_JS))
         except TimeoutException:
             self.check_egress(d)
