@@ -291,3 +291,22 @@ def test_export_memory_stays_flat_for_100k_rows(client, sql):
     assert (rows_small, rows_big) == (10_000, 100_000)
     # ten times the rows, about the same memory (a buffered export would need ~10x)
     assert peak_big < peak_small * 1.5 + 256 * 1024, (peak_small, peak_big)
+
+
+def test_action_and_wp_user_filters(client):
+    none = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
+    member = ingest(client, wp_user_id=42)
+    withdrawn = ingest(client, wp_user_id=42, action="withdraw", method="withdraw",
+                       categories=none)
+    ingest(client)
+    h = admin_headers()
+
+    def ids(q):
+        return [i["id"] for i in client.get(f"/v1/consents?{q}", headers=h).get_json()["items"]]
+    assert ids("wp_user_id=42") == [withdrawn, member]
+    assert ids("action=withdraw") == [withdrawn]
+    assert ids("wp_user_id=42&action=grant") == [member]
+    for bad in ("wp_user_id=0", "wp_user_id=x", "action=revoke"):
+        assert client.get(f"/v1/consents?{bad}", headers=h).status_code == 400
+    r = client.post("/v1/erasures", json={"wp_user_id": 42}, headers=h)
+    assert r.get_json() == {"erased": 2} and ids("wp_user_id=42") == []
