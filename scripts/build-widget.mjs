@@ -16,7 +16,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const ASSETS = join(ROOT, 'wp-plugin', 'assets');
 
 const TERSER = {
-  ecma: 2015,
+  ecma: 2020,
   // `module` is false in the browser: the Node-only export of the pure core is dropped.
   compress: { passes: 3, global_defs: { module: false } },
   mangle: true,

@@ -1,113 +1,18 @@
 'use strict';
-// The widget in a jsdom page: what CONTRACT §7 promises a visitor and a test.
+// The widget in a jsdom page: what CONTRACT §7 and issue 5 promise a visitor and a test.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const fs = require('node:fs');
-const path = require('node:path');
-const { JSDOM, CookieJar } = require('jsdom');
-
-const SOURCE = fs.readFileSync(path.join(__dirname, '../../wp-plugin/assets/widget.js'), 'utf8');
-const PAGE = 'http://127.0.0.1:8080/sample-page/';
-const REST = 'http://127.0.0.1:8080/?rest_route=/secure-privacy/v1/consent';
-const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-function siteConfig(over = {}) {
-  return {
-    restUrl: REST,
-    policyVersion: '1',
-    bannerVersion: 'ab12cd34ef56ab78',
-    language: 'en-US',
-    privacyUrl: 'http://127.0.0.1:8080/privacy-policy/',
-    lifetimeDays: 365,
-    honorGpc: true,
-    honorDnt: false,
-    cookieSecure: false,
-    categories: [
-      { key: 'necessary', label: 'Necessary', description: 'Site basics.', required: true },
-      { key: 'preferences', label: 'Preferences', description: 'Your settings.' },
-      { key: 'statistics', label: 'Statistics', description: 'Traffic measurement.' },
-      { key: 'marketing', label: 'Marketing', description: 'Ads.' },
-    ],
-    texts: {},
-    ...over,
-  };
-}
-
-/**
- * Load a page with the widget. `config` null leaves the config element out, a
- * string is used verbatim. `respond(call)` answers each fetch (default 202).
- */
-async function loadPage({ config = siteConfig(), body = '', jar = new CookieJar(), storage = {}, respond, gpc, dnt, setup } = {}) {
-  const cfg = config === null ? ''
-    : `<script type="application/json" id="sp-consent-config">${typeof config === 'string' ? config : JSON.stringify(config)}</script>`;
-  const dom = new JSDOM(`<!doctype html><html lang="en"><body><main><p>Page</p></main>${body}${cfg}</body></html>`,
-    { url: PAGE, cookieJar: jar, runScripts: 'dangerously' });
-  const w = dom.window;
-  for (const [k, v] of Object.entries(storage)) if (v != null) w.localStorage.setItem(k, v);
-  if (gpc) Object.defineProperty(w.navigator, 'globalPrivacyControl', { value: true, configurable: true });
-  if (dnt) Object.defineProperty(w.navigator, 'doNotTrack', { value: '1', configurable: true });
-  const calls = [];
-  w.fetch = (url, init) => {
-    const call = { url, init, body: JSON.parse(init.body) };
-    calls.push(call);
-    return respond ? respond(call) : Promise.resolve({ ok: true, status: 202 });
-  };
-  const events = [];
-  w.document.addEventListener('sp:consent', (e) => events.push(['sp:consent', e.detail]));
-  w.document.addEventListener('sp:change', (e) => events.push(['sp:change', e.detail]));
-  if (setup) setup(w);
-  w.eval(SOURCE); // like a deferred script: it waits for DOMContentLoaded itself
-  if (w.document.readyState === 'loading') {
-    await new Promise((resolve) => w.document.addEventListener('DOMContentLoaded', resolve));
-  }
-  const $ = (sel) => w.document.querySelector(sel);
-  return {
-    w, jar, calls, events, $,
-    $$: (sel) => [...w.document.querySelectorAll(sel)],
-    click(action) {
-      const el = $(`#sp-consent [data-sp-action="${action}"]`);
-      assert.ok(el, `button ${action} present`);
-      el.click();
-    },
-    key(key, opts = {}) {
-      const target = w.document.activeElement || w.document.body;
-      target.dispatchEvent(new w.KeyboardEvent('keydown', { key, bubbles: true, cancelable: true, ...opts }));
-    },
-    cookie() {
-      return jar.getCookiesSync(PAGE).find((c) => c.key === 'sp_consent');
-    },
-    pending() {
-      return JSON.parse(w.localStorage.getItem('sp_consent_pending') || '[]');
-    },
-  };
-}
-
-// Objects made inside the jsdom realm have that realm's prototypes; compare them as JSON.
-const plain = (x) => JSON.parse(JSON.stringify(x));
-const settle = () => new Promise((r) => setTimeout(r, 0));
-
-function consentCookie(state, maxAge = 31536000) {
-  return `sp_consent=${encodeURIComponent(JSON.stringify(state))}; Max-Age=${maxAge}; Path=/; SameSite=Lax`;
-}
-
-function returningJar(over = {}) {
-  const jar = new CookieJar();
-  jar.setCookieSync(consentCookie({
-    subject_id: '2f1c7a52-9a43-4c1e-8d0b-3c5e7f9a1b2c',
-    categories: { necessary: true, preferences: false, statistics: true, marketing: false },
-    policy_version: '1',
-    banner_version: 'ab12cd34ef56ab78',
-    given_at: new Date().toISOString(),
-    ...over,
-  }), PAGE);
-  return jar;
-}
+const { JSDOM } = require('jsdom');
+const {
+  HEAD, PAGE, REST, UUID4, DAY, SUBJECT, TEXTS, siteConfig, loadPage, plain, settle, isoDay, returningJar,
+} = require('./page.js');
 
 test('a missing or invalid config renders nothing and throws nothing', async () => {
-  for (const config of [null, '{not json', '']) {
+  for (const config of [null, '{not json', '', 'null', '{"restUrl":"/x"}']) {
     const p = await loadPage({ config });
     assert.equal(p.$('#sp-consent'), null);
     assert.equal(p.calls.length, 0);
+    assert.equal(p.w.SecurePrivacy, undefined);
   }
 });
 
@@ -119,49 +24,58 @@ test('first visit shows the first layer as an accessible dialog', async () => {
   const dialog = p.$('#sp-consent [role="dialog"]');
   assert.equal(dialog.getAttribute('aria-modal'), 'true');
   assert.equal(p.$('#' + dialog.getAttribute('aria-labelledby')).textContent, 'We value your privacy');
-  assert.match(p.$('#' + dialog.getAttribute('aria-describedby')).textContent, /cookies/);
+  assert.equal(p.$('#' + dialog.getAttribute('aria-describedby')).textContent, 'Demo uses cookies. Privacy policy');
   const buttons = p.$$('#sp-consent .sp-actions [data-sp-action]');
-  assert.deepEqual(buttons.map((b) => [b.getAttribute('data-sp-action'), b.textContent, b.className]), [
-    ['accept-all', 'Accept all', 'sp-btn'],
-    ['reject-all', 'Reject all', 'sp-btn'],
-    ['preferences', 'Preferences', 'sp-btn'],
-  ]);
+  assert.deepEqual(buttons.map((b) => [b.getAttribute('data-sp-action'), b.textContent, b.className, b.type]), [
+    ['accept-all', 'Accept all', 'sp-btn', 'button'],
+    ['reject-all', 'Reject all', 'sp-btn', 'button'],
+    ['preferences', 'Preferences', 'sp-btn', 'button'],
+  ], 'three buttons, all alike: equal prominence');
   assert.equal(dialog.querySelector('a').href, 'http://127.0.0.1:8080/privacy-policy/');
   assert.equal(p.$('[data-sp-action="withdraw"]'), null);
+  assert.equal(p.$('[data-sp-action="close"]'), null, 'no way to dismiss without a choice');
   assert.ok(p.$('[data-sp-action="open"]').hidden);
   assert.equal(p.$$('#sp-consent input').length, 0, 'no checkbox on the first layer');
-  assert.ok(dialog.contains(p.w.document.activeElement), 'focus is inside the dialog');
+  assert.equal(p.w.document.activeElement, dialog, 'focus moves into the dialog');
   assert.equal(p.w.SecurePrivacy.getConsent(), null);
   assert.equal(p.calls.length, 0);
   assert.equal(p.cookie(), undefined);
+  assert.equal(p.w.dataLayer, undefined, 'no consent update before a choice');
 });
 
-test('texts from the config replace the defaults; no privacy link without privacyUrl', async () => {
-  const p = await loadPage({ config: siteConfig({ privacyUrl: '', texts: { acceptAll: 'Godkänn alla' } }) });
+test('texts are the site\'s, inserted as text; no privacy link without a safe privacyUrl', async () => {
+  const sv = { ...TEXTS, acceptAll: 'Godkänn alla', title: '<img src=x onerror="window.pwned=1">' };
+  const p = await loadPage({ config: siteConfig({ privacyUrl: '', texts: sv }) });
   assert.equal(p.$('[data-sp-action="accept-all"]').textContent, 'Godkänn alla');
-  assert.equal(p.$('[data-sp-action="reject-all"]').textContent, 'Reject all');
+  assert.equal(p.$('#sp-consent-title').textContent, sv.title);
+  assert.equal(p.$('#sp-consent img'), null, 'markup in a text stays text');
+  assert.equal(p.w.pwned, undefined);
   assert.equal(p.$('#sp-consent a'), null);
   const evil = await loadPage({ config: siteConfig({ privacyUrl: 'javascript:alert(1)' }) });
   assert.equal(evil.$('#sp-consent a'), null);
+  const quoted = await loadPage({ config: siteConfig({ privacyUrl: '/privacy/?a="><b>x</b>' }) });
+  assert.equal(quoted.$('#sp-consent a').getAttribute('href'), '/privacy/?a="><b>x</b>');
+  assert.equal(quoted.$('#sp-consent b'), null);
 });
 
-test('preferences view: one unticked checkbox per category, necessary ticked and disabled', async () => {
+test('preferences: one switch per category with its description, necessary on and locked, none pre-ticked', async () => {
   const p = await loadPage();
   p.click('preferences');
   const boxes = p.$$('#sp-consent input[data-sp-category]');
-  assert.deepEqual(boxes.map((b) => [b.getAttribute('data-sp-category'), b.type, b.checked, b.disabled]), [
-    ['necessary', 'checkbox', true, true],
-    ['preferences', 'checkbox', false, false],
-    ['statistics', 'checkbox', false, false],
-    ['marketing', 'checkbox', false, false],
+  assert.deepEqual(boxes.map((b) => [b.getAttribute('data-sp-category'), b.type, b.getAttribute('role'), b.checked, b.disabled]), [
+    ['necessary', 'checkbox', 'switch', true, true],
+    ['preferences', 'checkbox', 'switch', false, false],
+    ['statistics', 'checkbox', 'switch', false, false],
+    ['marketing', 'checkbox', 'switch', false, false],
   ]);
   for (const b of boxes) {
-    assert.equal(p.$(`label[for="${b.id}"]`).textContent.length > 0, true, 'visible label');
+    assert.ok(p.$(`label[for="${b.id}"]`).textContent, 'visible label');
     assert.ok(p.$('#' + b.getAttribute('aria-describedby')).textContent, 'description');
   }
+  assert.equal(p.$('#sp-consent-cat-necessary-desc').textContent, 'Site basics. Always on.');
   assert.ok(p.$('[data-sp-action="save"]'));
   assert.equal(p.w.document.activeElement, boxes[1], 'focus on the first choice');
-  p.key('Escape');
+  assert.equal(p.key('Escape'), false);
   assert.ok(p.$('[data-sp-action="preferences"]'), 'Escape goes back to the first layer');
   assert.equal(p.$('[data-sp-action="save"]'), null);
   assert.equal(p.w.document.activeElement, p.$('[data-sp-action="preferences"]'));
@@ -178,7 +92,7 @@ test('accept all sets the cookie, posts the decision and leaves the floating but
   assert.equal(c.sameSite, 'lax');
   assert.equal(c.maxAge, 365 * 86400);
   assert.equal(c.secure, false);
-  const stored = JSON.parse(decodeURIComponent(c.value));
+  const stored = p.stored();
   assert.deepEqual(Object.keys(stored), ['subject_id', 'categories', 'policy_version', 'banner_version', 'given_at']);
   assert.match(stored.subject_id, UUID4);
   assert.equal(new Date(stored.given_at).toISOString(), stored.given_at);
@@ -187,7 +101,7 @@ test('accept all sets the cookie, posts the decision and leaves the floating but
   const { url, init, body } = p.calls[0];
   assert.equal(url, REST);
   assert.equal(init.method, 'POST');
-  assert.equal(init.credentials, 'same-origin');
+  assert.equal(init.credentials, undefined, 'fetch\'s default: same-origin');
   assert.equal(init.keepalive, true);
   assert.equal(init.headers['Content-Type'], 'application/json');
   assert.equal(init.headers['X-WP-Nonce'], undefined);
@@ -215,6 +129,8 @@ test('accept all sets the cookie, posts the decision and leaves the floating but
   assert.deepEqual(plain(p.w.SecurePrivacy.getConsent()), stored);
   assert.deepEqual(p.events.map((e) => e[0]), ['sp:consent', 'sp:change']);
   assert.deepEqual(plain(p.events[0][1]), stored);
+  p.w.SecurePrivacy.getConsent().categories.marketing = false;
+  assert.equal(p.w.SecurePrivacy.getConsent().categories.marketing, true, 'getConsent returns a copy');
   await settle();
   assert.deepEqual(p.pending(), [], 'delivered events leave the queue');
 });
@@ -224,10 +140,10 @@ test('the REST nonce is sent as X-WP-Nonce and Secure is set when configured', a
   p.click('reject-all');
   assert.equal(p.calls[0].init.headers['X-WP-Nonce'], 'abc123');
   assert.equal(p.calls[0].body.method, 'reject_all');
-  assert.equal(p.events.filter((e) => e[0] === 'sp:change').length, 0, 'reject all first time changes nothing');
+  assert.deepEqual(p.events.map((e) => e[0]), ['sp:consent'], 'reject all first time changes nothing');
 });
 
-test('saving custom choices records only what was ticked', async () => {
+test('saving custom choices records only what was switched on', async () => {
   const p = await loadPage();
   p.click('preferences');
   p.$('input[data-sp-category="statistics"]').click();
@@ -238,16 +154,17 @@ test('saving custom choices records only what was ticked', async () => {
   assert.deepEqual(body.categories, { necessary: true, preferences: false, statistics: true, marketing: false });
 });
 
-test('reopening offers withdraw; one click withdraws and keeps the floating button', async () => {
+test('the floating button reopens the choices in force; withdraw is one click and keeps the button', async () => {
   const p = await loadPage();
   p.click('accept-all');
   const subject = p.calls[0].body.subject_id;
   p.click('open');
   assert.ok(p.$('[role="dialog"]'));
   assert.ok(p.$('[data-sp-action="open"]').hidden, 'no floating button over the open dialog');
+  assert.deepEqual(p.$$('#sp-consent input[data-sp-category]').map((i) => i.checked), [true, true, true, true],
+    'the preferences with the grants in force, marketing (the ads opt-out) among them');
   assert.equal(p.$('[data-sp-action="withdraw"]').textContent, 'Withdraw consent');
-  p.click('preferences');
-  assert.equal(p.$('input[data-sp-category="marketing"]').checked, true, 'previous grants are shown');
+  assert.equal(p.$('[data-sp-action="close"]').getAttribute('aria-label'), 'Close');
   p.click('withdraw');
 
   const body = p.calls[1].body;
@@ -256,21 +173,26 @@ test('reopening offers withdraw; one click withdraws and keeps the floating butt
   assert.equal(body.subject_id, subject, 'subject id is kept across choices');
   assert.notEqual(body.event_id, p.calls[0].body.event_id);
   assert.deepEqual(body.categories, { necessary: true, preferences: false, statistics: false, marketing: false });
-  assert.deepEqual(JSON.parse(decodeURIComponent(p.cookie().value)).categories, body.categories);
+  assert.deepEqual(p.stored().categories, body.categories);
   assert.equal(p.$('[role="dialog"]'), null);
   assert.equal(p.$('[data-sp-action="open"]').hidden, false);
+  assert.equal(p.w.document.activeElement, p.$('[data-sp-action="open"]'));
   assert.deepEqual(p.events.map((e) => e[0]), ['sp:consent', 'sp:change', 'sp:consent', 'sp:change']);
 
   p.click('open');
-  p.click('reject-all');
+  p.$('input[data-sp-category="marketing"]').click();
+  p.click('save');
   assert.equal(p.calls[2].body.action, 'update');
-  assert.equal(p.events.length, 5, 'same categories again: sp:consent without sp:change');
+  assert.equal(p.calls[2].body.method, 'custom');
+  assert.deepEqual(p.calls[2].body.categories, { necessary: true, preferences: false, statistics: false, marketing: true });
+  p.click('open');
+  p.click('save');
+  assert.equal(p.events.length, 7, 'same categories again: sp:consent without sp:change');
 });
 
 test('Escape closes a reopened dialog and focus returns to the floating button', async () => {
   const p = await loadPage({ jar: returningJar() });
   p.click('open');
-  p.click('preferences');
   p.key('Escape');
   assert.equal(p.$('[role="dialog"]'), null);
   assert.equal(p.w.document.activeElement, p.$('[data-sp-action="open"]'));
@@ -280,25 +202,34 @@ test('Escape closes a reopened dialog and focus returns to the floating button',
   assert.equal(p.calls.length, 0, 'closing is not a decision');
 });
 
-test('Tab and Shift+Tab stay inside the open dialog', async () => {
-  const p = await loadPage();
+test('Tab and Shift+Tab stay inside the open dialog, and bring wandered focus back', async () => {
+  const p = await loadPage({ body: '<a id="outside" href="/x">x</a>' });
   const dialog = p.$('[role="dialog"]');
   const last = p.$('[data-sp-action="preferences"]');
   const first = dialog.querySelector('a');
   last.focus();
+  assert.equal(p.key('Tab'), true);
+  assert.equal(p.w.document.activeElement, first);
+  assert.equal(p.key('Tab', { shiftKey: true }), true);
+  assert.equal(p.w.document.activeElement, last);
+  assert.equal(p.key('Tab'), true);
+  assert.equal(p.key('Tab'), false, 'inside the dialog the browser moves focus');
+  dialog.focus();
+  p.key('Tab', { shiftKey: true });
+  assert.equal(p.w.document.activeElement, last, 'Shift+Tab from the dialog itself goes to its last control');
+  p.$('#outside').focus();
   p.key('Tab');
   assert.equal(p.w.document.activeElement, first);
-  p.key('Tab', { shiftKey: true });
-  assert.equal(p.w.document.activeElement, last);
 });
 
 test('GPC keeps marketing off on accept all, says so, and records method gpc', async () => {
   const p = await loadPage({ gpc: true });
-  assert.equal(p.$('.sp-notice').textContent, 'Your browser sends a privacy signal, so marketing stays off.');
+  assert.equal(p.$('.sp-info').textContent, TEXTS.gpcNotice);
   p.click('preferences');
   const marketing = p.$('input[data-sp-category="marketing"]');
   assert.equal(marketing.checked, false);
-  assert.equal(marketing.disabled, true);
+  assert.equal(marketing.disabled, true, 'not asked for: the signal decides');
+  assert.equal(p.$('#' + marketing.getAttribute('aria-describedby')).textContent, TEXTS.gpcNotice);
   p.click('accept-all');
   const body = p.calls[0].body;
   assert.equal(body.method, 'gpc');
@@ -306,21 +237,51 @@ test('GPC keeps marketing off on accept all, says so, and records method gpc', a
   assert.deepEqual(body.categories, { necessary: true, preferences: true, statistics: true, marketing: false });
 });
 
+test('a signal honoured now overrides an earlier marketing grant, recorded with its method', async () => {
+  const jar = returningJar({ categories: { necessary: true, preferences: true, statistics: false, marketing: true } });
+  const p = await loadPage({ jar, gpc: true, body: '<script type="text/plain" data-sp-category="marketing">window.ads = 1</script>' });
+  assert.equal(p.$('[role="dialog"]'), null);
+  assert.equal(p.calls.length, 1);
+  const body = p.calls[0].body;
+  assert.deepEqual([body.action, body.method, body.subject_id], ['update', 'gpc', SUBJECT]);
+  assert.deepEqual(body.categories, { necessary: true, preferences: true, statistics: false, marketing: false });
+  assert.equal(p.stored().categories.marketing, false);
+  assert.equal(p.w.ads, undefined, 'marketing scripts stay blocked');
+  assert.equal(p.consentUpdates().at(-1)[2].ad_storage, 'denied');
+  assert.equal(p.$('[data-sp-action="open"]').hidden, false);
+
+  const without = await loadPage({ jar: returningJar({ categories: { necessary: true, marketing: true } }), gpc: true,
+    config: siteConfig({ honorGpc: false }) });
+  assert.equal(without.calls.length, 0, 'not honoured: nothing to record');
+});
+
 test('DNT is reported but only honoured when configured', async () => {
   const ignored = await loadPage({ dnt: true });
-  assert.equal(ignored.$('.sp-notice'), null);
+  assert.equal(ignored.$('.sp-info'), null);
   ignored.click('accept-all');
   assert.equal(ignored.calls[0].body.method, 'accept_all');
   assert.deepEqual(ignored.calls[0].body.signals, { gpc: false, dnt: true });
   const honoured = await loadPage({ dnt: true, config: siteConfig({ honorDnt: true }) });
+  assert.equal(honoured.$('.sp-info').textContent, TEXTS.dntNotice);
   honoured.click('accept-all');
   assert.equal(honoured.calls[0].body.method, 'dnt');
   assert.equal(honoured.calls[0].body.categories.marketing, false);
 });
 
+test('categories the site switched off are neither shown nor granted', async () => {
+  const categories = siteConfig().categories.filter((c) => c.key !== 'marketing');
+  const p = await loadPage({ config: siteConfig({ categories }) });
+  p.click('preferences');
+  assert.deepEqual(p.$$('#sp-consent input[data-sp-category]').map((i) => i.getAttribute('data-sp-category')),
+    ['necessary', 'preferences', 'statistics']);
+  p.click('accept-all');
+  assert.deepEqual(p.calls[0].body.categories, { necessary: true, preferences: true, statistics: true, marketing: false });
+});
+
 const BLOCKED = `
   <script type="text/plain" data-sp-category="statistics" id="stats" data-extra="kept">window.statsRuns = (window.statsRuns || 0) + 1;</script>
   <script type="text/plain" data-sp-category="marketing">window.adsRuns = (window.adsRuns || 0) + 1;</script>
+  <script type="text/plain" data-sp-category="statistics marketing">window.bothRuns = 1;</script>
   <script type="text/plain" data-sp-category="preferences" data-sp-type="module" src="/prefs.js"></script>`;
 
 test('blocked scripts run only after their category is granted, and only once', async () => {
@@ -331,6 +292,7 @@ test('blocked scripts run only after their category is granted, and only once', 
   p.click('save');
   assert.equal(p.w.statsRuns, 1);
   assert.equal(p.w.adsRuns, undefined, 'marketing was not granted');
+  assert.equal(p.w.bothRuns, undefined, 'every listed category is needed');
   const activated = p.$('#stats');
   assert.equal(activated.hasAttribute('type'), false);
   assert.equal(activated.getAttribute('data-extra'), 'kept');
@@ -339,6 +301,7 @@ test('blocked scripts run only after their category is granted, and only once', 
   p.click('accept-all');
   assert.equal(p.w.statsRuns, 1, 'never twice');
   assert.equal(p.w.adsRuns, 1);
+  assert.equal(p.w.bothRuns, 1);
   const prefs = p.$('script[src="/prefs.js"]');
   assert.equal(prefs.type, 'module', 'data-sp-type becomes the type');
   p.w.SecurePrivacy.withdraw();
@@ -348,29 +311,116 @@ test('blocked scripts run only after their category is granted, and only once', 
   assert.equal(p.w.adsRuns, 1);
 });
 
-test('a returning visitor: no dialog, scripts of granted categories run on load', async () => {
+const FRAME = '<iframe id="map" data-sp-src="/embed/map.html" data-sp-category="marketing" title="Map" width="400" height="300"></iframe>';
+
+test('blocked iframes: a placeholder names the consent needed; they load after it and unload on withdrawal', async () => {
+  const p = await loadPage({ body: FRAME });
+  const frame = p.$('#map');
+  assert.equal(frame.hasAttribute('src'), false, 'not loaded before consent');
+  assert.equal(frame.style.display, 'none');
+  const ph = frame.previousElementSibling;
+  assert.equal(ph.className, 'sp-blocked');
+  assert.equal(ph.querySelector('p').textContent, 'This content is blocked until you allow: Marketing.');
+  const open = ph.querySelector('button');
+  assert.equal(open.textContent, 'Privacy settings');
+
+  p.click('reject-all');
+  open.click();
+  assert.ok(p.$('[role="dialog"]'), 'the placeholder button opens the choices');
+  p.$('input[data-sp-category="marketing"]').click();
+  p.click('save');
+  assert.equal(frame.getAttribute('src'), '/embed/map.html');
+  assert.equal(frame.style.display, '');
+  assert.equal(p.$('.sp-blocked'), null);
+
+  p.w.SecurePrivacy.withdraw();
+  assert.equal(frame.getAttribute('src'), 'about:blank', 'unloaded at once');
+  assert.equal(frame.previousElementSibling.className, 'sp-blocked');
+  assert.equal(p.$$('.sp-blocked').length, 1);
+
+  const next = await loadPage({ body: FRAME, jar: p.jar });
+  assert.equal(next.$('#map').hasAttribute('src'), false, 'and not loaded on the next page');
+  const granted = await loadPage({ body: FRAME, jar: returningJar({ categories: { necessary: true, marketing: true } }) });
+  assert.equal(granted.$('#map').getAttribute('src'), '/embed/map.html');
+  assert.equal(granted.$('.sp-blocked'), null);
+});
+
+test('focus returns to where the dialog was opened from', async () => {
+  const p = await loadPage({ body: FRAME, jar: returningJar() });
+  const open = p.$('.sp-blocked button');
+  open.focus();
+  open.click();
+  assert.ok(p.$('[role="dialog"]'));
+  p.key('Escape');
+  assert.equal(p.w.document.activeElement, open);
+});
+
+test('a returning visitor: no dialog, granted scripts run and Consent Mode is updated on load', async () => {
   const p = await loadPage({ body: BLOCKED, jar: returningJar() });
   assert.equal(p.$('[role="dialog"]'), null);
   assert.equal(p.$('[data-sp-action="open"]').hidden, false);
   assert.equal(p.w.statsRuns, 1);
   assert.equal(p.w.adsRuns, undefined);
-  assert.equal(p.w.SecurePrivacy.getConsent().subject_id, '2f1c7a52-9a43-4c1e-8d0b-3c5e7f9a1b2c');
+  assert.equal(p.w.SecurePrivacy.getConsent().subject_id, SUBJECT);
+  assert.deepEqual(p.consentUpdates(), [['consent', 'update', {
+    ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', analytics_storage: 'granted',
+    functionality_storage: 'denied', personalization_storage: 'denied',
+  }]]);
   assert.equal(p.events.length, 0, 'no event without a choice');
   assert.equal(p.calls.length, 0);
 });
 
 test('a new policy version or an expired consent asks again and keeps the subject id', async () => {
-  for (const jar of [returningJar({ policy_version: '0' }), returningJar({ given_at: '2000-01-01T00:00:00.000Z' })]) {
+  const old = new Date(Date.now() - 366 * DAY).toISOString();
+  for (const jar of [returningJar({ policy_version: '0' }), returningJar({ given_at: old })]) {
     const p = await loadPage({ jar, body: BLOCKED });
     assert.ok(p.$('[role="dialog"]'));
     assert.equal(p.$('[data-sp-action="withdraw"]'), null);
     assert.equal(p.w.SecurePrivacy.getConsent(), null);
     assert.equal(p.w.statsRuns, undefined, 'outdated consent activates nothing');
+    assert.deepEqual(p.consentUpdates(), []);
     p.click('reject-all');
     assert.equal(p.calls[0].body.action, 'grant');
-    assert.equal(p.calls[0].body.subject_id, '2f1c7a52-9a43-4c1e-8d0b-3c5e7f9a1b2c');
+    assert.equal(p.calls[0].body.subject_id, SUBJECT);
     assert.equal(p.w.SecurePrivacy.getConsent().policy_version, '1');
   }
+  const custom = await loadPage({ jar: returningJar({ given_at: new Date(Date.now() - 31 * DAY).toISOString() }),
+    config: siteConfig({ lifetimeDays: 30 }) });
+  assert.ok(custom.$('[role="dialog"]'), 'the configured lifetime counts');
+});
+
+test('a scheduled policy change: a dismissible notice during the notice period, a new question on the date', async () => {
+  const inTen = isoDay(Date.now() + 10 * DAY);
+  const config = siteConfig({ nextPolicyVersion: '2', nextPolicyEffective: inTen });
+  const p = await loadPage({ config, jar: returningJar() });
+  assert.equal(p.$('[role="dialog"]'), null, 'the consent stands until the date');
+  const note = p.$('#sp-consent .sp-note');
+  assert.equal(note.getAttribute('role'), 'status');
+  const date = new Date(inTen + 'T00:00:00Z').toLocaleDateString('en-US', { year: 'numeric', month: 'long', day: 'numeric', timeZone: 'UTC' });
+  assert.equal(note.querySelector('p').textContent,
+    `Our privacy policy changes on ${date}. We will ask for your consent again then. Privacy policy`);
+  assert.equal(note.querySelector('a').href, 'http://127.0.0.1:8080/privacy-policy/');
+  p.$('[data-sp-action="dismiss"]').click();
+  assert.equal(p.$('.sp-note'), null);
+  assert.equal(p.w.document.activeElement, p.$('[data-sp-action="open"]'));
+  assert.equal(p.calls.length, 0, 'dismissing is not a consent decision');
+  const again = await loadPage({ config, jar: p.jar, storage: { sp_policy_notice: p.w.localStorage.getItem('sp_policy_notice') } });
+  assert.equal(again.$('.sp-note'), null, 'dismissed stays dismissed');
+
+  const first = await loadPage({ config });
+  assert.match(first.$('[role="dialog"] .sp-info').textContent, /^Our privacy policy changes on /, 'a first visitor reads it in the dialog');
+  first.click('accept-all');
+  assert.equal(first.calls[0].body.policy_version, '1');
+
+  const due = await loadPage({ config: siteConfig({ nextPolicyVersion: '2', nextPolicyEffective: isoDay(Date.now()) }), jar: returningJar() });
+  assert.ok(due.$('[role="dialog"]'), 'asked again from the effective date, by the browser clock');
+  assert.equal(due.$('.sp-note'), null);
+  due.click('accept-all');
+  assert.equal(due.calls[0].body.policy_version, '2');
+  assert.equal(due.stored().policy_version, '2');
+
+  const far = await loadPage({ config: siteConfig({ nextPolicyVersion: '2', nextPolicyEffective: isoDay(Date.now() + 40 * DAY) }), jar: returningJar() });
+  assert.equal(far.$('.sp-note'), null, 'not before the notice period');
 });
 
 test('a failed POST stays pending, the cookie holds, and the next page load retries it', async () => {
@@ -382,14 +432,22 @@ test('a failed POST stays pending, the cookie holds, and the next page load retr
   assert.equal(pending.length, 1);
   assert.deepEqual(pending[0], offline.calls[0].body);
 
-  const broken = await loadPage({
-    jar: offline.jar,
-    storage: { sp_consent_pending: JSON.stringify(pending) },
-    respond: () => Promise.resolve({ ok: false, status: 500 }),
+  for (const status of [500, 503, 429, 403]) {
+    const broken = await loadPage({
+      jar: offline.jar,
+      storage: { sp_consent_pending: JSON.stringify(pending) },
+      respond: () => Promise.resolve({ ok: false, status }),
+    });
+    assert.equal(broken.calls.length, 1);
+    await settle();
+    assert.equal(broken.pending().length, 1, `${status} keeps it`);
+  }
+  const refused = await loadPage({
+    jar: offline.jar, storage: { sp_consent_pending: JSON.stringify(pending) },
+    respond: () => Promise.resolve({ ok: false, status: 400 }),
   });
-  assert.equal(broken.calls.length, 1);
   await settle();
-  assert.equal(broken.pending().length, 1, 'non-2xx keeps it');
+  assert.deepEqual(refused.pending(), [], 'a 400 will never pass: dropped');
 
   const next = await loadPage({ jar: offline.jar, storage: { sp_consent_pending: JSON.stringify(pending) } });
   assert.equal(next.$('[role="dialog"]'), null, 'consent from the cookie is in force');
@@ -407,6 +465,13 @@ test('a corrupt pending queue is ignored, not fatal', async () => {
   }
 });
 
+test('page_url is trimmed to what the REST route accepts', async () => {
+  const p = await loadPage();
+  p.w.history.replaceState(null, '', '/sample-page/?q=' + 'x'.repeat(3000));
+  p.click('accept-all');
+  assert.equal(p.calls[0].body.page_url, PAGE);
+});
+
 test('getConsent is null before any choice; open() and withdraw() work from the API', async () => {
   const p = await loadPage();
   assert.equal(p.w.SecurePrivacy.getConsent(), null);
@@ -418,36 +483,63 @@ test('getConsent is null before any choice; open() and withdraw() work from the 
   assert.ok(p.$('[data-sp-action="withdraw"]'));
 });
 
-test('consent reaches Google Consent Mode and the WP Consent API', async () => {
-  const gtagCalls = [];
+test('consent reaches Google Consent Mode (dataLayer) and the WP Consent API', async () => {
   const wp = [];
   const p = await loadPage({
     setup(w) {
-      w.gtag = (...args) => gtagCalls.push(args);
       w.wp_set_consent = (cat, value) => wp.push([cat, value]);
     },
   });
+  assert.equal(p.w.wp_consent_type, 'optin');
+  assert.deepEqual(p.events.map((e) => e[0]), ['wp_consent_type_defined']);
+  assert.deepEqual(wp, [], 'no consent set before a choice');
   p.click('preferences');
   p.$('input[data-sp-category="statistics"]').click();
   p.click('save');
-  assert.deepEqual(plain(gtagCalls), [['consent', 'update', {
-    analytics_storage: 'granted', ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied',
+  const pushed = p.w.dataLayer.at(-1);
+  assert.equal(Object.prototype.toString.call(pushed), '[object Arguments]', 'gtag.js only reads Arguments objects');
+  assert.deepEqual(p.consentUpdates(), [['consent', 'update', {
+    ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', analytics_storage: 'granted',
     functionality_storage: 'denied', personalization_storage: 'denied',
   }]]);
-  assert.deepEqual(wp, [['preferences', 'deny'], ['statistics', 'allow'], ['marketing', 'deny']]);
+  assert.deepEqual(wp, [['functional', 'allow'], ['preferences', 'deny'], ['statistics', 'allow'],
+    ['statistics-anonymous', 'allow'], ['marketing', 'deny']]);
 
-  const layer = await loadPage({ jar: returningJar(), setup(w) { w.dataLayer = []; } });
-  const pushed = layer.w.dataLayer[0];
-  assert.equal(Object.prototype.toString.call(pushed), '[object Arguments]', 'gtag.js only reads Arguments objects');
-  assert.deepEqual([...pushed].slice(0, 2), ['consent', 'update']);
-  assert.equal(pushed[2].analytics_storage, 'granted');
+  wp.length = 0;
+  const back = await loadPage({ jar: returningJar(), setup(w) { w.wp_set_consent = (cat, value) => wp.push([cat, value]); } });
+  assert.deepEqual(wp.find((x) => x[0] === 'statistics'), ['statistics', 'allow'], 'set again on every page');
+  assert.deepEqual(back.events.map((e) => e[0]), ['wp_consent_type_defined'], 'after the values are set');
+});
+
+test('the <head> snippet sets every Consent Mode type to denied, with wait_for_update, and nothing else', async () => {
+  const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { url: PAGE, runScripts: 'outside-only' });
+  const baseline = new Set(Object.keys(dom.window));
+  dom.window.eval(HEAD);
+  const layer = dom.window.dataLayer.map((a) => [...a]);
+  assert.deepEqual(plain(layer), [
+    ['consent', 'default', {
+      ad_storage: 'denied', ad_user_data: 'denied', ad_personalization: 'denied', analytics_storage: 'denied',
+      functionality_storage: 'denied', personalization_storage: 'denied', security_storage: 'granted', wait_for_update: 500,
+    }],
+    ['set', 'ads_data_redaction', true],
+  ]);
+  assert.deepEqual(Object.keys(dom.window).filter((k) => !baseline.has(k)), ['dataLayer']);
+  dom.window.dataLayer = ['kept'];
+  dom.window.eval(HEAD);
+  assert.equal(dom.window.dataLayer[0], 'kept', 'an existing dataLayer is reused');
+});
+
+test('the site\'s corner: bottom-left on request', async () => {
+  assert.equal((await loadPage()).$('#sp-consent').className, '');
+  assert.equal((await loadPage({ config: siteConfig({ position: 'bottom-left' }) })).$('#sp-consent').className, 'sp-left');
 });
 
 test('only window.SecurePrivacy is added to the global scope', async () => {
-  const before = new JSDOM('', { url: PAGE, runScripts: 'outside-only' });
+  const before = new JSDOM('', { url: PAGE, runScripts: 'outside-only', pretendToBeVisual: true });
   const baseline = new Set(Object.keys(before.window));
   const p = await loadPage();
   // Named access (window['sp-consent'] for an element id) is not a global the widget made.
   const added = Object.keys(p.w).filter((k) => !baseline.has(k) && !p.w.document.getElementById(k));
   assert.deepEqual(added.sort(), ['SecurePrivacy', 'fetch']); // fetch is the test's stub
 });
+

@@ -1,199 +1,188 @@
-/*! Secure Privacy consent widget. No dependency, no external request. */
-(function (win, doc) {
+/*! Secure Privacy | GPL-2.0-or-later */
+// The consent widget: no dependency, no external request, no global but window.SecurePrivacy.
+((win, doc) => {
   'use strict';
 
   // ---- Constants -----------------------------------------------------------
-  var COOKIE = 'sp_consent';
-  var PENDING_KEY = 'sp_consent_pending';
-  var MAX_PENDING = 20;
-  var DAY_MS = 864e5;
-  var STANDARD = ['necessary', 'preferences', 'statistics', 'marketing'];
-  var METHODS = { 'accept-all': 'accept_all', 'reject-all': 'reject_all', save: 'custom', withdraw: 'withdraw' };
-  var TEXTS = {
-    title: 'We value your privacy',
-    body: 'We use cookies to run this site, remember your settings, measure traffic and show relevant ads. ' +
-      'Choose what you allow; you can change or withdraw your consent at any time.',
-    acceptAll: 'Accept all',
-    rejectAll: 'Reject all',
-    preferences: 'Preferences',
-    save: 'Save choices',
-    withdraw: 'Withdraw consent',
-    open: 'Privacy settings',
-    close: 'Close',
-    privacyLink: 'Privacy policy',
-    gpcNotice: 'Your browser sends a privacy signal, so marketing stays off.'
+  const COOKIE = 'sp_consent';
+  const PENDING_KEY = 'sp_consent_pending'; // decisions not yet accepted by the REST route
+  const NOTICE_KEY = 'sp_policy_notice'; // the next policy version whose notice was read
+  const MAX_PENDING = 20;
+  const MAX_URL = 2048; // the REST route refuses longer page URLs
+  const DAY_MS = 864e5;
+  const STANDARD = ['necessary', 'preferences', 'statistics', 'marketing'];
+  const METHODS = { 'accept-all': 'accept_all', 'reject-all': 'reject_all', save: 'custom', withdraw: 'withdraw' };
+  // Google Consent Mode v2 type -> the category that grants it (as in widget-head.js).
+  const CONSENT_MODE = {
+    ad_storage: 'marketing', ad_user_data: 'marketing', ad_personalization: 'marketing',
+    analytics_storage: 'statistics', functionality_storage: 'preferences', personalization_storage: 'preferences'
   };
-  var CATEGORIES = [
-    { key: 'necessary', label: 'Necessary', description: 'Needed for the site to work. Always on.', required: true },
-    { key: 'preferences', label: 'Preferences', description: 'Remember your settings, such as language.' },
-    { key: 'statistics', label: 'Statistics', description: 'Help us understand how the site is used.' },
-    { key: 'marketing', label: 'Marketing', description: 'Show relevant ads and measure them.' }
-  ];
-  var ICON = '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true" focusable="false">' +
-    '<path fill="currentColor" d="M12 2 4 5v6c0 5.2 3.4 9.7 8 11 4.6-1.3 8-5.8 8-11V5l-8-3Zm-1.2 14.2-3.5-3.5 ' +
-    '1.4-1.4 2.1 2.1 4.9-4.9 1.4 1.4-6.3 6.3Z"/></svg>';
+  const RETRY = [401, 403, 408, 429]; // client errors that may pass later; other 4xx never will
+  // Icons: the shield of the floating button, the cross of close buttons (names come from aria-label).
+  const svg = (d) => '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><path fill="none" ' +
+    `stroke="currentColor" stroke-width="2" d="${d}"/></svg>`;
+  const SHIELD = svg('M12 3 5 6v5c0 4.5 3 8.5 7 10 4-1.5 7-5.5 7-10V6zM9 12l2 2 4-4');
+  const CROSS = svg('M6 6l12 12M18 6 6 18');
+  // No built-in texts: the plugin always sends the site's complete (translated, edited) texts.
 
   // ---- Pure core: no DOM, no storage ----------------------------------------
 
-  /** Merge a raw config object with the defaults; never throws on odd input. */
-  function normalizeConfig(raw) {
-    var c = Object.assign({}, raw);
-    c.texts = Object.assign({}, TEXTS, raw && raw.texts);
-    c.categories = Array.isArray(c.categories) && c.categories.length ? c.categories : CATEGORIES;
-    c.lifetimeDays = Number(c.lifetimeDays) > 0 ? Number(c.lifetimeDays) : 365;
-    c.policyVersion = String(c.policyVersion == null ? '' : c.policyVersion);
-    c.bannerVersion = String(c.bannerVersion == null ? '' : c.bannerVersion);
-    c.honorGpc = c.honorGpc !== false;
-    c.honorDnt = c.honorDnt === true;
+  /**
+   * Merge a raw config with the defaults and apply the policy schedule as of `now` (the
+   * browser's clock, so a cached page stays right): from the effective date (UTC) on, the next
+   * version is the one in force; during the notice period before it, `notice` is set.
+   * Never throws on odd input.
+   */
+  function normalizeConfig(raw, now) {
+    const c = Object.assign({ texts: {} }, raw);
+    const next = c.nextPolicyVersion ? String(c.nextPolicyVersion) : '';
+    const at = Date.parse(c.nextPolicyEffective + 'T00:00:00Z');
+    const days = c.policyNoticeDays ?? 30;
+    c.categories = c.categories || [{ key: STANDARD[0] }];
+    c.lifetimeDays = c.lifetimeDays > 0 ? +c.lifetimeDays : 365;
+    c.policyVersion = String(c.policyVersion);
+    c.notice = null;
+    if (next && at <= now) c.policyVersion = next;
+    else if (next && at - now <= days * DAY_MS) c.notice = { version: next, at };
     return c;
   }
 
-  /** Category keys of the config, always including the four standard ones. */
-  function categoryKeys(config) {
-    var keys = STANDARD.slice();
-    config.categories.forEach(function (c) { if (keys.indexOf(c.key) < 0) keys.push(c.key); });
-    return keys;
-  }
-
-  function isRequired(key, config) {
-    return key === 'necessary' || config.categories.some(function (c) { return c.key === key && c.required; });
-  }
-
   /** A random RFC 4122 version-4 UUID from a Web Crypto object. */
-  function uuid4(crypto) {
-    var b = crypto.getRandomValues(new Uint8Array(16));
-    b[6] = (b[6] & 15) | 64;
-    b[8] = (b[8] & 63) | 128;
-    var h = Array.prototype.map.call(b, function (x) { return (x + 256).toString(16).slice(1); }).join('');
-    return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
-  }
+  const uuid4 = (crypto) => '10000000-1000-4000-8000-100000000000'.replace(/[018]/g,
+    (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
 
   /** The consent state stored in a Cookie header string, or null if absent or malformed. */
   function parseCookie(cookieHeader) {
-    var m = (';' + (cookieHeader || '')).match(/;\s*sp_consent=([^;]*)/);
-    var v;
-    if (!m) return null;
-    try { v = JSON.parse(decodeURIComponent(m[1])); } catch (e) { return null; }
-    if (!v || !/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(v.subject_id) ||
-        !v.categories || typeof v.categories !== 'object') return null;
-    var cats = {};
-    Object.keys(v.categories).forEach(function (k) { cats[k] = v.categories[k] === true; });
-    return {
-      subject_id: v.subject_id, categories: cats, policy_version: String(v.policy_version),
-      banner_version: String(v.banner_version), given_at: String(v.given_at)
-    };
+    try {
+      const v = JSON.parse(decodeURIComponent(cookieHeader.match(/(^|;\s*)sp_consent=([^;]*)/)[2]));
+      if (/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(v.subject_id) && typeof v.categories === 'object' && v.categories) {
+        const categories = {};
+        for (const k in v.categories) categories[k] = v.categories[k] === true;
+        return {
+          subject_id: v.subject_id, categories, policy_version: String(v.policy_version),
+          banner_version: String(v.banner_version), given_at: String(v.given_at)
+        };
+      }
+    } catch (e) { /* absent or malformed */ }
+    return null;
   }
 
   /** A Set-Cookie style string for document.cookie. */
-  function serializeCookie(state, lifetimeDays, secure) {
-    return COOKIE + '=' + encodeURIComponent(JSON.stringify(state)) + '; Max-Age=' +
-      Math.round(lifetimeDays * 86400) + '; Path=/; SameSite=Lax' + (secure ? '; Secure' : '');
-  }
+  const serializeCookie = (state, lifetimeDays, secure) => COOKIE + '=' + encodeURIComponent(JSON.stringify(state)) +
+    '; Max-Age=' + Math.round(lifetimeDays * 86400) + '; Path=/; SameSite=Lax' + (secure ? '; Secure' : '');
 
   /** True when the visitor must be asked: no state, another policy version, or expired. */
-  function needsConsent(state, config, now) {
-    return !state || state.policy_version !== config.policyVersion ||
-      !(now - Date.parse(state.given_at) < config.lifetimeDays * DAY_MS);
-  }
+  const needsConsent = (state, config, now) => !state || state.policy_version !== config.policyVersion ||
+    !(now - Date.parse(state.given_at) < config.lifetimeDays * DAY_MS);
 
   /** 'gpc' or 'dnt' when an honoured browser signal forbids marketing, else ''. */
-  function forcedBy(signals, config) {
-    if (config.honorGpc && signals.gpc) return 'gpc';
-    if (config.honorDnt && signals.dnt) return 'dnt';
-    return '';
-  }
+  const forcedBy = (signals, config) =>
+    config.honorGpc !== false && signals.gpc ? 'gpc' : config.honorDnt === true && signals.dnt ? 'dnt' : '';
 
   /**
-   * The method and categories for a visitor action ('accept-all', 'reject-all',
-   * 'save' with choice = {key: bool}, or 'withdraw').
+   * The method and categories of a decision: `action` is 'accept-all', 'reject-all',
+   * 'save' (choice = {key: bool}), 'withdraw', or 'signal' (an honoured GPC/DNT signal turns
+   * marketing off in the earlier categories `prev`). Categories the banner does not show are
+   * never granted; an honoured signal keeps marketing off, and where that changed an
+   * accept-all, the method says which signal decided.
    */
-  function decisionFor(action, choice, signals, config) {
-    var method = METHODS[action];
-    var forced = forcedBy(signals, config);
-    var categories = {};
-    categoryKeys(config).forEach(function (k) {
-      categories[k] = isRequired(k, config) || action === 'accept-all' || (action === 'save' && !!(choice && choice[k]));
+  function decisionFor(action, choice, signals, config, prev) {
+    const forced = forcedBy(signals, config);
+    const given = action === 'save' ? choice : action === 'signal' && prev;
+    let method = action === 'signal' ? forced : METHODS[action];
+    const categories = {};
+    STANDARD.forEach((k, i) => {
+      const shown = config.categories.some((c) => c.key === k);
+      categories[k] = !i || shown && (action === 'accept-all' || !!(given && given[k]));
     });
     if (forced && categories.marketing) {
       categories.marketing = false;
       if (action === 'accept-all') method = forced;
     }
-    return { method: method, categories: categories };
+    return { method, categories };
   }
 
   /** Ledger action: withdraw, grant when no valid consent existed, update otherwise. */
-  function eventAction(action, hadConsent) {
-    return action === 'withdraw' ? 'withdraw' : hadConsent ? 'update' : 'grant';
-  }
+  const eventAction = (action, hadConsent) => action === 'withdraw' ? action : hadConsent ? 'update' : 'grant';
 
-  function sameCategories(a, b) {
-    return Object.keys(Object.assign({}, a, b)).every(function (k) { return !!a[k] === !!b[k]; });
-  }
+  const sameCategories = (a, b) => STANDARD.every((k) => !a[k] === !b[k]);
 
   /** Google Consent Mode v2 fields for a categories map. */
   function consentModeFor(categories) {
-    function g(k) { return categories[k] ? 'granted' : 'denied'; }
-    return {
-      analytics_storage: g('statistics'), ad_storage: g('marketing'), ad_user_data: g('marketing'),
-      ad_personalization: g('marketing'), functionality_storage: g('preferences'),
-      personalization_storage: g('preferences')
-    };
+    const mode = {};
+    for (const k in CONSENT_MODE) mode[k] = categories[CONSENT_MODE[k]] ? 'granted' : 'denied';
+    return mode;
   }
 
-  var core = {
-    normalizeConfig: normalizeConfig, categoryKeys: categoryKeys, uuid4: uuid4, parseCookie: parseCookie,
-    serializeCookie: serializeCookie, needsConsent: needsConsent, decisionFor: decisionFor,
-    eventAction: eventAction, sameCategories: sameCategories, consentModeFor: consentModeFor,
-    TEXTS: TEXTS, CATEGORIES: CATEGORIES
+  /** A page URL the REST route accepts: at most 2048 characters, dropping hash, then query. */
+  function trimUrl(url) {
+    if (url.length > MAX_URL) url = url.split('#')[0];
+    if (url.length > MAX_URL) url = url.split('?')[0];
+    return url.slice(0, MAX_URL);
+  }
+
+  /** `text` with each {name} replaced by vars[name]. */
+  const fill = (text, vars) => String(text).replace(/\{(\w+)\}/g, (m, k) => k in vars ? vars[k] : m);
+
+  /** Text made safe for HTML content and double-quoted attributes. */
+  const esc = (s) => String(s == null ? '' : s).replace(/[&<>"]/g, (c) => '&#' + c.charCodeAt(0) + ';');
+
+  // Node unit tests only (the build drops it: `module` is defined as false there).
+  const core = {
+    normalizeConfig, uuid4, parseCookie, serializeCookie, needsConsent, decisionFor, eventAction,
+    sameCategories, consentModeFor, trimUrl, fill, esc
   };
 
   // ---- Browser side: storage, network, DOM ----------------------------------
 
   function start() {
-    var config;
+    const now = Date.now();
+    let config;
     try {
-      config = normalizeConfig(JSON.parse(doc.getElementById('sp-consent-config').textContent));
-    } catch (e) {
-      return; // no or broken config: render nothing, break nothing
-    }
-    var t = config.texts;
-    var nav = win.navigator;
-    var signals = { gpc: nav.globalPrivacyControl === true, dnt: nav.doNotTrack === '1' };
-    var forced = forcedBy(signals, config);
-    var stored = parseCookie(doc.cookie);
-    var state = stored && !needsConsent(stored, config, Date.now()) ? stored : null;
-    var inFlight = {};
-    var root, dialog, fab, reopened;
+      config = JSON.parse(doc.getElementById('sp-consent-config').textContent);
+      config = config.texts && normalizeConfig(config, now);
+    } catch (e) { /* no or broken config */ }
+    if (!config) return; // render nothing, break nothing (the widget has no built-in texts)
+    const t = config.texts;
+    const nav = win.navigator;
+    const signals = { gpc: nav.globalPrivacyControl === true, dnt: nav.doNotTrack === '1' };
+    const forced = forcedBy(signals, config);
+    const inFlight = {};
+    let stored = parseCookie(doc.cookie);
+    let state = stored && !needsConsent(stored, config, now) ? stored : null;
+    let dialog, opener;
+
+    const $$ = (selector) => doc.querySelectorAll(selector);
+    const needs = (node) => node.getAttribute('data-sp-category').split(/[\s,]+/).filter(Boolean);
+    const granted = (keys, categories) => keys.every((k) => categories[k]);
+    const storage = (fn) => { try { return fn(win.localStorage); } catch (e) { /* storage blocked */ } };
+    const copy = (s) => s && JSON.parse(JSON.stringify(s)); // callers never hold the live state
+    const emit = (name) => doc.dispatchEvent(new win.CustomEvent(name, { detail: copy(state) }));
 
     // -- storage and network --
     function readPending() {
-      try {
-        var list = JSON.parse(win.localStorage.getItem(PENDING_KEY));
-        return Array.isArray(list) ? list.filter(function (p) { return p && p.event_id; }) : [];
-      } catch (e) { return []; }
+      const list = storage((s) => JSON.parse(s.getItem(PENDING_KEY)));
+      return Array.isArray(list) ? list.filter((p) => p && p.event_id) : [];
     }
     function writePending(list) {
-      try {
-        if (list.length) win.localStorage.setItem(PENDING_KEY, JSON.stringify(list.slice(-MAX_PENDING)));
-        else win.localStorage.removeItem(PENDING_KEY);
-      } catch (e) { /* storage blocked: the event is sent once, best effort */ }
-    }
-    function forget(eventId) {
-      writePending(readPending().filter(function (p) { return p.event_id !== eventId; }));
+      storage((s) => list.length
+        ? s.setItem(PENDING_KEY, JSON.stringify(list.slice(-MAX_PENDING)))
+        : s.removeItem(PENDING_KEY));
     }
     function send(event) {
-      if (inFlight[event.event_id] || !config.restUrl || !win.fetch) return;
-      inFlight[event.event_id] = true;
-      var headers = { 'Content-Type': 'application/json' };
+      const id = event.event_id;
+      if (inFlight[id] || !config.restUrl) return;
+      inFlight[id] = 1;
+      const headers = { 'Content-Type': 'application/json' };
       if (config.restNonce) headers['X-WP-Nonce'] = config.restNonce;
       win.fetch(config.restUrl, {
-        method: 'POST', headers: headers, body: JSON.stringify(event), credentials: 'same-origin', keepalive: true
-      }).then(function (r) {
-        // A 4xx other than auth/rate limits will never succeed: drop it rather than retry forever.
-        if (r.ok || (r.status >= 400 && r.status < 500 && [401, 403, 408, 429].indexOf(r.status) < 0)) forget(event.event_id);
-      }, function () { /* offline: stays pending for the next page load */ }).then(function () {
-        delete inFlight[event.event_id];
-      });
+        // fetch sends the site's cookies by default (same origin): a signed-in user's nonce needs them.
+        method: 'POST', headers, body: JSON.stringify(event), keepalive: true
+      }).then((r) => {
+        if (r.ok || r.status < 500 && RETRY.indexOf(r.status) < 0) {
+          writePending(readPending().filter((p) => p.event_id !== id));
+        }
+      }, () => { /* offline: stays pending for the next page load */ }).then(() => { delete inFlight[id]; });
     }
     // Write ahead, then send: the event survives a failed POST or a page unload.
     function record(event) {
@@ -202,214 +191,219 @@
       send(event);
     }
 
-    // -- effects of a consent state --
+    // -- effects of a consent state on the page --
     function activateScripts(categories) {
-      var nodes = doc.querySelectorAll('script[type="text/plain"][data-sp-category]');
-      Array.prototype.forEach.call(nodes, function (old) {
-        var needed = old.getAttribute('data-sp-category').split(/[\s,]+/).filter(Boolean);
+      $$('script[type="text/plain"][data-sp-category]').forEach((old) => {
         // Replacing the node (whose new type no longer matches) is what makes activation run once.
-        if (!needed.every(function (k) { return categories[k]; })) return;
-        var s = doc.createElement('script');
-        Array.prototype.forEach.call(old.attributes, function (a) {
+        if (!granted(needs(old), categories)) return;
+        const s = doc.createElement('script');
+        for (const a of old.attributes) {
           if (a.name !== 'type' && a.name !== 'data-sp-type') s.setAttribute(a.name, a.value);
-        });
+        }
         if (old.getAttribute('data-sp-type')) s.type = old.getAttribute('data-sp-type');
         if (!old.hasAttribute('async')) s.async = false; // keep document order between activated scripts
         s.text = old.text;
-        old.parentNode.replaceChild(s, old);
+        old.replaceWith(s);
       });
     }
-    function applyConsent(categories) {
-      activateScripts(categories);
-      if (typeof win.gtag === 'function') {
-        win.gtag('consent', 'update', consentModeFor(categories));
-      } else if (win.dataLayer && typeof win.dataLayer.push === 'function') {
-        (function () { win.dataLayer.push(arguments); })('consent', 'update', consentModeFor(categories));
-      }
-      if (typeof win.wp_set_consent === 'function') {
-        ['preferences', 'statistics', 'marketing'].forEach(function (k) {
-          win.wp_set_consent(k, categories[k] ? 'allow' : 'deny');
-        });
-      }
+    // <iframe data-sp-src data-sp-category>: loaded while granted; otherwise a placeholder of the
+    // same size says which consent it needs (no layout shift), and a revoked frame is unloaded.
+    function syncFrames(categories) {
+      $$('iframe[data-sp-src][data-sp-category]').forEach((f) => {
+        const keys = needs(f);
+        const src = f.getAttribute('data-sp-src');
+        let ph = f.spPlaceholder;
+        if (granted(keys, categories)) {
+          if (ph) ph.remove();
+          f.spPlaceholder = null;
+          f.style.display = '';
+          if (f.getAttribute('src') !== src) f.src = src;
+          return;
+        }
+        if (f.getAttribute('src')) f.src = 'about:blank';
+        if (ph) return;
+        const labels = keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label);
+        const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
+        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${
+          esc(fill(t.blocked, { categories: labels.join(', ') }))}</p><button type="button">${esc(t.open)}</button></div>`);
+        ph = f.spPlaceholder = f.previousElementSibling;
+        ph.lastChild.onclick = open;
+        f.style.display = 'none';
+      });
     }
-    function publicState(s) {
-      return s && {
-        subject_id: s.subject_id, categories: Object.assign({}, s.categories), policy_version: s.policy_version,
-        banner_version: s.banner_version, given_at: s.given_at
-      };
+    // WP Consent API (when installed): an opt-in region, and the choice per WordPress category.
+    function tellWordPress(categories, load) {
+      if (typeof win.wp_set_consent !== 'function') return;
+      win.wp_consent_type = 'optin';
+      if (categories) {
+        const map = {
+          functional: 1, preferences: categories.preferences, statistics: categories.statistics,
+          'statistics-anonymous': categories.statistics, marketing: categories.marketing
+        };
+        for (const k in map) win.wp_set_consent(k, map[k] ? 'allow' : 'deny');
+      }
+      if (load) doc.dispatchEvent(new win.CustomEvent('wp_consent_type_defined'));
+    }
+    // Google Consent Mode, as gtag() does it (the <head> snippet has sent the defaults).
+    function gtag() {
+      (win.dataLayer = win.dataLayer || []).push(arguments);
+    }
+    // Tell the page: Google first (before an activated tag runs), then scripts and frames.
+    // `categories` is null before any choice: nothing is granted, Google keeps its defaults.
+    function applyConsent(categories) {
+      if (categories) gtag('consent', 'update', consentModeFor(categories));
+      activateScripts(categories || {});
+      syncFrames(categories || {});
     }
 
     // -- a decision: state, cookie, ledger, effects, events, UI --
     function decide(action, choice) {
-      var before = state;
-      var d = decisionFor(action, choice, signals, config);
-      state = {
+      const before = state;
+      const d = decisionFor(action, choice, signals, config, before && before.categories);
+      stored = state = {
         subject_id: stored ? stored.subject_id : uuid4(win.crypto),
         categories: d.categories,
         policy_version: config.policyVersion,
         banner_version: config.bannerVersion,
         given_at: new Date().toISOString()
       };
-      stored = state;
+      if (config.notice && dialog) storage((s) => s.setItem(NOTICE_KEY, config.notice.version)); // read there
       doc.cookie = serializeCookie(state, config.lifetimeDays, config.cookieSecure || win.location.protocol === 'https:');
       record({
         event_id: uuid4(win.crypto), subject_id: state.subject_id, action: eventAction(action, !!before),
-        method: d.method, categories: d.categories, page_url: win.location.href,
+        method: d.method, categories: d.categories, page_url: trimUrl(win.location.href),
         policy_version: state.policy_version, banner_version: state.banner_version,
-        language: config.language || doc.documentElement.lang || 'en', signals: signals
+        language: config.language, signals
       });
       applyConsent(state.categories);
-      var prevCats = before ? before.categories : decisionFor('reject-all', null, signals, config).categories;
-      var changed = !sameCategories(prevCats, state.categories);
+      tellWordPress(state.categories);
       emit('sp:consent');
-      if (changed) emit('sp:change');
+      if (!sameCategories(before ? before.categories : { necessary: true }, state.categories)) emit('sp:change');
       closeDialog();
-      return publicState(state);
-    }
-    function emit(name) {
-      doc.dispatchEvent(new win.CustomEvent(name, { detail: publicState(state) }));
+      return copy(state);
     }
 
-    // -- DOM --
-    function el(tag, attrs, text) {
-      var n = doc.createElement(tag);
-      Object.keys(attrs || {}).forEach(function (k) { n.setAttribute(k, attrs[k]); });
-      if (text != null) n.textContent = text;
-      return n;
-    }
-    function button(action, label, cls) {
-      return el('button', { type: 'button', class: cls || 'sp-btn', 'data-sp-action': action }, label);
-    }
-    function categoryList() {
-      var list = el('ul', { class: 'sp-cats' });
-      config.categories.forEach(function (c) {
-        var id = 'sp-consent-cat-' + c.key;
-        var input = el('input', { type: 'checkbox', id: id, 'data-sp-category': c.key, 'aria-describedby': id + '-desc' });
-        var locked = isRequired(c.key, config);
-        input.checked = locked || !!(state && state.categories[c.key] && !(forced && c.key === 'marketing'));
-        input.disabled = locked || !!(forced && c.key === 'marketing');
-        var label = el('label', { for: id });
-        label.append(input, el('span', null, c.label || c.key));
-        var li = el('li');
-        li.append(label, el('p', { id: id + '-desc', class: 'sp-desc' }, c.description || ''));
-        list.append(li);
-      });
-      return list;
+    // -- DOM: every text goes through esc() --
+    const button = (action, label, cls) =>
+      `<button type="button" class="${cls || 'sp-btn'}" data-sp-action="${action}">${esc(label)}</button>`;
+    const iconButton = (action, label, cls, icon) =>
+      `<button type="button" class="${cls}" data-sp-action="${action}" aria-label="${esc(label)}">${icon}</button>`;
+    const info = (text) => `<p class="sp-info">${esc(text)}</p>`;
+    const privacyLink = () => /^(https?:\/\/|\/)/i.test(config.privacyUrl || '')
+      ? ` <a href="${esc(config.privacyUrl)}">${esc(t.privacyLink)}</a>` : '';
+    // The effective date in the site's language, e.g. "December 9, 2026" or "9 december 2026".
+    const noticeText = () => fill(t.policyNotice, {
+      date: new Date(config.notice.at).toLocaleDateString(config.language, { dateStyle: 'long', timeZone: 'UTC' })
+    });
+    function category(c) {
+      const id = esc('sp-consent-cat-' + c.key);
+      const locked = c.key === STANDARD[0];
+      const off = forced && c.key === 'marketing'; // an honoured signal decides: the visitor is not asked
+      const on = locked || !off && state && state.categories[c.key];
+      return `<li><label for="${id}">${esc(c.label || c.key)}</label><input type="checkbox" role="switch" id="${id
+      }" data-sp-category="${esc(c.key)}" aria-describedby="${id}-desc"${on ? ' checked' : ''}${
+        locked || off ? ' disabled' : ''}><p id="${id}-desc">${esc(off ? t[forced + 'Notice'] : c.description)}</p></li>`;
     }
     function showDialog(view) {
-      if (dialog) dialog.remove();
-      dialog = el('div', {
-        class: 'sp-dialog', role: 'dialog', 'aria-modal': 'true', tabindex: '-1',
-        'aria-labelledby': 'sp-consent-title', 'aria-describedby': 'sp-consent-body'
-      });
-      dialog.append(el('h2', { id: 'sp-consent-title', class: 'sp-title' }, t.title));
-      var body = el('p', { id: 'sp-consent-body', class: 'sp-body' }, t.body + ' ');
-      if (/^(https?:\/\/|\/)/i.test(config.privacyUrl || '')) {
-        body.append(el('a', { href: config.privacyUrl }, t.privacyLink));
-      }
-      dialog.append(body);
-      if (forced) dialog.append(el('p', { class: 'sp-notice', role: 'note' }, t.gpcNotice));
-      if (view === 'prefs') dialog.append(categoryList());
-      var actions = el('div', { class: 'sp-actions' });
-      actions.append(button('accept-all', t.acceptAll), button('reject-all', t.rejectAll),
-        view === 'prefs' ? button('save', t.save) : button('preferences', t.preferences));
-      dialog.append(actions);
-      if (state) {
-        dialog.append(button('withdraw', t.withdraw, 'sp-link'));
-        var x = button('close', '\u00d7', 'sp-close');
-        x.setAttribute('aria-label', t.close);
-        dialog.append(x);
-      }
+      const prefs = view === 'prefs';
+      const fresh = !dialog; // only a dialog that opens slides in, not a change of view
+      if (fresh) opener = doc.activeElement;
+      else dialog.remove();
+      root.insertAdjacentHTML('afterbegin', `<div class="sp-dialog${fresh ? ' sp-in' : ''}" role="dialog" aria-modal="true" tabindex="-1" ` +
+        `aria-labelledby="sp-consent-title" aria-describedby="sp-consent-body"><h2 id="sp-consent-title">${
+          esc(t.title)}</h2><p id="sp-consent-body">${esc(t.body)}${privacyLink()}</p>` +
+        (config.notice ? info(noticeText()) : '') + (forced ? info(t[forced + 'Notice']) : '') +
+        (prefs ? `<ul>${config.categories.map(category).join('')}</ul>` : '') +
+        `<div class="sp-actions">${button('accept-all', t.acceptAll)}${button('reject-all', t.rejectAll)}${
+          prefs ? button('save', t.save) : button('preferences', t.preferences)}${
+          state ? button('withdraw', t.withdraw, 'sp-link') + '</div>' + iconButton('close', t.close, 'sp-x', CROSS) : '</div>'
+        }</div>`);
+      dialog = root.firstChild;
       dialog.view = view;
-      root.append(dialog);
       fab.hidden = true;
-      var target = view === 'prefs' ? dialog.querySelector('input:not([disabled])') : dialog;
-      (target || dialog).focus();
+      (prefs && dialog.querySelector('input:not([disabled])') || dialog).focus({ preventScroll: true });
     }
     function closeDialog() {
-      var wasOpen = !!dialog;
-      if (dialog) dialog.remove();
+      if (!dialog) return;
+      dialog.remove();
       dialog = null;
-      fab.hidden = !state;
-      if (wasOpen && state) fab.focus();
+      fab.hidden = false;
+      // Back where the visitor came from (the floating button, a placeholder), else to the button.
+      (opener && opener.isConnected && opener !== doc.body && !root.contains(opener) ? opener : fab).focus();
     }
+    // A returning visitor sees the choices in force, a first visitor the first layer.
     function open() {
-      reopened = !!state;
-      showDialog('first');
-    }
-    function focusables() {
-      return Array.prototype.filter.call(
-        dialog.querySelectorAll('a[href],button:not([disabled]),input:not([disabled])'),
-        function (n) { return !n.closest('[hidden]'); });
+      showDialog(state ? 'prefs' : 'first');
     }
     function onClick(e) {
-      var target = e.target.closest('[data-sp-action]');
-      var action = target && target.getAttribute('data-sp-action');
-      if (!action) return;
+      const target = e.target.closest('[data-sp-action]');
+      const action = target && target.getAttribute('data-sp-action');
       if (action === 'open') open();
       else if (action === 'close') closeDialog();
       else if (action === 'preferences') showDialog('prefs');
-      else if (action === 'save') {
-        var choice = {};
-        Array.prototype.forEach.call(dialog.querySelectorAll('input[data-sp-category]'), function (i) {
-          choice[i.getAttribute('data-sp-category')] = i.checked;
-        });
+      else if (action === 'dismiss') {
+        storage((s) => s.setItem(NOTICE_KEY, config.notice.version));
+        target.parentNode.remove();
+        fab.focus();
+      } else if (action === 'save') {
+        const choice = {};
+        $$('#sp-consent input[data-sp-category]').forEach((i) => { choice[i.getAttribute('data-sp-category')] = i.checked; });
         decide('save', choice);
       } else if (METHODS[action]) decide(action);
     }
     function onKeydown(e) {
       if (!dialog) return;
+      const active = doc.activeElement;
       if (e.key === 'Escape') {
-        if (dialog.view === 'prefs' && !reopened) {
+        if (state) closeDialog();
+        else if (dialog.view === 'prefs') {
           showDialog('first');
-          var back = dialog.querySelector('[data-sp-action="preferences"]');
-          if (back) back.focus();
-        } else if (state) closeDialog();
+          dialog.querySelector('[data-sp-action="preferences"]').focus();
+        }
       } else if (e.key === 'Tab') {
-        var f = focusables();
-        var first = f[0], last = f[f.length - 1];
-        if (e.shiftKey && (doc.activeElement === first || doc.activeElement === dialog)) {
+        // Focus stays in the open dialog, also when it had wandered off (a click on the page).
+        const f = dialog.querySelectorAll('a[href],button,input:not([disabled])');
+        const first = f[0];
+        const last = f[f.length - 1];
+        if (!dialog.contains(active) || (e.shiftKey ? active === first || active === dialog : active === last)) {
           e.preventDefault();
-          last.focus();
-        } else if (!e.shiftKey && doc.activeElement === last) {
-          e.preventDefault();
-          first.focus();
+          (e.shiftKey ? last : first).focus();
         }
       }
     }
 
-    root = el('div', { id: 'sp-consent' });
-    if (config.language) root.lang = config.language;
-    fab = button('open', '', 'sp-fab');
-    fab.setAttribute('aria-label', t.open);
-    fab.innerHTML = ICON;
-    fab.hidden = true;
-    root.append(fab);
+    doc.body.insertAdjacentHTML('beforeend', `<div id="sp-consent"${
+      config.position === 'bottom-left' ? ' class="sp-left"' : ''}>${iconButton('open', t.open, 'sp-fab', SHIELD)}</div>`);
+    const root = doc.body.lastChild;
+    const fab = root.lastChild;
     root.addEventListener('click', onClick);
-    root.addEventListener('keydown', onKeydown);
-    doc.body.append(root);
+    doc.addEventListener('keydown', onKeydown);
 
     win.SecurePrivacy = {
-      getConsent: function () { return publicState(state); },
-      open: open,
-      withdraw: function () { return decide('withdraw'); }
+      getConsent: () => copy(state),
+      open,
+      withdraw: () => decide('withdraw')
     };
 
-    if (state) {
-      applyConsent(state.categories);
-      fab.hidden = false;
-    } else {
-      reopened = false;
-      showDialog('first');
-    }
+    // A signal honoured now overrides an earlier marketing grant: recorded as the signal's decision.
+    if (state && forced && state.categories.marketing) decide('signal');
+    else applyConsent(state && state.categories);
     readPending().forEach(send); // retry what an earlier page could not deliver
+    tellWordPress(state && state.categories, true);
+    if (!state) showDialog('first');
+    else if (config.notice && storage((s) => s.getItem(NOTICE_KEY)) !== config.notice.version) {
+      // The coming policy change, for visitors whose consent stands until then; dismissible.
+      root.insertAdjacentHTML('afterbegin', `<div class="sp-note" role="status"><p>${esc(noticeText())}${
+        privacyLink()}</p>${iconButton('dismiss', t.close, 'sp-x', CROSS)}</div>`);
+    }
+    fab.hidden = !state;
   }
 
-  if (doc && doc.getElementById) {
-    var boot = function () { try { start(); } catch (e) { /* never break the host page */ } };
+  if (doc) {
+    const boot = () => { try { start(); } catch (e) { /* never break the host page */ } };
     if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', boot);
     else boot();
   } else if (typeof module === 'object' && module && module.exports) {
-    module.exports = core; // Node unit tests only; the browser gets window.SecurePrivacy alone
+    module.exports = core; // the browser gets window.SecurePrivacy alone
   }
 })(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);

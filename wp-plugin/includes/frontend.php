@@ -1,10 +1,12 @@
 <?php
 /**
- * The banner on the public site: widget assets plus its configuration as a JSON island,
- * `<script type="application/json" id="sp-consent-config">`, printed in the footer.
+ * The banner on the public site: Google Consent Mode defaults and the widget configuration at
+ * the top of <head>, the widget's CSS and deferred JS, and the WP Consent API registration.
  *
- * The markup is the same for every anonymous visitor (page-cache safe): all per-visitor
- * state lives in the consent cookie and is read by the widget.
+ * The markup is the same for every anonymous visitor (page-cache safe): all per-visitor state
+ * lives in the consent cookie, and everything that depends on the date (the policy-change
+ * notice, the switch to the next policy version) is decided by the widget with the browser's
+ * clock from the schedule in the configuration.
  *
  * @package SecurePrivacy
  */
@@ -15,19 +17,57 @@ const SECURE_PRIVACY_WIDGET_HANDLE = 'secure-privacy-widget';
 
 const SECURE_PRIVACY_CONFIG_ID = 'sp-consent-config';
 
+const SECURE_PRIVACY_CONSENT_MODE_ID = 'sp-consent-mode';
+
+/** The built-in primary colour (contrast 6.7:1 with white). */
+const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
+
 /**
- * Enqueue the widget's CSS and deferred footer JS (wp_enqueue_scripts).
+ * Register the banner's hooks that plugin.php does not list (it lists the enqueue, the
+ * script tag filter and the footer fallback of the configuration).
+ */
+function secure_privacy_frontend_hooks(): void {
+	// First in <head>, before any tag can read the consent state.
+	add_action( 'wp_head', 'secure_privacy_print_head', 1 );
+	// WP Consent API: this plugin is the consent manager and the region is opt-in.
+	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
+	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
+}
+
+/**
+ * The WP Consent API consent type (wp_get_consent_type): opt-in, nothing before a choice.
+ *
+ * @return string
+ */
+function secure_privacy_consent_type(): string {
+	return 'optin';
+}
+
+/**
+ * The URL of a widget asset: the minified build, or the readable source with SCRIPT_DEBUG.
+ *
+ * @param string $name 'widget.js', 'widget.css' or 'widget-head.js'.
+ */
+function secure_privacy_asset_path( string $name ): string {
+	$debug = defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG;
+	return 'assets/' . ( $debug ? $name : preg_replace( '/\.(js|css)$/', '.min.$1', $name ) );
+}
+
+/**
+ * Enqueue the widget's CSS (with the site's colours) and deferred footer JS (wp_enqueue_scripts).
  */
 function secure_privacy_enqueue_assets(): void {
 	wp_enqueue_style(
 		SECURE_PRIVACY_WIDGET_HANDLE,
-		plugins_url( 'assets/widget.css', SECURE_PRIVACY_FILE ),
+		plugins_url( secure_privacy_asset_path( 'widget.css' ), SECURE_PRIVACY_FILE ),
 		array(),
 		SECURE_PRIVACY_VERSION
 	);
+	wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, secure_privacy_color_css( secure_privacy_settings()['primary_color'] ?? '' ) );
+	// Deferred, so it runs after the WP Consent API's footer script defined wp_set_consent.
 	wp_enqueue_script(
 		SECURE_PRIVACY_WIDGET_HANDLE,
-		plugins_url( 'assets/widget.js', SECURE_PRIVACY_FILE ),
+		plugins_url( secure_privacy_asset_path( 'widget.js' ), SECURE_PRIVACY_FILE ),
 		array(),
 		SECURE_PRIVACY_VERSION,
 		array(
@@ -53,12 +93,24 @@ function secure_privacy_defer_widget_script( $tag, $handle ): string {
 }
 
 /**
- * Print the widget configuration in the footer, before the footer scripts (wp_footer, priority 5).
+ * Print, first thing in <head> (wp_head, priority 1): the widget configuration as a JSON island
+ * and the inline Google Consent Mode v2 snippet (everything denied by default, then the stored
+ * choice of a returning visitor), so any Google tag printed later starts from them.
+ */
+function secure_privacy_print_head(): void {
+	secure_privacy_print_config();
+}
+
+/**
+ * Print the configuration island and the Consent Mode snippet, once per page: normally from
+ * wp_head; the wp_footer hook in plugin.php is the fallback for a theme that omits wp_head.
  */
 function secure_privacy_print_config(): void {
-	if ( ! wp_script_is( SECURE_PRIVACY_WIDGET_HANDLE, 'enqueued' ) ) {
+	static $printed = false;
+	if ( $printed || ! wp_script_is( SECURE_PRIVACY_WIDGET_HANDLE, 'enqueued' ) ) {
 		return;
 	}
+	$printed = true;
 	// JSON_HEX_TAG/AMP keep "</script>" and "<!--" out of the island; JSON.parse reads them back.
 	$json = wp_json_encode( secure_privacy_frontend_config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 	wp_print_inline_script_tag(
@@ -68,30 +120,43 @@ function secure_privacy_print_config(): void {
 			'id'   => SECURE_PRIVACY_CONFIG_ID,
 		)
 	);
+	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local plugin file.
+	$snippet = file_get_contents( plugin_dir_path( SECURE_PRIVACY_FILE ) . secure_privacy_asset_path( 'widget-head.js' ) );
+	if ( false !== $snippet ) {
+		wp_print_inline_script_tag( trim( $snippet ), array( 'id' => SECURE_PRIVACY_CONSENT_MODE_ID ) );
+	}
 }
 
 /**
  * The widget configuration: the shape the widget is built against.
  *
- * Texts are plain text (the widget must insert them as text, not HTML).
+ * Texts are plain text (the widget inserts them as text, never as HTML). The policy schedule
+ * (`nextPolicyVersion` from `nextPolicyEffective`, a UTC date, announced `policyNoticeDays`
+ * before) is passed as data, not applied here, so a cached page stays right.
  *
- * @return array{restUrl: string, policyVersion: string, bannerVersion: string, language: string, privacyUrl: string, lifetimeDays: int, honorGpc: bool, honorDnt: bool, cookieSecure: bool, restNonce?: string, categories: array, texts: array}
+ * @return array{restUrl: string, policyVersion: string, nextPolicyVersion: string, nextPolicyEffective: string, policyNoticeDays: int, bannerVersion: string, language: string, privacyUrl: string, lifetimeDays: int, honorGpc: bool, honorDnt: bool, cookieSecure: bool, position: string, restNonce?: string, categories: array, texts: array}
  */
 function secure_privacy_frontend_config(): array {
 	$settings   = secure_privacy_settings();
-	$categories = secure_privacy_categories();
-	$texts      = secure_privacy_banner_texts();
+	$locale     = determine_locale();
+	$categories = secure_privacy_shown_categories( $settings, $locale );
+	$texts      = secure_privacy_site_texts( $settings, $locale );
+	$schedule   = secure_privacy_policy_schedule( $settings );
 
 	$config = array(
-		'restUrl'       => rest_url( SECURE_PRIVACY_REST_NAMESPACE . '/consent' ),
-		'policyVersion' => $settings['policy_version'],
-		'bannerVersion' => secure_privacy_banner_version( $settings['policy_version'], $categories, $texts ),
-		'language'      => secure_privacy_bcp47( determine_locale() ),
-		'privacyUrl'    => secure_privacy_privacy_url(),
-		'lifetimeDays'  => (int) $settings['consent_lifetime_days'],
-		'honorGpc'      => (bool) $settings['honor_gpc'],
-		'honorDnt'      => (bool) $settings['honor_dnt'],
-		'cookieSecure'  => is_ssl(),
+		'restUrl'             => rest_url( SECURE_PRIVACY_REST_NAMESPACE . '/consent' ),
+		'policyVersion'       => $schedule['policyVersion'],
+		'nextPolicyVersion'   => $schedule['nextPolicyVersion'],
+		'nextPolicyEffective' => $schedule['nextPolicyEffective'],
+		'policyNoticeDays'    => $schedule['policyNoticeDays'],
+		'bannerVersion'       => secure_privacy_banner_version( $schedule, $categories, $texts ),
+		'language'            => secure_privacy_bcp47( $locale ),
+		'privacyUrl'          => secure_privacy_privacy_url(),
+		'lifetimeDays'        => max( 1, (int) ( $settings['consent_lifetime_days'] ?? 365 ) ),
+		'honorGpc'            => (bool) ( $settings['honor_gpc'] ?? true ),
+		'honorDnt'            => (bool) ( $settings['honor_dnt'] ?? false ),
+		'cookieSecure'        => is_ssl(),
+		'position'            => 'bottom-left' === ( $settings['position'] ?? '' ) ? 'bottom-left' : 'bottom-right',
 	);
 	// Signed-in visitors need the nonce for the REST call to carry their user id; their pages
 	// are not page-cached, so the nonce never leaks into an anonymous visitor's HTML.
@@ -110,7 +175,27 @@ function secure_privacy_frontend_config(): array {
 }
 
 /**
- * The consent categories in display order, translated.
+ * The policy versions as the widget needs them: the version in force, and the announced next
+ * version with its effective date (YYYY-MM-DD, UTC) and notice period, or '' when none is
+ * announced (or its date is not a valid one).
+ *
+ * @param array $settings secure_privacy_settings().
+ * @return array{policyVersion: string, nextPolicyVersion: string, nextPolicyEffective: string, policyNoticeDays: int}
+ */
+function secure_privacy_policy_schedule( array $settings ): array {
+	$next = (string) ( $settings['next_policy_version'] ?? '' );
+	$date = (string) ( $settings['next_policy_effective'] ?? '' );
+	$ok   = '' !== $next && 1 === preg_match( '/^(\d{4})-(\d{2})-(\d{2})$/D', $date, $m ) && checkdate( (int) $m[2], (int) $m[3], (int) $m[1] );
+	return array(
+		'policyVersion'       => (string) ( $settings['policy_version'] ?? '1' ),
+		'nextPolicyVersion'   => $ok ? $next : '',
+		'nextPolicyEffective' => $ok ? $date : '',
+		'policyNoticeDays'    => max( 0, (int) ( $settings['policy_notice_days'] ?? 30 ) ),
+	);
+}
+
+/**
+ * The consent categories in display order, translated (the built-in defaults, every category).
  *
  * @return array<int, array{key: string, label: string, description: string, required: bool}>
  */
@@ -137,49 +222,177 @@ function secure_privacy_categories(): array {
 		array(
 			'key'         => 'marketing',
 			'label'       => _x( 'Marketing', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Show you relevant ads and measure campaigns, also on other sites.', 'secure-privacy' ),
+			'description' => __( 'Show you relevant ads and measure campaigns, also on other sites. Switching this off is your opt-out of interest-based ads.', 'secure-privacy' ),
 			'required'    => false,
 		),
 	);
 }
 
 /**
- * The banner's texts, translated, as plain text.
+ * The categories the banner shows: necessary, then the enabled optional ones, with the site's
+ * label and description overrides for $locale.
+ *
+ * @param array  $settings secure_privacy_settings().
+ * @param string $locale   WordPress locale.
+ * @return array<int, array{key: string, label: string, description: string, required: bool}>
+ */
+function secure_privacy_shown_categories( array $settings, string $locale ): array {
+	$enabled   = $settings['categories_enabled'] ?? null;
+	$enabled   = is_array( $enabled ) ? array_map( 'strval', $enabled ) : array( 'preferences', 'statistics', 'marketing' );
+	$overrides = secure_privacy_text_overrides( $settings, $locale );
+	$shown     = array();
+	foreach ( secure_privacy_categories() as $category ) {
+		if ( ! $category['required'] && ! in_array( $category['key'], $enabled, true ) ) {
+			continue;
+		}
+		foreach ( array( 'label', 'description' ) as $field ) {
+			$override = $overrides[ $field . '_' . $category['key'] ] ?? '';
+			if ( '' !== $override ) {
+				$category[ $field ] = $override;
+			}
+		}
+		$shown[] = $category;
+	}
+	return $shown;
+}
+
+/**
+ * The banner's built-in texts, translated, as plain text. `{date}` in policyNotice and
+ * `{categories}` in blocked are filled in by the widget.
  *
  * @return array<string, string>
  */
 function secure_privacy_banner_texts(): array {
 	$site = wp_specialchars_decode( get_bloginfo( 'name' ), ENT_QUOTES );
 	return array(
-		'title'       => __( 'We value your privacy', 'secure-privacy' ),
-		'body'        => sprintf(
+		'title'        => __( 'We value your privacy', 'secure-privacy' ),
+		'body'         => sprintf(
 			/* translators: %s: site name. */
 			__( '%s uses cookies and similar technologies to make the site work and, with your consent, to remember your preferences, to measure traffic and for marketing. Choose what you allow; you can change your mind at any time.', 'secure-privacy' ),
 			'' !== $site ? $site : __( 'This site', 'secure-privacy' )
 		),
-		'acceptAll'   => __( 'Accept all', 'secure-privacy' ),
-		'rejectAll'   => __( 'Reject all', 'secure-privacy' ),
-		'preferences' => __( 'Preferences', 'secure-privacy' ),
-		'save'        => __( 'Save choices', 'secure-privacy' ),
-		'withdraw'    => __( 'Withdraw consent', 'secure-privacy' ),
-		'open'        => __( 'Privacy settings', 'secure-privacy' ),
-		'close'       => __( 'Close', 'secure-privacy' ),
-		'privacyLink' => __( 'Privacy policy', 'secure-privacy' ),
-		'gpcNotice'   => __( 'Your browser sends a Global Privacy Control signal, so optional cookies stay off unless you switch them on.', 'secure-privacy' ),
+		'acceptAll'    => __( 'Accept all', 'secure-privacy' ),
+		'rejectAll'    => __( 'Reject all', 'secure-privacy' ),
+		'preferences'  => __( 'Preferences', 'secure-privacy' ),
+		'save'         => __( 'Save choices', 'secure-privacy' ),
+		'withdraw'     => __( 'Withdraw consent', 'secure-privacy' ),
+		'open'         => __( 'Privacy settings', 'secure-privacy' ),
+		'close'        => __( 'Close', 'secure-privacy' ),
+		'privacyLink'  => __( 'Privacy policy', 'secure-privacy' ),
+		'gpcNotice'    => __( 'Your browser sends a Global Privacy Control signal, so marketing stays off.', 'secure-privacy' ),
+		'dntNotice'    => __( 'Your browser sends a Do Not Track signal, so marketing stays off.', 'secure-privacy' ),
+		/* translators: {date} is replaced with the date the new privacy policy takes effect; keep it as it is. */
+		'policyNotice' => __( 'Our privacy policy changes on {date}. We will ask for your consent again then.', 'secure-privacy' ),
+		/* translators: {categories} is replaced with category names, e.g. "Marketing"; keep it as it is. */
+		'blocked'      => __( 'This content is blocked until you allow: {categories}.', 'secure-privacy' ),
 	);
 }
 
 /**
- * Version of what the visitor is shown: the first 16 hex digits of the SHA-256 of the
- * policy version, the categories and the texts (so it differs per language).
+ * The texts the banner shows: the built-in texts with the site's overrides for $locale.
  *
- * @param string $policy_version Policy version.
- * @param array  $categories     secure_privacy_categories().
- * @param array  $texts          secure_privacy_banner_texts().
+ * @param array  $settings secure_privacy_settings().
+ * @param string $locale   WordPress locale.
+ * @return array<string, string>
  */
-function secure_privacy_banner_version( string $policy_version, array $categories, array $texts ): string {
-	$shown = wp_json_encode( array( $policy_version, $categories, $texts ), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+function secure_privacy_site_texts( array $settings, string $locale ): array {
+	$texts = secure_privacy_banner_texts();
+	foreach ( secure_privacy_text_overrides( $settings, $locale ) as $key => $text ) {
+		if ( isset( $texts[ $key ] ) && is_string( $text ) && '' !== $text ) {
+			$texts[ $key ] = $text;
+		}
+	}
+	return $texts;
+}
+
+/**
+ * The site's text overrides for $locale ("sv_SE"), else for its language ("sv"), else none.
+ *
+ * @param array  $settings secure_privacy_settings().
+ * @param string $locale   WordPress locale.
+ * @return array<string, string>
+ */
+function secure_privacy_text_overrides( array $settings, string $locale ): array {
+	$all = $settings['texts'] ?? array();
+	if ( ! is_array( $all ) ) {
+		return array();
+	}
+	$language = strtok( $locale, '_' );
+	foreach ( array( $locale, $language ) as $key ) {
+		if ( isset( $all[ $key ] ) && is_array( $all[ $key ] ) ) {
+			return array_filter( $all[ $key ], 'is_string' );
+		}
+	}
+	return array();
+}
+
+/**
+ * Version of what the visitor is shown: the first 16 hex digits of the SHA-256 of the policy
+ * schedule, the categories and the texts (so it differs per language and per edit).
+ *
+ * @param array $schedule   secure_privacy_policy_schedule().
+ * @param array $categories The categories shown.
+ * @param array $texts      The texts shown.
+ */
+function secure_privacy_banner_version( array $schedule, array $categories, array $texts ): string {
+	$shown = wp_json_encode( array( $schedule, $categories, $texts ), JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 	return substr( hash( 'sha256', (string) $shown ), 0, 16 );
+}
+
+/**
+ * The CSS custom properties of the site's colour: --sp-primary for buttons, --sp-on-primary
+ * (white or near-black, whichever contrasts more: at least 4.58:1 on any colour) for their
+ * text, and --sp-accent (the colour darkened until it has 4.5:1 on white) for links, switches
+ * and the focus ring.
+ *
+ * @param string $color A hex colour, "#rgb" or "#rrggbb"; anything else is the default.
+ */
+function secure_privacy_color_css( string $color ): string {
+	$rgb = secure_privacy_hex_rgb( $color ) ?? secure_privacy_hex_rgb( SECURE_PRIVACY_DEFAULT_COLOR );
+	$on  = secure_privacy_contrast( $rgb, array( 255, 255, 255 ) ) >= secure_privacy_contrast( $rgb, array( 31, 35, 40 ) ) ? '#fff' : '#1f2328';
+
+	$accent = $rgb;
+	while ( secure_privacy_contrast( $accent, array( 255, 255, 255 ) ) < 4.5 ) {
+		$accent = array_map( static fn( $c ) => (int) floor( $c * 0.9 ), $accent );
+	}
+	$hex = static fn( array $c ): string => vsprintf( '#%02x%02x%02x', $c );
+	return sprintf( '#sp-consent,.sp-blocked{--sp-primary:%s;--sp-on-primary:%s;--sp-accent:%s}', $hex( $rgb ), $on, $hex( $accent ) );
+}
+
+/**
+ * [r, g, b] of "#rgb" or "#rrggbb", or null.
+ *
+ * @param string $color The colour.
+ * @return int[]|null
+ */
+function secure_privacy_hex_rgb( string $color ): ?array {
+	if ( 1 !== preg_match( '/^#([0-9a-f]{3}|[0-9a-f]{6})$/iD', trim( $color ), $m ) ) {
+		return null;
+	}
+	$hex = 3 === strlen( $m[1] ) ? preg_replace( '/(.)/', '$1$1', $m[1] ) : $m[1];
+	return array_map( 'hexdec', str_split( $hex, 2 ) );
+}
+
+/**
+ * WCAG 2 contrast ratio of two sRGB colours.
+ *
+ * @param int[] $a [r, g, b].
+ * @param int[] $b [r, g, b].
+ */
+function secure_privacy_contrast( array $a, array $b ): float {
+	$luminance = static function ( array $rgb ): float {
+		$lin = array_map(
+			static function ( $c ) {
+				$c /= 255;
+				return $c <= 0.04045 ? $c / 12.92 : ( ( $c + 0.055 ) / 1.055 ) ** 2.4;
+			},
+			$rgb
+		);
+		return 0.2126 * $lin[0] + 0.7152 * $lin[1] + 0.0722 * $lin[2];
+	};
+	$la = $luminance( $a );
+	$lb = $luminance( $b );
+	return ( max( $la, $lb ) + 0.05 ) / ( min( $la, $lb ) + 0.05 );
 }
 
 /**
@@ -204,9 +417,11 @@ function secure_privacy_bcp47( string $locale ): string {
  * own privacy-policy page, else ''.
  */
 function secure_privacy_privacy_url(): string {
-	$page_id = (int) secure_privacy_settings()['privacy_page_id'];
+	$page_id = (int) ( secure_privacy_settings()['privacy_page_id'] ?? 0 );
 	if ( $page_id && 'publish' === get_post_status( $page_id ) ) {
 		return (string) get_permalink( $page_id );
 	}
 	return get_privacy_policy_url();
 }
+
+add_action( 'plugins_loaded', 'secure_privacy_frontend_hooks' );
