@@ -95,6 +95,9 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--workers", type=int, default=None, help="gunicorn workers")
     ap.add_argument("--tokens", type=int, default=60000)
+    ap.add_argument("--threads-per-worker", type=int, default=None, help="gunicorn threads")
+    ap.add_argument("--no-group-commit", action="store_true",
+                    help="one INSERT and COMMIT per request (SP_GROUP_COMMIT=0)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("bench: wrk is missing (scripts/install.sh installs it)", file=sys.stderr)
@@ -105,6 +108,10 @@ def main() -> int:
                   wp_port=free_port())
     if args.workers:
         stack.gunicorn_workers = args.workers
+    if args.threads_per_worker:
+        stack.gunicorn_threads = args.threads_per_worker
+    if args.no_group_commit:
+        stack.extra_sidecar_env["SP_GROUP_COMMIT"] = "0"
     stack.extra_sidecar_env["SP_SITE_ORIGINS"] = SITE
     try:
         stack.start_db()
@@ -128,7 +135,9 @@ def main() -> int:
             before = cur.fetchone()["n"]
         conn.commit()
 
-        print(f"sidecar: gunicorn x{stack.gunicorn_workers}, wrk {args.connections} "
+        print(f"sidecar: gunicorn {stack.gunicorn_workers} workers x {stack.gunicorn_threads}"
+              f" threads, group commit {'off' if args.no_group_commit else 'on'}, wrk "
+              f"{args.connections} "
               f"connections, {args.seconds:.0f} s ...")
         out = subprocess.run(
             ["wrk", "-t", str(args.threads), "-c", str(args.connections),

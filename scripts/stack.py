@@ -88,7 +88,7 @@ class Stack:
     secret_keys: str | None = None
     table_prefix: str = "wp_"
     gunicorn_workers: int = 4
-    gunicorn_threads: int = 2
+    gunicorn_threads: int = 4
     # gthread keeps HTTP connections alive (sync workers close after every request).
     gunicorn_worker_class: str = "gthread"
     extra_sidecar_env: dict = field(default_factory=dict)

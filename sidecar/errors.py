@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pymysql
 from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
@@ -43,6 +44,15 @@ def init_app(app: Flask) -> None:
         if e.code == 405 and getattr(e, "valid_methods", None):
             resp.headers["Allow"] = ", ".join(e.valid_methods)
         return resp
+
+    @app.errorhandler(pymysql.err.OperationalError)
+    @app.errorhandler(TimeoutError)
+    def database_unavailable(e: Exception):
+        app.logger.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
+        g.error_code = "database_unavailable"
+        body = ApiError(503, "database_unavailable", "The database is not available; retry "
+                                                     "later").to_dict()
+        return jsonify(body), 503, {"Retry-After": "5"}
 
     @app.errorhandler(Exception)
     def unexpected(e: Exception):

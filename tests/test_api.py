@@ -223,3 +223,32 @@ def test_readyz_fails_without_database(test_db):
 def test_unknown_route_is_json_404(client):
     r = client.get("/nowhere")
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
+
+
+def test_concurrent_ingest_shares_commits_and_keeps_duplicates_apart(app, sql):
+    """Group commit: concurrent requests are written together; a repeated event_id in the
+    same batch fails alone (200, the first record's id) and every 201 left its row."""
+    import threading
+    payloads = [consent_payload() for _ in range(24)]
+    dup = payloads[5]
+    results = []
+    lock = threading.Lock()
+
+    def send(p):
+        r = app.test_client().post("/v1/consents", json={"token": make_token(p)})
+        with lock:
+            results.append((p["event_id"], r.status_code, r.get_json()["id"]))
+
+    threads = [threading.Thread(target=send, args=(p,)) for p in payloads + [dup, dup]]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(code for _, code, _ in results) == [200] * 2 + [201] * 24
+    assert len({rid for ev, _, rid in results if ev == dup["event_id"]}) == 1
+    rows = sql("SELECT id, event_id FROM t_sp_consents")
+    assert len(rows) == 24
+    assert {r["id"] for r in rows} == {rid for _, code, rid in results if code == 201}
+    jobs = sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs j JOIN t_sp_consents c"
+               " ON c.seq = j.consent_seq")
+    assert jobs[0]["n"] == 24  # every job points at its own consent
