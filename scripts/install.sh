@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 MODE="${1:-all}"
 # libmaxminddb-dev: maxminddb builds its C reader against it (about 10x faster lookups).
 SIDECAR_PKGS=(chromium chromium-driver fonts-dejavu-core libmaxminddb-dev)
-STACK_PKGS=(mariadb-server mariadb-client php-cli php-mysql php-xml php-mbstring php-curl
+STACK_PKGS=(mariadb-server mariadb-client php-cli php-mysql php-xml php-mbstring php-curl php-zip
             wordpress wordpress-theme-twentytwentyone phpunit gettext nodejs rsync wrk)
 if [ "$MODE" = sidecar ]; then PKGS=("${SIDECAR_PKGS[@]}"); else PKGS=("${SIDECAR_PKGS[@]}" "${STACK_PKGS[@]}"); fi
 

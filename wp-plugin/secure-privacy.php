@@ -24,9 +24,19 @@ require_once __DIR__ . '/includes/settings.php';
 require_once __DIR__ . '/includes/class-signer.php';
 require_once __DIR__ . '/includes/sidecar.php';
 require_once __DIR__ . '/includes/outbox.php';
+require_once __DIR__ . '/includes/rate-limit.php';
 require_once __DIR__ . '/includes/rest.php';
 require_once __DIR__ . '/includes/frontend.php';
-require_once __DIR__ . '/includes/admin.php';
+require_once __DIR__ . '/includes/privacy.php';
+require_once __DIR__ . '/includes/policy.php';
+// Screens of wp-admin only: a visitor's page view does not compile them.
+if ( is_admin() ) {
+	require_once __DIR__ . '/includes/admin.php';
+	require_once __DIR__ . '/includes/admin-settings.php';
+	require_once __DIR__ . '/includes/admin-log.php';
+	require_once __DIR__ . '/includes/charts.php';
+	require_once __DIR__ . '/includes/admin-stats.php';
+}
 
 register_activation_hook( __FILE__, 'secure_privacy_activate' );
 register_deactivation_hook( __FILE__, 'secure_privacy_deactivate' );

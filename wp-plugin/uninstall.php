@@ -1,9 +1,11 @@
 <?php
 /**
- * Uninstall: remove the plugin's option, schema version, cron event and outbox table.
+ * Uninstall: remove the plugin's options, cron events, tables (outbox, rate-limit counters),
+ * transients and the erasure-deadline post meta, on every site of a network.
  *
  * WordPress runs this file alone (the plugin is not loaded), so names are spelled out here.
- * Consent records are the sidecar's and stay in its tables.
+ * Consent records are the sidecar's: they stay in its tables until erased there (consent log
+ * → Erase, or the sidecar's admin API), because they are the site's proof of consent.
  *
  * @package SecurePrivacy
  */
@@ -17,9 +19,15 @@ function secure_privacy_uninstall_site(): void {
 	global $wpdb;
 	delete_option( 'secure_privacy_settings' );
 	delete_option( 'secure_privacy_db_version' );
+	delete_option( 'secure_privacy_policy_edited' );
 	wp_clear_scheduled_hook( 'secure_privacy_flush_outbox' );
-	// phpcs:ignore WordPress.DB.DirectDatabaseQuery.SchemaChange, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- our own table.
+	wp_clear_scheduled_hook( 'secure_privacy_daily' );
+	delete_post_meta_by_key( '_secure_privacy_deadline' );
+	// phpcs:disable WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- our own tables and transients.
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}sp_outbox" );
+	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}sp_rate_limit" );
+	$wpdb->query( "DELETE FROM {$wpdb->options} WHERE option_name LIKE '\\_transient\\_secure\\_privacy\\_%' OR option_name LIKE '\\_transient\\_timeout\\_secure\\_privacy\\_%'" );
+	// phpcs:enable
 }
 
 if ( is_multisite() ) {

@@ -58,8 +58,8 @@ def shots(full_stack):
     settings = {
         "SP_DATABASE_URL": full_stack.database_url(), "SP_TABLE_PREFIX": "sx_",
         "SP_SECRET_KEYS": "shot-key", "SP_ADMIN_TOKENS": "admin-token-two",
-        "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "4",
-        "SP_SCREENSHOT_BACKOFF": "1", "SP_SCREENSHOT_LEASE": "6",
+        "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "8",
+        "SP_SCREENSHOT_BACKOFF": "1", "SP_SCREENSHOT_LEASE": "10",
     }
     app = create_app(settings)
     yield Shots(full_stack, app, settings)
@@ -211,7 +211,7 @@ def test_one_render_serves_many_consents(sx):
 
 
 def test_hung_page_times_out_and_is_retried(sx):
-    rid = sx.ingest(f"/sp-test-slow.php?id=hang{time.time_ns()}&s=12", user_agent=DESKTOP_UA)
+    rid = sx.ingest(f"/sp-test-slow.php?id=hang{time.time_ns()}&s=14", user_agent=DESKTOP_UA)
     worker = sx.worker()
     sx.drain(worker, timeout=90)
     (job,) = sx.sql("SELECT status, attempts, last_error FROM sx_sp_screenshot_jobs")

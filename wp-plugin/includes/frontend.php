@@ -23,18 +23,6 @@ const SECURE_PRIVACY_CONSENT_MODE_ID = 'sp-consent-mode';
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
 
 /**
- * Register the banner's hooks that plugin.php does not list (it lists the enqueue, the
- * script tag filter and the footer fallback of the configuration).
- */
-function secure_privacy_frontend_hooks(): void {
-	// First in <head>, before any tag can read the consent state.
-	add_action( 'wp_head', 'secure_privacy_print_head', 1 );
-	// WP Consent API: this plugin is the consent manager and the region is opt-in.
-	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
-	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
-}
-
-/**
  * The WP Consent API consent type (wp_get_consent_type): opt-in, nothing before a choice.
  *
  * @return string
@@ -424,4 +412,3 @@ function secure_privacy_privacy_url(): string {
 	return get_privacy_policy_url();
 }
 
-add_action( 'plugins_loaded', 'secure_privacy_frontend_hooks' );

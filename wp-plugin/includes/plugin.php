@@ -14,32 +14,96 @@ defined( 'ABSPATH' ) || exit;
  */
 function secure_privacy_boot(): void {
 	add_action( 'init', 'secure_privacy_load_textdomain' );
+	add_action( 'change_locale', 'secure_privacy_reload_textdomain' );
 
-	// Settings (includes/settings.php) and their admin page (includes/admin.php).
+	// Settings (includes/settings.php).
 	add_action( 'init', 'secure_privacy_register_settings' );
 	add_action( 'add_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
 	add_action( 'update_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
 	add_action( 'delete_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
-	if ( is_admin() ) {
-		add_action( 'admin_menu', 'secure_privacy_admin_menu' );
-		add_action( 'admin_init', 'secure_privacy_admin_settings_fields' );
-	}
 
-	// Consent intake (includes/rest.php).
+	// Consent intake (includes/rest.php, includes/rate-limit.php).
 	add_action( 'rest_api_init', 'secure_privacy_register_rest_routes' );
 	add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_limit_body_size', 10, 3 );
+	add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_rate_limit', 11, 3 );
 
-	// Outbox delivery (includes/outbox.php). The table and the cron event are also made
-	// lazily, for sites where the plugin was switched on without its activation hook.
+	// Outbox delivery (includes/outbox.php) and daily upkeep. The tables and the cron events are
+	// also made lazily (in wp-admin, and when a consent is queued), for sites where the plugin
+	// was switched on without its activation hook.
 	add_filter( 'cron_schedules', 'secure_privacy_cron_schedules' );
 	add_action( SECURE_PRIVACY_CRON_HOOK, 'secure_privacy_run_outbox_cron', 10, 0 );
-	add_action( 'init', 'secure_privacy_schedule_outbox_cron' );
-	add_action( 'init', 'secure_privacy_outbox_maybe_install' );
+	add_action( SECURE_PRIVACY_DAILY_HOOK, 'secure_privacy_daily_maintenance', 10, 0 );
+	// Not on a visitor's page view: that costs nothing beyond the banner.
+	add_action( 'admin_init', 'secure_privacy_schedule_outbox_cron' );
+	add_action( 'admin_init', 'secure_privacy_outbox_maybe_install' );
+	add_action( 'rest_api_init', 'secure_privacy_outbox_maybe_install' );
+	add_action( 'wp_initialize_site', 'secure_privacy_initialize_site', 20 );
 
-	// Banner (includes/frontend.php).
+	// Privacy tools (includes/privacy.php) and policy versioning (includes/policy.php).
+	add_filter( 'wp_privacy_personal_data_exporters', 'secure_privacy_register_exporter' );
+	add_filter( 'wp_privacy_personal_data_erasers', 'secure_privacy_register_eraser' );
+	add_action( 'save_post_user_request', 'secure_privacy_record_erasure_deadline', 10, 2 );
+	add_action( 'post_updated', 'secure_privacy_policy_page_updated', 10, 3 );
+
+	// Banner (includes/frontend.php): configuration and Consent Mode defaults first in <head>,
+	// before any tag can read the consent state; the footer copy is only a fallback.
+	add_action( 'wp_head', 'secure_privacy_print_head', 1 );
 	add_action( 'wp_enqueue_scripts', 'secure_privacy_enqueue_assets' );
 	add_filter( 'script_loader_tag', 'secure_privacy_defer_widget_script', 10, 2 );
 	add_action( 'wp_footer', 'secure_privacy_print_config', 5 );
+	// WP Consent API: this plugin is the consent manager and the region is opt-in.
+	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
+	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
+
+	// Admin screens (includes/admin*.php, loaded in wp-admin only).
+	if ( is_admin() ) {
+		add_action( 'admin_menu', 'secure_privacy_admin_menu' );
+		add_action( 'admin_init', 'secure_privacy_admin_settings_fields' );
+		add_action( 'admin_enqueue_scripts', 'secure_privacy_admin_enqueue' );
+		add_action( 'admin_notices', 'secure_privacy_admin_render_flash' );
+		add_action( 'admin_notices', 'secure_privacy_policy_notice' );
+		add_action( 'wp_dashboard_setup', 'secure_privacy_dashboard_setup' );
+		add_filter( 'manage_erase-personal-data_columns', 'secure_privacy_erasure_columns' );
+		add_action( 'manage_erase-personal-data_custom_column', 'secure_privacy_erasure_column', 10, 2 );
+		add_filter( 'plugin_action_links_' . plugin_basename( SECURE_PRIVACY_FILE ), 'secure_privacy_action_links' );
+		add_filter( 'plugin_row_meta', 'secure_privacy_row_meta', 10, 2 );
+		foreach ( array( 'test_connection', 'retry_outbox', 'screenshot', 'export', 'delete_consent', 'erase', 'policy_bump' ) as $action ) {
+			add_action( 'admin_post_secure_privacy_' . $action, 'secure_privacy_handle_' . $action );
+		}
+	}
+}
+
+/**
+ * Reload the translations after switch_to_locale() (change_locale).
+ */
+function secure_privacy_reload_textdomain(): void {
+	unload_textdomain( 'secure-privacy' );
+	secure_privacy_load_textdomain();
+}
+
+/**
+ * Say on the Plugins screen what deleting the plugin keeps (plugin_row_meta).
+ *
+ * @param array  $meta Row meta.
+ * @param string $file Plugin file.
+ */
+function secure_privacy_row_meta( $meta, $file ): array {
+	$meta = (array) $meta;
+	if ( plugin_basename( SECURE_PRIVACY_FILE ) === $file ) {
+		$meta[] = esc_html__( 'Deleting the plugin removes its settings and outbox; consent records stay in the sidecar until erased there.', 'secure-privacy' );
+	}
+	return $meta;
+}
+
+/**
+ * A "Settings" link on the Plugins screen (plugin_action_links_{plugin}).
+ *
+ * @param array $links Action links.
+ */
+function secure_privacy_action_links( $links ): array {
+	$links = (array) $links;
+	array_unshift( $links, sprintf( '<a href="%s">%s</a>', esc_url( admin_url( 'admin.php?page=' . SECURE_PRIVACY_MENU_SLUG ) ), esc_html__( 'Settings', 'secure-privacy' ) ) );
+	return $links;
 }
 
 /**
@@ -50,21 +114,91 @@ function secure_privacy_load_textdomain(): void {
 	load_plugin_textdomain( 'secure-privacy', false, dirname( plugin_basename( SECURE_PRIVACY_FILE ) ) . '/languages' );
 }
 
+/** Daily upkeep: rate-limit counters, the policy version that took effect. */
+const SECURE_PRIVACY_DAILY_HOOK = 'secure_privacy_daily';
+
 /**
- * Activation: create the outbox table and schedule its delivery.
+ * Activation: on every site of the network when network-activated, else on this one.
+ *
+ * @param bool $network_wide Network activation.
  */
-function secure_privacy_activate(): void {
-	secure_privacy_outbox_install();
+function secure_privacy_activate( $network_wide = false ): void {
 	// plugins_loaded has already run on the activation request, so the boot hooks are not there yet.
 	add_filter( 'cron_schedules', 'secure_privacy_cron_schedules' );
+	secure_privacy_for_each_site( (bool) $network_wide, 'secure_privacy_activate_site' );
+}
+
+/**
+ * Deactivation: stop the cron events (on every site when network-deactivated). The outbox
+ * keeps its rows until uninstall.
+ *
+ * @param bool $network_wide Network deactivation.
+ */
+function secure_privacy_deactivate( $network_wide = false ): void {
+	secure_privacy_for_each_site( (bool) $network_wide, 'secure_privacy_deactivate_site' );
+}
+
+/**
+ * Create the tables and schedule the cron events of the current site.
+ */
+function secure_privacy_activate_site(): void {
+	secure_privacy_outbox_install();
 	secure_privacy_schedule_outbox_cron();
 }
 
 /**
- * Deactivation: stop the delivery cron. The outbox keeps its rows until uninstall.
+ * Unschedule the current site's cron events.
  */
-function secure_privacy_deactivate(): void {
+function secure_privacy_deactivate_site(): void {
 	wp_clear_scheduled_hook( SECURE_PRIVACY_CRON_HOOK );
+	wp_clear_scheduled_hook( SECURE_PRIVACY_DAILY_HOOK );
+}
+
+/**
+ * Run $callback on every site of the network ($network_wide on multisite), else on this site.
+ *
+ * @param bool     $network_wide All sites.
+ * @param callable $callback     Runs with the site switched to.
+ */
+function secure_privacy_for_each_site( bool $network_wide, callable $callback ): void {
+	if ( ! $network_wide || ! is_multisite() ) {
+		$callback();
+		return;
+	}
+	foreach ( get_sites(
+		array(
+			'fields' => 'ids',
+			'number' => 0,
+		)
+	) as $site_id ) {
+		switch_to_blog( (int) $site_id );
+		$callback();
+		restore_current_blog();
+	}
+}
+
+/**
+ * A site added to a network where the plugin is network-active gets its tables (wp_initialize_site).
+ *
+ * @param WP_Site $site The new site.
+ */
+function secure_privacy_initialize_site( $site ): void {
+	if ( ! function_exists( 'is_plugin_active_for_network' ) ) {
+		require_once ABSPATH . 'wp-admin/includes/plugin.php';
+	}
+	if ( $site instanceof WP_Site && is_plugin_active_for_network( plugin_basename( SECURE_PRIVACY_FILE ) ) ) {
+		switch_to_blog( (int) $site->blog_id );
+		secure_privacy_activate_site();
+		restore_current_blog();
+	}
+}
+
+/**
+ * The daily upkeep.
+ */
+function secure_privacy_daily_maintenance(): void {
+	secure_privacy_rate_cleanup();
+	secure_privacy_policy_promote();
 }
 
 /**

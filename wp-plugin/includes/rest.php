@@ -124,19 +124,19 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 	$payload['wp_user_id']  = get_current_user_id();
 	$payload['occurred_at'] = gmdate( 'Y-m-d\TH:i:s\Z' );
 
-	$result    = secure_privacy_send_to_sidecar( $payload );
-	$delivered = SECURE_PRIVACY_DELIVERED === $result['outcome'];
-	if ( $delivered ) {
-		// The sidecar answers right now, so earlier events need not wait for their backoff.
-		if ( secure_privacy_outbox_has_pending() ) {
-			secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH, true );
+	if ( secure_privacy_outbox_has_pending() ) {
+		// Earlier events wait: this one queues behind them, so the sidecar gets them in order.
+		if ( ! secure_privacy_outbox_add( $payload, null ) ) {
+			return secure_privacy_rest_unavailable();
 		}
-	} elseif ( ! secure_privacy_outbox_add( $payload, $result ) ) {
-		return new WP_Error(
-			'secure_privacy_unavailable',
-			__( 'The consent could not be recorded. Please try again.', 'secure-privacy' ),
-			array( 'status' => 503 )
-		);
+		$counts    = secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH );
+		$delivered = $counts[ SECURE_PRIVACY_DELIVERED ] > 0 && ! secure_privacy_outbox_contains( $payload['event_id'] );
+	} else {
+		$result    = secure_privacy_send_to_sidecar( $payload );
+		$delivered = SECURE_PRIVACY_DELIVERED === $result['outcome'];
+		if ( ! $delivered && ! secure_privacy_outbox_add( $payload, $result ) ) {
+			return secure_privacy_rest_unavailable();
+		}
 	}
 
 	return new WP_REST_Response(
@@ -149,20 +149,132 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 }
 
 /**
- * The visitor's IP: REMOTE_ADDR, or '' when it is not an IP address.
- * Sites behind a proxy filter `secure_privacy_client_ip` with their trusted header logic.
+ * The 503 of a consent that could neither be delivered nor kept.
  */
-function secure_privacy_client_ip(): string {
-	// phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- validated as an IP below.
-	$remote = isset( $_SERVER['REMOTE_ADDR'] ) ? wp_unslash( $_SERVER['REMOTE_ADDR'] ) : '';
-	$ip     = is_string( $remote ) && false !== filter_var( $remote, FILTER_VALIDATE_IP ) ? $remote : '';
+function secure_privacy_rest_unavailable(): WP_Error {
+	return new WP_Error(
+		'secure_privacy_unavailable',
+		__( 'The consent could not be recorded. Please try again.', 'secure-privacy' ),
+		array( 'status' => 503 )
+	);
+}
+
+/**
+ * The visitor's IP address, or '' when none can be determined.
+ *
+ * Without a trusted proxy header (the default) it is REMOTE_ADDR. Behind a CDN or load
+ * balancer the site owner names the header its proxies set (e.g. X-Forwarded-For); then the
+ * list in that header is read from the right, skipping addresses of the site's own network
+ * (private, loopback and link-local ranges, and the `secure_privacy_trusted_proxies` filter),
+ * and the first other address is the visitor's: entries further left were written by the
+ * client and may be forged. A malformed entry ends the walk. Naming the header says the
+ * site's origin is only reachable through that proxy, so the direct peer is believed.
+ *
+ * @param array|null $server $_SERVER, or another array of its shape (tests).
+ */
+function secure_privacy_client_ip( ?array $server = null ): string {
+	// phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- validated as IPs below.
+	$server = null === $server ? wp_unslash( $_SERVER ) : $server;
+	$remote = isset( $server['REMOTE_ADDR'] ) && is_string( $server['REMOTE_ADDR'] ) ? secure_privacy_parse_ip( $server['REMOTE_ADDR'] ) : '';
+	$ip     = $remote;
+	$header = secure_privacy_settings()['trusted_proxy_header'];
+
+	if ( '' !== $header && '' !== $remote ) {
+		$key   = 'HTTP_' . strtoupper( str_replace( '-', '_', $header ) );
+		$value = isset( $server[ $key ] ) && is_string( $server[ $key ] ) ? $server[ $key ] : '';
+		$hops  = '' === trim( $value ) ? array() : array_reverse( explode( ',', $value ) );
+		foreach ( $hops as $hop ) {
+			$hop_ip = secure_privacy_parse_ip( $hop );
+			if ( '' === $hop_ip ) {
+				break;
+			}
+			$ip = $hop_ip;
+			if ( ! secure_privacy_ip_is_trusted_proxy( $hop_ip ) ) {
+				break;
+			}
+		}
+	}
 	/**
-	 * Filters the visitor IP recorded with a consent.
+	 * Filters the visitor IP recorded with a consent and used for rate limiting.
 	 *
-	 * @param string $ip REMOTE_ADDR, or '' when not an IP address.
+	 * @param string $ip     The address determined as described above, or ''.
+	 * @param string $remote REMOTE_ADDR (validated), or ''.
 	 */
-	$ip = apply_filters( 'secure_privacy_client_ip', $ip );
-	return is_string( $ip ) && false !== filter_var( $ip, FILTER_VALIDATE_IP ) ? $ip : '';
+	$ip = apply_filters( 'secure_privacy_client_ip', $ip, $remote );
+	return is_string( $ip ) ? secure_privacy_parse_ip( $ip ) : '';
+}
+
+/**
+ * One address as a proxy header or REMOTE_ADDR writes it ("203.0.113.7", "203.0.113.7:4711",
+ * "[2001:db8::1]:443", `for="[2001:db8::1]"`), normalised; '' when it is not an IP address.
+ *
+ * @param string $value The raw address.
+ */
+function secure_privacy_parse_ip( string $value ): string {
+	$value = trim( $value, " \t\"" );
+	if ( str_starts_with( strtolower( $value ), 'for=' ) ) {
+		$value = trim( substr( $value, 4 ), '"' );
+	}
+	if ( 1 === preg_match( '/^\[([0-9A-Fa-f:.]+)\](?::\d+)?$/D', $value, $m ) ) {
+		$value = $m[1];
+	} elseif ( 1 === preg_match( '/^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/D', $value, $m ) ) {
+		$value = $m[1];
+	}
+	if ( false === filter_var( $value, FILTER_VALIDATE_IP ) ) {
+		return '';
+	}
+	return (string) inet_ntop( (string) inet_pton( $value ) );
+}
+
+/**
+ * Whether $ip belongs to the site's own network, whose proxies are trusted to report the
+ * visitor's address: private, loopback, link-local and unique-local ranges by default.
+ *
+ * @param string $ip A valid IP address.
+ */
+function secure_privacy_ip_is_trusted_proxy( string $ip ): bool {
+	$ranges = array( '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '::1/128', 'fc00::/7', 'fe80::/10' );
+	/**
+	 * Filters the address ranges (CIDR) of the proxies trusted to name the visitor's address,
+	 * e.g. to add a CDN's published ranges.
+	 *
+	 * @param string[] $ranges CIDR ranges.
+	 */
+	foreach ( (array) apply_filters( 'secure_privacy_trusted_proxies', $ranges ) as $range ) {
+		if ( is_string( $range ) && secure_privacy_ip_in_range( $ip, $range ) ) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/**
+ * Whether $ip is inside the CIDR range $range (same address family only).
+ *
+ * @param string $ip    A valid IP address.
+ * @param string $range e.g. "10.0.0.0/8" or "2001:db8::/32"; a bare address is a /32 or /128.
+ */
+function secure_privacy_ip_in_range( string $ip, string $range ): bool {
+	[ $net, $bits ] = array_pad( explode( '/', $range, 2 ), 2, null );
+	$ip_bin         = @inet_pton( $ip ); // phpcs:ignore WordPress.PHP.NoSilencedErrors -- false is handled.
+	$net_bin        = @inet_pton( (string) $net ); // phpcs:ignore WordPress.PHP.NoSilencedErrors
+	if ( false === $ip_bin || false === $net_bin || strlen( $ip_bin ) !== strlen( $net_bin ) ) {
+		return false;
+	}
+	$bits = null === $bits ? strlen( $ip_bin ) * 8 : (int) $bits;
+	if ( $bits < 0 || $bits > strlen( $ip_bin ) * 8 ) {
+		return false;
+	}
+	$bytes = intdiv( $bits, 8 );
+	if ( substr( $ip_bin, 0, $bytes ) !== substr( $net_bin, 0, $bytes ) ) {
+		return false;
+	}
+	$rest = $bits % 8;
+	if ( 0 === $rest ) {
+		return true;
+	}
+	$mask = ( 0xFF << ( 8 - $rest ) ) & 0xFF;
+	return ( ord( $ip_bin[ $bytes ] ) & $mask ) === ( ord( $net_bin[ $bytes ] ) & $mask );
 }
 
 /**
@@ -342,7 +454,9 @@ function secure_privacy_rest_validate_consistency( WP_REST_Request $request ) {
 	$action     = $request->get_param( 'action' );
 	$method     = $request->get_param( 'method' );
 	$categories = (array) $request->get_param( 'categories' );
-	$optional   = array_diff_key( $categories, array( 'necessary' => true ) );
+	// The widget never grants a category the site does not offer, so accept_all leaves those off.
+	$offered    = secure_privacy_settings()['categories_enabled'];
+	$optional   = array_intersect_key( $categories, array_flip( $offered ) );
 
 	if ( ( 'withdraw' === $action ) !== ( 'withdraw' === $method ) ) {
 		return secure_privacy_rest_invalid_param( 'method', __( 'The withdraw action goes with the withdraw method, and only with it.', 'secure-privacy' ) );

@@ -21,21 +21,42 @@ const SECURE_PRIVACY_FORM_MARKER = '_form';
 /** Longest policy version, in characters (the REST route accepts the same). */
 const SECURE_PRIVACY_MAX_VERSION_LENGTH = 64;
 
+/** Optional consent categories, in display order (`necessary` is always on). */
+const SECURE_PRIVACY_OPTIONAL_CATEGORIES = array( 'preferences', 'statistics', 'marketing' );
+
+/** Text keys of the banner that the site owner may override per language. */
+const SECURE_PRIVACY_TEXT_KEYS = array( 'title', 'body', 'acceptAll', 'rejectAll', 'preferences', 'save', 'withdraw', 'open', 'close', 'privacyLink', 'gpcNotice', 'dntNotice', 'policyNotice', 'blocked' );
+
+/** Longest overridable banner text, in characters (the body; every other text gets a fifth). */
+const SECURE_PRIVACY_MAX_TEXT_LENGTH = 2000;
+
+const SECURE_PRIVACY_POSITIONS = array( 'bottom-right', 'bottom-left' );
+
 /**
  * Every setting with its default; the keys are the only ones ever stored.
  *
- * @return array{sidecar_url: string, secret_keys: string, admin_token: string, policy_version: string, privacy_page_id: int, consent_lifetime_days: int, honor_gpc: bool, honor_dnt: bool}
+ * @return array{sidecar_url: string, secret_keys: string, admin_token: string, policy_version: string, next_policy_version: string, next_policy_effective: string, policy_notice_days: int, privacy_page_id: int, consent_lifetime_days: int, honor_gpc: bool, honor_dnt: bool, categories_enabled: string[], texts: array<string, array<string, string>>, primary_color: string, position: string, trusted_proxy_header: string, rate_limit_per_minute: int, retention_days: int}
  */
 function secure_privacy_settings_defaults(): array {
 	return array(
 		'sidecar_url'           => '',    // Base URL of the sidecar, e.g. http://127.0.0.1:8000.
 		'secret_keys'           => '',    // Comma-separated signing secrets, oldest first, the last signs (= SP_SECRET_KEYS).
 		'admin_token'           => '',    // Bearer token for the sidecar's admin API (one of SP_ADMIN_TOKENS).
-		'policy_version'        => '1',   // Privacy-policy version; changing it asks every visitor again.
+		'policy_version'        => '1',   // Privacy-policy version in force; changing it asks every visitor again.
+		'next_policy_version'   => '',    // Announced version, in force from next_policy_effective ('' = none).
+		'next_policy_effective' => '',    // YYYY-MM-DD (UTC) the announced version takes effect.
+		'policy_notice_days'    => 30,    // Days before that date the banner announces the change.
 		'privacy_page_id'       => 0,     // 0 = the WordPress privacy-policy page.
 		'consent_lifetime_days' => 365,   // Days a choice is kept before the banner asks again.
 		'honor_gpc'             => true,  // Treat Global Privacy Control as a refusal.
 		'honor_dnt'             => false, // Treat Do Not Track as a refusal.
+		'categories_enabled'    => SECURE_PRIVACY_OPTIONAL_CATEGORIES, // Optional categories offered.
+		'texts'                 => array(), // locale => text key => override; a missing or '' text is the built-in default.
+		'primary_color'         => '#1d4ed8', // Buttons and accents of the banner.
+		'position'              => 'bottom-right', // bottom-right | bottom-left.
+		'trusted_proxy_header'  => '',    // '' = REMOTE_ADDR; e.g. X-Forwarded-For behind a CDN or load balancer.
+		'rate_limit_per_minute' => 120,   // Consents accepted per visitor IP per minute (0 = unlimited).
+		'retention_days'        => 1825,  // How long consent records are kept (the sidecar's purge applies it).
 	);
 }
 
@@ -69,8 +90,43 @@ function secure_privacy_settings( bool $refresh = false ): array {
 	if ( null === $settings || $refresh ) {
 		$stored   = get_option( SECURE_PRIVACY_OPTION, array() );
 		$settings = secure_privacy_normalize_settings( is_array( $stored ) ? $stored : array() );
+		$settings = secure_privacy_apply_policy_schedule( $settings, time() );
 	}
 	return $settings;
+}
+
+/**
+ * The settings as of $now: once the announced policy version's effective date (UTC) has come,
+ * it is the version in force and nothing is announced any more. Pure; the stored option is
+ * brought up to date by the daily maintenance cron, but readers never depend on that.
+ *
+ * @param array $settings Normalised settings.
+ * @param int   $now      Unix time.
+ * @return array The settings with the schedule applied.
+ */
+function secure_privacy_apply_policy_schedule( array $settings, int $now ): array {
+	if ( '' !== $settings['next_policy_version'] && '' !== $settings['next_policy_effective']
+		&& $settings['next_policy_effective'] <= gmdate( 'Y-m-d', $now ) ) {
+		$settings['policy_version']        = $settings['next_policy_version'];
+		$settings['next_policy_version']   = '';
+		$settings['next_policy_effective'] = '';
+	}
+	return $settings;
+}
+
+/**
+ * Whether the banner should announce the next policy version on day $now: a version and date
+ * are set, the date is still ahead, and it is at most `policy_notice_days` away.
+ *
+ * @param array $settings secure_privacy_settings().
+ * @param int   $now      Unix time.
+ */
+function secure_privacy_policy_notice_due( array $settings, int $now ): bool {
+	if ( '' === $settings['next_policy_version'] || '' === $settings['next_policy_effective'] ) {
+		return false;
+	}
+	$effective = strtotime( $settings['next_policy_effective'] . ' 00:00:00 UTC' );
+	return false !== $effective && $effective > $now && $effective - $now <= (int) $settings['policy_notice_days'] * DAY_IN_SECONDS;
 }
 
 /**
@@ -113,6 +169,19 @@ function secure_privacy_sanitize_settings( $input ): array {
 				$clean[ $secret ] = $saved[ $secret ];
 			}
 		}
+		// A form shows only some settings (and the texts of some languages): the rest stay.
+		foreach ( array_keys( $clean ) as $key ) {
+			if ( ! array_key_exists( $key, $input ) ) {
+				$clean[ $key ] = $saved[ $key ];
+			}
+		}
+		// Languages in the form are replaced as a whole (emptied ones fall back to the defaults).
+		$kept = $saved['texts'];
+		foreach ( array_keys( is_array( $input['texts'] ?? null ) ? $input['texts'] : array() ) as $locale ) {
+			unset( $kept[ $locale ] );
+		}
+		$clean['texts'] = array_merge( $kept, $clean['texts'] );
+		ksort( $clean['texts'] );
 	}
 	return $clean;
 }
@@ -146,9 +215,49 @@ function secure_privacy_normalize_settings( array $input ): array {
 				break;
 
 			case 'policy_version':
+			case 'next_policy_version':
 				$version       = is_scalar( $value ) ? sanitize_text_field( (string) $value ) : '';
 				$version       = mb_substr( $version, 0, SECURE_PRIVACY_MAX_VERSION_LENGTH );
 				$clean[ $key ] = '' === $version ? $default : $version;
+				break;
+
+			case 'next_policy_effective':
+				$clean[ $key ] = secure_privacy_sanitize_date( $value );
+				break;
+
+			case 'policy_notice_days':
+				$clean[ $key ] = is_numeric( $value ) ? min( max( (int) $value, 0 ), 365 ) : $default;
+				break;
+
+			case 'categories_enabled':
+				$given         = is_array( $value ) ? array_map( 'strval', array_filter( $value, 'is_scalar' ) ) : array();
+				$clean[ $key ] = array_values( array_intersect( SECURE_PRIVACY_OPTIONAL_CATEGORIES, $given ) );
+				break;
+
+			case 'texts':
+				$clean[ $key ] = secure_privacy_sanitize_texts( $value );
+				break;
+
+			case 'primary_color':
+				$color         = is_string( $value ) ? sanitize_hex_color( trim( $value ) ) : null;
+				$clean[ $key ] = $color ? strtolower( $color ) : $default;
+				break;
+
+			case 'position':
+				$clean[ $key ] = in_array( $value, SECURE_PRIVACY_POSITIONS, true ) ? $value : $default;
+				break;
+
+			case 'trusted_proxy_header':
+				$clean[ $key ] = secure_privacy_sanitize_header_name( $value );
+				break;
+
+			case 'rate_limit_per_minute':
+				$clean[ $key ] = is_numeric( $value ) ? min( max( (int) $value, 0 ), 100000 ) : $default;
+				break;
+
+			case 'retention_days':
+				$days          = is_scalar( $value ) ? absint( $value ) : 0;
+				$clean[ $key ] = $days ? min( $days, 36500 ) : $default;
 				break;
 
 			case 'privacy_page_id':
@@ -181,4 +290,84 @@ function secure_privacy_sanitize_sidecar_url( $value ): string {
 		return '';
 	}
 	return untrailingslashit( esc_url_raw( $url, array( 'http', 'https' ) ) );
+}
+
+/**
+ * A calendar date YYYY-MM-DD that exists, or ''.
+ *
+ * @param mixed $value Submitted date.
+ */
+function secure_privacy_sanitize_date( $value ): string {
+	$date = is_string( $value ) ? trim( $value ) : '';
+	if ( 1 !== preg_match( '/^(\d{4})-(\d{2})-(\d{2})$/D', $date, $m ) || ! checkdate( (int) $m[2], (int) $m[3], (int) $m[1] ) ) {
+		return '';
+	}
+	return $date;
+}
+
+/**
+ * An HTTP header name (RFC 9110 token characters), as typed, or '' (= use REMOTE_ADDR).
+ *
+ * @param mixed $value Submitted header name, e.g. "X-Forwarded-For".
+ */
+function secure_privacy_sanitize_header_name( $value ): string {
+	$name = is_string( $value ) ? trim( $value ) : '';
+	return 1 === preg_match( "/^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$/D", $name ) ? $name : '';
+}
+
+/**
+ * Whether a banner text is a paragraph (multi-line, up to SECURE_PRIVACY_MAX_TEXT_LENGTH)
+ * rather than a label (one line, a fifth of that).
+ *
+ * @param string $key A text key (SECURE_PRIVACY_TEXT_KEYS, label_*, description_*).
+ * @return bool
+ */
+function secure_privacy_is_long_text( string $key ): bool {
+	return in_array( $key, array( 'body', 'gpcNotice', 'dntNotice', 'policyNotice', 'blocked' ), true )
+		|| str_starts_with( $key, 'description_' );
+}
+
+/**
+ * Banner text overrides: locale => text key => plain text. Unknown locales shapes and keys are
+ * dropped, and so are empty texts (an absent text means the built-in, translated default).
+ *
+ * @param mixed $value Submitted texts.
+ * @return array<string, array<string, string>>
+ */
+function secure_privacy_sanitize_texts( $value ): array {
+	$keys = secure_privacy_text_keys();
+	$out  = array();
+	foreach ( is_array( $value ) ? $value : array() as $locale => $texts ) {
+		if ( ! is_string( $locale ) || 1 !== preg_match( '/^[a-z]{2,3}(?:_[A-Z]{2})?(?:_[A-Za-z0-9]+)?$/D', $locale ) || ! is_array( $texts ) ) {
+			continue;
+		}
+		foreach ( $keys as $key ) {
+			if ( ! isset( $texts[ $key ] ) || ! is_scalar( $texts[ $key ] ) ) {
+				continue;
+			}
+			$long = secure_privacy_is_long_text( $key );
+			$text = $long ? sanitize_textarea_field( (string) $texts[ $key ] ) : sanitize_text_field( (string) $texts[ $key ] );
+			$text = mb_substr( trim( $text ), 0, $long ? SECURE_PRIVACY_MAX_TEXT_LENGTH : SECURE_PRIVACY_MAX_TEXT_LENGTH / 5 );
+			if ( '' !== $text ) {
+				$out[ $locale ][ $key ] = $text;
+			}
+		}
+	}
+	ksort( $out );
+	return $out;
+}
+
+/**
+ * Every overridable text key: the banner texts, then label_<cat> and description_<cat> of each
+ * category (necessary included).
+ *
+ * @return string[]
+ */
+function secure_privacy_text_keys(): array {
+	$keys = SECURE_PRIVACY_TEXT_KEYS;
+	foreach ( array_merge( array( 'necessary' ), SECURE_PRIVACY_OPTIONAL_CATEGORIES ) as $category ) {
+		$keys[] = 'label_' . $category;
+		$keys[] = 'description_' . $category;
+	}
+	return $keys;
 }

@@ -98,3 +98,160 @@ function secure_privacy_sidecar_error( int $status, string $body ): string {
 	}
 	return $error;
 }
+
+/* ---- admin API (server-side only: the admin token never reaches a browser) -------------- */
+
+/** Seconds an admin screen waits for the sidecar. */
+const SECURE_PRIVACY_ADMIN_TIMEOUT = 10;
+
+/**
+ * Call the sidecar's admin API with the configured bearer token.
+ *
+ * @param string     $method HTTP method.
+ * @param string     $path   Path below the sidecar URL, e.g. "/v1/consents".
+ * @param array      $query  Query arguments; empty values are left out.
+ * @param array|null $body   JSON body, or null for none.
+ * @param array      $args   Extra wp_remote_request() arguments (e.g. stream, filename).
+ * @return array{status: int, json: mixed, body: string, type: string}|WP_Error A WP_Error when the
+ *     sidecar is not configured or unreachable, or answers with an error status (its error code
+ *     and message; data: status).
+ */
+function secure_privacy_admin_api( string $method, string $path, array $query = array(), ?array $body = null, array $args = array() ) {
+	$settings = secure_privacy_settings();
+	if ( '' === $settings['sidecar_url'] || '' === $settings['admin_token'] ) {
+		return new WP_Error( 'secure_privacy_not_configured', __( 'Enter the sidecar URL and an admin API token in the settings first.', 'secure-privacy' ), array( 'status' => 0 ) );
+	}
+	$query = array_filter( $query, static fn( $v ): bool => null !== $v && '' !== $v );
+	$url   = $settings['sidecar_url'] . $path . ( $query ? '?' . http_build_query( $query, '', '&', PHP_QUERY_RFC3986 ) : '' );
+	$args  = $args + array(
+		'method'      => $method,
+		'timeout'     => SECURE_PRIVACY_ADMIN_TIMEOUT,
+		'redirection' => 0,
+		'user-agent'  => 'SecurePrivacy/' . SECURE_PRIVACY_VERSION . '; ' . home_url( '/' ),
+		'headers'     => array(
+			'Authorization' => 'Bearer ' . $settings['admin_token'],
+			'Accept'        => 'application/json',
+		),
+	);
+	if ( null !== $body ) {
+		$args['headers']['Content-Type'] = 'application/json';
+		$args['body']                    = wp_json_encode( $body );
+	}
+	$response = wp_remote_request( $url, $args );
+	if ( is_wp_error( $response ) ) {
+		return new WP_Error(
+			'secure_privacy_unreachable',
+			/* translators: %s: error message of the HTTP client. */
+			sprintf( __( 'The sidecar did not answer: %s', 'secure-privacy' ), $response->get_error_message() ),
+			array( 'status' => 0 )
+		);
+	}
+	$status = (int) wp_remote_retrieve_response_code( $response );
+	$type   = (string) wp_remote_retrieve_header( $response, 'content-type' );
+	$raw    = empty( $args['stream'] ) ? (string) wp_remote_retrieve_body( $response ) : '';
+	if ( ! empty( $args['stream'] ) && $status >= 400 && ! empty( $args['filename'] ) && is_readable( $args['filename'] ) ) {
+		$raw = (string) file_get_contents( $args['filename'], false, null, 0, 65536 ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local temp file.
+	}
+	$json = str_starts_with( $type, 'application/json' ) ? json_decode( $raw, true ) : null;
+	if ( $status >= 400 ) {
+		$code    = is_array( $json ) && isset( $json['error']['code'] ) && is_string( $json['error']['code'] ) ? $json['error']['code'] : 'http_' . $status;
+		$message = is_array( $json ) && isset( $json['error']['message'] ) && is_string( $json['error']['message'] ) ? $json['error']['message'] : secure_privacy_sidecar_error( $status, $raw );
+		return new WP_Error( 'secure_privacy_' . $code, $message, array( 'status' => $status ) );
+	}
+	return array(
+		'status' => $status,
+		'json'   => $json,
+		'body'   => $raw,
+		'type'   => $type,
+	);
+}
+
+/**
+ * Check the connection: the sidecar's readiness and version, whether the admin token is
+ * accepted, and whether it verifies our signature (a signed probe must fail validation, 422,
+ * not the signature check, 401).
+ *
+ * @return array{ok: bool, version: string, checks: array<int, array{ok: bool, label: string, detail: string}>}
+ */
+function secure_privacy_test_connection(): array {
+	$settings = secure_privacy_settings();
+	$checks   = array();
+	$version  = '';
+	if ( '' === $settings['sidecar_url'] ) {
+		$checks[] = array(
+			'ok'     => false,
+			'label'  => __( 'Sidecar URL', 'secure-privacy' ),
+			'detail' => __( 'Not set.', 'secure-privacy' ),
+		);
+		return array(
+			'ok'      => false,
+			'version' => '',
+			'checks'  => $checks,
+		);
+	}
+	$base = array(
+		'timeout'     => SECURE_PRIVACY_SIDECAR_TIMEOUT,
+		'redirection' => 0,
+		'headers'     => array(
+			'Accept'       => 'application/json',
+			'Content-Type' => 'application/json',
+		),
+	);
+
+	$ready = wp_remote_get( $settings['sidecar_url'] . '/readyz', $base );
+	if ( is_wp_error( $ready ) ) {
+		$checks[] = array(
+			'ok'     => false,
+			'label'  => __( 'Readiness', 'secure-privacy' ),
+			'detail' => $ready->get_error_message(),
+		);
+	} else {
+		$status   = (int) wp_remote_retrieve_response_code( $ready );
+		$json     = json_decode( (string) wp_remote_retrieve_body( $ready ), true );
+		$version  = is_array( $json ) && isset( $json['version'] ) && is_string( $json['version'] ) ? $json['version'] : '';
+		$checks[] = array(
+			'ok'     => 200 === $status,
+			'label'  => __( 'Readiness', 'secure-privacy' ),
+			'detail' => 200 === $status
+				/* translators: %s: sidecar version. */
+				? sprintf( __( 'Ready, version %s.', 'secure-privacy' ), $version )
+				: secure_privacy_sidecar_error( $status, (string) wp_remote_retrieve_body( $ready ) ),
+		);
+	}
+
+	$list     = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'limit' => 1 ) );
+	$checks[] = array(
+		'ok'     => ! is_wp_error( $list ),
+		'label'  => __( 'Admin API token', 'secure-privacy' ),
+		'detail' => is_wp_error( $list ) ? $list->get_error_message() : __( 'Accepted.', 'secure-privacy' ),
+	);
+
+	try {
+		$token = Secure_Privacy_Signer::from_list( $settings['secret_keys'] )->sign( array( 'probe' => true ) );
+		$probe = wp_remote_post(
+			$settings['sidecar_url'] . '/v1/consents',
+			$base + array(
+				'body'        => wp_json_encode( array( 'token' => $token ) ),
+				'data_format' => 'body',
+			)
+		);
+		$status = is_wp_error( $probe ) ? 0 : (int) wp_remote_retrieve_response_code( $probe );
+		$ok     = 422 === $status;
+		$detail = $ok ? __( 'The sidecar verifies this site\'s signatures.', 'secure-privacy' )
+			: ( is_wp_error( $probe ) ? $probe->get_error_message() : secure_privacy_sidecar_error( $status, (string) wp_remote_retrieve_body( $probe ) ) );
+	} catch ( InvalidArgumentException $e ) {
+		$ok     = false;
+		$detail = __( 'No signing secret is set.', 'secure-privacy' );
+	}
+	$checks[] = array(
+		'ok'     => $ok,
+		'label'  => __( 'Signing secret', 'secure-privacy' ),
+		'detail' => $detail,
+	);
+
+	return array(
+		'ok'      => ! in_array( false, array_column( $checks, 'ok' ), true ),
+		'version' => $version,
+		'checks'  => $checks,
+	);
+}

@@ -1,0 +1,144 @@
+<?php
+/**
+ * The option's sanitizing (register_setting callback) and the policy schedule.
+ *
+ * @package SecurePrivacy
+ */
+
+final class SettingsTest extends SP_WP_TestCase {
+
+	public function test_unknown_keys_are_dropped_and_defaults_merged(): void {
+		update_option( SECURE_PRIVACY_OPTION, array( 'evil' => 'x', 'honor_dnt' => '1' ) );
+		$stored = get_option( SECURE_PRIVACY_OPTION );
+		$this->assertArrayNotHasKey( 'evil', $stored );
+		$this->assertTrue( $stored['honor_dnt'] );
+		$this->assertSame( 120, $stored['rate_limit_per_minute'] );
+		$this->assertSame( array( 'preferences', 'statistics', 'marketing' ), $stored['categories_enabled'] );
+		$this->assertSame( 'bottom-right', $stored['position'] );
+	}
+
+	public function test_every_value_is_coerced_to_its_type_and_range(): void {
+		$this->set(
+			array(
+				'primary_color'         => 'red; background:url(x)',
+				'position'              => 'top-center',
+				'trusted_proxy_header'  => "X-Forwarded-For\r\nSet-Cookie: a",
+				'rate_limit_per_minute' => '-5',
+				'policy_notice_days'    => '9999',
+				'categories_enabled'    => array( 'marketing', 'necessary', 'bogus', 'statistics' ),
+				'next_policy_effective' => '2025-02-30',
+				'policy_version'        => '<b>2</b>',
+				'retention_days'        => 'abc',
+			)
+		);
+		$s = get_option( SECURE_PRIVACY_OPTION );
+		$this->assertSame( '#1d4ed8', $s['primary_color'] );
+		$this->assertSame( 'bottom-right', $s['position'] );
+		$this->assertSame( '', $s['trusted_proxy_header'] );
+		$this->assertSame( 0, $s['rate_limit_per_minute'] );
+		$this->assertSame( 365, $s['policy_notice_days'] );
+		$this->assertSame( array( 'statistics', 'marketing' ), $s['categories_enabled'] );
+		$this->assertSame( '', $s['next_policy_effective'] );
+		$this->assertSame( '2', $s['policy_version'] );
+		$this->assertSame( 1825, $s['retention_days'] );
+
+		$this->set( array( 'primary_color' => '#AbC', 'trusted_proxy_header' => 'CF-Connecting-IP', 'position' => 'bottom-left' ) );
+		$s = get_option( SECURE_PRIVACY_OPTION );
+		$this->assertSame( '#abc', $s['primary_color'] );
+		$this->assertSame( 'CF-Connecting-IP', $s['trusted_proxy_header'] );
+		$this->assertSame( 'bottom-left', $s['position'] );
+	}
+
+	public function test_texts_keep_known_keys_as_plain_text_and_drop_empty_ones(): void {
+		$this->set(
+			array(
+				'texts' => array(
+					'sv_SE'       => array(
+						'acceptAll'         => ' <b>Ja</b> tack ',
+						'body'              => "Rad ett\nRad två <script>x</script>",
+						'rejectAll'         => '',
+						'label_marketing'   => 'Reklam',
+						'evilKey'           => 'x',
+					),
+					'../../etc'   => array( 'title' => 'x' ),
+					'de_DE'       => array( 'title' => '' ),
+				),
+			)
+		);
+		$texts = get_option( SECURE_PRIVACY_OPTION )['texts'];
+		$this->assertSame( array( 'sv_SE' ), array_keys( $texts ) );
+		$this->assertSame( 'Ja tack', $texts['sv_SE']['acceptAll'] );
+		$this->assertSame( "Rad ett\nRad två", $texts['sv_SE']['body'] );
+		$this->assertSame( 'Reklam', $texts['sv_SE']['label_marketing'] );
+		$this->assertArrayNotHasKey( 'rejectAll', $texts['sv_SE'] );
+		$this->assertArrayNotHasKey( 'evilKey', $texts['sv_SE'] );
+	}
+
+	public function test_the_form_keeps_secrets_and_what_it_does_not_show(): void {
+		$this->set( array( 'texts' => array( 'sv_SE' => array( 'title' => 'Hej' ), 'de_DE' => array( 'title' => 'Hallo' ) ) ) );
+		$before = get_option( SECURE_PRIVACY_OPTION );
+		// What options.php passes for a form with only some fields, secrets left empty.
+		$clean = secure_privacy_sanitize_settings(
+			array(
+				SECURE_PRIVACY_FORM_MARKER => '1',
+				'secret_keys'              => '',
+				'admin_token'              => '',
+				'honor_dnt'                => '1',
+				'texts'                    => array( 'sv_SE' => array( 'title' => '' ) ),
+			)
+		);
+		$this->assertSame( $before['secret_keys'], $clean['secret_keys'] );
+		$this->assertSame( $before['admin_token'], $clean['admin_token'] );
+		$this->assertSame( $before['sidecar_url'], $clean['sidecar_url'] );
+		$this->assertTrue( $clean['honor_dnt'] );
+		$this->assertSame( array( 'de_DE' => array( 'title' => 'Hallo' ) ), $clean['texts'] );
+		$this->assertArrayNotHasKey( SECURE_PRIVACY_FORM_MARKER, $clean );
+	}
+
+	public function test_settings_are_autoloaded_and_read_without_a_query(): void {
+		global $wpdb;
+		$this->assertSame( 'yes', $wpdb->get_var( $wpdb->prepare( "SELECT autoload FROM {$wpdb->options} WHERE option_name = %s", SECURE_PRIVACY_OPTION ) ) ); // phpcs:ignore WordPress.DB
+		secure_privacy_settings( true );
+		$queries = $wpdb->num_queries;
+		secure_privacy_settings();
+		secure_privacy_settings();
+		$this->assertSame( $queries, $wpdb->num_queries );
+	}
+
+	public function test_the_announced_version_takes_effect_on_its_day(): void {
+		$this->set( array( 'policy_version' => '3', 'next_policy_version' => '4', 'next_policy_effective' => '2030-06-01', 'policy_notice_days' => 30 ) );
+		$s      = secure_privacy_normalize_settings( get_option( SECURE_PRIVACY_OPTION ) );
+		$before = secure_privacy_apply_policy_schedule( $s, strtotime( '2030-05-31 23:59:59 UTC' ) );
+		$after  = secure_privacy_apply_policy_schedule( $s, strtotime( '2030-06-01 00:00:00 UTC' ) );
+		$this->assertSame( '3', $before['policy_version'] );
+		$this->assertSame( '4', $after['policy_version'] );
+		$this->assertSame( '', $after['next_policy_version'] );
+		$this->assertFalse( secure_privacy_policy_notice_due( $s, strtotime( '2030-05-01 00:00:00 UTC' ) ) );
+		$this->assertTrue( secure_privacy_policy_notice_due( $s, strtotime( '2030-05-03 00:00:00 UTC' ) ) );
+	}
+
+	public function test_next_version_and_the_edited_policy_page(): void {
+		$this->assertSame( '2', secure_privacy_next_version( '1' ) );
+		$this->assertSame( '2024.10', secure_privacy_next_version( '2024.9' ) );
+		$this->assertSame( 'v3-beta', secure_privacy_next_version( 'v2-beta' ) );
+		$this->assertSame( 'spring-2', secure_privacy_next_version( 'spring' ) );
+
+		delete_option( SECURE_PRIVACY_POLICY_EDITED_OPTION );
+		$page = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Policy', 'post_content' => 'v1' ) );
+		$this->set( array( 'privacy_page_id' => $page ) );
+		wp_update_post( array( 'ID' => $page, 'post_title' => 'Policy' ) );
+		$this->assertFalse( get_option( SECURE_PRIVACY_POLICY_EDITED_OPTION ), 'an edit that changes nothing offers nothing' );
+		wp_update_post( array( 'ID' => $page, 'post_content' => 'v2' ) );
+		$this->assertNotFalse( get_option( SECURE_PRIVACY_POLICY_EDITED_OPTION ) );
+		wp_delete_post( $page, true );
+		delete_option( SECURE_PRIVACY_POLICY_EDITED_OPTION );
+	}
+
+	public function test_swedish_is_shipped_and_follows_a_locale_switch(): void {
+		$this->assertTrue( switch_to_locale( 'sv_SE' ) );
+		$this->assertSame( 'Samtyckeslogg', __( 'Consent log', 'secure-privacy' ) );
+		$this->assertSame( 'Raderade 2 poster.', sprintf( _n( 'Erased %d record.', 'Erased %d records.', 2, 'secure-privacy' ), 2 ) );
+		restore_previous_locale();
+		$this->assertSame( 'Consent log', __( 'Consent log', 'secure-privacy' ) );
+	}
+}

@@ -1,0 +1,91 @@
+<?php
+/**
+ * Base of the in-WordPress tests: every test starts from known settings (the real sidecar of
+ * the test stack, SP_TEST_SIDECAR_*), an empty outbox and no rate-limit counters.
+ *
+ * @package SecurePrivacy
+ */
+
+use PHPUnit\Framework\TestCase;
+
+abstract class SP_WP_TestCase extends TestCase {
+
+	/** A port nothing listens on: the sidecar is "down". */
+	protected const DOWN_URL = 'http://127.0.0.1:9';
+
+	protected function setUp(): void {
+		global $wpdb;
+		update_option(
+			SECURE_PRIVACY_OPTION,
+			array(
+				'sidecar_url' => getenv( 'SP_TEST_SIDECAR_URL' ),
+				'secret_keys' => getenv( 'SP_TEST_SECRET_KEYS' ),
+				'admin_token' => getenv( 'SP_TEST_ADMIN_TOKEN' ),
+			)
+		);
+		secure_privacy_outbox_install();
+		$wpdb->query( 'DELETE FROM ' . secure_privacy_outbox_table() ); // phpcs:ignore WordPress.DB
+		$wpdb->query( 'DELETE FROM ' . secure_privacy_rate_table() ); // phpcs:ignore WordPress.DB
+		$_SERVER['REMOTE_ADDR'] = '203.0.113.10';
+		wp_set_current_user( 0 );
+	}
+
+	/** Change some settings (through the sanitize callback). */
+	protected function set( array $changes ): void {
+		update_option( SECURE_PRIVACY_OPTION, array_merge( get_option( SECURE_PRIVACY_OPTION ), $changes ) );
+	}
+
+	/** A valid consent body as the widget sends it. */
+	protected function body( array $overrides = array() ): array {
+		return array_merge(
+			array(
+				'event_id'       => wp_generate_uuid4(),
+				'subject_id'     => wp_generate_uuid4(),
+				'action'         => 'grant',
+				'method'         => 'accept_all',
+				'categories'     => array(
+					'necessary'   => true,
+					'preferences' => true,
+					'statistics'  => true,
+					'marketing'   => true,
+				),
+				'page_url'       => 'https://phpunit.example/page/',
+				'policy_version' => '1',
+				'banner_version' => 'b1',
+				'language'       => 'en-US',
+				'signals'        => array(
+					'gpc' => false,
+					'dnt' => false,
+				),
+			),
+			$overrides
+		);
+	}
+
+	/** POST the consent route inside WordPress (the real REST server). */
+	protected function post_consent( array $body, array $headers = array() ): WP_REST_Response {
+		$request = new WP_REST_Request( 'POST', '/secure-privacy/v1/consent' );
+		$request->set_header( 'Content-Type', 'application/json' );
+		$request->set_header( 'User-Agent', 'PHPUnit agent' );
+		foreach ( $headers as $name => $value ) {
+			$request->set_header( $name, $value );
+		}
+		$request->set_body( (string) wp_json_encode( $body ) );
+		$result = rest_ensure_response( rest_get_server()->dispatch( $request ) );
+		return is_wp_error( $result ) ? rest_convert_error_to_response( $result ) : $result; // As serve_request() does.
+	}
+
+	/** Records of a subject in the real sidecar, newest first. */
+	protected function sidecar_records( string $subject_id ): array {
+		$result = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'subject_id' => $subject_id ) );
+		$this->assertIsArray( $result, is_wp_error( $result ) ? $result->get_error_message() : '' );
+		return $result['json']['items'];
+	}
+
+	/** Rows of the outbox, oldest first. */
+	protected function outbox(): array {
+		global $wpdb;
+		// phpcs:ignore WordPress.DB
+		return $wpdb->get_results( 'SELECT * FROM ' . secure_privacy_outbox_table() . ' ORDER BY id', ARRAY_A );
+	}
+}

@@ -1,0 +1,604 @@
+<?php
+/**
+ * The Consent log page: records from the sidecar's admin API with filters and pagination, a
+ * detail view with the screenshot, CSV/NDJSON export, deletion of one record and erasure by
+ * visitor id or IP address. Every call runs on the server: the admin token never reaches the
+ * browser, and images and exports are passed through admin-post.php.
+ *
+ * @package SecurePrivacy
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/** Records per page of the log. */
+const SECURE_PRIVACY_LOG_PER_PAGE = 25;
+
+/**
+ * The log filters of the current request, sanitised; only filled ones are returned.
+ *
+ * @param array $source $_GET or $_POST (slashed).
+ * @return array<string, string> Filter name => value, as the sidecar's list endpoint takes them.
+ */
+function secure_privacy_log_filters( array $source ): array {
+	$source  = wp_unslash( $source );
+	$filters = array();
+	foreach ( array( 'from', 'to' ) as $key ) {
+		$date = secure_privacy_sanitize_date( $source[ $key ] ?? '' );
+		if ( '' !== $date ) {
+			$filters[ $key ] = $date;
+		}
+	}
+	$country = strtoupper( sanitize_text_field( (string) ( $source['country'] ?? '' ) ) );
+	if ( 1 === preg_match( '/^[A-Z]{2}$/D', $country ) ) {
+		$filters['country'] = $country;
+	}
+	$method = sanitize_key( (string) ( $source['method'] ?? '' ) );
+	if ( in_array( $method, SECURE_PRIVACY_METHODS, true ) ) {
+		$filters['method'] = $method;
+	}
+	$action = sanitize_key( (string) ( $source['consent_action'] ?? '' ) );
+	if ( in_array( $action, SECURE_PRIVACY_ACTIONS, true ) ) {
+		$filters['action'] = $action;
+	}
+	$subject = strtolower( sanitize_text_field( (string) ( $source['subject_id'] ?? '' ) ) );
+	if ( secure_privacy_is_uuid( $subject ) ) {
+		$filters['subject_id'] = $subject;
+	}
+	$page_url = esc_url_raw( trim( (string) ( $source['page_url'] ?? '' ) ), array( 'http', 'https' ) );
+	if ( '' !== $page_url ) {
+		$filters['page_url'] = $page_url;
+	}
+	$user = absint( $source['wp_user_id'] ?? 0 );
+	if ( $user ) {
+		$filters['wp_user_id'] = (string) $user;
+	}
+	return $filters;
+}
+
+/**
+ * Whether $value is a version 4 UUID.
+ *
+ * @param string $value Candidate.
+ */
+function secure_privacy_is_uuid( string $value ): bool {
+	return 1 === preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/iD', $value );
+}
+
+/**
+ * Human labels of the consent methods and actions.
+ *
+ * @return array<string, string>
+ */
+function secure_privacy_method_labels(): array {
+	return array(
+		'accept_all' => __( 'Accept all', 'secure-privacy' ),
+		'reject_all' => __( 'Reject all', 'secure-privacy' ),
+		'custom'     => __( 'Custom choice', 'secure-privacy' ),
+		'withdraw'   => __( 'Withdrawal', 'secure-privacy' ),
+		'gpc'        => __( 'Global Privacy Control', 'secure-privacy' ),
+		'dnt'        => __( 'Do Not Track', 'secure-privacy' ),
+	);
+}
+
+/**
+ * Human labels of the consent actions.
+ *
+ * @return array<string, string>
+ */
+function secure_privacy_action_labels(): array {
+	return array(
+		'grant'    => __( 'Grant', 'secure-privacy' ),
+		'update'   => __( 'Update', 'secure-privacy' ),
+		'withdraw' => __( 'Withdraw', 'secure-privacy' ),
+	);
+}
+
+/**
+ * Render the Consent log page (list, or one record with ?consent=<id>).
+ */
+function secure_privacy_render_log_page(): void {
+	if ( ! current_user_can( SECURE_PRIVACY_CAPABILITY ) ) {
+		return;
+	}
+	// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- a read-only view.
+	$record_id = isset( $_GET['consent'] ) ? strtolower( sanitize_text_field( wp_unslash( $_GET['consent'] ) ) ) : '';
+	echo '<div class="wrap sp-wrap">';
+	if ( secure_privacy_is_uuid( $record_id ) ) {
+		secure_privacy_render_log_record( $record_id );
+	} else {
+		secure_privacy_render_log_list();
+	}
+	echo '</div>';
+}
+
+/**
+ * The list view.
+ */
+function secure_privacy_render_log_list(): void {
+	// phpcs:disable WordPress.Security.NonceVerification.Recommended -- a read-only view.
+	$filters = secure_privacy_log_filters( $_GET );
+	$cursor  = isset( $_GET['cursor'] ) ? sanitize_text_field( wp_unslash( $_GET['cursor'] ) ) : '';
+	$cursor  = 1 === preg_match( '/^[A-Za-z0-9_-]{1,64}$/D', $cursor ) ? $cursor : '';
+	$page_no = max( 1, absint( $_GET['paged'] ?? 1 ) );
+	// phpcs:enable
+	$export_url = wp_nonce_url( add_query_arg( array_merge( array( 'action' => 'secure_privacy_export' ), secure_privacy_log_query_args( $filters ) ), admin_url( 'admin-post.php' ) ), 'secure_privacy_export' );
+
+	echo '<h1 class="wp-heading-inline sp-title"><span class="dashicons dashicons-list-view" aria-hidden="true"></span> ' . esc_html__( 'Consent log', 'secure-privacy' ) . '</h1> ';
+	printf( '<a class="page-title-action" id="sp-export-csv" href="%s">%s</a> ', esc_url( add_query_arg( 'format', 'csv', $export_url ) ), esc_html__( 'Export CSV', 'secure-privacy' ) );
+	printf( '<a class="page-title-action" href="%s">%s</a>', esc_url( add_query_arg( 'format', 'ndjson', $export_url ) ), esc_html__( 'Export NDJSON', 'secure-privacy' ) );
+	echo '<hr class="wp-header-end">';
+	echo '<p class="sp-lead">' . esc_html__( 'Every consent decision made on this site, newest first, as the sidecar keeps it. Open a record to see the page as the visitor saw it.', 'secure-privacy' ) . '</p>';
+
+	secure_privacy_render_log_filters( $filters );
+
+	$result = secure_privacy_admin_api( 'GET', '/v1/consents', array_merge( $filters, array( 'limit' => SECURE_PRIVACY_LOG_PER_PAGE, 'cursor' => $cursor ) ) );
+	if ( is_wp_error( $result ) ) {
+		secure_privacy_admin_render_error( $result );
+	} else {
+		$items = is_array( $result['json']['items'] ?? null ) ? $result['json']['items'] : array();
+		$next  = is_string( $result['json']['next_cursor'] ?? null ) ? $result['json']['next_cursor'] : '';
+		secure_privacy_render_log_pagination( $filters, $page_no, $next, count( $items ), 'top' );
+		secure_privacy_render_log_table( $items, $filters );
+		secure_privacy_render_log_pagination( $filters, $page_no, $next, count( $items ), 'bottom' );
+	}
+	secure_privacy_render_erase_box();
+}
+
+/**
+ * Query arguments that carry the filters (action is renamed: "action" is taken by admin-post).
+ *
+ * @param array $filters secure_privacy_log_filters().
+ */
+function secure_privacy_log_query_args( array $filters ): array {
+	if ( isset( $filters['action'] ) ) {
+		$filters['consent_action'] = $filters['action'];
+		unset( $filters['action'] );
+	}
+	return $filters;
+}
+
+/**
+ * The filter bar.
+ *
+ * @param array $filters Current filters.
+ */
+function secure_privacy_render_log_filters( array $filters ): void {
+	?>
+	<form method="get" class="sp-filters" action="<?php echo esc_url( admin_url( 'admin.php' ) ); ?>">
+		<input type="hidden" name="page" value="<?php echo esc_attr( SECURE_PRIVACY_LOG_SLUG ); ?>">
+		<div class="sp-filter">
+			<label for="sp-filter-from"><?php esc_html_e( 'From', 'secure-privacy' ); ?></label>
+			<input type="date" id="sp-filter-from" name="from" value="<?php echo esc_attr( $filters['from'] ?? '' ); ?>">
+		</div>
+		<div class="sp-filter">
+			<label for="sp-filter-to"><?php esc_html_e( 'To', 'secure-privacy' ); ?></label>
+			<input type="date" id="sp-filter-to" name="to" value="<?php echo esc_attr( $filters['to'] ?? '' ); ?>">
+		</div>
+		<div class="sp-filter">
+			<label for="sp-filter-method"><?php esc_html_e( 'Method', 'secure-privacy' ); ?></label>
+			<select id="sp-filter-method" name="method">
+				<option value=""><?php esc_html_e( 'All methods', 'secure-privacy' ); ?></option>
+				<?php foreach ( secure_privacy_method_labels() as $method => $label ) : ?>
+					<option value="<?php echo esc_attr( $method ); ?>" <?php selected( $filters['method'] ?? '', $method ); ?>><?php echo esc_html( $label ); ?></option>
+				<?php endforeach; ?>
+			</select>
+		</div>
+		<div class="sp-filter">
+			<label for="sp-filter-action"><?php esc_html_e( 'Action', 'secure-privacy' ); ?></label>
+			<select id="sp-filter-action" name="consent_action">
+				<option value=""><?php esc_html_e( 'All actions', 'secure-privacy' ); ?></option>
+				<?php foreach ( secure_privacy_action_labels() as $action => $label ) : ?>
+					<option value="<?php echo esc_attr( $action ); ?>" <?php selected( $filters['action'] ?? '', $action ); ?>><?php echo esc_html( $label ); ?></option>
+				<?php endforeach; ?>
+			</select>
+		</div>
+		<div class="sp-filter sp-filter-narrow">
+			<label for="sp-filter-country"><?php esc_html_e( 'Country', 'secure-privacy' ); ?></label>
+			<input type="text" id="sp-filter-country" name="country" maxlength="2" placeholder="SE" value="<?php echo esc_attr( $filters['country'] ?? '' ); ?>">
+		</div>
+		<div class="sp-filter sp-filter-wide">
+			<label for="sp-filter-subject"><?php esc_html_e( 'Visitor id', 'secure-privacy' ); ?></label>
+			<input type="text" id="sp-filter-subject" name="subject_id" spellcheck="false" placeholder="xxxxxxxx-xxxx-4xxx-…" value="<?php echo esc_attr( $filters['subject_id'] ?? '' ); ?>">
+		</div>
+		<div class="sp-filter sp-filter-wide">
+			<label for="sp-filter-page"><?php esc_html_e( 'Page URL', 'secure-privacy' ); ?></label>
+			<input type="url" id="sp-filter-page" name="page_url" placeholder="<?php echo esc_attr( home_url( '/' ) ); ?>" value="<?php echo esc_attr( $filters['page_url'] ?? '' ); ?>">
+		</div>
+		<?php if ( isset( $filters['wp_user_id'] ) ) : ?>
+			<input type="hidden" name="wp_user_id" value="<?php echo esc_attr( $filters['wp_user_id'] ); ?>">
+		<?php endif; ?>
+		<div class="sp-filter sp-filter-buttons">
+			<?php submit_button( __( 'Filter', 'secure-privacy' ), 'secondary', '', false, array( 'id' => 'sp-filter-submit' ) ); ?>
+			<?php if ( $filters ) : ?>
+				<a class="button-link" href="<?php echo esc_url( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG ) ); ?>"><?php esc_html_e( 'Clear', 'secure-privacy' ); ?></a>
+			<?php endif; ?>
+		</div>
+	</form>
+	<?php
+}
+
+/**
+ * Cursor pagination: "Newest" and "Older".
+ *
+ * @param array  $filters Current filters.
+ * @param int    $page_no Page number shown (for the label only).
+ * @param string $next    Cursor of the next page, '' on the last.
+ * @param int    $count   Records on this page.
+ * @param string $where   top | bottom.
+ */
+function secure_privacy_render_log_pagination( array $filters, int $page_no, string $next, int $count, string $where ): void {
+	$base = secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG, secure_privacy_log_query_args( $filters ) );
+	echo '<div class="tablenav ' . esc_attr( $where ) . '"><div class="tablenav-pages">';
+	/* translators: 1: page number, 2: records on the page. */
+	printf( '<span class="displaying-num">%s</span> ', esc_html( sprintf( __( 'Page %1$d · %2$d records', 'secure-privacy' ), $page_no, $count ) ) );
+	echo '<span class="pagination-links">';
+	if ( $page_no > 1 ) {
+		printf( '<a class="first-page button" href="%1$s"><span aria-hidden="true">«</span> %2$s</a> ', esc_url( $base ), esc_html__( 'Newest', 'secure-privacy' ) );
+	}
+	if ( '' !== $next ) {
+		printf(
+			'<a class="next-page button" data-sp-next href="%1$s">%2$s <span aria-hidden="true">›</span></a>',
+			esc_url(
+				add_query_arg(
+					array(
+						'cursor' => $next,
+						'paged'  => $page_no + 1,
+					),
+					$base
+				)
+			),
+			esc_html__( 'Older', 'secure-privacy' )
+		);
+	}
+	echo '</span></div><br class="clear"></div>';
+}
+
+/**
+ * The records table.
+ *
+ * @param array $items   Records.
+ * @param array $filters Current filters (for links that narrow them).
+ */
+function secure_privacy_render_log_table( array $items, array $filters ): void {
+	$methods = secure_privacy_method_labels();
+	$labels  = secure_privacy_admin_category_labels();
+	?>
+	<table class="wp-list-table widefat fixed striped sp-log">
+		<thead>
+			<tr>
+				<th scope="col" class="column-primary sp-col-time"><?php esc_html_e( 'Received', 'secure-privacy' ); ?></th>
+				<th scope="col" class="sp-col-choice"><?php esc_html_e( 'Choice', 'secure-privacy' ); ?></th>
+				<th scope="col" class="sp-col-cats"><?php esc_html_e( 'Categories', 'secure-privacy' ); ?></th>
+				<th scope="col" class="sp-col-where"><?php esc_html_e( 'Location', 'secure-privacy' ); ?></th>
+				<th scope="col" class="sp-col-page"><?php esc_html_e( 'Page', 'secure-privacy' ); ?></th>
+				<th scope="col" class="sp-col-subject"><?php esc_html_e( 'Visitor', 'secure-privacy' ); ?></th>
+				<th scope="col" class="sp-col-proof"><?php esc_html_e( 'Proof', 'secure-privacy' ); ?></th>
+			</tr>
+		</thead>
+		<tbody>
+		<?php if ( ! $items ) : ?>
+			<tr class="no-items"><td colspan="7"><?php echo $filters ? esc_html__( 'No record matches these filters.', 'secure-privacy' ) : esc_html__( 'No consent has been recorded yet.', 'secure-privacy' ); ?></td></tr>
+		<?php endif; ?>
+		<?php
+		foreach ( $items as $rec ) :
+			if ( ! is_array( $rec ) || ! isset( $rec['id'] ) ) {
+				continue;
+			}
+			$id        = (string) $rec['id'];
+			$view      = secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG, array( 'consent' => $id ) );
+			$subject   = (string) ( $rec['subject_id'] ?? '' );
+			$page_url  = (string) ( $rec['page_url'] ?? '' );
+			$query     = (string) wp_parse_url( $page_url, PHP_URL_QUERY );
+			$path      = (string) wp_parse_url( $page_url, PHP_URL_PATH ) . ( '' !== $query ? '?' . $query : '' );
+			$shot      = (string) ( $rec['screenshot']['status'] ?? '' );
+			$location  = implode( ', ', array_filter( array( (string) ( $rec['city'] ?? '' ), (string) ( $rec['country'] ?? '' ) ) ) );
+			$is_revoke = 'withdraw' === ( $rec['action'] ?? '' );
+			?>
+			<tr data-sp-record="<?php echo esc_attr( $id ); ?>">
+				<td class="column-primary sp-col-time" data-colname="<?php esc_attr_e( 'Received', 'secure-privacy' ); ?>">
+					<strong><a class="row-title" href="<?php echo esc_url( $view ); ?>"><?php echo esc_html( secure_privacy_admin_local_time( (string) ( $rec['received_at'] ?? '' ) ) ); ?></a></strong>
+					<div class="row-actions"><span class="view"><a href="<?php echo esc_url( $view ); ?>"><?php esc_html_e( 'View', 'secure-privacy' ); ?></a></span></div>
+				</td>
+				<td class="sp-col-choice" data-colname="<?php esc_attr_e( 'Choice', 'secure-privacy' ); ?>">
+					<span class="sp-pill sp-pill-<?php echo esc_attr( $is_revoke ? 'withdraw' : (string) ( $rec['method'] ?? '' ) ); ?>"><?php echo esc_html( $methods[ $rec['method'] ?? '' ] ?? (string) ( $rec['method'] ?? '' ) ); ?></span>
+				</td>
+				<td class="sp-col-cats" data-colname="<?php esc_attr_e( 'Categories', 'secure-privacy' ); ?>">
+					<?php secure_privacy_render_category_marks( (array) ( $rec['categories'] ?? array() ), $labels ); ?>
+				</td>
+				<td class="sp-col-where" data-colname="<?php esc_attr_e( 'Location', 'secure-privacy' ); ?>">
+					<?php echo esc_html( '' !== $location ? $location : '—' ); ?><br><code class="sp-muted"><?php echo esc_html( (string) ( $rec['ip'] ?? '' ) ); ?></code>
+				</td>
+				<td class="sp-col-page" data-colname="<?php esc_attr_e( 'Page', 'secure-privacy' ); ?>">
+					<a href="<?php echo esc_url( $page_url ); ?>" title="<?php echo esc_attr( $page_url ); ?>" rel="noreferrer" target="_blank"><?php echo esc_html( '' !== $path ? $path : '/' ); ?></a>
+				</td>
+				<td class="sp-col-subject" data-colname="<?php esc_attr_e( 'Visitor', 'secure-privacy' ); ?>">
+					<a href="<?php echo esc_url( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG, array( 'subject_id' => $subject ) ) ); ?>" title="<?php esc_attr_e( 'All records of this visitor', 'secure-privacy' ); ?>"><code><?php echo esc_html( substr( $subject, 0, 8 ) ); ?></code></a>
+					<?php if ( ! empty( $rec['wp_user_id'] ) ) : ?>
+						<span class="dashicons dashicons-admin-users sp-muted" title="<?php echo esc_attr( sprintf( /* translators: %d: user id. */ __( 'Signed-in user #%d', 'secure-privacy' ), (int) $rec['wp_user_id'] ) ); ?>"></span>
+					<?php endif; ?>
+				</td>
+				<td class="sp-col-proof" data-colname="<?php esc_attr_e( 'Proof', 'secure-privacy' ); ?>">
+					<?php secure_privacy_render_screenshot_status( $shot ); ?>
+				</td>
+			</tr>
+		<?php endforeach; ?>
+		</tbody>
+	</table>
+	<?php
+}
+
+/**
+ * Granted/refused marks per category.
+ *
+ * @param array $categories Category => bool.
+ * @param array $labels     Category labels.
+ */
+function secure_privacy_render_category_marks( array $categories, array $labels ): void {
+	echo '<ul class="sp-cats">';
+	foreach ( $labels as $key => $label ) {
+		if ( 'necessary' === $key || ! array_key_exists( $key, $categories ) ) {
+			continue;
+		}
+		$on = true === $categories[ $key ];
+		printf(
+			'<li class="%1$s" data-sp-cat="%2$s"><span class="dashicons %3$s" aria-hidden="true"></span>%4$s<span class="screen-reader-text">: %5$s</span></li>',
+			$on ? 'sp-on' : 'sp-off',
+			esc_attr( $key ),
+			$on ? 'dashicons-yes' : 'dashicons-no-alt',
+			esc_html( $label ),
+			$on ? esc_html__( 'granted', 'secure-privacy' ) : esc_html__( 'refused', 'secure-privacy' )
+		);
+	}
+	echo '</ul>';
+}
+
+/**
+ * The screenshot status as a small label.
+ *
+ * @param string $status pending | done | failed | skipped.
+ */
+function secure_privacy_render_screenshot_status( string $status ): void {
+	$labels = array(
+		'done'    => array( 'dashicons-format-image', __( 'Screenshot', 'secure-privacy' ) ),
+		'pending' => array( 'dashicons-clock', __( 'Pending', 'secure-privacy' ) ),
+		'failed'  => array( 'dashicons-warning', __( 'Failed', 'secure-privacy' ) ),
+		'skipped' => array( 'dashicons-minus', __( 'Skipped', 'secure-privacy' ) ),
+	);
+	[ $icon, $label ] = $labels[ $status ] ?? array( 'dashicons-minus', $status );
+	printf( '<span class="sp-shot sp-shot-%1$s"><span class="dashicons %2$s" aria-hidden="true"></span> %3$s</span>', esc_attr( $status ), esc_attr( $icon ), esc_html( $label ) );
+}
+
+/**
+ * The erase box under the list.
+ */
+function secure_privacy_render_erase_box(): void {
+	?>
+	<div class="postbox sp-box sp-erase" id="sp-erase">
+		<h2 class="sp-box-title"><span class="dashicons dashicons-trash" aria-hidden="true"></span> <?php esc_html_e( 'Erase personal data', 'secure-privacy' ); ?></h2>
+		<div class="inside">
+			<p><?php esc_html_e( 'Answer an erasure request: every record of a visitor id (from their consent cookie) or of an IP address loses its personal data and screenshot. The ledger keeps a tombstone, so its integrity can still be proven. This cannot be undone.', 'secure-privacy' ); ?></p>
+			<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" class="sp-inline-form" data-sp-confirm="<?php esc_attr_e( 'Erase every record of this visitor or address? This cannot be undone.', 'secure-privacy' ); ?>">
+				<input type="hidden" name="action" value="secure_privacy_erase">
+				<?php wp_nonce_field( 'secure_privacy_erase' ); ?>
+				<label class="screen-reader-text" for="sp-erase-by"><?php esc_html_e( 'Erase by', 'secure-privacy' ); ?></label>
+				<select name="by" id="sp-erase-by">
+					<option value="subject_id"><?php esc_html_e( 'Visitor id', 'secure-privacy' ); ?></option>
+					<option value="ip"><?php esc_html_e( 'IP address', 'secure-privacy' ); ?></option>
+				</select>
+				<label class="screen-reader-text" for="sp-erase-value"><?php esc_html_e( 'Visitor id or IP address', 'secure-privacy' ); ?></label>
+				<input type="text" name="value" id="sp-erase-value" class="regular-text" required spellcheck="false">
+				<?php submit_button( __( 'Erase records', 'secure-privacy' ), 'delete', 'submit', false, array( 'id' => 'sp-erase-submit' ) ); ?>
+			</form>
+		</div>
+	</div>
+	<?php
+}
+
+/**
+ * The detail view of one record.
+ *
+ * @param string $id Record id.
+ */
+function secure_privacy_render_log_record( string $id ): void {
+	$back = secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG );
+	echo '<h1 class="wp-heading-inline sp-title"><span class="dashicons dashicons-media-document" aria-hidden="true"></span> ' . esc_html__( 'Consent record', 'secure-privacy' ) . '</h1> ';
+	printf( '<a class="page-title-action" href="%s">%s</a>', esc_url( $back ), esc_html__( '← Back to the log', 'secure-privacy' ) );
+	echo '<hr class="wp-header-end">';
+
+	$result = secure_privacy_admin_api( 'GET', '/v1/consents/' . rawurlencode( $id ) );
+	if ( is_wp_error( $result ) ) {
+		if ( 410 === ( $result->get_error_data()['status'] ?? 0 ) ) {
+			echo '<div class="notice notice-info inline"><p>' . esc_html__( 'This record was erased: its personal data and screenshot are gone; a tombstone keeps the ledger verifiable.', 'secure-privacy' ) . '</p></div>';
+			return;
+		}
+		secure_privacy_admin_render_error( $result );
+		return;
+	}
+	$rec     = (array) $result['json'];
+	$methods = secure_privacy_method_labels();
+	$actions = secure_privacy_action_labels();
+	$signals = (array) ( $rec['signals'] ?? array() );
+	$user    = ! empty( $rec['wp_user_id'] ) ? get_userdata( (int) $rec['wp_user_id'] ) : false;
+	$rows    = array(
+		__( 'Record id', 'secure-privacy' )      => '<code>' . esc_html( (string) ( $rec['id'] ?? '' ) ) . '</code>',
+		__( 'Event id', 'secure-privacy' )       => '<code>' . esc_html( (string) ( $rec['event_id'] ?? '' ) ) . '</code>',
+		__( 'Visitor id', 'secure-privacy' )     => sprintf( '<a href="%s"><code>%s</code></a>', esc_url( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG, array( 'subject_id' => (string) ( $rec['subject_id'] ?? '' ) ) ) ), esc_html( (string) ( $rec['subject_id'] ?? '' ) ) ),
+		__( 'Decision', 'secure-privacy' )       => esc_html( ( $actions[ $rec['action'] ?? '' ] ?? '' ) . ' · ' . ( $methods[ $rec['method'] ?? '' ] ?? '' ) ),
+		__( 'Made at', 'secure-privacy' )        => esc_html( secure_privacy_admin_local_time( (string) ( $rec['occurred_at'] ?? '' ) ) ) . ' <span class="sp-muted">(' . esc_html( (string) ( $rec['occurred_at'] ?? '' ) ) . ')</span>',
+		__( 'Received at', 'secure-privacy' )    => esc_html( (string) ( $rec['received_at'] ?? '' ) ),
+		__( 'Page', 'secure-privacy' )           => sprintf( '<a href="%1$s" rel="noreferrer" target="_blank">%2$s</a>', esc_url( (string) ( $rec['page_url'] ?? '' ) ), esc_html( (string) ( $rec['page_url'] ?? '' ) ) ),
+		__( 'IP address', 'secure-privacy' )     => '<code>' . esc_html( (string) ( $rec['ip'] ?? '—' ) ) . '</code>',
+		__( 'Location', 'secure-privacy' )       => esc_html( implode( ', ', array_filter( array( (string) ( $rec['city'] ?? '' ), (string) ( $rec['region'] ?? '' ), (string) ( $rec['country'] ?? '' ) ) ) ) ),
+		__( 'Policy version', 'secure-privacy' ) => esc_html( (string) ( $rec['policy_version'] ?? '' ) ),
+		__( 'Banner version', 'secure-privacy' ) => '<code>' . esc_html( (string) ( $rec['banner_version'] ?? '' ) ) . '</code>',
+		__( 'Language', 'secure-privacy' )       => esc_html( (string) ( $rec['language'] ?? '' ) ),
+		__( 'Browser signals', 'secure-privacy' ) => esc_html( sprintf( 'GPC: %s · DNT: %s', ! empty( $signals['gpc'] ) ? __( 'yes', 'secure-privacy' ) : __( 'no', 'secure-privacy' ), ! empty( $signals['dnt'] ) ? __( 'yes', 'secure-privacy' ) : __( 'no', 'secure-privacy' ) ) ),
+		__( 'User', 'secure-privacy' )           => $user ? sprintf( '<a href="%1$s">%2$s</a>', esc_url( get_edit_user_link( $user->ID ) ), esc_html( $user->display_name ) ) : esc_html__( 'Not signed in', 'secure-privacy' ),
+		__( 'User agent', 'secure-privacy' )     => '<span class="sp-ua">' . esc_html( (string) ( $rec['user_agent'] ?? '' ) ) . '</span>',
+		__( 'Record hash', 'secure-privacy' )    => '<code class="sp-hash">' . esc_html( (string) ( $rec['hash'] ?? '' ) ) . '</code>',
+	);
+	?>
+	<div class="sp-record">
+		<div class="postbox sp-box sp-record-facts">
+			<h2 class="sp-box-title"><?php esc_html_e( 'What was decided', 'secure-privacy' ); ?></h2>
+			<div class="inside">
+				<?php secure_privacy_render_category_marks( (array) ( $rec['categories'] ?? array() ), secure_privacy_admin_category_labels() ); ?>
+				<table class="widefat striped sp-facts-table">
+					<tbody>
+					<?php foreach ( $rows as $label => $html ) : ?>
+						<tr><th scope="row"><?php echo esc_html( $label ); ?></th><td><?php echo $html; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- every part escaped above. ?></td></tr>
+					<?php endforeach; ?>
+					</tbody>
+				</table>
+			</div>
+		</div>
+		<div class="postbox sp-box sp-record-proof">
+			<h2 class="sp-box-title"><?php esc_html_e( 'What the visitor saw', 'secure-privacy' ); ?></h2>
+			<div class="inside">
+				<?php
+				$status = (string) ( $rec['screenshot']['status'] ?? '' );
+				if ( 'done' === $status ) {
+					$src = wp_nonce_url(
+						add_query_arg(
+							array(
+								'action' => 'secure_privacy_screenshot',
+								'id'     => $id,
+							),
+							admin_url( 'admin-post.php' )
+						),
+						'secure_privacy_screenshot'
+					);
+					printf(
+						'<a href="%1$s" target="_blank" class="sp-shot-link"><img id="sp-screenshot" src="%1$s" alt="%2$s"></a>',
+						esc_url( $src ),
+						esc_attr__( 'Screenshot of the page with the consent banner, taken by the sidecar after the decision', 'secure-privacy' )
+					);
+					echo '<p class="description">' . esc_html__( 'Taken by the sidecar\'s headless browser right after the decision, with the banner as it was shown.', 'secure-privacy' ) . '</p>';
+				} else {
+					echo '<p>';
+					secure_privacy_render_screenshot_status( $status );
+					echo '</p><p class="description">' . esc_html__( 'The screenshot is taken by the sidecar\'s worker; reload in a moment.', 'secure-privacy' ) . '</p>';
+				}
+				?>
+			</div>
+		</div>
+		<div class="postbox sp-box sp-record-actions">
+			<h2 class="sp-box-title"><?php esc_html_e( 'Erase', 'secure-privacy' ); ?></h2>
+			<div class="inside">
+				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" data-sp-confirm="<?php esc_attr_e( 'Delete this record? Its personal data and screenshot are erased for good.', 'secure-privacy' ); ?>">
+					<input type="hidden" name="action" value="secure_privacy_delete_consent">
+					<input type="hidden" name="id" value="<?php echo esc_attr( $id ); ?>">
+					<?php wp_nonce_field( 'secure_privacy_delete_consent' ); ?>
+					<?php submit_button( __( 'Delete this record', 'secure-privacy' ), 'delete', 'submit', false, array( 'id' => 'sp-delete-record' ) ); ?>
+				</form>
+				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" data-sp-confirm="<?php esc_attr_e( 'Erase every record of this visitor? This cannot be undone.', 'secure-privacy' ); ?>">
+					<input type="hidden" name="action" value="secure_privacy_erase">
+					<input type="hidden" name="by" value="subject_id">
+					<input type="hidden" name="value" value="<?php echo esc_attr( (string) ( $rec['subject_id'] ?? '' ) ); ?>">
+					<?php wp_nonce_field( 'secure_privacy_erase' ); ?>
+					<?php submit_button( __( 'Erase all records of this visitor', 'secure-privacy' ), 'delete', 'submit', false, array( 'id' => 'sp-erase-subject' ) ); ?>
+				</form>
+			</div>
+		</div>
+	</div>
+	<?php
+}
+
+/**
+ * admin-post (GET): pass a record's screenshot through to the browser.
+ */
+function secure_privacy_handle_screenshot(): void {
+	secure_privacy_admin_guard( 'secure_privacy_screenshot' );
+	$id = isset( $_GET['id'] ) ? strtolower( sanitize_text_field( wp_unslash( $_GET['id'] ) ) ) : '';
+	if ( ! secure_privacy_is_uuid( $id ) ) {
+		wp_die( esc_html__( 'No such record.', 'secure-privacy' ), '', array( 'response' => 404 ) );
+	}
+	$query  = isset( $_GET['size'] ) && 'thumb' === $_GET['size'] ? array( 'size' => 'thumb' ) : array();
+	$result = secure_privacy_admin_api( 'GET', '/v1/consents/' . $id . '/screenshot', $query );
+	if ( is_wp_error( $result ) ) {
+		$status = (int) ( $result->get_error_data()['status'] ?? 0 );
+		wp_die( esc_html( $result->get_error_message() ), '', array( 'response' => $status >= 400 ? $status : 502 ) );
+	}
+	$type = strtolower( trim( explode( ';', $result['type'] )[0] ) );
+	if ( ! in_array( $type, array( 'image/webp', 'image/png', 'image/jpeg' ), true ) ) {
+		wp_die( esc_html__( 'The sidecar sent something that is not an image.', 'secure-privacy' ), '', array( 'response' => 502 ) );
+	}
+	nocache_headers();
+	header( 'Content-Type: ' . $type );
+	header( 'Cache-Control: private, max-age=3600' );
+	header( 'X-Content-Type-Options: nosniff' );
+	header( 'Content-Length: ' . strlen( $result['body'] ) );
+	echo $result['body']; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- image bytes of a checked type.
+	exit;
+}
+
+/**
+ * admin-post (GET): stream an export of the filtered records as a download.
+ */
+function secure_privacy_handle_export(): void {
+	secure_privacy_admin_guard( 'secure_privacy_export' );
+	$format  = isset( $_GET['format'] ) && 'ndjson' === $_GET['format'] ? 'ndjson' : 'csv';
+	$filters = secure_privacy_log_filters( $_GET );
+	$file    = wp_tempnam( 'secure-privacy-export' );
+	$result  = secure_privacy_admin_api(
+		'GET',
+		'/v1/consents/export',
+		array_merge( $filters, array( 'format' => $format ) ),
+		null,
+		array(
+			'stream'   => true,
+			'filename' => $file,
+			'timeout'  => 300,
+		)
+	);
+	if ( is_wp_error( $result ) ) {
+		wp_delete_file( $file );
+		secure_privacy_admin_redirect( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG ), 'error', $result->get_error_message() );
+	}
+	$name = sprintf( 'consents-%s.%s', gmdate( 'Ymd\THis\Z' ), $format );
+	nocache_headers();
+	header( 'Content-Type: ' . ( 'csv' === $format ? 'text/csv; charset=utf-8' : 'application/x-ndjson' ) );
+	header( 'Content-Disposition: attachment; filename="' . $name . '"' );
+	header( 'X-Content-Type-Options: nosniff' );
+	header( 'Content-Length: ' . (string) filesize( $file ) );
+	readfile( $file ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_readfile -- a download of our temp file.
+	wp_delete_file( $file );
+	exit;
+}
+
+/**
+ * admin-post (POST): delete one record.
+ */
+function secure_privacy_handle_delete_consent(): void {
+	secure_privacy_admin_guard( 'secure_privacy_delete_consent' );
+	$id = isset( $_POST['id'] ) ? strtolower( sanitize_text_field( wp_unslash( $_POST['id'] ) ) ) : '';
+	if ( ! secure_privacy_is_uuid( $id ) ) {
+		secure_privacy_admin_redirect( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG ), 'error', __( 'No such record.', 'secure-privacy' ) );
+	}
+	$result = secure_privacy_admin_api( 'DELETE', '/v1/consents/' . $id );
+	if ( is_wp_error( $result ) ) {
+		secure_privacy_admin_redirect( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG, array( 'consent' => $id ) ), 'error', $result->get_error_message() );
+	}
+	secure_privacy_admin_redirect( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG ), 'success', __( 'The record was deleted.', 'secure-privacy' ) );
+}
+
+/**
+ * admin-post (POST): erase every record of a visitor id or an IP address.
+ */
+function secure_privacy_handle_erase(): void {
+	secure_privacy_admin_guard( 'secure_privacy_erase' );
+	$by    = isset( $_POST['by'] ) && 'ip' === $_POST['by'] ? 'ip' : 'subject_id';
+	$value = isset( $_POST['value'] ) ? trim( sanitize_text_field( wp_unslash( $_POST['value'] ) ) ) : '';
+	$back  = secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG );
+	$valid = 'ip' === $by ? false !== filter_var( $value, FILTER_VALIDATE_IP ) : secure_privacy_is_uuid( $value );
+	if ( ! $valid ) {
+		secure_privacy_admin_redirect( $back, 'error', 'ip' === $by ? __( 'That is not an IP address.', 'secure-privacy' ) : __( 'That is not a visitor id (a UUID from the consent cookie).', 'secure-privacy' ) );
+	}
+	$result = secure_privacy_admin_api( 'POST', '/v1/erasures', array(), array( $by => 'ip' === $by ? $value : strtolower( $value ) ) );
+	if ( is_wp_error( $result ) ) {
+		secure_privacy_admin_redirect( $back, 'error', $result->get_error_message() );
+	}
+	$erased = (int) ( $result['json']['erased'] ?? 0 );
+	/* translators: %d: number of erased records. */
+	secure_privacy_admin_redirect( $back, 'success', sprintf( _n( 'Erased %d record.', 'Erased %d records.', $erased, 'secure-privacy' ), $erased ) );
+}
