@@ -96,8 +96,7 @@ def main() -> int:
     ap.add_argument("--workers", type=int, default=None, help="gunicorn workers")
     ap.add_argument("--tokens", type=int, default=60000)
     ap.add_argument("--threads-per-worker", type=int, default=None, help="gunicorn threads")
-    ap.add_argument("--no-group-commit", action="store_true",
-                    help="one INSERT and COMMIT per request (SP_GROUP_COMMIT=0)")
+    ap.add_argument("--worker-class", default=None, help="gunicorn worker class (sync, gthread)")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("bench: wrk is missing (scripts/install.sh installs it)", file=sys.stderr)
@@ -110,8 +109,8 @@ def main() -> int:
         stack.gunicorn_workers = args.workers
     if args.threads_per_worker:
         stack.gunicorn_threads = args.threads_per_worker
-    if args.no_group_commit:
-        stack.extra_sidecar_env["SP_GROUP_COMMIT"] = "0"
+    if args.worker_class:
+        stack.gunicorn_worker_class = args.worker_class
     stack.extra_sidecar_env["SP_SITE_ORIGINS"] = SITE
     try:
         stack.start_db()
@@ -135,8 +134,8 @@ def main() -> int:
             before = cur.fetchone()["n"]
         conn.commit()
 
-        print(f"sidecar: gunicorn {stack.gunicorn_workers} workers x {stack.gunicorn_threads}"
-              f" threads, group commit {'off' if args.no_group_commit else 'on'}, wrk "
+        print(f"sidecar: gunicorn {stack.gunicorn_workers} {stack.gunicorn_worker_class} workers"
+              f" x {stack.gunicorn_threads} threads, wrk "
               f"{args.connections} "
               f"connections, {args.seconds:.0f} s ...")
         out = subprocess.run(

@@ -20,10 +20,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     except (OSError, ValueError) as e:
         raise config_mod.ConfigError(f"SP_GEOIP_DB: cannot open the database: {e}") from None
     db.init_app(app)
-    from .records import GroupCommitter
-    app.extensions["sp_committer"] = (
-        GroupCommitter(app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
-        if str(app.config.get("SP_GROUP_COMMIT", "1")) != "0" else None)
     if str(app.config.get("SP_AUTO_MIGRATE", "1")) != "0":
         # CONTRACT §3: migrations also run at start (idempotent, serialised by a DB lock).
         db.migrate(app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])

@@ -33,8 +33,7 @@ def ingest():
         raise ApiError(422, "invalid_payload", "token: is required", field="token")
     payload = signing.load_consent(token, cfg["SECRET_KEYS"], cfg["SP_MAX_TOKEN_AGE"])
     consent = validate_consent(payload)
-    rec, created = records.insert_consent(get_db(), consent, cfg,
-                                          current_app.extensions["sp_committer"])
+    rec, created = records.insert_consent(get_db(), consent, cfg)
     metrics.INGEST.labels("created" if created else "duplicate").inc()
     metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
     receipt = signing.sign_receipt({

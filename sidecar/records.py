@@ -5,10 +5,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import os
-import queue
-import sys
-import threading
 import uuid
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -20,7 +16,7 @@ from flask import current_app
 from . import geo, ledger, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
-from .db import connect_args, table
+from .db import table
 
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
@@ -71,36 +67,17 @@ JOB_ROW = ("((SELECT seq FROM `{prefix}sp_consents` WHERE id = %s),"
            " %s, %s, %s, %s, %s, 'queued', %s, %s)")
 
 
-class Pending:
-    """One consent on its way to the database: its row values, its screenshot job's values
-    (or None), and, once written, `error` (None on success)."""
-
-    __slots__ = ("consent", "job", "done", "error")
-
-    def __init__(self, consent: tuple, job: tuple | None):
-        self.consent, self.job = consent, job
-        self.done = threading.Event()
-        self.error: BaseException | None = None
-
-
-def write_batch(conn, prefix: str, batch: list[Pending]) -> None:
-    """Insert the batch's consents and jobs and COMMIT, in one round trip. The server stops
-    at the first failing statement, so COMMIT runs only if every INSERT succeeded; raises
-    (after rolling back) otherwise."""
-    values: list = []
-    sql = CONSENT_INSERT.format(prefix=prefix) + ",".join([CONSENT_ROW] * len(batch))
-    for item in batch:
-        values.extend(item.consent)
-    jobs = [item.job for item in batch if item.job]
-    if jobs:
-        sql += ";\n" + JOB_INSERT.format(prefix=prefix) + ",".join(
-            [JOB_ROW.format(prefix=prefix)] * len(jobs))
-        for job in jobs:
-            values.extend(job)
-    sql += ";\nCOMMIT"
+def write_consent(conn, prefix: str, consent: tuple, job: tuple | None) -> None:
+    """Insert a consent (and its screenshot job) and COMMIT in one round trip. The server
+    stops at the first failing statement, so COMMIT runs only if every INSERT succeeded,
+    and this returns only after its OK (durably committed); raises, rolled back, otherwise."""
+    sql, values = CONSENT_INSERT.format(prefix=prefix) + CONSENT_ROW, list(consent)
+    if job:
+        sql += ";\n" + JOB_INSERT.format(prefix=prefix) + JOB_ROW.format(prefix=prefix)
+        values.extend(job)
     try:
         with conn.cursor() as cur:
-            cur.execute(sql, values)
+            cur.execute(sql + ";\nCOMMIT", values)
             while cur.nextset():
                 pass
     except BaseException:
@@ -111,79 +88,8 @@ def write_batch(conn, prefix: str, batch: list[Pending]) -> None:
         raise
 
 
-class GroupCommitter:
-    """Group commit for ingest: concurrent requests of one process hand their rows to one
-    committer thread, which writes whatever has queued up as one multi-row INSERT and one
-    COMMIT (one fsync for all). A request returns only after its batch committed. A failing
-    batch (say, a repeated event_id) is retried row by row, so one bad row fails alone."""
-
-    MAX_BATCH = 64
-
-    def __init__(self, url: str, prefix: str):
-        self.args, self.prefix = connect_args(url), prefix
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        self.conn = None
-        self.thread: threading.Thread | None = None
-        self.owner_pid = 0
-        self.lock = threading.Lock()
-
-    def write(self, item: Pending, timeout: float = 30) -> None:
-        """Write `item` durably or raise what writing it raised."""
-        self._ensure_thread()
-        self.queue.put(item)
-        if not item.done.wait(timeout):
-            raise TimeoutError(f"the database did not commit within {timeout} s")
-        if item.error is not None:
-            raise item.error
-
-    def _ensure_thread(self) -> None:
-        # gunicorn forks workers after the app exists: each process needs its own thread.
-        if self.owner_pid != os.getpid():
-            with self.lock:
-                if self.owner_pid != os.getpid():
-                    self.queue = queue.SimpleQueue()
-                    self.conn = None
-                    self.thread = threading.Thread(target=self._run, daemon=True,
-                                                   name="sp-group-commit")
-                    self.thread.start()
-                    self.owner_pid = os.getpid()
-
-    def _connection(self):
-        if self.conn is None or not self.conn.open:
-            self.conn = pymysql.connect(**self.args)
-        return self.conn
-
-    def _run(self) -> None:
-        while True:
-            batch = [self.queue.get()]
-            while len(batch) < self.MAX_BATCH:
-                try:
-                    batch.append(self.queue.get_nowait())
-                except queue.Empty:
-                    break
-            try:
-                write_batch(self._connection(), self.prefix, batch)
-            except BaseException:  # noqa: BLE001 - each row is retried alone below
-                if len(batch) == 1:
-                    batch[0].error = sys.exc_info()[1]
-                    if not isinstance(batch[0].error, pymysql.err.IntegrityError):
-                        self.conn = None  # maybe broken: reconnect next time
-                else:
-                    for item in batch:
-                        try:
-                            write_batch(self._connection(), self.prefix, [item])
-                        except BaseException as e:  # noqa: BLE001 - handed to the request
-                            item.error = e
-                            if not isinstance(e, pymysql.err.IntegrityError):
-                                self.conn = None
-            for item in batch:
-                item.done.set()
-
-
-def insert_consent(conn, payload: dict, cfg: dict,
-                   committer: GroupCommitter | None = None) -> tuple[dict, bool]:
-    """Store a validated consent and queue its screenshot in one transaction (through
-    `committer` when given, sharing a commit with concurrent requests).
+def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
+    """Store a validated consent and queue its screenshot in one transaction.
     Return (record, created); a repeated `event_id` returns the existing record, created=False."""
     now = utcnow()
     # Location is looked up on the full address, before SP_IP_STORAGE truncates it.
@@ -216,12 +122,8 @@ def insert_consent(conn, payload: dict, cfg: dict,
                renders.render_key(rec["page_url"], rec["banner_version"], viewport,
                                   rec["language"]),
                viewport, rec["language"], rec["banner_version"], now, now)
-    item = Pending(consent, job)
     try:
-        if committer is not None:
-            committer.write(item)
-        else:
-            write_batch(conn, current_app.config["SP_TABLE_PREFIX"], [item])
+        write_consent(conn, current_app.config["SP_TABLE_PREFIX"], consent, job)
     except pymysql.err.IntegrityError as e:
         if e.args and e.args[0] == 1062:  # the event is already recorded
             existing = get_by_event(conn, payload["event_id"])

@@ -225,9 +225,9 @@ def test_unknown_route_is_json_404(client):
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
 
 
-def test_concurrent_ingest_shares_commits_and_keeps_duplicates_apart(app, sql):
-    """Group commit: concurrent requests are written together; a repeated event_id in the
-    same batch fails alone (200, the first record's id) and every 201 left its row."""
+def test_concurrent_ingest_keeps_duplicates_apart(app, sql):
+    """Concurrent requests, some repeating an event_id at the same moment: one record per
+    event (the repeats answer 200 with its id), and every 201 left its row and its job."""
     import threading
     payloads = [consent_payload() for _ in range(24)]
     dup = payloads[5]
