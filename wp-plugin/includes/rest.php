@@ -139,13 +139,17 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 		}
 	}
 
-	return new WP_REST_Response(
-		array(
-			'event_id'  => $payload['event_id'],
-			'delivered' => $delivered,
-		),
-		202
+	$body = array(
+		'event_id'  => $payload['event_id'],
+		'delivered' => $delivered,
 	);
+	if ( $delivered && isset( $result['receipt'] ) ) {
+		// Signed by the sidecar (id, event, categories, times, record hash): proof the
+		// visitor can keep that this choice was recorded.
+		$body['record_id'] = $result['record_id'];
+		$body['receipt']   = $result['receipt'];
+	}
+	return new WP_REST_Response( $body, 202 );
 }
 
 /**

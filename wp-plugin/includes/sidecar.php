@@ -61,7 +61,14 @@ function secure_privacy_send_to_sidecar( array $payload ): array {
 
 	$status = (int) wp_remote_retrieve_response_code( $response );
 	if ( $status >= 200 && $status < 300 ) {
-		return secure_privacy_send_result( SECURE_PRIVACY_DELIVERED, $status, '' );
+		$result = secure_privacy_send_result( SECURE_PRIVACY_DELIVERED, $status, '' );
+		// The sidecar's signed statement of what it recorded, for the visitor to keep.
+		$answer = json_decode( (string) wp_remote_retrieve_body( $response ), true );
+		if ( is_array( $answer ) && isset( $answer['receipt'], $answer['id'] ) && is_string( $answer['receipt'] ) ) {
+			$result['receipt']   = $answer['receipt'];
+			$result['record_id'] = (string) $answer['id'];
+		}
+		return $result;
 	}
 	$error = secure_privacy_sidecar_error( $status, wp_remote_retrieve_body( $response ) );
 	// 401/403 mean keys or clocks of plugin and sidecar disagree: a configuration fault that a

@@ -11,12 +11,21 @@ final class RestRouteTest extends SP_WP_TestCase {
 		$body     = $this->body();
 		$response = $this->post_consent( $body );
 		$this->assertSame( 202, $response->get_status() );
-		$this->assertSame( array( 'event_id' => $body['event_id'], 'delivered' => true ), $response->get_data() );
+		$data = $response->get_data();
+		$this->assertSame( $body['event_id'], $data['event_id'] );
+		$this->assertTrue( $data['delivered'] );
 
 		$again = $this->post_consent( $body ); // The widget retrying the same event.
 		$this->assertSame( 202, $again->get_status() );
 		$records = $this->sidecar_records( $body['subject_id'] );
 		$this->assertCount( 1, $records );
+		// The visitor's receipt: signed by the sidecar with the shared keys, stating the record.
+		$this->assertSame( $records[0]['id'], $data['record_id'] );
+		$receipt = Secure_Privacy_Signer::from_list( (string) getenv( 'SP_TEST_SECRET_KEYS' ), 'secure-privacy/receipt/v1' )
+			->unsign( $data['receipt'], 60 );
+		$this->assertSame( $records[0]['id'], $receipt['id'] );
+		$this->assertSame( $records[0]['hash'], $receipt['hash'] );
+		$this->assertSame( $body['categories'], $receipt['categories'] );
 		$this->assertSame( '203.0.113.10', $records[0]['ip'] );
 		$this->assertSame( 'PHPUnit agent', $records[0]['user_agent'] );
 		$this->assertSame( 0, $records[0]['wp_user_id'] );
