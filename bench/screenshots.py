@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import re
 import shutil
@@ -40,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 from stack import Stack, free_port  # noqa: E402
 
 from sidecar import create_app  # noqa: E402
+from sidecar.browser import process_tree  # noqa: E402
 from sidecar.db import connect_args  # noqa: E402
 from sidecar.signing import CONSENT_SALT, serializer  # noqa: E402
 
@@ -52,19 +52,8 @@ def tree_memory(pid: int) -> tuple[int, int]:
     page counted once across the processes that share it, so Chromium's many processes
     sharing one binary are not counted many times over (their RSS sum would be).
     Returns (pss, summed rss) in bytes."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-                children.setdefault(ppid, []).append(int(entry))
-            except (OSError, ValueError, IndexError):
-                pass
-    total, rss, todo = 0, 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(children.get(p, []))
+    total = rss = 0
+    for p in process_tree(pid):
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:

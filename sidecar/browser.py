@@ -85,9 +85,8 @@ def kill_driver(driver) -> None:
             pass
 
 
-def _kill_tree(pid: int) -> None:
-    """SIGKILL `pid` and every process below it (chromedriver → chromium → renderers)."""
-    import signal
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it, read from /proc."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -102,7 +101,13 @@ def _kill_tree(pid: int) -> None:
         p = todo.pop()
         seen.append(p)
         todo.extend(children.get(p, []))
-    for p in seen:
+    return seen
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL `pid` and every process below it (chromedriver → chromium → renderers)."""
+    import signal
+    for p in process_tree(pid):
         try:
             os.kill(p, signal.SIGKILL)
         except ProcessLookupError:

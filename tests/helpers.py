@@ -106,3 +106,12 @@ class AdminApi:
         if headers.get("Content-Type", "").startswith("application/json"):
             body = json.loads(body)
         return status, body, headers
+
+
+def records_of(admin_api, subject_id: str, n: int) -> list:
+    """The sidecar's records of a subject, newest first, once there are `n`."""
+    def check():
+        status, body, _ = admin_api.get(f"/v1/consents?subject_id={subject_id}")
+        assert status == 200, body
+        return body["items"] if len(body["items"]) >= n else None
+    return wait_for(check, 15, what=f"{n} record(s) of subject {subject_id}")

@@ -7,7 +7,7 @@ import io
 import json
 from urllib.parse import unquote
 
-from helpers import wait_for
+from helpers import records_of, wait_for
 from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
@@ -23,14 +23,6 @@ def click(driver, action: str):
 def consent_cookie(driver) -> dict | None:
     c = driver.get_cookie("sp_consent")
     return json.loads(unquote(c["value"])) if c else None
-
-
-def records_of(admin_api, subject_id: str, n: int) -> list:
-    def check():
-        status, body, _ = admin_api.get(f"/v1/consents?subject_id={subject_id}")
-        assert status == 200, body
-        return body["items"] if len(body["items"]) >= n else None
-    return wait_for(check, 15, what=f"{n} record(s) of subject {subject_id}")
 
 
 def test_accept_then_withdraw_in_a_real_browser(fresh_browser, full_stack, admin_api):

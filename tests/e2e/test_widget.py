@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
 import pytest
-from helpers import wait_for
+from helpers import records_of, wait_for
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -201,15 +201,6 @@ def b(fresh_browser):
         yield v
     finally:
         v.undo()
-
-
-def records_of(admin_api, subject_id: str, n: int) -> list:
-    """The sidecar's records of a subject, newest first, once there are `n`."""
-    def check():
-        status, body, _ = admin_api.get(f"/v1/consents?subject_id={subject_id}")
-        assert status == 200, body
-        return body["items"] if len(body["items"]) >= n else None
-    return wait_for(check, 15, what=f"{n} record(s) of subject {subject_id}")
 
 
 def today(days: int = 0) -> str:
