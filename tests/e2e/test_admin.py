@@ -322,6 +322,14 @@ def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_s
     assert "admin-post.php" in src and full_stack.admin_token not in d.page_source
     facts = d.find_element(By.CSS_SELECTOR, ".sp-facts-table").text
     assert subject in facts and rec["hash"] in facts and "?page_id=2" in facts
+    assert "hash chain" in facts  # the record's place in the ledger (or that it is pending)
+    # The evidence: viewport, and whether the page showed the banner that was recorded.
+    _, shot, _ = admin_api.get(f"/v1/consents/{rec['id']}")
+    evidence = d.find_element(By.CSS_SELECTOR, ".sp-evidence").text
+    assert f"{shot['screenshot']['width']}×{shot['screenshot']['height']}" in evidence
+    match = d.find_element(By.ID, "sp-banner-match")
+    assert match.get_attribute("class") == (
+        "sp-ok" if shot["screenshot"]["banner_version_match"] else "sp-warn")
     save_page(d, "consent-record")
 
     # CSV export through WordPress, with the log's filters.

@@ -436,6 +436,10 @@ function secure_privacy_render_log_record( string $id ): void {
 		__( 'User', 'secure-privacy' )           => $user ? sprintf( '<a href="%1$s">%2$s</a>', esc_url( get_edit_user_link( $user->ID ) ), esc_html( $user->display_name ) ) : esc_html__( 'Not signed in', 'secure-privacy' ),
 		__( 'User agent', 'secure-privacy' )     => '<span class="sp-ua">' . esc_html( (string) ( $rec['user_agent'] ?? '' ) ) . '</span>',
 		__( 'Record hash', 'secure-privacy' )    => '<code class="sp-hash">' . esc_html( (string) ( $rec['hash'] ?? '' ) ) . '</code>',
+		__( 'Ledger', 'secure-privacy' )         => empty( $rec['chain']['position'] )
+			? esc_html__( 'Not sealed into the hash chain yet (the worker seals every second).', 'secure-privacy' )
+			/* translators: %s: position of the record in the hash chain. */
+			: esc_html( sprintf( __( 'Sealed at position %s of the hash chain', 'secure-privacy' ), number_format_i18n( (int) $rec['chain']['position'] ) ) ),
 	);
 	?>
 	<div class="sp-record">
@@ -474,6 +478,7 @@ function secure_privacy_render_log_record( string $id ): void {
 						esc_attr__( 'Screenshot of the page with the consent banner, taken by the sidecar after the decision', 'secure-privacy' )
 					);
 					echo '<p class="description">' . esc_html__( 'Taken by the sidecar\'s headless browser right after the decision, with the banner as it was shown.', 'secure-privacy' ) . '</p>';
+					secure_privacy_render_screenshot_evidence( (array) $rec['screenshot'], (string) ( $rec['banner_version'] ?? '' ) );
 				} else {
 					echo '<p>';
 					secure_privacy_render_screenshot_status( $status );
@@ -502,6 +507,49 @@ function secure_privacy_render_log_record( string $id ): void {
 		</div>
 	</div>
 	<?php
+}
+
+/**
+ * What the sidecar recorded about a screenshot: when, at which viewport, and whether the
+ * banner the page showed is the banner the consent was recorded with.
+ *
+ * @param array  $shot     The record's `screenshot` object.
+ * @param string $recorded The record's banner_version.
+ */
+function secure_privacy_render_screenshot_evidence( array $shot, string $recorded ): void {
+	if ( empty( $shot['viewport'] ) ) {
+		return;
+	}
+	echo '<ul class="sp-evidence">';
+	printf(
+		'<li>%s</li>',
+		esc_html(
+			sprintf(
+				/* translators: 1: date and time, 2: desktop or mobile, 3: width, 4: height in pixels. */
+				__( 'Taken %1$s, %2$s view %3$d×%4$d', 'secure-privacy' ),
+				secure_privacy_admin_local_time( (string) ( $shot['taken_at'] ?? '' ) ),
+				'mobile' === $shot['viewport'] ? __( 'mobile', 'secure-privacy' ) : __( 'desktop', 'secure-privacy' ),
+				(int) ( $shot['width'] ?? 0 ),
+				(int) ( $shot['height'] ?? 0 )
+			)
+		)
+	);
+	if ( ! empty( $shot['banner_version_match'] ) ) {
+		printf( '<li id="sp-banner-match" class="sp-ok">%s</li>', esc_html__( 'The page showed the same banner version the consent was recorded with.', 'secure-privacy' ) );
+	} else {
+		printf(
+			'<li id="sp-banner-match" class="sp-warn">%s</li>',
+			esc_html(
+				sprintf(
+					/* translators: 1: banner version the page showed, 2: banner version recorded. */
+					__( 'The page showed banner version %1$s, but the consent was recorded with %2$s: the picture may not show what the visitor saw.', 'secure-privacy' ),
+					(string) ( $shot['rendered_banner_version'] ?? '' ),
+					$recorded
+				)
+			)
+		);
+	}
+	echo '</ul>';
 }
 
 /**
