@@ -34,6 +34,11 @@ def full_stack(stack):
     stack.start_wordpress()
     stack.start_sidecar()
     stack.start_worker()
+    # Every simulated visitor comes from 127.0.0.1: the per-IP limit (120/min by default,
+    # tested by PHPUnit on its own site) must not throttle the whole browser suite.
+    stack.wp_eval("$s = get_option('secure_privacy_settings');"
+                  " $s['rate_limit_per_minute'] = 1000;"
+                  " update_option('secure_privacy_settings', $s);")
     return stack
 
 
