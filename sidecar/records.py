@@ -396,21 +396,23 @@ def screenshot_of(conn, record_id: str, thumb: bool = False) -> dict | None:
     return row
 
 
-def queue_depth(conn) -> int:
+def _count(conn, sql: str) -> int:
     with conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) AS n FROM `{table('screenshot_jobs')}`"
-                    " WHERE status IN ('queued', 'running')")
+        cur.execute(sql)
         n = cur.fetchone()["n"]
     conn.commit()
     return int(n)
+
+
+def queue_depth(conn) -> int:
+    """Screenshot jobs queued or running."""
+    return _count(conn, f"SELECT COUNT(*) AS n FROM `{table('screenshot_jobs')}`"
+                        " WHERE status IN ('queued', 'running')")
 
 
 def unsealed_count(conn) -> int:
-    with conn.cursor() as cur:
-        cur.execute(f"SELECT COUNT(*) AS n FROM `{table('consents')}` WHERE seal_id IS NULL")
-        n = cur.fetchone()["n"]
-    conn.commit()
-    return int(n)
+    """Records not yet sealed into the ledger's chain."""
+    return _count(conn, f"SELECT COUNT(*) AS n FROM `{table('consents')}` WHERE seal_id IS NULL")
 
 
 def ping(conn) -> None:

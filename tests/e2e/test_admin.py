@@ -379,6 +379,19 @@ def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
 
 # ---- WordPress privacy tools --------------------------------------------------------------
 
+def privacy_request(d, full_stack, page: str, email: str):
+    """Add a request for `email` on a Tools → Export/Erase Personal Data page, without the
+    confirmation e-mail; return its row in the requests table."""
+    admin_get(d, full_stack, page)
+    d.find_element(By.ID, "username_or_email_for_privacy_request").send_keys(email)
+    confirm = d.find_elements(By.ID, "send_confirmation_email")
+    if confirm and confirm[0].is_selected():
+        confirm[0].click()
+    d.find_element(By.ID, "submit").click()
+    return WebDriverWait(d, 10).until(EC.presence_of_element_located(
+        (By.XPATH, f"//tr[.//a[contains(., '{email}')]]")))
+
+
 def test_privacy_exporter_and_eraser_for_a_signed_in_user(browser, full_stack, admin_api):
     d = browser
     name = "carol" + uuid.uuid4().hex[:6]
@@ -399,14 +412,7 @@ def test_privacy_exporter_and_eraser_for_a_signed_in_user(browser, full_stack, a
 
     login(d, full_stack)
     # Tools → Export Personal Data: request without confirmation email, then download.
-    admin_get(d, full_stack, "export-personal-data.php")
-    d.find_element(By.ID, "username_or_email_for_privacy_request").send_keys(email)
-    confirm = d.find_elements(By.ID, "send_confirmation_email")
-    if confirm and confirm[0].is_selected():
-        confirm[0].click()
-    d.find_element(By.ID, "submit").click()
-    row = WebDriverWait(d, 10).until(EC.presence_of_element_located(
-        (By.XPATH, f"//tr[.//a[contains(., '{email}')]]")))
+    row = privacy_request(d, full_stack, "export-personal-data.php", email)
     # "Download personal data" runs every exporter through admin-ajax, then zips the result
     # into wp-content/uploads (needs php-zip) and downloads it.
     exports = Path(full_stack.wp_dir) / "wp-content" / "uploads" / "wp-personal-data-exports"
@@ -420,14 +426,7 @@ def test_privacy_exporter_and_eraser_for_a_signed_in_user(browser, full_stack, a
     assert "Consent records" in html and rec["id"] in html and subject in html
 
     # Tools → Erase Personal Data: the deadline column, then a forced erasure.
-    admin_get(d, full_stack, "erase-personal-data.php")
-    d.find_element(By.ID, "username_or_email_for_privacy_request").send_keys(email)
-    confirm = d.find_elements(By.ID, "send_confirmation_email")
-    if confirm and confirm[0].is_selected():
-        confirm[0].click()
-    d.find_element(By.ID, "submit").click()
-    row = WebDriverWait(d, 10).until(EC.presence_of_element_located(
-        (By.XPATH, f"//tr[.//a[contains(., '{email}')]]")))
+    row = privacy_request(d, full_stack, "erase-personal-data.php", email)
     deadline = row.find_element(By.CSS_SELECTOR, "[data-sp-deadline]").get_attribute(
         "data-sp-deadline")
     expected = (datetime.now(UTC) + timedelta(days=30)).strftime("%Y-%m-%d")
