@@ -585,10 +585,12 @@ def test_policy_change_notice_then_asked_again_on_the_date_by_the_browser_clock(
         b.get(site.url + "/")
         b.js("localStorage.removeItem('sp_policy_notice')")
         b.get(site.url + "/")
-        note = b.el('#sp-consent .sp-note[role="status"]')
+        # .text is empty until the notice is visible (it fades in): wait for it.
+        text = wait_for(lambda: b.el('#sp-consent .sp-note[role="status"]').text, 5,
+                        what="the policy-change notice")
         date = (datetime.now(UTC) + timedelta(days=10))
         expected = f"Our privacy policy changes on {date:%B} {date.day}, {date.year}."
-        assert note.text.startswith(expected), note.text
+        assert text.startswith(expected), text
         assert not b.has('#sp-consent [role="dialog"]'), "the consent stands until the date"
         b.click("dismiss")
         b.get(site.url + "/")
