@@ -71,11 +71,16 @@ def list_filters() -> dict:
         if not args["wp_user_id"].isdigit() or int(args["wp_user_id"]) < 1:
             raise ApiError(400, "invalid_parameter", "wp_user_id: a positive integer")
         f["wp_user_id"] = int(args["wp_user_id"])
-    f["from"] = _date("from")
-    to = _date("to")
-    # `to` as a date includes that whole day.
-    f["to"] = to + timedelta(days=1) if to and len(args.get("to", "")) == 10 else to
+    f["from"], f["to"] = _date_range()
     return f
+
+
+def _date_range() -> tuple[datetime | None, datetime | None]:
+    """`from` and `to` of the query string as [start, end); `to` as a date includes that day."""
+    start, end = _date("from"), _date("to")
+    if end and len(request.args.get("to", "")) == 10:
+        end += timedelta(days=1)
+    return start, end
 
 
 @bp.get("/v1/consents")
@@ -229,10 +234,7 @@ def stats():
     group_by = request.args.get("group_by", "day")
     if group_by not in ("day", "country", "category", "method"):
         raise ApiError(400, "invalid_parameter", "group_by: day, country, category or method")
-    start, end = _date("from"), _date("to")
-    if end and len(request.args.get("to", "")) == 10:
-        end += timedelta(days=1)
-    groups = records.stats(get_db(), group_by, start, end)
+    groups = records.stats(get_db(), group_by, *_date_range())
     return jsonify({"group_by": group_by, "from": request.args.get("from"),
                     "to": request.args.get("to"), "groups": groups})
 

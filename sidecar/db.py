@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import queue
 import re
-import threading
 import time
 from importlib import resources
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -57,7 +56,6 @@ class Pool:
     def __init__(self, url: str, size: int = 4):
         self.args = connect_args(url)
         self.idle: queue.LifoQueue = queue.LifoQueue(maxsize=size)
-        self.lock = threading.Lock()
 
     def get(self) -> pymysql.connections.Connection:
         while True:

@@ -46,7 +46,6 @@ def init_app(app: Flask) -> None:
         return resp
 
     @app.errorhandler(pymysql.err.OperationalError)
-    @app.errorhandler(TimeoutError)
     def database_unavailable(e: Exception):
         app.logger.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
         g.error_code = "database_unavailable"

@@ -54,7 +54,8 @@ def make_app(test_db):
     """Build sidecar apps on the (emptied) test database; keyword args override settings."""
     with db_conn(test_db) as conn, conn.cursor() as cur:
         for name in ("consents", "screenshot_jobs", "screenshots", "seals", "renders"):
-            cur.execute(f"DELETE FROM t_sp_{name}") if _exists(cur, f"t_sp_{name}") else None
+            if _exists(cur, f"t_sp_{name}"):  # the first app of the session creates them
+                cur.execute(f"DELETE FROM t_sp_{name}")
         conn.commit()
     apps = []
 

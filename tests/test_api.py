@@ -252,3 +252,14 @@ def test_concurrent_ingest_keeps_duplicates_apart(app, sql):
     jobs = sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs j JOIN t_sp_consents c"
                " ON c.seq = j.consent_seq")
     assert jobs[0]["n"] == 24  # every job points at its own consent
+
+
+def test_ingest_without_database_is_503_and_retryable():
+    """The plugin retries 5xx from its outbox: a database outage must not look like a 500 bug."""
+    from sidecar import create_app
+    app = create_app({"SP_DATABASE_URL": "mysql://nobody:x@127.0.0.1:1/none",
+                      "SP_SECRET_KEYS": ",".join(TEST_KEYS), "SP_ADMIN_TOKENS": "t",
+                      "SP_SITE_ORIGINS": SITE, "SP_AUTO_MIGRATE": "0"})
+    r = app.test_client().post("/v1/consents", json={"token": make_token(consent_payload())})
+    assert r.status_code == 503 and r.headers["Retry-After"] == "5"
+    assert r.get_json()["error"]["code"] == "database_unavailable"
