@@ -137,6 +137,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--requests", type=int, default=1000, help="requests per mode")
     ap.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    ap.add_argument("--theme", default="twentytwentyone",
+                    help="theme of the site (twentytwentythree: a block theme whose pages "
+                         "never read the privacy-policy page)")
     ap.add_argument("--no-banner", action="store_true",
                     help="diagnostic: the plugin loaded but its banner hooks removed")
     args = ap.parse_args()
@@ -145,7 +148,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
         stack = Stack(state_dir=Path(tmp), wp_port=free_port(), sidecar_port=free_port(),
-                      db_port=free_port())
+                      db_port=free_port(), theme=args.theme)
         try:
             stack.start_db()
             stack.start_wordpress()
@@ -163,11 +166,12 @@ def main() -> int:
     result["server_ratio"] = a["median_server_ms"] / i["median_server_ms"]
     result["wall_ratio"] = a["median_wall_ms"] / i["median_wall_ms"]
     result["extra_queries"] = a["median_queries"] - i["median_queries"]
+    result["theme"] = args.theme
     result["complianz"] = "skipped: not packaged for Debian; no other plugin source reachable"
 
     def pct(r):
         return f"ratio {r:.3f} ({(r - 1) * 100:+.1f} %)"
-    print(f"front page, twentytwentyone, {a['n']} requests per mode, alternating:")
+    print(f"front page, {args.theme}, {a['n']} requests per mode, alternating:")
     print(f"  server CPU   inactive {i['trimmed_cpu_ms']:6.2f} ms   active "
           f"{a['trimmed_cpu_ms']:6.2f} ms   {pct(result['cpu_ratio'])}  "
           f"[20 % trimmed mean; median {pct(result['cpu_median_ratio'])}]")

@@ -11,7 +11,8 @@ MODE="${1:-all}"
 # libmaxminddb-dev: maxminddb builds its C reader against it (about 10x faster lookups).
 SIDECAR_PKGS=(chromium chromium-driver fonts-dejavu-core libmaxminddb-dev)
 STACK_PKGS=(mariadb-server mariadb-client php-cli php-mysql php-xml php-mbstring php-curl php-zip
-            wordpress wordpress-theme-twentytwentyone phpunit gettext nodejs rsync wrk)
+            wordpress wordpress-theme-twentytwentyone
+            wordpress-theme-twentytwentythree phpunit gettext nodejs rsync wrk)
 if [ "$MODE" = sidecar ]; then PKGS=("${SIDECAR_PKGS[@]}"); else PKGS=("${SIDECAR_PKGS[@]}" "${STACK_PKGS[@]}"); fi
 
 missing=()

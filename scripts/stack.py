@@ -87,6 +87,7 @@ class Stack:
     admin_tokens: str | None = None
     secret_keys: str | None = None
     table_prefix: str = "wp_"
+    theme: str = THEME
     gunicorn_workers: int = 4
     gunicorn_threads: int = 1
     # Sync workers: measured (bench/ingest.py) as fast as gthread here, with a p99 of about
@@ -275,7 +276,7 @@ class Stack:
         self.wp_php(ROOT / "scripts" / "wp-setup.php", {
             "SP_SETUP_ADMIN_PASSWORD": self.wp_admin_password,
             "SP_SETUP_SITE_URL": self.wp_url,
-            "SP_SETUP_THEME": THEME,
+            "SP_SETUP_THEME": self.theme,
             "SP_SETUP_SETTINGS": json.dumps({
                 "sidecar_url": self.sidecar_url,
                 "secret_keys": self.secret_keys,

@@ -20,6 +20,8 @@ function secure_privacy_uninstall_site(): void {
 	delete_option( 'secure_privacy_settings' );
 	delete_option( 'secure_privacy_db_version' );
 	delete_option( 'secure_privacy_policy_edited' );
+	delete_option( 'secure_privacy_privacy_url' );
+	delete_option( 'secure_privacy_banner_cache' );
 	wp_clear_scheduled_hook( 'secure_privacy_flush_outbox' );
 	wp_clear_scheduled_hook( 'secure_privacy_daily' );
 	delete_post_meta_by_key( '_secure_privacy_deadline' );

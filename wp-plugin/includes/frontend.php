@@ -19,6 +19,12 @@ const SECURE_PRIVACY_CONFIG_ID = 'sp-consent-config';
 
 const SECURE_PRIVACY_CONSENT_MODE_ID = 'sp-consent-mode';
 
+/** Autoloaded option: the banner output last built (secure_privacy_banner_output). */
+const SECURE_PRIVACY_BANNER_CACHE_OPTION = 'secure_privacy_banner_cache';
+
+/** Autoloaded option: the privacy-policy URLs last resolved (secure_privacy_privacy_url). */
+const SECURE_PRIVACY_PRIVACY_URL_OPTION = 'secure_privacy_privacy_url';
+
 /** The built-in primary colour (contrast 6.7:1 with white). */
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
 
@@ -32,30 +38,30 @@ function secure_privacy_consent_type(): string {
 }
 
 /**
- * The URL of a widget asset: the minified build, or the readable source with SCRIPT_DEBUG.
+ * The file name of a widget asset in assets/: the minified build, or the readable source with
+ * SCRIPT_DEBUG.
  *
  * @param string $name 'widget.js', 'widget.css' or 'widget-head.js'.
  */
-function secure_privacy_asset_path( string $name ): string {
-	$debug = defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG;
-	return 'assets/' . ( $debug ? $name : preg_replace( '/\.(js|css)$/', '.min.$1', $name ) );
+function secure_privacy_asset_name( string $name ): string {
+	if ( defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG ) {
+		return $name;
+	}
+	$dot = (int) strrpos( $name, '.' );
+	return substr( $name, 0, $dot ) . '.min' . substr( $name, $dot );
 }
 
 /**
  * Enqueue the widget's CSS (with the site's colours) and deferred footer JS (wp_enqueue_scripts).
  */
 function secure_privacy_enqueue_assets(): void {
-	wp_enqueue_style(
-		SECURE_PRIVACY_WIDGET_HANDLE,
-		plugins_url( secure_privacy_asset_path( 'widget.css' ), SECURE_PRIVACY_FILE ),
-		array(),
-		SECURE_PRIVACY_VERSION
-	);
-	wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, secure_privacy_color_css( secure_privacy_settings()['primary_color'] ?? '' ) );
+	$assets = plugins_url( 'assets/', SECURE_PRIVACY_FILE );
+	wp_enqueue_style( SECURE_PRIVACY_WIDGET_HANDLE, $assets . secure_privacy_asset_name( 'widget.css' ), array(), SECURE_PRIVACY_VERSION );
+	wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, secure_privacy_banner_output()['css'] );
 	// Deferred, so it runs after the WP Consent API's footer script defined wp_set_consent.
 	wp_enqueue_script(
 		SECURE_PRIVACY_WIDGET_HANDLE,
-		plugins_url( secure_privacy_asset_path( 'widget.js' ), SECURE_PRIVACY_FILE ),
+		$assets . secure_privacy_asset_name( 'widget.js' ),
 		array(),
 		SECURE_PRIVACY_VERSION,
 		array(
@@ -63,6 +69,92 @@ function secure_privacy_enqueue_assets(): void {
 			'strategy'  => 'defer',
 		)
 	);
+}
+
+/**
+ * What the banner prints on a public page besides its static assets: the configuration island
+ * (JSON), the site's colours (CSS) and the Consent Mode snippet (JS).
+ *
+ * Building them reads and normalises the settings, translates two dozen texts and resolves
+ * URLs: a fifth of a millisecond that every page view would pay again for the same result.
+ * So they are kept in one autoloaded option, one entry per variant (locale, http/https, home,
+ * site name, permalinks, privacy page: all in the key), and rebuilt when anything they are
+ * made of changes: the settings (secure_privacy_settings_changed), any page
+ * (secure_privacy_forget_privacy_url), plugin or translation updates
+ * (upgrader_process_complete), the day an announced policy version takes effect. Signed-in
+ * visitors (their nonce), SCRIPT_DEBUG and sites where another plugin filters the texts, the
+ * configuration or the URLs (e.g. per language) get them built on every view instead.
+ *
+ * @param bool $refresh Look again instead of returning this request's copy.
+ * @return array{config: string, css: string, snippet: string}
+ */
+function secure_privacy_banner_output( bool $refresh = false ): array {
+	static $output = null;
+	if ( null !== $output && ! $refresh ) {
+		return $output;
+	}
+	$key = secure_privacy_banner_cache_key();
+	if ( null === $key ) {
+		$output = secure_privacy_build_banner_output();
+		return $output;
+	}
+	$cache = get_option( SECURE_PRIVACY_BANNER_CACHE_OPTION );
+	$cache = is_array( $cache ) ? $cache : array();
+	$entry = $cache[ $key ] ?? null;
+	if ( is_array( $entry ) && is_string( $entry['config'] ?? null ) && is_string( $entry['css'] ?? null ) && is_string( $entry['snippet'] ?? null )
+		&& ( '' === ( $entry['until'] ?? '' ) || gmdate( 'Y-m-d' ) < $entry['until'] ) ) {
+		$output = array(
+			'config'  => $entry['config'],
+			'css'     => $entry['css'],
+			'snippet' => $entry['snippet'],
+		);
+		return $output;
+	}
+	$output = secure_privacy_build_banner_output();
+	unset( $cache[ $key ] );
+	$cache[ $key ] = $output + array( 'until' => secure_privacy_policy_schedule( secure_privacy_settings() )['nextPolicyEffective'] );
+	// A few variants at most (languages, http and https): keep the newest eight.
+	update_option( SECURE_PRIVACY_BANNER_CACHE_OPTION, array_slice( $cache, -8, null, true ), true );
+	return $output;
+}
+
+/**
+ * The banner cache's key for this request, or null when the output must be built afresh.
+ */
+function secure_privacy_banner_cache_key(): ?string {
+	if ( ( defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG ) || is_user_logged_in() ) {
+		return null;
+	}
+	foreach ( array( 'secure_privacy_frontend_config', 'gettext', 'gettext_secure-privacy', 'gettext_with_context', 'gettext_with_context_secure-privacy', 'rest_url', 'rest_url_prefix', 'privacy_policy_url', 'page_link', '_get_page_link' ) as $hook ) {
+		if ( has_filter( $hook ) ) {
+			return null;
+		}
+	}
+	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
+}
+
+/**
+ * Build what secure_privacy_banner_output() returns.
+ *
+ * @return array{config: string, css: string, snippet: string}
+ */
+function secure_privacy_build_banner_output(): array {
+	// JSON_HEX_TAG/AMP keep "</script>" and "<!--" out of the island; JSON.parse reads them back.
+	$json = wp_json_encode( secure_privacy_frontend_config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local plugin file.
+	$snippet = file_get_contents( dirname( SECURE_PRIVACY_FILE ) . '/assets/' . secure_privacy_asset_name( 'widget-head.js' ) );
+	return array(
+		'config'  => (string) $json,
+		'css'     => secure_privacy_color_css( secure_privacy_settings()['primary_color'] ?? '' ),
+		'snippet' => trim( (string) $snippet ),
+	);
+}
+
+/**
+ * Forget the built banner output (settings changed, plugin or translations updated).
+ */
+function secure_privacy_forget_banner_output(): void {
+	delete_option( SECURE_PRIVACY_BANNER_CACHE_OPTION );
 }
 
 /**
@@ -99,19 +191,16 @@ function secure_privacy_print_config(): void {
 		return;
 	}
 	$printed = true;
-	// JSON_HEX_TAG/AMP keep "</script>" and "<!--" out of the island; JSON.parse reads them back.
-	$json = wp_json_encode( secure_privacy_frontend_config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+	$output  = secure_privacy_banner_output();
 	wp_print_inline_script_tag(
-		(string) $json,
+		$output['config'],
 		array(
 			'type' => 'application/json',
 			'id'   => SECURE_PRIVACY_CONFIG_ID,
 		)
 	);
-	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local plugin file.
-	$snippet = file_get_contents( plugin_dir_path( SECURE_PRIVACY_FILE ) . secure_privacy_asset_path( 'widget-head.js' ) );
-	if ( false !== $snippet ) {
-		wp_print_inline_script_tag( trim( $snippet ), array( 'id' => SECURE_PRIVACY_CONSENT_MODE_ID ) );
+	if ( '' !== $output['snippet'] ) {
+		wp_print_inline_script_tag( $output['snippet'], array( 'id' => SECURE_PRIVACY_CONSENT_MODE_ID ) );
 	}
 }
 
@@ -403,12 +492,53 @@ function secure_privacy_bcp47( string $locale ): string {
 /**
  * The privacy-policy URL: the page chosen in the settings when published, else WordPress's
  * own privacy-policy page, else ''.
+ *
+ * Resolving it reads the page from the database, which a page view must not pay for (many
+ * themes never load that page), so the answer is kept in a small autoloaded option, keyed by
+ * everything it depends on besides the pages themselves; any change to a page clears it
+ * (secure_privacy_forget_privacy_url). When a plugin filters page links or the privacy URL
+ * (e.g. per language), it is resolved on every view instead.
  */
 function secure_privacy_privacy_url(): string {
 	$page_id = (int) ( secure_privacy_settings()['privacy_page_id'] ?? 0 );
+	if ( has_filter( 'privacy_policy_url' ) || has_filter( 'page_link' ) || has_filter( '_get_page_link' ) ) {
+		return secure_privacy_resolve_privacy_url( $page_id );
+	}
+	$key   = implode( '|', array( $page_id, (int) get_option( 'wp_page_for_privacy_policy' ), (string) get_option( 'permalink_structure' ), (string) get_option( 'home' ), is_ssl() ? 's' : '' ) );
+	$cache = get_option( SECURE_PRIVACY_PRIVACY_URL_OPTION );
+	$cache = is_array( $cache ) ? $cache : array();
+	if ( isset( $cache[ $key ] ) && is_string( $cache[ $key ] ) ) {
+		return $cache[ $key ];
+	}
+	$url           = secure_privacy_resolve_privacy_url( $page_id );
+	$cache[ $key ] = $url;
+	// A handful of variants at most (http and https, a changed setting): keep the newest four.
+	update_option( SECURE_PRIVACY_PRIVACY_URL_OPTION, array_slice( $cache, -4, null, true ), true );
+	return $url;
+}
+
+/**
+ * Resolve the privacy-policy URL from the pages (reads the database).
+ *
+ * @param int $page_id The page chosen in the settings, 0 for WordPress's own.
+ */
+function secure_privacy_resolve_privacy_url( int $page_id ): string {
 	if ( $page_id && 'publish' === get_post_status( $page_id ) ) {
 		return (string) get_permalink( $page_id );
 	}
 	return get_privacy_policy_url();
 }
 
+/**
+ * Forget the resolved privacy-policy URL and the banner built with it when a page changes: its
+ * status, slug, parent or existence may change the URL (clean_post_cache).
+ *
+ * @param int          $post_id Post id.
+ * @param WP_Post|null $post    The post.
+ */
+function secure_privacy_forget_privacy_url( $post_id = 0, $post = null ): void {
+	if ( null === $post || ( $post instanceof WP_Post && 'page' === $post->post_type ) ) {
+		delete_option( SECURE_PRIVACY_PRIVACY_URL_OPTION );
+		secure_privacy_forget_banner_output();
+	}
+}

@@ -17,7 +17,12 @@ function secure_privacy_boot(): void {
 	add_action( 'change_locale', 'secure_privacy_reload_textdomain' );
 
 	// Settings (includes/settings.php).
-	add_action( 'init', 'secure_privacy_register_settings' );
+	// The sanitizer runs on every write of the option, from wherever it comes; registering the
+	// setting (the settings form's options.php) is only needed in wp-admin and REST, not on a
+	// visitor's page view.
+	add_filter( 'sanitize_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_sanitize_settings' );
+	add_action( 'admin_init', 'secure_privacy_register_settings' );
+	add_action( 'rest_api_init', 'secure_privacy_register_settings' );
 	add_action( 'add_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
 	add_action( 'update_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
 	add_action( 'delete_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
@@ -54,6 +59,8 @@ function secure_privacy_boot(): void {
 	// WP Consent API: this plugin is the consent manager and the region is opt-in.
 	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
 	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
+	add_action( 'clean_post_cache', 'secure_privacy_forget_privacy_url', 10, 2 );
+	add_action( 'upgrader_process_complete', 'secure_privacy_forget_banner_output', 10, 0 );
 
 	// Admin screens (includes/admin*.php, loaded in wp-admin only).
 	if ( is_admin() ) {

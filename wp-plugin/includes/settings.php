@@ -130,10 +130,11 @@ function secure_privacy_policy_notice_due( array $settings, int $now ): bool {
 }
 
 /**
- * Drop the per-request cache after the option was written or deleted.
+ * Drop the per-request cache and the built banner after the option was written or deleted.
  */
 function secure_privacy_settings_changed(): void {
 	secure_privacy_settings( true );
+	secure_privacy_forget_banner_output();
 }
 
 /**

@@ -105,6 +105,53 @@ final class SettingsTest extends SP_WP_TestCase {
 		$this->assertSame( $queries, $wpdb->num_queries );
 	}
 
+	public function test_the_privacy_url_costs_a_page_view_no_query_and_follows_page_edits(): void {
+		global $wpdb, $wp_rewrite;
+		$structure = (string) get_option( 'permalink_structure' );
+		$wp_rewrite->set_permalink_structure( '/%postname%/' ); // Slugs show in page URLs.
+		try {
+			$this->check_privacy_url();
+		} finally {
+			$wp_rewrite->set_permalink_structure( $structure );
+		}
+	}
+
+	private function check_privacy_url(): void {
+		global $wpdb;
+		$parent = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Legal', 'post_name' => 'legal' ) );
+		$page   = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Privacy', 'post_name' => 'privacy', 'post_parent' => $parent ) );
+		$this->set( array( 'privacy_page_id' => $page ) );
+		$url = secure_privacy_privacy_url();
+		$this->assertSame( home_url( '/legal/privacy/' ), $url );
+
+		// The next page view: the pages are not in the (non-persistent) object cache any more.
+		clean_post_cache( $page );
+		wp_cache_delete( $page, 'posts' );
+		secure_privacy_privacy_url(); // Resolved again after the cache clean, stored.
+		wp_cache_delete( $page, 'posts' );
+		wp_cache_delete( $parent, 'posts' );
+		$queries = $wpdb->num_queries;
+		$this->assertSame( $url, secure_privacy_privacy_url() );
+		$this->assertSame( $queries, $wpdb->num_queries, 'a stored privacy URL is read without a query' );
+
+		wp_update_post( array( 'ID' => $page, 'post_name' => 'privacy-notice' ) );
+		$this->assertSame( home_url( '/legal/privacy-notice/' ), secure_privacy_privacy_url() );
+		wp_update_post( array( 'ID' => $parent, 'post_name' => 'terms' ) );
+		$this->assertSame( home_url( '/terms/privacy-notice/' ), secure_privacy_privacy_url(), 'a renamed parent page changes the URL' );
+
+		wp_update_post( array( 'ID' => $page, 'post_status' => 'draft' ) );
+		$this->assertSame( get_privacy_policy_url(), secure_privacy_privacy_url(), 'an unpublished page is not linked' );
+
+		wp_update_post( array( 'ID' => $page, 'post_status' => 'publish' ) );
+		$filter = static fn() => 'https://example.org/privacy-elsewhere/';
+		$this->set( array( 'privacy_page_id' => 0 ) );
+		add_filter( 'privacy_policy_url', $filter );
+		$this->assertSame( 'https://example.org/privacy-elsewhere/', secure_privacy_privacy_url(), 'a filtered URL is resolved on every view' );
+		remove_filter( 'privacy_policy_url', $filter );
+		wp_delete_post( $page, true );
+		wp_delete_post( $parent, true );
+	}
+
 	public function test_the_announced_version_takes_effect_on_its_day(): void {
 		$this->set( array( 'policy_version' => '3', 'next_policy_version' => '4', 'next_policy_effective' => '2030-06-01', 'policy_notice_days' => 30 ) );
 		$s      = secure_privacy_normalize_settings( get_option( SECURE_PRIVACY_OPTION ) );

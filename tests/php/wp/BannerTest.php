@@ -1,0 +1,89 @@
+<?php
+/**
+ * The banner's per-page output: built once, kept in an autoloaded option, rebuilt when what it
+ * is made of changes, never kept where it may differ per request.
+ *
+ * @package SecurePrivacy
+ */
+
+final class BannerTest extends SP_WP_TestCase {
+
+	protected function setUp(): void {
+		parent::setUp();
+		secure_privacy_forget_banner_output();
+	}
+
+	/** The configuration the widget reads, as a page view would print it now. */
+	private function config(): array {
+		return json_decode( secure_privacy_banner_output( true )['config'], true );
+	}
+
+	public function test_a_page_view_reuses_the_built_output_without_a_query(): void {
+		global $wpdb;
+		$built = secure_privacy_banner_output( true );
+		$this->assertSame( secure_privacy_build_banner_output(), $built );
+		$this->assertIsArray( get_option( SECURE_PRIVACY_BANNER_CACHE_OPTION ) );
+		$this->assertSame( 'yes', $wpdb->get_var( $wpdb->prepare( "SELECT autoload FROM {$wpdb->options} WHERE option_name = %s", SECURE_PRIVACY_BANNER_CACHE_OPTION ) ) ); // phpcs:ignore WordPress.DB
+
+		$queries = $wpdb->num_queries;
+		$again   = secure_privacy_banner_output( true );
+		$this->assertSame( $queries, $wpdb->num_queries, 'the kept output is read without a query' );
+		$this->assertSame( $built, $again );
+		$this->assertStringContainsString( '--sp-primary:#1d4ed8', $again['css'] );
+		$this->assertStringContainsString( '"consent","default"', $again['snippet'] );
+	}
+
+	public function test_changed_settings_site_name_and_pages_show_on_the_next_view(): void {
+		$this->assertSame( 'Accept all', $this->config()['texts']['acceptAll'] );
+		$this->set( array( 'texts' => array( 'en_US' => array( 'acceptAll' => 'Yes please' ) ), 'primary_color' => '#000000' ) );
+		$this->assertSame( 'Yes please', $this->config()['texts']['acceptAll'] );
+		$this->assertStringContainsString( '--sp-primary:#000000', secure_privacy_banner_output( true )['css'] );
+
+		$name = get_option( 'blogname' );
+		update_option( 'blogname', 'Renamed Site' );
+		$this->assertStringStartsWith( 'Renamed Site ', $this->config()['texts']['body'] );
+		update_option( 'blogname', $name );
+
+		$page = wp_insert_post( array( 'post_type' => 'page', 'post_status' => 'publish', 'post_title' => 'Privacy' ) );
+		$this->set( array( 'privacy_page_id' => $page ) );
+		$this->assertSame( get_permalink( $page ), $this->config()['privacyUrl'] );
+		wp_update_post( array( 'ID' => $page, 'post_status' => 'draft' ) );
+		$this->assertSame( get_privacy_policy_url(), $this->config()['privacyUrl'], 'an unpublished page is no longer linked' );
+		wp_delete_post( $page, true );
+	}
+
+	public function test_the_announced_version_is_not_kept_past_its_day(): void {
+		$this->set( array( 'policy_version' => '3', 'next_policy_version' => '4', 'next_policy_effective' => gmdate( 'Y-m-d', time() + 2 * DAY_IN_SECONDS ) ) );
+		$this->assertSame( '3', $this->config()['policyVersion'] );
+		$cache = get_option( SECURE_PRIVACY_BANNER_CACHE_OPTION );
+		$key   = array_key_first( $cache );
+		$this->assertSame( gmdate( 'Y-m-d', time() + 2 * DAY_IN_SECONDS ), $cache[ $key ]['until'] );
+
+		// An entry kept until today (its version took effect today) is not used any more.
+		$cache[ $key ]['config'] = '{"stale":true}';
+		$cache[ $key ]['until']  = gmdate( 'Y-m-d' );
+		update_option( SECURE_PRIVACY_BANNER_CACHE_OPTION, $cache );
+		$this->assertArrayNotHasKey( 'stale', $this->config() );
+		$cache[ $key ]['config'] = '{"stale":true}';
+		$cache[ $key ]['until']  = gmdate( 'Y-m-d', time() + DAY_IN_SECONDS );
+		update_option( SECURE_PRIVACY_BANNER_CACHE_OPTION, $cache );
+		$this->assertSame( array( 'stale' => true ), $this->config(), 'an entry is used until its day' );
+	}
+
+	public function test_what_may_differ_per_request_is_built_every_time(): void {
+		$filter = static fn( $text, $original ) => 'Accept all' === $original ? 'Filtered' : $text;
+		add_filter( 'gettext', $filter, 10, 2 );
+		$this->assertNull( secure_privacy_banner_cache_key() );
+		$this->assertSame( 'Filtered', $this->config()['texts']['acceptAll'] );
+		remove_filter( 'gettext', $filter, 10 );
+		$this->assertSame( 'Accept all', $this->config()['texts']['acceptAll'] );
+
+		$user = wp_insert_user( array( 'user_login' => 'banner-' . wp_generate_password( 6, false ), 'user_pass' => wp_generate_password() ) );
+		wp_set_current_user( $user );
+		$this->assertNull( secure_privacy_banner_cache_key() );
+		$this->assertNotEmpty( $this->config()['restNonce'], 'a signed-in visitor gets a nonce of their own' );
+		wp_set_current_user( 0 );
+		$this->assertArrayNotHasKey( 'restNonce', $this->config() );
+		wp_delete_user( $user );
+	}
+}
