@@ -12,7 +12,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 python3
     python3-dev gcc ca-certificates && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md gunicorn.conf.py ./
 COPY sidecar ./sidecar
 COPY scripts/install.sh ./scripts/install.sh
 RUN bash scripts/install.sh sidecar && rm -rf /var/lib/apt/lists/* /root/.cache
@@ -21,4 +21,5 @@ RUN useradd --system --create-home --home-dir /home/sidecar --uid 10001 sidecar
 USER sidecar
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "sidecar:create_app()"]
+# Workers, gevent and timeouts: gunicorn.conf.py (read from /app).
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "sidecar:create_app()"]

@@ -134,8 +134,9 @@ def main() -> int:
             before = cur.fetchone()["n"]
         conn.commit()
 
-        print(f"sidecar: gunicorn {stack.gunicorn_workers} {stack.gunicorn_worker_class} workers"
-              f" x {stack.gunicorn_threads} threads, wrk "
+        print(f"sidecar: gunicorn {stack.gunicorn_workers or 'default'} "
+              f"{stack.gunicorn_worker_class or 'default'} workers (gunicorn.conf.py unless "
+              f"given), wrk "
               f"{args.connections} "
               f"connections, {args.seconds:.0f} s ...")
         out = subprocess.run(

@@ -88,11 +88,10 @@ class Stack:
     secret_keys: str | None = None
     table_prefix: str = "wp_"
     theme: str = THEME
-    gunicorn_workers: int = 4
+    # None: as gunicorn.conf.py says (gevent, one worker per core, group commit).
+    gunicorn_workers: int | None = None
     gunicorn_threads: int = 1
-    # Sync workers: measured (bench/ingest.py) as fast as gthread here, with a p99 of about
-    # 20 ms where gthread's pinned keep-alive connections queued up to 100-190 ms.
-    gunicorn_worker_class: str = "sync"
+    gunicorn_worker_class: str | None = None
     extra_sidecar_env: dict = field(default_factory=dict)
     procs: dict = field(default_factory=dict)
 
@@ -352,11 +351,15 @@ require_once ABSPATH . 'wp-settings.php';
         if port_open(self.sidecar_port):
             raise StackError(f"port {self.sidecar_port} (SIDECAR_PORT) is already in use")
         log = self.log_dir / "sidecar.log"
-        proc = self._spawn("sidecar", [
-            str(VENV_BIN / "gunicorn"), "--bind", f"127.0.0.1:{self.sidecar_port}",
-            "--workers", str(self.gunicorn_workers), "--timeout", "30",
-            "--worker-class", self.gunicorn_worker_class, "--threads", str(self.gunicorn_threads),
-            "--graceful-timeout", "10", "sidecar:create_app()"], env=env, cwd=ROOT)
+        options = ["--config", str(ROOT / "gunicorn.conf.py"),
+                   "--bind", f"127.0.0.1:{self.sidecar_port}"]
+        if self.gunicorn_workers:
+            options += ["--workers", str(self.gunicorn_workers)]
+        if self.gunicorn_worker_class:
+            options += ["--worker-class", self.gunicorn_worker_class,
+                        "--threads", str(self.gunicorn_threads)]
+        proc = self._spawn("sidecar", [str(VENV_BIN / "gunicorn"), *options,
+                                       "sidecar:create_app()"], env=env, cwd=ROOT)
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)
 

@@ -3,10 +3,12 @@ them as proof in the site's database, and serves them to admins."""
 
 from __future__ import annotations
 
+import sys
+
 from flask import Flask
 
 from . import config as config_mod
-from . import db, errors, geo, logs
+from . import db, errors, geo, ingest, logs, records
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -23,6 +25,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if str(app.config.get("SP_AUTO_MIGRATE", "1")) != "0":
         # CONTRACT §3: migrations also run at start (idempotent, serialised by a DB lock).
         db.migrate(app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
+    if _group_commit(app.config["SP_GROUP_COMMIT"]):
+        app.extensions["sp_committer"] = records.GroupCommitter(
+            app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
     errors.init_app(app)
     logs.init_app(app)
 
@@ -31,4 +36,15 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(metrics.bp)
     app.register_blueprint(openapi.bp)
     app.register_blueprint(admin.bp)
+    app.wsgi_app = ingest.FastPath(app)
     return app
+
+
+def _group_commit(mode: str) -> bool:
+    """Group commit pays where one process serves many requests at once, as gunicorn's gevent
+    worker does (gunicorn.conf.py); a sync worker serves one at a time. `auto` = on exactly
+    when gevent has patched this process's threads."""
+    if mode != "auto":
+        return mode == "on"
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    return bool(gevent_monkey and gevent_monkey.is_module_patched("threading"))

@@ -19,9 +19,11 @@ DEFAULTS = {
     "SP_SCREENSHOT_LEASE": "0",
     "SP_DB_POOL_SIZE": "4",
     "SP_RETENTION_DAYS": "0",
+    "SP_GROUP_COMMIT": "auto",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
+GROUP_COMMIT_MODES = ("auto", "on", "off")
 
 
 class ConfigError(ValueError):
@@ -65,6 +67,8 @@ def load(env=None, overrides: dict | None = None) -> dict:
         raise ConfigError(f"SP_SITE_ORIGINS: {e}") from None
     if raw["SP_IP_STORAGE"] not in IP_STORAGE_MODES:
         raise ConfigError(f"SP_IP_STORAGE must be one of {', '.join(IP_STORAGE_MODES)}")
+    if raw["SP_GROUP_COMMIT"] not in GROUP_COMMIT_MODES:
+        raise ConfigError(f"SP_GROUP_COMMIT must be one of {', '.join(GROUP_COMMIT_MODES)}")
     prefix = raw["SP_TABLE_PREFIX"]
     if not prefix.replace("_", "").isalnum() and prefix != "":
         raise ConfigError("SP_TABLE_PREFIX may hold only letters, digits and _")

@@ -110,17 +110,20 @@ def get_db() -> pymysql.connections.Connection:
 
 def _release(exc) -> None:
     conn = g.pop("db", None)
-    if conn is None:
-        return
-    broken = False
-    # Views commit what they write; roll back only a transaction left open (no round trip
-    # otherwise: the server reports whether one is open in every reply).
-    if conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
+    if conn is not None:
+        hand_back(current_app.extensions["sp_pool"], conn)
+
+
+def hand_back(pool: Pool, conn, broken: bool = False) -> None:
+    """Return a borrowed connection to `pool`. Views commit what they write; a transaction
+    left open is rolled back (no round trip otherwise: the server reports whether one is
+    open in every reply)."""
+    if not broken and conn.server_status & SERVER_STATUS.SERVER_STATUS_IN_TRANS:
         try:
             conn.rollback()
         except pymysql.MySQLError:
             broken = True
-    current_app.extensions["sp_pool"].put(conn, broken=broken)
+    pool.put(conn, broken=broken)
 
 
 def table(name: str, prefix: str | None = None) -> str:

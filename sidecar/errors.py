@@ -8,6 +8,8 @@ import pymysql
 from flask import Flask, g, jsonify
 from werkzeug.exceptions import HTTPException
 
+DATABASE_UNAVAILABLE = "database_unavailable"
+
 
 class ApiError(Exception):
     """An error the client should see: HTTP status, snake_case code, human message and,
@@ -48,8 +50,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(pymysql.err.OperationalError)
     def database_unavailable(e: Exception):
         app.logger.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
-        g.error_code = "database_unavailable"
-        body = ApiError(503, "database_unavailable", "The database is not available; retry "
+        g.error_code = DATABASE_UNAVAILABLE
+        body = ApiError(503, DATABASE_UNAVAILABLE, "The database is not available; retry "
                                                      "later").to_dict()
         return jsonify(body), 503, {"Retry-After": "5"}
 

@@ -24,6 +24,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 INGEST = Counter("sp_ingest_total", "Consent events ingested", ["result"])
 INGEST_SECONDS = Histogram("sp_ingest_seconds", "Time to verify and durably store a consent",
                            buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+INGEST_BATCH = Histogram("sp_ingest_batch_size", "Consents written per commit (group commit)",
+                         buckets=(1, 2, 4, 8, 16, 32, 64))
 ERRORS = Counter("sp_errors_total", "Error responses by error code", ["code"])
 REQUESTS = Counter("sp_http_requests_total", "HTTP requests by status class", ["status"])
 
@@ -55,7 +57,7 @@ def metrics():
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)  # every gunicorn worker's counters, summed
     else:
-        for metric in (INGEST, INGEST_SECONDS, ERRORS, REQUESTS):
+        for metric in (INGEST, INGEST_SECONDS, INGEST_BATCH, ERRORS, REQUESTS):
             registry.register(metric)
     registry.register(DatabaseCollector(current_app._get_current_object()))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -5,18 +5,20 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import os
+import queue
+import threading
 import uuid
 from datetime import datetime
 from urllib.parse import urlsplit
 
 import pymysql
 import pymysql.cursors
-from flask import current_app
 
-from . import geo, ledger, renders
+from . import geo, ledger, metrics, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
-from .db import table
+from .db import connect_args, table
 
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
@@ -67,14 +69,20 @@ JOB_ROW = ("((SELECT seq FROM `{prefix}sp_consents` WHERE id = %s),"
            " %s, %s, %s, %s, %s, 'queued', %s, %s)")
 
 
-def write_consent(conn, prefix: str, consent: tuple, job: tuple | None) -> None:
-    """Insert a consent (and its screenshot job) and COMMIT in one round trip. The server
-    stops at the first failing statement, so COMMIT runs only if every INSERT succeeded,
-    and this returns only after its OK (durably committed); raises, rolled back, otherwise."""
-    sql, values = CONSENT_INSERT.format(prefix=prefix) + CONSENT_ROW, list(consent)
-    if job:
-        sql += ";\n" + JOB_INSERT.format(prefix=prefix) + JOB_ROW.format(prefix=prefix)
-        values.extend(job)
+def write_batch(conn, prefix: str, batch: list) -> None:
+    """Insert the consents and jobs of `batch` (Pending items) and COMMIT, in one round trip;
+    the server stops at the first failing statement, so COMMIT runs only when every INSERT
+    succeeded. Raises, rolled back, otherwise."""
+    values: list = []
+    sql = CONSENT_INSERT.format(prefix=prefix) + ",".join([CONSENT_ROW] * len(batch))
+    for item in batch:
+        values.extend(item.consent)
+    jobs = [item.job for item in batch if item.job]
+    if jobs:
+        sql += ";\n" + JOB_INSERT.format(prefix=prefix) + ",".join(
+            [JOB_ROW.format(prefix=prefix)] * len(jobs))
+        for job in jobs:
+            values.extend(job)
     try:
         with conn.cursor() as cur:
             cur.execute(sql + ";\nCOMMIT", values)
@@ -88,8 +96,93 @@ def write_consent(conn, prefix: str, consent: tuple, job: tuple | None) -> None:
         raise
 
 
-def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
-    """Store a validated consent and queue its screenshot in one transaction.
+class Pending:
+    """One consent on its way to the database: its row, its screenshot job's row (or None),
+    and for the group committer the event it waits on and what writing it raised."""
+
+    __slots__ = ("consent", "job", "done", "error")
+
+    def __init__(self, consent: tuple, job: tuple | None, event: bool = True):
+        self.consent, self.job = consent, job
+        self.done = threading.Event() if event else None
+        self.error: BaseException | None = None
+
+
+class GroupCommitter:
+    """Group commit: the concurrent requests of one worker process hand their rows to one
+    committer, which writes whatever has queued up as one multi-row INSERT per table and one
+    COMMIT (one round trip, one log flush for all). A request answers only after its batch
+    committed. A failing batch (a repeated event_id) is retried row by row, so a bad row fails
+    alone."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, url: str, prefix: str):
+        self.args, self.prefix = connect_args(url), prefix
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.conn = None
+        self.owner_pid = 0
+        self.lock = threading.Lock()
+
+    def write(self, item: Pending, timeout: float = 30) -> None:
+        """Write `item` durably, or raise what writing it raised."""
+        if self.owner_pid != os.getpid():  # gunicorn forks workers: one committer each
+            with self.lock:
+                if self.owner_pid != os.getpid():
+                    self.queue, self.conn = queue.SimpleQueue(), None
+                    threading.Thread(target=self._run, daemon=True, name="sp-commit").start()
+                    self.owner_pid = os.getpid()
+        self.queue.put(item)
+        if not item.done.wait(timeout):
+            # Unknown whether it committed: the client retries, and event_id keeps it single.
+            raise pymysql.err.OperationalError(2013, f"no commit within {timeout} s")
+        if item.error is not None:
+            raise item.error
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            self.commit(batch)
+
+    def commit(self, batch: list) -> None:
+        """Write `batch` in one transaction; when that fails, each item alone, so that only
+        the failing ones carry their error. Then wake every waiting request."""
+        try:
+            self._write(batch)
+        except BaseException as e:  # noqa: BLE001 - handed to the requests
+            if len(batch) == 1:
+                batch[0].error = e
+            else:
+                for item in batch:
+                    try:
+                        self._write([item])
+                    except BaseException as e1:  # noqa: BLE001 - handed to the request
+                        item.error = e1
+        metrics.INGEST_BATCH.observe(len(batch))
+        for item in batch:
+            item.done.set()
+
+    def _write(self, batch: list) -> None:
+        if self.conn is None or not self.conn.open:
+            self.conn = pymysql.connect(**self.args)
+        try:
+            write_batch(self.conn, self.prefix, batch)
+        except pymysql.err.IntegrityError:
+            raise
+        except BaseException:
+            self.conn = None  # maybe broken: a new connection next time
+            raise
+
+
+def insert_consent(conn, payload: dict, cfg: dict,
+                   committer: GroupCommitter | None = None) -> tuple[dict, bool]:
+    """Store a validated consent and queue its screenshot in one transaction, through
+    `committer` when given (sharing the commit with concurrent requests), else on `conn()`.
     Return (record, created); a repeated `event_id` returns the existing record, created=False."""
     now = utcnow()
     # Location is looked up on the full address, before SP_IP_STORAGE truncates it.
@@ -123,10 +216,13 @@ def insert_consent(conn, payload: dict, cfg: dict) -> tuple[dict, bool]:
                                   rec["language"]),
                viewport, rec["language"], rec["banner_version"], now, now)
     try:
-        write_consent(conn, current_app.config["SP_TABLE_PREFIX"], consent, job)
+        if committer is not None:
+            committer.write(Pending(consent, job))
+        else:
+            write_batch(conn(), cfg["SP_TABLE_PREFIX"], [Pending(consent, job, event=False)])
     except pymysql.err.IntegrityError as e:
         if e.args and e.args[0] == 1062:  # the event is already recorded
-            existing = get_by_event(conn, payload["event_id"])
+            existing = get_by_event(conn(), payload["event_id"])
             if existing:
                 return existing, False
         raise

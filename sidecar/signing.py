@@ -6,10 +6,11 @@ hands back to the visitor as a statement of what was recorded.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from itsdangerous.encoding import base64_encode
 
 from .errors import ApiError
@@ -18,10 +19,30 @@ CONSENT_SALT = "secure-privacy/consent/v1"
 RECEIPT_SALT = "secure-privacy/receipt/v1"
 
 
+class _Signer(TimestampSigner):
+    """itsdangerous's TimestampSigner, deriving each (key, salt) signing key once per process
+    instead of once per token (an HMAC per verification saved; same keys, same tokens)."""
+
+    _derived: dict = {}
+
+    def derive_key(self, secret_key=None):
+        secret_key = self.secret_keys[-1] if secret_key is None else secret_key
+        cache_key = (secret_key, self.salt, self.key_derivation, self.digest_method)
+        key = self._derived.get(cache_key)
+        if key is None:
+            key = self._derived[cache_key] = super().derive_key(secret_key)
+        return key
+
+
 def serializer(keys: list[str], salt: str) -> URLSafeTimedSerializer:
     """The contract's serializer for `salt`; signs with the last key, accepts any of them."""
+    return _serializer(tuple(keys), salt)
+
+
+@functools.lru_cache(maxsize=16)
+def _serializer(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        keys, salt=salt,
+        list(keys), salt=salt, signer=_Signer,
         signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
 
 

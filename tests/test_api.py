@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import pytest
 from helpers import SITE, TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token
@@ -225,10 +226,14 @@ def test_unknown_route_is_json_404(client):
     assert r.status_code == 404 and r.get_json()["error"]["code"] == "not_found"
 
 
-def test_concurrent_ingest_keeps_duplicates_apart(app, sql):
+@pytest.mark.parametrize("group_commit", ["off", "on"])
+def test_concurrent_ingest_keeps_duplicates_apart(make_app, sql, group_commit):
     """Concurrent requests, some repeating an event_id at the same moment: one record per
-    event (the repeats answer 200 with its id), and every 201 left its row and its job."""
+    event (the repeats answer 200 with its id), and every 201 left its row and its job —
+    each request on its own transaction, or sharing commits through the group committer."""
     import threading
+    app = make_app(SP_GROUP_COMMIT=group_commit)
+    assert ("sp_committer" in app.extensions) == (group_commit == "on")
     payloads = [consent_payload() for _ in range(24)]
     dup = payloads[5]
     results = []
@@ -254,12 +259,43 @@ def test_concurrent_ingest_keeps_duplicates_apart(app, sql):
     assert jobs[0]["n"] == 24  # every job points at its own consent
 
 
-def test_ingest_without_database_is_503_and_retryable():
+@pytest.mark.parametrize("group_commit", ["off", "on"])
+def test_ingest_without_database_is_503_and_retryable(group_commit):
     """The plugin retries 5xx from its outbox: a database outage must not look like a 500 bug."""
     from sidecar import create_app
     app = create_app({"SP_DATABASE_URL": "mysql://nobody:x@127.0.0.1:1/none",
                       "SP_SECRET_KEYS": ",".join(TEST_KEYS), "SP_ADMIN_TOKENS": "t",
-                      "SP_SITE_ORIGINS": SITE, "SP_AUTO_MIGRATE": "0"})
+                      "SP_SITE_ORIGINS": SITE, "SP_AUTO_MIGRATE": "0",
+                      "SP_GROUP_COMMIT": group_commit})
     r = app.test_client().post("/v1/consents", json={"token": make_token(consent_payload())})
     assert r.status_code == 503 and r.headers["Retry-After"] == "5"
     assert r.get_json()["error"]["code"] == "database_unavailable"
+
+
+def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
+    """One batch holding a repeated event_id: the batch's single transaction fails, so each
+    consent is written alone; only the repeat carries the duplicate-key error."""
+    import pymysql
+
+    from sidecar.records import Pending
+    app = make_app(SP_GROUP_COMMIT="on")
+    committer = app.extensions["sp_committer"]
+    assert post(app.test_client(), consent_payload()).status_code == 201  # committer running
+    seen = count(sql)
+
+    def item(event_id):
+        p = consent_payload(event_id=event_id)
+        values = (str(uuid.uuid4()), p["event_id"], p["subject_id"], "grant", "accept_all",
+                  json.dumps(p["categories"]), p["page_url"], "1", "b", "en", "{}", None,
+                  "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00", "skipped",
+                  None, "0" * 64, "0" * 64, "0" * 32)
+        return Pending(values, None)
+
+    first = str(uuid.uuid4())
+    batch = [item(first), item(str(uuid.uuid4())), item(first), item(str(uuid.uuid4()))]
+    committer.commit(batch)
+    assert all(i.done.is_set() for i in batch)
+    assert [type(i.error) for i in batch] == [type(None), type(None),
+                                              pymysql.err.IntegrityError, type(None)]
+    assert batch[2].error.args[0] == 1062
+    assert count(sql) == seen + 3

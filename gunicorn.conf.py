@@ -1,0 +1,19 @@
+"""gunicorn settings of the sidecar. `gunicorn 'sidecar:create_app()'` (CONTRACT §2) reads this
+file from the working directory (the repository root, /app in the image); options given on the
+command line or in GUNICORN_CMD_ARGS override it.
+
+gevent workers, one per core: each serves many keep-alive connections at once, and the
+requests of one worker share their database commits (sidecar.records.GroupCommitter), which is
+what lets ingest outrun a plain durable insert loop (bench/ingest.py, bench/README.md). Admin
+exports stream without holding a worker, too.
+"""
+
+import os
+
+bind = "127.0.0.1:8000"
+worker_class = "gevent"
+workers = int(os.environ.get("WEB_CONCURRENCY") or os.cpu_count() or 2)
+worker_connections = 1000
+timeout = 30
+graceful_timeout = 10
+keepalive = 5
