@@ -2,11 +2,11 @@
 """Front-page render cost of the Secure Privacy plugin on the real WordPress (issue 6).
 
 Starts its own private MariaDB + WordPress (scripts/stack.py, free ports, temp folder; no
-sidecar: a page view never calls it). The same WordPress (same files, database, theme
-twentytwentyone, plugin active) is then served by two PHP servers: on the second, a
-must-use plugin takes Secure Privacy out of `active_plugins` for the request, so it is the
-site with the plugin inactive. Requests alternate between the two one by one, so whatever else
-the machine runs weighs on both alike. The must-use plugin also appends each request's wall
+sidecar: a page view never calls it). Requests for the front page alternate one by one between
+the plugin active and inactive: on a request carrying the header X-SP-Bench-Inactive, a
+must-use plugin takes Secure Privacy out of `active_plugins`, so it is the same site, served
+by the same PHP processes with the same opcache, without the plugin; whatever else the machine
+runs weighs on both alike. The must-use plugin also appends each request's wall
 time, CPU time (from before any plugin loads to the end) and database query count as an HTML
 comment. Prints medians and ratios; with --check, exits 1 when a target is missed
 (<= 2 % added server CPU time, no extra query).
@@ -33,14 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import Stack, free_port, http_status, wait_until  # noqa: E402
+from stack import Stack, free_port  # noqa: E402
 
 PLUGIN = "secure-privacy/secure-privacy.php"
 MU_PLUGIN = """<?php
-// Written by bench/plugin_render.py. Both servers run exactly this code; only the one started
-// with SP_BENCH_INACTIVE=1 leaves Secure Privacy out of the plugins it loads.
+// Written by bench/plugin_render.py. Every request runs exactly this code; a request with the
+// header X-SP-Bench-Inactive: 1 leaves Secure Privacy out of the plugins it loads.
 add_filter('option_active_plugins', function ($plugins) {
-    return getenv('SP_BENCH_INACTIVE') === '1'
+    return ($_SERVER['HTTP_X_SP_BENCH_INACTIVE'] ?? '') === '1'
         ? array_values(array_diff((array) $plugins, array('@PLUGIN@'))) : $plugins;
 });
 // --no-banner: the plugin without its banner, to tell the plugin's own cost from the banner's.
@@ -72,10 +72,12 @@ add_action('shutdown', function () {
 MARK = re.compile(rb"<!-- sp-bench t=([0-9.]+) c=([0-9.]+) q=(\d+) -->")
 
 
-def fetch(url: str) -> tuple[float, float, float, int, bytes]:
-    """(client wall s, server wall s, server CPU s, DB queries, body) of one GET."""
+def fetch(url: str, active: bool = True) -> tuple[float, float, float, int, bytes]:
+    """(client wall s, server wall s, server CPU s, DB queries, body) of one GET of the page
+    with the plugin active or not."""
+    req = urllib.request.Request(url, headers={} if active else {"X-SP-Bench-Inactive": "1"})
     start = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=30) as r:
+    with urllib.request.urlopen(req, timeout=30) as r:
         body = r.read()
     wall = time.perf_counter() - start
     m = MARK.search(body)
@@ -92,30 +94,16 @@ def trimmed_mean(values, cut: float = 0.2) -> float:
     return statistics.fmean(values[k:len(values) - k])
 
 
-def start_inactive_server(stack: Stack) -> str:
-    """A second PHP server on the same WordPress, where the plugin is left out."""
-    port = free_port()
-    env = dict(os.environ, PHP_CLI_SERVER_WORKERS="4", SP_BENCH_INACTIVE="1")
-    log = stack.log_dir / "php-inactive.log"
-    proc = stack._spawn("wordpress-inactive", [
-        "php", "-d", "display_errors=0", "-d", "log_errors=1",
-        "-d", f"error_log={stack.log_dir / 'php-errors.log'}", "-d", "memory_limit=256M",
-        "-S", f"127.0.0.1:{port}", "-t", str(stack.wp_dir)], env=env, cwd=stack.wp_dir)
-    url = f"http://127.0.0.1:{port}"
-    wait_until(lambda: http_status(url + "/") == 200, "the second PHP server", 60, log, proc)
-    return url
-
-
-def measure(urls: dict, requests: int) -> dict:
+def measure(url: str, requests: int) -> dict:
     pages = {}
-    for active, url in urls.items():  # warm both: every php -S worker, opcache, theme
+    for active in (True, False):  # warm both: every php -S worker, opcache, theme
         for _ in range(40):
-            *_, pages[active] = fetch(url)
+            *_, pages[active] = fetch(url, active)
     samples = {True: [], False: []}
     for i in range(requests):
         # Alternate one by one, switching which goes first every pair.
         for active in ((True, False) if i % 2 else (False, True)):
-            samples[active].append(fetch(urls[active])[:4])
+            samples[active].append(fetch(url, active)[:4])
     out = {}
     for active, rows in samples.items():
         out["active" if active else "inactive"] = {
@@ -144,7 +132,7 @@ def main() -> int:
                     help="diagnostic: the plugin loaded but its banner hooks removed")
     args = ap.parse_args()
     if args.no_banner:
-        os.environ["SP_BENCH_NO_BANNER"] = "1"  # inherited by both PHP servers
+        os.environ["SP_BENCH_NO_BANNER"] = "1"  # inherited by the PHP server
 
     with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
         stack = Stack(state_dir=Path(tmp), wp_port=free_port(), sidecar_port=free_port(),
@@ -155,8 +143,7 @@ def main() -> int:
             mu = stack.wp_dir / "wp-content" / "mu-plugins"
             mu.mkdir(exist_ok=True)
             (mu / "sp-bench.php").write_text(MU_PLUGIN)
-            urls = {True: stack.wp_url + "/", False: start_inactive_server(stack) + "/"}
-            result = measure(urls, args.requests)
+            result = measure(stack.wp_url + "/", args.requests)
         finally:
             stack.stop()
 

@@ -55,9 +55,10 @@ function secure_privacy_asset_name( string $name ): string {
  * Enqueue the widget's CSS (with the site's colours) and deferred footer JS (wp_enqueue_scripts).
  */
 function secure_privacy_enqueue_assets(): void {
-	$assets = plugins_url( 'assets/', SECURE_PRIVACY_FILE );
+	$output = secure_privacy_banner_output();
+	$assets = $output['assets'];
 	wp_enqueue_style( SECURE_PRIVACY_WIDGET_HANDLE, $assets . secure_privacy_asset_name( 'widget.css' ), array(), SECURE_PRIVACY_VERSION );
-	wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, secure_privacy_banner_output()['css'] );
+	wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, $output['css'] );
 	// Deferred, so it runs after the WP Consent API's footer script defined wp_set_consent.
 	wp_enqueue_script(
 		SECURE_PRIVACY_WIDGET_HANDLE,
@@ -73,20 +74,20 @@ function secure_privacy_enqueue_assets(): void {
 
 /**
  * What the banner prints on a public page besides its static assets: the configuration island
- * (JSON), the site's colours (CSS) and the Consent Mode snippet (JS).
+ * (JSON), the site's colours (CSS), the Consent Mode snippet (JS), and the assets' base URL.
  *
  * Building them reads and normalises the settings, translates two dozen texts and resolves
  * URLs: a fifth of a millisecond that every page view would pay again for the same result.
- * So they are kept in one autoloaded option, one entry per variant (locale, http/https, home,
- * site name, permalinks, privacy page: all in the key), and rebuilt when anything they are
- * made of changes: the settings (secure_privacy_settings_changed), any page
+ * So they are kept in one autoloaded option, one entry per variant (locale, http/https, home
+ * and plugins URLs, site name, permalinks, privacy page: all in the key), and rebuilt when
+ * anything they are made of changes: the settings (secure_privacy_settings_changed), any page
  * (secure_privacy_forget_privacy_url), plugin or translation updates
  * (upgrader_process_complete), the day an announced policy version takes effect. Signed-in
  * visitors (their nonce), SCRIPT_DEBUG and sites where another plugin filters the texts, the
  * configuration or the URLs (e.g. per language) get them built on every view instead.
  *
  * @param bool $refresh Look again instead of returning this request's copy.
- * @return array{config: string, css: string, snippet: string}
+ * @return array{config: string, css: string, snippet: string, assets: string}
  */
 function secure_privacy_banner_output( bool $refresh = false ): array {
 	static $output = null;
@@ -101,12 +102,13 @@ function secure_privacy_banner_output( bool $refresh = false ): array {
 	$cache = get_option( SECURE_PRIVACY_BANNER_CACHE_OPTION );
 	$cache = is_array( $cache ) ? $cache : array();
 	$entry = $cache[ $key ] ?? null;
-	if ( is_array( $entry ) && is_string( $entry['config'] ?? null ) && is_string( $entry['css'] ?? null ) && is_string( $entry['snippet'] ?? null )
+	if ( is_array( $entry ) && is_string( $entry['config'] ?? null ) && is_string( $entry['css'] ?? null ) && is_string( $entry['snippet'] ?? null ) && is_string( $entry['assets'] ?? null )
 		&& ( '' === ( $entry['until'] ?? '' ) || gmdate( 'Y-m-d' ) < $entry['until'] ) ) {
 		$output = array(
 			'config'  => $entry['config'],
 			'css'     => $entry['css'],
 			'snippet' => $entry['snippet'],
+			'assets'  => $entry['assets'],
 		);
 		return $output;
 	}
@@ -125,20 +127,24 @@ function secure_privacy_banner_cache_key(): ?string {
 	if ( ( defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG ) || is_user_logged_in() ) {
 		return null;
 	}
-	foreach ( array( 'secure_privacy_frontend_config', 'gettext', 'gettext_secure-privacy', 'gettext_with_context', 'gettext_with_context_secure-privacy', 'rest_url', 'rest_url_prefix', 'privacy_policy_url', 'page_link', '_get_page_link' ) as $hook ) {
+	foreach ( array( 'secure_privacy_frontend_config', 'gettext', 'gettext_secure-privacy', 'gettext_with_context', 'gettext_with_context_secure-privacy', 'rest_url', 'rest_url_prefix', 'privacy_policy_url', 'page_link', '_get_page_link', 'plugins_url' ) as $hook ) {
 		if ( has_filter( $hook ) ) {
 			return null;
 		}
 	}
-	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
+	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
 }
 
 /**
- * Build what secure_privacy_banner_output() returns.
+ * Build what secure_privacy_banner_output() returns (with the translations loaded: a page view
+ * does not load them otherwise).
  *
- * @return array{config: string, css: string, snippet: string}
+ * @return array{config: string, css: string, snippet: string, assets: string}
  */
 function secure_privacy_build_banner_output(): array {
+	if ( ! is_textdomain_loaded( 'secure-privacy' ) ) {
+		secure_privacy_load_textdomain();
+	}
 	// JSON_HEX_TAG/AMP keep "</script>" and "<!--" out of the island; JSON.parse reads them back.
 	$json = wp_json_encode( secure_privacy_frontend_config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local plugin file.
@@ -147,6 +153,7 @@ function secure_privacy_build_banner_output(): array {
 		'config'  => (string) $json,
 		'css'     => secure_privacy_color_css( secure_privacy_settings()['primary_color'] ?? '' ),
 		'snippet' => trim( (string) $snippet ),
+		'assets'  => plugins_url( 'assets/', SECURE_PRIVACY_FILE ),
 	);
 }
 

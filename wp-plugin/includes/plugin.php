@@ -13,7 +13,8 @@ defined( 'ABSPATH' ) || exit;
  * Register every hook of the plugin (runs on plugins_loaded).
  */
 function secure_privacy_boot(): void {
-	add_action( 'init', 'secure_privacy_load_textdomain' );
+	add_action( 'init', 'secure_privacy_maybe_load_textdomain' );
+	add_action( 'rest_api_init', 'secure_privacy_load_textdomain' );
 	add_action( 'change_locale', 'secure_privacy_reload_textdomain' );
 
 	// Settings (includes/settings.php).
@@ -111,6 +112,16 @@ function secure_privacy_action_links( $links ): array {
 	$links = (array) $links;
 	array_unshift( $links, sprintf( '<a href="%s">%s</a>', esc_url( admin_url( 'admin.php?page=' . SECURE_PRIVACY_MENU_SLUG ) ), esc_html__( 'Settings', 'secure-privacy' ) ) );
 	return $links;
+}
+
+/**
+ * Load the translations on init, except on a visitor's page view: that needs them only to
+ * build the banner, which is kept built (secure_privacy_build_banner_output() loads them).
+ */
+function secure_privacy_maybe_load_textdomain(): void {
+	if ( is_admin() || wp_doing_cron() || ( defined( 'WP_CLI' ) && WP_CLI ) ) {
+		secure_privacy_load_textdomain();
+	}
 }
 
 /**
