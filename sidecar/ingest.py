@@ -26,6 +26,7 @@ from .validation import validate_consent
 
 log = logging.getLogger("sidecar.ingest")
 PATH = "/v1/consents"
+_ANSWER = json.JSONEncoder(separators=(",", ":"))
 
 
 def handle(app: Flask, body: bytes, conn) -> tuple[int, dict]:
@@ -46,7 +47,7 @@ def handle(app: Flask, body: bytes, conn) -> tuple[int, dict]:
     consent = validate_consent(payload)
     rec, created = records.insert_consent(conn, consent, cfg,
                                           app.extensions.get("sp_committer"))
-    metrics.INGEST.labels("created" if created else "duplicate").inc()
+    metrics.child(metrics.INGEST, "created" if created else "duplicate").inc()
     metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
     receipt = signing.sign_receipt({
         "id": rec["id"], "event_id": rec["event_id"], "subject_id": rec["subject_id"],
@@ -122,7 +123,7 @@ class FastPath:
             log.exception("unhandled error")
         finally:
             conn.release(broken)
-        out = json.dumps(answer, separators=(",", ":")).encode() + b"\n"
+        out = _ANSWER.encode(answer).encode() + b"\n"
         start_response(_REASONS.get(status, str(status)), [
             ("Content-Type", "application/json"), ("Content-Length", str(len(out))),
             *headers])

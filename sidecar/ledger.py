@@ -29,8 +29,11 @@ PERSONAL = ("subject_id", "page_url", "ip", "country", "region", "city", "user_a
 ERASED_SUBJECT = "00000000-0000-0000-0000-000000000000"
 
 
+_CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def _canon(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANON.encode(obj).encode()
 
 
 def new_salt() -> str:

@@ -14,15 +14,23 @@ from . import metrics
 log = logging.getLogger("sidecar.access")
 
 
+_LINE = json.JSONEncoder(separators=(",", ":"))
+
+
 class JsonFormatter(logging.Formatter):
+    _second, _stamp = -1, ""
+
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
-                 "level": record.levelname.lower(), "logger": record.name,
+        second = int(record.created)
+        if second != self._second:  # one strftime per second, not per line
+            self._stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+            self._second = second
+        entry = {"ts": self._stamp, "level": record.levelname.lower(), "logger": record.name,
                  "msg": record.getMessage()}
         entry.update(getattr(record, "fields", {}))
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, separators=(",", ":"))
+        return _LINE.encode(entry)
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -33,6 +41,8 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     handler._sp = True
     root.addHandler(handler)
+    # The JSON lines carry neither thread nor process names: do not look them up per record.
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root.setLevel(level)
 
 
@@ -56,5 +66,9 @@ def request_line(method: str, path: str, status: int, ms: float, error: str | No
     if error:
         fields["error"] = error
         metrics.ERRORS.labels(error).inc()
-    metrics.REQUESTS.labels(f"{status // 100}xx").inc()
-    log.info("request", extra={"fields": fields})
+    metrics.child(metrics.REQUESTS, f"{status // 100}xx").inc()
+    if log.isEnabledFor(logging.INFO):
+        # makeRecord + handle: Logger.info would also walk the stack for the caller's file and
+        # line, which the JSON line does not show.
+        log.handle(log.makeRecord(log.name, logging.INFO, __file__, 0, "request", None, None,
+                                  extra={"fields": fields}))

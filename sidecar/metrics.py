@@ -30,6 +30,17 @@ ERRORS = Counter("sp_errors_total", "Error responses by error code", ["code"])
 REQUESTS = Counter("sp_http_requests_total", "HTTP requests by status class", ["status"])
 
 bp = Blueprint("metrics", __name__)
+_children: dict = {}
+
+
+def child(metric, *labels):
+    """`metric.labels(*labels)`, looked up once per process (the hot path counts every
+    request; labels() validates and locks each time)."""
+    key = (id(metric), labels, os.getpid())
+    found = _children.get(key)
+    if found is None:
+        found = _children[key] = metric.labels(*labels)
+    return found
 
 
 class DatabaseCollector:

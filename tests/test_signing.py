@@ -57,3 +57,90 @@ def test_php_tokens_verify_in_python():
     with pytest.raises(ApiError) as e:
         load_consent(token, keys[:1], max_age=60)
     assert e.value.code == "invalid_signature"
+
+
+def _itsdangerous(keys, salt):
+    import hashlib
+
+    from itsdangerous import URLSafeTimedSerializer
+    return URLSafeTimedSerializer(keys, salt=salt, signer_kwargs={
+        "key_derivation": "hmac", "digest_method": hashlib.sha256})
+
+
+def _mutations(token: str):
+    """The token altered the ways an attacker or a broken proxy might: every character
+    replaced, characters dropped and added, parts swapped, padding and junk added."""
+    alphabet = "AZaz09-_.=+/ é"
+    for i in range(len(token)):
+        for c in alphabet[i % 3::3]:
+            if c != token[i]:
+                yield token[:i] + c + token[i + 1:]
+        yield token[:i] + token[i + 1:]
+    payload, ts, sig = token.rsplit(".", 2)
+    yield from (f"{payload}.{sig}.{ts}", f"{ts}.{payload}.{sig}", token + ".", "." + token,
+                token + "==", token + "\n", token.replace(".", "..", 1), "", ".", "..", "a.b.c")
+
+
+def test_fast_verification_accepts_nothing_itsdangerous_rejects():
+    """sidecar.signing verifies tokens without itsdangerous's per-call objects; for valid,
+    old-key, compressed, expired, future and thousands of altered tokens it must agree with
+    itsdangerous itself: the same payload, or a rejection."""
+    import time
+
+    from itsdangerous import BadData
+
+    from sidecar import signing
+    keys = ["old-key", "new-key"]
+    salt = signing.CONSENT_SALT
+    small = consent_payload()
+    big = consent_payload(user_agent="x" * 400, page_url="https://example.com/" + "p" * 600)
+    tokens = [_itsdangerous(keys, salt).dumps(small),  # newest key
+              _itsdangerous(keys[:1], salt).dumps(small),  # the old key, still accepted
+              _itsdangerous(keys, salt).dumps(big),  # long enough to be compressed
+              _itsdangerous(["other"], salt).dumps(small),  # a key we do not hold
+              _itsdangerous(keys, "another-salt").dumps(small)]
+    assert tokens[2].startswith(".")
+    now = time.time()
+    for offset in (-400, 400):  # expired, and from the future
+        real = time.time
+        time.time = lambda off=offset: now + off  # noqa: E731 - itsdangerous reads time.time
+        try:
+            tokens.append(_itsdangerous(keys, salt).dumps(small))
+        finally:
+            time.time = real
+    checked = 0
+    for base in tokens:
+        for token in [base, *_mutations(base)]:
+            try:
+                expected = _itsdangerous(keys, salt).loads(token, max_age=300)
+            except BadData:
+                expected = signing._MISS
+            fast = signing._fast_loads(token, tuple(keys), salt, 300)
+            assert fast is signing._MISS or fast == expected, token
+            checked += 1
+    assert checked > 3000
+    # and the valid ones do take the fast path
+    assert signing._fast_loads(tokens[0], tuple(keys), salt, 300) == small
+    assert signing._fast_loads(tokens[1], tuple(keys), salt, 300) == small
+    assert signing._fast_loads(tokens[2], tuple(keys), salt, 300) == big
+    for token in tokens[3:]:
+        assert signing._fast_loads(token, tuple(keys), salt, 300) is signing._MISS
+
+
+def test_receipts_are_what_itsdangerous_signs():
+    from sidecar import signing
+    keys = ["old-key", "new-key"]
+    statement = {"id": "r1", "categories": {"necessary": True}, "note": "é"}
+    receipt = signing.sign_receipt(statement, keys)
+    assert _itsdangerous(keys, signing.RECEIPT_SALT).loads(receipt) == statement
+    assert _itsdangerous(keys[1:], signing.RECEIPT_SALT).loads(receipt) == statement  # newest
+    # byte for byte what itsdangerous's own signer makes in the same second
+    import base64
+    import json as _json
+    body = base64.urlsafe_b64encode(_json.dumps(statement, ensure_ascii=False,
+                                                separators=(",", ":")).encode()).rstrip(b"=")
+    ts_part = receipt.rsplit(".", 2)[1]
+    signer = _itsdangerous(keys, signing.RECEIPT_SALT).make_signer()
+    signer.get_timestamp = lambda: int.from_bytes(base64.urlsafe_b64decode(
+        ts_part + "=" * (-len(ts_part) % 4)), "big")
+    assert signer.sign(body).decode() == receipt
