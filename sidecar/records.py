@@ -8,6 +8,7 @@ import json
 import os
 import queue
 import threading
+import time
 import uuid
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -142,6 +143,7 @@ class GroupCommitter:
     def _run(self) -> None:
         while True:
             batch = [self.queue.get()]
+            time.sleep(0)  # let requests that are ready queue up behind the first one
             while len(batch) < self.MAX_BATCH:
                 try:
                     batch.append(self.queue.get_nowait())
