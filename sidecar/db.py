@@ -69,16 +69,16 @@ class Pool:
                 conn.ping(reconnect=False)
                 return conn
             except pymysql.MySQLError:
-                _close_quietly(conn)
+                close_quietly(conn)
 
     def put(self, conn, broken: bool = False) -> None:
         if broken or not conn.open:
-            _close_quietly(conn)
+            close_quietly(conn)
             return
         try:
             self.idle.put_nowait((conn, time.monotonic()))
         except queue.Full:
-            _close_quietly(conn)
+            close_quietly(conn)
 
     def close(self) -> None:
         while True:
@@ -86,10 +86,10 @@ class Pool:
                 conn, _ = self.idle.get_nowait()
             except queue.Empty:
                 return
-            _close_quietly(conn)
+            close_quietly(conn)
 
 
-def _close_quietly(conn) -> None:
+def close_quietly(conn) -> None:
     try:
         conn.close()
     except Exception:  # noqa: BLE001 - already broken; nothing to report

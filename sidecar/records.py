@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
+import logging
 import os
 import queue
 import threading
@@ -19,8 +20,9 @@ import pymysql.cursors
 from . import geo, ledger, metrics, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
-from .db import connect_args, table
+from .db import close_quietly, connect_args, table
 
+log = logging.getLogger("sidecar.records")
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
         "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
@@ -149,13 +151,24 @@ class GroupCommitter:
                     batch.append(self.queue.get_nowait())
                 except queue.Empty:
                     break
-            self.commit(batch)
+            try:
+                self.commit(batch)
+            except BaseException as e:  # noqa: BLE001 - the committer must live on
+                log.exception("group commit failed")
+                for item in batch:
+                    item.error = item.error or e
+                    item.done.set()
 
     def commit(self, batch: list) -> None:
-        """Write `batch` in one transaction; when that fails, each item alone, so that only
-        the failing ones carry their error. Then wake every waiting request."""
+        """Write `batch` in one transaction. When the database is unreachable every item
+        fails with that error at once; when the batch fails otherwise (a repeated event_id),
+        each item is written alone, so only the failing ones carry an error. Then wake every
+        waiting request."""
         try:
             self._write(batch)
+        except pymysql.err.OperationalError as e:
+            for item in batch:
+                item.error = e
         except BaseException as e:  # noqa: BLE001 - handed to the requests
             if len(batch) == 1:
                 batch[0].error = e
@@ -177,7 +190,8 @@ class GroupCommitter:
         except pymysql.err.IntegrityError:
             raise
         except BaseException:
-            self.conn = None  # maybe broken: a new connection next time
+            conn, self.conn = self.conn, None  # maybe broken: a new connection next time
+            close_quietly(conn)
             raise
 
 

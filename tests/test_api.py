@@ -299,3 +299,25 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
                                               pymysql.err.IntegrityError, type(None)]
     assert batch[2].error.args[0] == 1062
     assert count(sql) == seen + 3
+
+
+def test_a_group_commit_batch_fails_at_once_when_the_database_is_down(monkeypatch):
+    """No per-row retries against a database that is not there: one connection attempt, and
+    every request of the batch gets the outage (503 for the client, who retries)."""
+    import pymysql
+
+    from sidecar import records
+    attempts = []
+    real_connect = pymysql.connect
+
+    def connect(**kw):
+        attempts.append(kw["port"])
+        return real_connect(**kw)
+
+    monkeypatch.setattr(records.pymysql, "connect", connect)
+    committer = records.GroupCommitter("mysql://nobody:x@127.0.0.1:1/none", "t_")
+    batch = [records.Pending((str(uuid.uuid4()),), None) for _ in range(5)]
+    committer.commit(batch)
+    assert attempts == [1]
+    assert all(isinstance(i.error, pymysql.err.OperationalError) and i.done.is_set()
+               for i in batch)
