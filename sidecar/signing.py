@@ -13,7 +13,13 @@ import json
 import time
 import zlib
 
-from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
+from itsdangerous import (
+    BadPayload,
+    BadSignature,
+    SignatureExpired,
+    TimestampSigner,
+    URLSafeTimedSerializer,
+)
 from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int, int_to_bytes
 
 from .errors import ApiError
@@ -87,7 +93,8 @@ def _fast_loads(token: str, keys: tuple[str, ...], salt: str, max_age: int):
 
 def load_consent(token: str, keys: list[str], max_age: int):
     """Verify a plugin token and return its payload; raise ApiError 401 `expired_token`
-    (valid signature, too old) or `invalid_signature` (anything else)."""
+    (valid signature, too old) or `invalid_signature` (a bad token), 422 `invalid_payload`
+    (signed with our key, but what it carries is not JSON: a broken signer)."""
     payload = _fast_loads(token, tuple(keys), CONSENT_SALT, max_age)
     if payload is not _MISS:
         return payload
@@ -98,6 +105,9 @@ def load_consent(token: str, keys: list[str], max_age: int):
     except BadSignature:
         raise ApiError(401, "invalid_signature", "The consent token's signature is invalid") \
             from None
+    except BadPayload:
+        raise ApiError(422, "invalid_payload", "token: the signed payload is not JSON",
+                       field="token") from None
 
 
 def sign_receipt(statement: dict, keys: list[str]) -> str:

@@ -144,3 +144,15 @@ def test_receipts_are_what_itsdangerous_signs():
     signer.get_timestamp = lambda: int.from_bytes(base64.urlsafe_b64decode(
         ts_part + "=" * (-len(ts_part) % 4)), "big")
     assert signer.sign(body).decode() == receipt
+
+
+def test_a_signed_payload_that_is_not_json_is_422_not_500():
+    from itsdangerous.encoding import base64_encode
+
+    from sidecar import signing
+    keys = ["k"]
+    token = signing.serializer(keys, signing.CONSENT_SALT).make_signer().sign(
+        base64_encode(b"{not json")).decode()
+    with pytest.raises(ApiError) as e:
+        load_consent(token, keys, max_age=300)
+    assert (e.value.status, e.value.code, e.value.field) == (422, "invalid_payload", "token")
