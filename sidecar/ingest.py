@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from http import HTTPStatus
 
 import pymysql
 from flask import Flask
@@ -124,7 +125,7 @@ class FastPath:
         finally:
             conn.release(broken)
         out = _ANSWER.encode(answer).encode() + b"\n"
-        start_response(_REASONS.get(status, str(status)), [
+        start_response(_REASONS.get(status) or f"{status} {HTTPStatus(status).phrase}", [
             ("Content-Type", "application/json"), ("Content-Length", str(len(out))),
             *headers])
         logs.request_line("POST", PATH, status, (time.perf_counter() - started) * 1000, code)
