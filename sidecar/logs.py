@@ -41,8 +41,6 @@ def setup_logging(level: int = logging.INFO) -> None:
     handler.setFormatter(JsonFormatter())
     handler._sp = True
     root.addHandler(handler)
-    # The JSON lines carry neither thread nor process names: do not look them up per record.
-    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root.setLevel(level)
 
 
