@@ -81,9 +81,7 @@ class _Borrowed:
             self.ctx.pop()
 
 
-_REASONS = {200: "200 OK", 201: "201 CREATED", 401: "401 UNAUTHORIZED",
-            413: "413 REQUEST ENTITY TOO LARGE", 422: "422 UNPROCESSABLE ENTITY",
-            500: "500 INTERNAL SERVER ERROR", 503: "503 SERVICE UNAVAILABLE"}
+_STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
 
 
 class FastPath:
@@ -125,7 +123,7 @@ class FastPath:
         finally:
             conn.release(broken)
         out = _ANSWER.encode(answer).encode() + b"\n"
-        start_response(_REASONS.get(status) or f"{status} {HTTPStatus(status).phrase}", [
+        start_response(_STATUS_LINES[status], [
             ("Content-Type", "application/json"), ("Content-Length", str(len(out))),
             *headers])
         logs.request_line("POST", PATH, status, (time.perf_counter() - started) * 1000, code)

@@ -34,9 +34,10 @@ _children: dict = {}
 
 
 def child(metric, *labels):
-    """`metric.labels(*labels)`, looked up once per process (the hot path counts every
-    request; labels() validates and locks each time)."""
-    key = (id(metric), labels, os.getpid())
+    """`metric.labels(*labels)`, looked up once (the hot path counts every request; labels()
+    validates and locks each time). A child kept across a fork is fine: multiprocess values
+    notice the new pid themselves."""
+    key = (id(metric), labels)
     found = _children.get(key)
     if found is None:
         found = _children[key] = metric.labels(*labels)

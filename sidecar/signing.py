@@ -17,7 +17,6 @@ from itsdangerous import (
     BadPayload,
     BadSignature,
     SignatureExpired,
-    TimestampSigner,
     URLSafeTimedSerializer,
 )
 from itsdangerous.encoding import base64_decode, base64_encode, bytes_to_int, int_to_bytes
@@ -29,21 +28,6 @@ _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 RECEIPT_SALT = "secure-privacy/receipt/v1"
 
 
-class _Signer(TimestampSigner):
-    """itsdangerous's TimestampSigner, deriving each (key, salt) signing key once per process
-    instead of once per token (an HMAC per verification saved; same keys, same tokens)."""
-
-    _derived: dict = {}
-
-    def derive_key(self, secret_key=None):
-        secret_key = self.secret_keys[-1] if secret_key is None else secret_key
-        cache_key = (secret_key, self.salt, self.key_derivation, self.digest_method)
-        key = self._derived.get(cache_key)
-        if key is None:
-            key = self._derived[cache_key] = super().derive_key(secret_key)
-        return key
-
-
 def serializer(keys: list[str], salt: str) -> URLSafeTimedSerializer:
     """The contract's serializer for `salt`; signs with the last key, accepts any of them."""
     return _serializer(tuple(keys), salt)
@@ -52,7 +36,7 @@ def serializer(keys: list[str], salt: str) -> URLSafeTimedSerializer:
 @functools.lru_cache(maxsize=16)
 def _serializer(keys: tuple[str, ...], salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(
-        list(keys), salt=salt, signer=_Signer,
+        list(keys), salt=salt,
         signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})
 
 
