@@ -26,7 +26,11 @@ def ingest():
     """Verify a signed consent token, store the record once per event_id, return a receipt.
     Requests of a known length are served by ingest.FastPath before they reach Flask; this
     view serves the others (e.g. a chunked body) with the same `ingest.handle()`."""
-    status, answer = handle(current_app, request.get_data(cache=False), get_db)
+    # Read to the end: werkzeug stops a body of unknown length at MAX_CONTENT_LENGTH and
+    # raises 413 (payload_too_large) only on the read after that; get_data() would hand back
+    # the first bytes, which then failed as bad JSON (422) instead.
+    body = b"".join(iter(lambda: request.stream.read(65536), b""))
+    status, answer = handle(current_app, body, get_db)
     return jsonify(answer), status
 
 
