@@ -86,6 +86,7 @@ class Stack:
     wp_admin_password: str | None = None
     admin_tokens: str | None = None
     secret_keys: str | None = None
+    ledger_keys: str | None = None
     table_prefix: str = "wp_"
     theme: str = THEME
     # None: as gunicorn.conf.py says (gevent, one worker per core, group commit).
@@ -109,6 +110,7 @@ class Stack:
             wp_admin_password=env.get("WP_ADMIN_PASSWORD") or None,
             admin_tokens=env.get("SP_ADMIN_TOKENS") or None,
             secret_keys=env.get("SP_SECRET_KEYS") or None,
+            ledger_keys=env.get("SP_LEDGER_KEYS") or None,
         )
 
     # ---- derived values -------------------------------------------------------------
@@ -151,6 +153,7 @@ class Stack:
             "SP_TABLE_PREFIX": self.table_prefix,
             "SP_SECRET_KEYS": self.secret_keys,
             "SP_ADMIN_TOKENS": self.admin_tokens,
+            "SP_LEDGER_KEYS": self.ledger_keys,
             "SP_SITE_ORIGINS": self.wp_url,
         })
         env.update(self.extra_sidecar_env)
@@ -167,11 +170,15 @@ class Stack:
             or "spadm_" + secrets.token_urlsafe(24),
             "secret_keys": self.secret_keys or saved.get("secret_keys")
             or secrets.token_urlsafe(32),
+            # Sidecar only: never handed to WordPress (keyed seals, IP fingerprints).
+            "ledger_keys": self.ledger_keys or saved.get("ledger_keys")
+            or secrets.token_urlsafe(32),
             "wp_salt": saved.get("wp_salt") or secrets.token_urlsafe(48),
         }
         self.wp_admin_password = made["wp_admin_password"]
         self.admin_tokens = made["admin_tokens"]
         self.secret_keys = made["secret_keys"]
+        self.ledger_keys = made["ledger_keys"]
         self._wp_salt = made["wp_salt"]
         path.write_text(json.dumps(made, indent=2))
         path.chmod(0o600)

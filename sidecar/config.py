@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from urllib.parse import urlsplit
 
@@ -20,6 +22,7 @@ DEFAULTS = {
     "SP_DB_POOL_SIZE": "4",
     "SP_RETENTION_DAYS": "0",
     "SP_GROUP_COMMIT": "auto",
+    "SP_LEDGER_KEYS": "",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
@@ -61,6 +64,8 @@ def load(env=None, overrides: dict | None = None) -> dict:
     cfg = dict(raw)
     cfg["SECRET_KEYS"] = _split(raw["SP_SECRET_KEYS"])
     cfg["ADMIN_TOKENS"] = _split(raw["SP_ADMIN_TOKENS"])
+    cfg["LEDGER_KEYS"], cfg["LEDGER_KEYS_DERIVED"] = ledger_keys(raw["SP_LEDGER_KEYS"],
+                                                                 cfg["SECRET_KEYS"])
     try:
         cfg["SITE_ORIGINS"] = [normalise_origin(o) for o in _split(raw["SP_SITE_ORIGINS"])]
     except ValueError as e:
@@ -92,3 +97,18 @@ def load(env=None, overrides: dict | None = None) -> dict:
     except (TypeError, ValueError):
         raise ConfigError("SP_RETENTION_DAYS must be an integer (0 = keep forever)") from None
     return cfg
+
+
+def ledger_keys(value: str, secret_keys: list[str]) -> tuple[list[bytes], bool]:
+    """The sidecar-only keys (oldest first, newest in use) for keyed seals and keyed IP
+    fingerprints, and whether they were derived.
+
+    `SP_LEDGER_KEYS` is never given to WordPress: someone with write access to the site's
+    database (where the plugin keeps its signing secret) must not be able to recompute a
+    seal. Unset, one key is derived from each signing secret so that existing installs keep
+    working; `/v1/integrity` then says the ledger key is shared with WordPress."""
+    keys = _split(value)
+    if keys:
+        return [k.encode() for k in keys], False
+    return [hmac.new(k.encode(), b"secure-privacy/ledger/v1", hashlib.sha256).digest()
+            for k in secret_keys], True
