@@ -147,7 +147,12 @@ def delete_consent(record_id: str):
 @bp.post("/v1/erasures")
 def erasures():
     """Erase every record of a subject, an IP or a WordPress user:
-    `{"subject_id": …}`, `{"ip": …}` or `{"wp_user_id": …}` → `{"erased": n}`."""
+    `{"subject_id": …}`, `{"ip": …}` or `{"wp_user_id": …}` → `{"erased": n}`.
+
+    An IP matches exactly that address (its keyed fingerprint), never its whole /24 or /48;
+    the answer adds `unattributed`: older records without a fingerprint stored truncated to
+    the address's network, which may or may not be this visitor's. `"unattributed": true`
+    in the body erases those too."""
     from .api import json_body
     body = json_body()
     keys = [k for k in ("subject_id", "ip", "wp_user_id") if k in body]
@@ -155,6 +160,10 @@ def erasures():
         raise ApiError(422, "invalid_payload",
                        "give exactly one of subject_id, ip or wp_user_id", field="subject_id")
     key, value = keys[0], body[keys[0]]
+    also = body.get("unattributed", False)
+    if "unattributed" in body and (key != "ip" or not isinstance(also, bool)):
+        raise ApiError(422, "invalid_payload",
+                       "unattributed: true or false, and only with ip", field="unattributed")
     conn = get_db()
     if key == "subject_id":
         if not isinstance(value, str) or not UUID4.match(value.lower()):
@@ -166,7 +175,10 @@ def erasures():
         except ValueError:
             raise ApiError(422, "invalid_payload", "ip: must be an IP address", field=key) \
                 from None
-        n = records.erase_ip(conn, ip, current_app.config["SP_IP_STORAGE"])
+        n, left = records.erase_ip(conn, ip, current_app.config["LEDGER_KEYS"], also)
+        current_app.logger.info("erasure", extra={"fields": {
+            "by": key, "erased": n, "unattributed": left}})
+        return jsonify({"erased": n, "unattributed": left})
     else:
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise ApiError(422, "invalid_payload", "wp_user_id: must be a positive integer",

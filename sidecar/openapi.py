@@ -148,11 +148,15 @@ SPEC = {
                     {"type": "object", "required": ["subject_id"],
                      "properties": {"subject_id": UUID}},
                     {"type": "object", "required": ["ip"], "properties": {"ip": {
-                        "type": "string"}}},
+                        "type": "string"}, "unattributed": {
+                        "type": "boolean", "default": False, "description":
+                        "also erase older records without an IP fingerprint stored"
+                        " truncated to this address's /24 or /48"}}},
                     {"type": "object", "required": ["wp_user_id"], "properties": {
                         "wp_user_id": {"type": "integer", "minimum": 1}}}]}}}},
             "responses": {"200": _json("How many records were erased", {
-                "type": "object", "properties": {"erased": {"type": "integer"}}}),
+                "type": "object", "properties": {"erased": {"type": "integer"},
+                                                 "unattributed": {"type": "integer"}}}),
                 "422": _err("Bad body"), **AUTH_ERRORS}}},
         "/v1/stats": {"get": {
             "summary": "Counts and opt-in rates", "security": ADMIN,

@@ -157,11 +157,12 @@ def test_erasure_by_ip_and_validation(client):
     ingest(client, 2, ip="192.0.2.44")
     ingest(client, 1, ip="192.0.2.45")
     assert client.post("/v1/erasures", json={"ip": "192.0.2.44"}, headers=h).get_json() == \
-        {"erased": 2}
+        {"erased": 2, "unattributed": 0}
     assert client.post("/v1/erasures", json={"ip": "192.0.2.44"}, headers=h).get_json() == \
-        {"erased": 0}
+        {"erased": 0, "unattributed": 0}
     for body in ({}, {"ip": "nope"}, {"subject_id": "x"}, {"ip": "1.2.3.4", "subject_id": "y"},
-                 {"wp_user_id": 0}):
+                 {"wp_user_id": 0}, {"ip": "1.2.3.4", "unattributed": "yes"},
+                 {"wp_user_id": 3, "unattributed": True}):
         r = client.post("/v1/erasures", json=body, headers=h)
         assert r.status_code == 422, body
     assert client.post("/v1/erasures", json={"ip": "1.1.1.1"}).status_code == 401

@@ -89,9 +89,9 @@ def test_ip_storage_modes_keep_location(make_app, geo_db, sql, mode, ip, stored)
     assert rec["ip"] == stored
     assert rec["country"] in ("SE", "DK")  # looked up before truncation
     assert sql("SELECT ip FROM t_sp_consents WHERE id = %s", (rec["id"],))[0]["ip"] == stored
-    if mode == "truncated":  # erasure by IP matches the stored /24 or /48
+    if mode == "truncated":  # erasure by IP matches the address (its keyed fingerprint)
         r = c.post("/v1/erasures", json={"ip": ip}, headers=admin_headers())
-        assert r.get_json() == {"erased": 1}
+        assert r.get_json() == {"erased": 1, "unattributed": 0}
 
 
 def test_invalid_ip_storage_mode_is_refused(make_app):
