@@ -160,10 +160,10 @@ def erasures():
         raise ApiError(422, "invalid_payload",
                        "give exactly one of subject_id, ip or wp_user_id", field="subject_id")
     key, value = keys[0], body[keys[0]]
-    also = body.get("unattributed", False)
-    if "unattributed" in body and (key != "ip" or not isinstance(also, bool)):
-        raise ApiError(422, "invalid_payload",
-                       "unattributed: true or false, and only with ip", field="unattributed")
+    also = body.get("unattributed", False)  # meaningful with ip only
+    if key == "ip" and not isinstance(also, bool):
+        raise ApiError(422, "invalid_payload", "unattributed: true or false",
+                       field="unattributed")
     conn = get_db()
     if key == "subject_id":
         if not isinstance(value, str) or not UUID4.match(value.lower()):
