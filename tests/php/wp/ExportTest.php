@@ -9,13 +9,13 @@
 final class ExportTest extends SP_WP_TestCase {
 
 	/**
-	 * Run export-child.php; return [exit code, stdout, the export file it reported].
+	 * Export as wp-admin does, in admin-post-child.php; return [exit code, stdout, the export file it reported].
 	 *
 	 * @param string $mode complete | interrupt.
 	 */
 	private function export( string $mode ): array {
 		$proc = proc_open(
-			array( PHP_BINARY, __DIR__ . '/export-child.php', $mode ),
+			array( PHP_BINARY, __DIR__ . '/admin-post-child.php', 'secure_privacy_export', '{"format":"csv"}', $mode ),
 			array(
 				1 => array( 'pipe', 'w' ),
 				2 => array( 'pipe', 'w' ),
