@@ -6,10 +6,11 @@ The proof URL (`proof_url`) is the visitor's page URL without what identifies th
 no fragment, no user info, no click or campaign ids (gclid, fbclid, utm_*…), no parameter
 named like personal data or a secret (email, token…) and no parameter whose value looks like
 an e-mail address. It is what the worker LOADS, what the render and its images RECORD, and
-what the render is keyed by: a render is shared by several visitors, so nothing in it may
-come from one of them (an erasure of one visitor must not leave their gclid or address
-behind in a render another visitor's record still uses). The full URL stays in the consent
-record only, and is erased with it.
+what the render is keyed by. Because the three are one string, every visitor a render
+serves has exactly that URL in common, and nothing in the render is one visitor's own (an
+erasure of one visitor must not leave their gclid or address behind in a render another
+visitor's record still uses). The full URL stays in the consent record only, and is erased
+with it.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ MOBILE_RENDER_UA = ("Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36
 TRACKING = re.compile(r"^(utm_[a-z_]+|gclid|gclsrc|gbraid|wbraid|dclid|fbclid|msclkid|"
                       r"twclid|ttclid|li_fat_id|mc_[a-z]+|_ga|_gl|_hsenc|_hsmi|mkt_tok|"
                       r"yclid|igshid|ref_src|oly_[a-z]+|vero_[a-z]+|s_cid)$", re.I)
-# Query parameters that carry what a visitor typed or who they are, or a secret: never
-# part of a proof (WordPress's search is `s`).
+# Query parameters that say who a visitor is, or carry a secret (loading a page with a
+# confirmation token or a one-time code could even act on it): never part of a proof.
 PERSONAL_PARAM = re.compile(
     r"^(e-?mail|mail|email_?address|phone|tel|mobile|name|first_?name|last_?name|surname|"
     r"address|zip|postcode|user(_?name|_?id)?|login|customer(_?id)?|uid|token|access_token|"
     r"id_token|auth|key|api_?key|password|passwd|pwd|secret|session(_?id)?|sid|otp|code|"
-    r"s|q|query|search)$", re.I)
+    r"nonce|_wpnonce|hash|signature|sig)$", re.I)
 EMAIL = re.compile(r"[^@\s/?&=#]+@[^@\s/?&=#]+\.[a-z]{2,}", re.I)
 
 

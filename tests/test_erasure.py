@@ -78,7 +78,8 @@ def run_worker(app) -> FakeBrowserWorker:
      SITE + "/offer/"),
     (SITE + "/?page_id=2&fbclid=IwAR9&email=bob@example.org&colour=red#top",
      SITE + "/?colour=red&page_id=2"),
-    (SITE + "/search/?s=Jane+Doe&msclkid=7a&lang=sv", SITE + "/search/?lang=sv"),
+    (SITE + "/search/?s=shoes&msclkid=7a&lang=sv&_wpnonce=f00d",
+     SITE + "/search/?lang=sv&s=shoes"),
     ("HTTP://User:pw@Site.Test:80/a?x=carol%2Bx@mail.example", "http://site.test/a"),
     (SITE + "/profile/dave@example.com/", None),
 ])
