@@ -196,13 +196,15 @@ final class RestRouteTest extends SP_WP_TestCase {
 	public function test_a_request_the_handler_gets_without_the_gate_is_checked_there(): void {
 		// A WordPress that matched differently would hand the handler an unchecked request.
 		$this->set( array( 'rate_limit_per_minute' => 1 ) );
-		remove_filter( 'rest_pre_dispatch', 'secure_privacy_rest_guard', 5 );
+		$had = remove_filter( 'rest_pre_dispatch', 'secure_privacy_rest_guard', 5 );
 		try {
 			$this->assertSame( 202, $this->post_consent( $this->body() )->get_status() );
 			$this->assertSame( 429, $this->post_consent( $this->body() )->get_status() );
 			$this->assertSame( 403, $this->post_consent( $this->body(), array( 'Origin' => 'https://evil.example' ) )->get_status() );
 		} finally {
-			add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_guard', 5, 3 );
+			if ( $had ) {
+				add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_guard', 5, 3 );
+			}
 		}
 	}
 
