@@ -93,9 +93,9 @@ def send(url: str, body: bytes | None, headers: dict | None = None, method: str 
 
 
 def window_start():
-    """Wait, if need be, so that the next ~12 s fall inside one rate-limit minute."""
+    """Wait, if need be, so that the next few seconds fall inside one rate-limit minute."""
     left = 60 - time.time() % 60
-    if left < 12:
+    if left < 4:
         time.sleep(left + 0.5)
 
 
@@ -245,12 +245,19 @@ def test_another_sites_page_in_chromium_cannot_record_but_the_widget_can(
       .then((r) => {{ window.results.simple = r.type; }},
             (e) => {{ window.results.simple = 'refused'; }});
     </script>""".encode()
+    log = full_stack.log_dir / "wordpress.log"  # php -S: "[status]: METHOD path" per request
+    seen = log.stat().st_size
     d = fresh_browser
     d.get(origin + "/")
     results = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
         d.execute_script("return window.results")), 15, what="the foreign page's requests")
     assert results["cors"] == "refused: TypeError", results
     assert results["simple"] == "opaque", results  # sent, but the page learns nothing
+    # The server refused both: the preflight of the credentialed fetch, and the simple POST.
+    lines = wait_for(lambda: (lambda t: t if "POST" in t and "OPTIONS" in t else None)(
+        log.read_bytes()[seen:].decode(errors="replace")), 5, what="the requests in the log")
+    assert re.search(r"\[403\]: OPTIONS /\?rest_route=/secure-privacy/v1/consent", lines), lines
+    assert re.search(r"\[403\]: POST /\?rest_route=/secure-privacy/v1/consent", lines), lines
     time.sleep(1)
     assert no_records(admin_api, [cors["subject_id"], simple["subject_id"]])
     assert outbox_has(full_stack, [cors["event_id"], simple["event_id"]]) == 0

@@ -128,7 +128,7 @@ final class RestRouteTest extends SP_WP_TestCase {
 	/** Wait, if need be, so that the next few seconds fall in one rate-limit window. */
 	private function start_of_a_window(): void {
 		$left = SECURE_PRIVACY_RATE_WINDOW - time() % SECURE_PRIVACY_RATE_WINDOW;
-		if ( $left < 10 ) {
+		if ( $left < 4 ) {
 			sleep( $left );
 		}
 	}
