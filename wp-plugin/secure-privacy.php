@@ -26,6 +26,8 @@ require_once __DIR__ . '/includes/sidecar.php';
 require_once __DIR__ . '/includes/outbox.php';
 require_once __DIR__ . '/includes/rate-limit.php';
 require_once __DIR__ . '/includes/rest.php';
+require_once __DIR__ . '/includes/route-guard.php';
+require_once __DIR__ . '/includes/served-versions.php';
 require_once __DIR__ . '/includes/frontend.php';
 require_once __DIR__ . '/includes/privacy.php';
 require_once __DIR__ . '/includes/policy.php';

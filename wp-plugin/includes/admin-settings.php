@@ -192,7 +192,17 @@ function secure_privacy_admin_settings_fields(): void {
 		array(
 			'type'        => 'text',
 			'placeholder' => 'X-Forwarded-For',
-			'description' => __( 'Only behind a CDN or load balancer that sets this header, with the site unreachable around it. Empty: the address of the connection (REMOTE_ADDR) is recorded. The right-most address that is not in a private range is taken.', 'secure-privacy' ),
+			'description' => __( 'Only behind a CDN or load balancer that sets this header. Empty: the address of the connection (REMOTE_ADDR) is recorded. The header is believed only on connections from the trusted proxies below; the right-most address in it that is not a trusted proxy is taken.', 'secure-privacy' ),
+		)
+	);
+	secure_privacy_add_field(
+		'trusted_proxies',
+		__( 'Trusted proxies', 'secure-privacy' ),
+		'secure_privacy_network',
+		array(
+			'type'        => 'text',
+			'placeholder' => SECURE_PRIVACY_DEFAULT_PROXIES,
+			'description' => __( 'Addresses or CIDR ranges of your proxies (CDN, load balancer), separated by commas. A connection from anywhere else is recorded with its own address, whatever the header says.', 'secure-privacy' ),
 		)
 	);
 	secure_privacy_add_field(

@@ -85,26 +85,21 @@ function secure_privacy_rest_consent_args(): array {
 }
 
 /**
- * Refuse an oversized body for the consent route before it is parsed (rest_pre_dispatch).
+ * Refuse an oversized body of the consent route with 413, before it is parsed (run by
+ * secure_privacy_rest_check() from rest_pre_dispatch).
  *
- * @param mixed           $result  Response so far; null to let the request through.
- * @param WP_REST_Server  $server  Server instance.
- * @param WP_REST_Request $request The request.
- * @return mixed $result, or a 413 WP_Error.
+ * @param WP_REST_Request $request A request for the consent route.
  */
-function secure_privacy_rest_limit_body_size( $result, $server, $request ) {
-	if ( null === $result && $request instanceof WP_REST_Request
-		// Routes match case-insensitively, so must this check.
-		&& 0 === strcasecmp( '/' . SECURE_PRIVACY_REST_NAMESPACE . '/consent', untrailingslashit( $request->get_route() ) )
-		&& strlen( (string) $request->get_body() ) > SECURE_PRIVACY_MAX_BODY_BYTES ) {
-		return new WP_Error(
-			'secure_privacy_body_too_large',
-			/* translators: %d: size limit in bytes. */
-			sprintf( __( 'The request body is larger than %d bytes.', 'secure-privacy' ), SECURE_PRIVACY_MAX_BODY_BYTES ),
-			array( 'status' => 413 )
-		);
+function secure_privacy_rest_limit_body_size( WP_REST_Request $request ): ?WP_Error {
+	if ( strlen( (string) $request->get_body() ) <= SECURE_PRIVACY_MAX_BODY_BYTES ) {
+		return null;
 	}
-	return $result;
+	return new WP_Error(
+		'secure_privacy_body_too_large',
+		/* translators: %d: size limit in bytes. */
+		sprintf( __( 'The request body is larger than %d bytes.', 'secure-privacy' ), SECURE_PRIVACY_MAX_BODY_BYTES ),
+		array( 'status' => 413 )
+	);
 }
 
 /**
@@ -167,12 +162,13 @@ function secure_privacy_rest_unavailable(): WP_Error {
  * The visitor's IP address, or '' when none can be determined.
  *
  * Without a trusted proxy header (the default) it is REMOTE_ADDR. Behind a CDN or load
- * balancer the site owner names the header its proxies set (e.g. X-Forwarded-For); then the
- * list in that header is read from the right, skipping addresses of the site's own network
- * (private, loopback and link-local ranges, and the `secure_privacy_trusted_proxies` filter),
- * and the first other address is the visitor's: entries further left were written by the
- * client and may be forged. A malformed entry ends the walk. Naming the header says the
- * site's origin is only reachable through that proxy, so the direct peer is believed.
+ * balancer the site owner names the header its proxies set (e.g. X-Forwarded-For) and the
+ * proxies' addresses (`trusted_proxies`, CIDR ranges; loopback by default). The header is
+ * believed only when the connection comes from one of those proxies: from anywhere else it
+ * may be forged, and REMOTE_ADDR is the visitor. Then the list in the header is read from the
+ * right, skipping the trusted proxies' own hops, and the first other address is the
+ * visitor's: entries further left were written by the client and may be forged. A malformed
+ * entry ends the walk (the last good hop is taken).
  *
  * @param array|null $server $_SERVER, or another array of its shape (tests).
  */
@@ -183,7 +179,7 @@ function secure_privacy_client_ip( ?array $server = null ): string {
 	$ip     = $remote;
 	$header = secure_privacy_settings()['trusted_proxy_header'];
 
-	if ( '' !== $header && '' !== $remote ) {
+	if ( '' !== $header && '' !== $remote && secure_privacy_ip_is_trusted_proxy( $remote ) ) {
 		$key   = 'HTTP_' . strtoupper( str_replace( '-', '_', $header ) );
 		$value = isset( $server[ $key ] ) && is_string( $server[ $key ] ) ? $server[ $key ] : '';
 		$hops  = '' === trim( $value ) ? array() : array_reverse( explode( ',', $value ) );
@@ -231,18 +227,19 @@ function secure_privacy_parse_ip( string $value ): string {
 }
 
 /**
- * Whether $ip belongs to the site's own network, whose proxies are trusted to report the
- * visitor's address: private, loopback, link-local and unique-local ranges by default.
+ * Whether $ip is one of the site's own proxies, trusted to name the visitor's address: inside
+ * a range of the `trusted_proxies` setting (loopback by default) or of the
+ * `secure_privacy_trusted_proxies` filter.
  *
  * @param string $ip A valid IP address.
  */
 function secure_privacy_ip_is_trusted_proxy( string $ip ): bool {
-	$ranges = array( '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '::1/128', 'fc00::/7', 'fe80::/10' );
+	$ranges = secure_privacy_split_ranges( secure_privacy_settings()['trusted_proxies'] );
 	/**
 	 * Filters the address ranges (CIDR) of the proxies trusted to name the visitor's address,
 	 * e.g. to add a CDN's published ranges.
 	 *
-	 * @param string[] $ranges CIDR ranges.
+	 * @param string[] $ranges CIDR ranges (from the trusted_proxies setting).
 	 */
 	foreach ( (array) apply_filters( 'secure_privacy_trusted_proxies', $ranges ) as $range ) {
 		if ( is_string( $range ) && secure_privacy_ip_in_range( $ip, $range ) ) {
@@ -472,7 +469,8 @@ function secure_privacy_rest_validate_consistency( WP_REST_Request $request ) {
 		/* translators: %s: method name. */
 		return secure_privacy_rest_invalid_param( 'categories', sprintf( __( '%s must refuse every optional category.', 'secure-privacy' ), $method ) );
 	}
-	return true;
+	// The versions must be ones this site has shown (422 otherwise): recorded as served, not as claimed.
+	return secure_privacy_rest_validate_served_versions( $request );
 }
 
 /**
