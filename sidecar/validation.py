@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
+
 from .errors import ApiError
 from .urls import page_url_error
 
