@@ -388,7 +388,7 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
 }
 
 /**
- * Validate `page_url`: an absolute http(s) URL with a host, no spaces, at most 2048 characters.
+ * Validate `page_url` by the one page URL rule the sidecar applies too (includes/url.php).
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -396,19 +396,11 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_page_url( $value, $request, $param ) {
-	$ok = is_string( $value )
-		&& strlen( $value ) <= SECURE_PRIVACY_MAX_URL_LENGTH
-		&& 1 !== preg_match( '/[\x00-\x20\x7F]/', $value );
-	if ( $ok ) {
-		$parts = wp_parse_url( $value );
-		$ok    = is_array( $parts )
-			&& isset( $parts['scheme'], $parts['host'] )
-			&& in_array( strtolower( $parts['scheme'] ), array( 'http', 'https' ), true )
-			&& '' !== $parts['host'];
-	}
-	if ( ! $ok ) {
+	$why = secure_privacy_page_url_error( $value );
+	if ( '' !== $why ) {
 		/* translators: 1: field name, 2: maximum length. */
-		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH ) );
+		$message = sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH );
+		return secure_privacy_rest_field_error( $param, $message . ' (' . $why . ')' );
 	}
 	return true;
 }
