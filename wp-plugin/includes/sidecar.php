@@ -70,11 +70,18 @@ function secure_privacy_send_to_sidecar( array $payload ): array {
 		}
 		return $result;
 	}
-	$error = secure_privacy_sidecar_error( $status, wp_remote_retrieve_body( $response ) );
+	$raw   = (string) wp_remote_retrieve_body( $response );
+	$error = secure_privacy_sidecar_error( $status, $raw );
 	// 401/403 mean keys or clocks of plugin and sidecar disagree: a configuration fault that a
-	// fix heals, so the event waits for it rather than being given up.
-	$retry = $status >= 500 || in_array( $status, array( 401, 403, 408, 425, 429 ), true ) || $status < 400;
-	return secure_privacy_send_result( $retry ? SECURE_PRIVACY_RETRY : SECURE_PRIVACY_REJECTED, $status, $error );
+	// fix heals, so the event waits for it rather than being given up. Other 4xx (400, 409,
+	// 413, 422) refuse the payload itself: retrying cannot help.
+	$retry  = $status >= 500 || in_array( $status, array( 401, 403, 408, 425, 429 ), true ) || $status < 400;
+	$result = secure_privacy_send_result( $retry ? SECURE_PRIVACY_RETRY : SECURE_PRIVACY_REJECTED, $status, $error );
+	$answer = json_decode( $raw, true );
+	if ( 409 === $status && is_array( $answer ) && isset( $answer['error']['record_id'] ) && is_string( $answer['error']['record_id'] ) ) {
+		$result['record_id'] = $answer['error']['record_id']; // event_id_conflict: the record holding it.
+	}
+	return $result;
 }
 
 /**
