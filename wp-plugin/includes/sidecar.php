@@ -180,6 +180,34 @@ function secure_privacy_admin_api( string $method, string $path, array $query = 
 	);
 }
 
+/** Seconds the clocks of WordPress and the sidecar may differ before Test connection warns. */
+const SECURE_PRIVACY_CLOCK_TOLERANCE = 30;
+
+/**
+ * Compare this server's clock with the sidecar's (its HTTP Date header): a token signed here
+ * is refused when this clock runs ahead by more than the sidecar's SP_CLOCK_SKEW (60 s by
+ * default), and ages faster when it runs behind. Null when the header is missing.
+ *
+ * @param string $date The sidecar's Date header.
+ * @return array{ok: bool, label: string, detail: string}|null
+ */
+function secure_privacy_clock_check( string $date ): ?array {
+	$theirs = '' === $date ? false : strtotime( $date );
+	if ( false === $theirs ) {
+		return null;
+	}
+	$ahead = time() - $theirs;
+	$ok    = abs( $ahead ) <= SECURE_PRIVACY_CLOCK_TOLERANCE;
+	return array(
+		'ok'     => $ok,
+		'label'  => __( 'Clock', 'secure-privacy' ),
+		'detail' => $ok
+			? __( 'The clocks of WordPress and the sidecar agree.', 'secure-privacy' )
+			/* translators: %d: seconds, positive when WordPress is ahead. */
+			: sprintf( __( 'WordPress\'s clock differs from the sidecar\'s by %+d s: consents may be refused as signed in the future or too old. Synchronise both servers with NTP.', 'secure-privacy' ), $ahead ),
+	);
+}
+
 /**
  * Check the connection: the sidecar's readiness and version, whether the admin token is
  * accepted, and whether it verifies our signature (a signed probe must fail validation, 422,
@@ -231,6 +259,10 @@ function secure_privacy_test_connection(): array {
 				? sprintf( __( 'Ready, version %s.', 'secure-privacy' ), $version )
 				: secure_privacy_sidecar_error( $status, (string) wp_remote_retrieve_body( $ready ) ),
 		);
+		$clock = secure_privacy_clock_check( (string) wp_remote_retrieve_header( $ready, 'date' ) );
+		if ( null !== $clock ) {
+			$checks[] = $clock;
+		}
 	}
 
 	$list     = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'limit' => 1 ) );

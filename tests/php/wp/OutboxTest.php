@@ -297,4 +297,14 @@ final class OutboxTest extends SP_WP_TestCase {
 		}
 		$this->assertSame( array(), $this->outbox() );
 	}
+
+	public function test_test_connection_reports_a_clock_difference_with_the_sidecar(): void {
+		$this->assertTrue( secure_privacy_clock_check( gmdate( 'D, d M Y H:i:s', time() - 2 ) . ' GMT' )['ok'] );
+		$ahead = secure_privacy_clock_check( gmdate( 'D, d M Y H:i:s', time() - 120 ) . ' GMT' );
+		$this->assertFalse( $ahead['ok'] );
+		$this->assertMatchesRegularExpression( '/\+12[01] s/', $ahead['detail'] );
+		$this->assertNull( secure_privacy_clock_check( '' ) );
+		$labels = array_column( secure_privacy_test_connection()['checks'], 'ok', 'label' );
+		$this->assertTrue( $labels['Clock'] ?? null, 'the real sidecar sends Date, and its clock is ours' );
+	}
 }
