@@ -307,4 +307,29 @@ final class OutboxTest extends SP_WP_TestCase {
 		$labels = array_column( secure_privacy_test_connection()['checks'], 'ok', 'label' );
 		$this->assertTrue( $labels['Clock'] ?? null, 'the real sidecar sends Date, and its clock is ours' );
 	}
+
+	public function test_an_outbox_of_schema_2_gets_subject_ids_from_its_payloads(): void {
+		global $wpdb;
+		$table = secure_privacy_outbox_table();
+		// phpcs:disable WordPress.DB
+		$wpdb->query( "ALTER TABLE {$table} DROP INDEX subject_status, DROP COLUMN subject_id" );
+		$body = $this->body() + array( 'ip' => '203.0.113.1', 'user_agent' => 'x', 'wp_user_id' => 0, 'occurred_at' => gmdate( 'Y-m-d\TH:i:s\Z' ) );
+		$wpdb->insert(
+			$table,
+			array(
+				'event_id'        => $body['event_id'],
+				'payload'         => wp_json_encode( $body ),
+				'next_attempt_at' => gmdate( 'Y-m-d H:i:s' ),
+				'created_at'      => gmdate( 'Y-m-d H:i:s' ),
+			)
+		);
+		// phpcs:enable
+		update_option( SECURE_PRIVACY_DB_VERSION_OPTION, '2' );
+		secure_privacy_outbox_maybe_install();
+		$this->assertSame( SECURE_PRIVACY_DB_VERSION, get_option( SECURE_PRIVACY_DB_VERSION_OPTION ) );
+		$this->assertSame( $body['subject_id'], $this->outbox()[0]['subject_id'] );
+		secure_privacy_run_outbox_cron();
+		$this->assertSame( array(), $this->outbox() );
+		$this->assertCount( 1, $this->sidecar_records( $body['subject_id'] ) );
+	}
 }
