@@ -56,7 +56,8 @@ SPEC = {
                 "type": "object", "required": ["code", "message"], "properties": {
                     "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
                     "message": {"type": "string"},
-                    "field": {"type": "string"}}}}},
+                    "field": {"type": "string"},
+                    "record_id": UUID}}}},
             "Record": {"type": "object", "properties": {
                 "id": UUID, "event_id": UUID, "subject_id": UUID,
                 "action": {"enum": ["grant", "update", "withdraw"]},
