@@ -214,3 +214,38 @@ def test_an_erased_event_replayed_is_judged_on_what_the_erasure_kept(app, sql):
     other = c.post("/v1/consents", json={"token": make_token(dict(p, action="update",
                                                                      method="custom"))})
     assert other.status_code == 409
+
+
+EDGES = [  # (overrides, expected status)
+    ({"occurred_at": "1970-01-01T00:00:00Z"}, 201),
+    ({"occurred_at": "9998-12-31T23:59:59Z"}, 201),
+    ({"occurred_at": "9999-12-31T23:59:59-23:59"}, 422),  # overflowed on the way to UTC
+    ({"occurred_at": "0001-01-01T00:00:00+01:00"}, 422),
+    ({"occurred_at": "1969-12-31T23:59:59Z"}, 422),
+    ({"wp_user_id": 2**63 - 1}, 201),
+    ({"wp_user_id": 2**63}, 422),
+    ({"user_agent": "\U0001F600" * 512}, 201),
+    ({"user_agent": "\ud800"}, 422),  # a lone surrogate: not storable text
+    ({"policy_version": "\udfff" * 3}, 422),
+    ({"ip": "fe80::1%eth0"}, 422),
+    ({"ip": "::ffff:203.0.113.9"}, 201),
+    ({"page_url": "http://[::ffff:192.0.2.1]:8080/a?b#c"}, 201),
+    ({"page_url": "http://xn--bcher-kva.example/"}, 201),
+    ({"page_url": "http://b\u00fccher.example/"}, 422),
+    ({"page_url": "http://site.test:0/"}, 422),
+    ({"page_url": "http://user@site.test/"}, 422),
+    ({"language": "x" * 36}, 422),
+]
+
+
+def test_edge_payloads_get_their_answer_on_both_paths(make_app, sql):
+    """Boundaries of what the database and the record format hold: inside is 201, outside
+    422, never 500 (0001/9999 with an offset overflowed; lone surrogates failed to encode)."""
+    app = make_app(SP_IP_STORAGE="truncated")
+    stored = 0
+    for path, post in PATHS.items():
+        for overrides, expected in EDGES:
+            status, answer = post(app, body_for(consent_payload(**overrides)))
+            assert status == expected, (path, overrides, answer)
+            stored += expected == 201
+            assert count(sql) == stored, (path, overrides)
