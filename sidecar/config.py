@@ -11,6 +11,7 @@ DEFAULTS = {
     "SP_TABLE_PREFIX": "wp_",
     "SP_IP_STORAGE": "full",
     "SP_MAX_TOKEN_AGE": "300",
+    "SP_CLOCK_SKEW": "60",
     "SP_SELENIUM_REMOTE_URL": "",
     "SP_GEOIP_DB": "",
     "SP_MAX_BODY_BYTES": "16384",
@@ -92,6 +93,12 @@ def load(env=None, overrides: dict | None = None) -> dict:
             cfg["SP_SCREENSHOT_TIMEOUT"] * 3 + 30
     except (TypeError, ValueError):
         raise ConfigError("SP_SCREENSHOT_LEASE must be an integer (seconds)") from None
+    try:
+        cfg["SP_CLOCK_SKEW"] = int(raw["SP_CLOCK_SKEW"])
+    except (TypeError, ValueError):
+        raise ConfigError("SP_CLOCK_SKEW must be an integer (seconds)") from None
+    if not 0 <= cfg["SP_CLOCK_SKEW"] <= 3600:
+        raise ConfigError("SP_CLOCK_SKEW must be 0 to 3600 seconds")
     try:
         cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
     except (TypeError, ValueError):

@@ -56,7 +56,8 @@ SPEC = {
                 "type": "object", "required": ["code", "message"], "properties": {
                     "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
                     "message": {"type": "string"},
-                    "field": {"type": "string"}}}}},
+                    "field": {"type": "string"},
+                    "record_id": UUID}}}},
             "Record": {"type": "object", "properties": {
                 "id": UUID, "event_id": UUID, "subject_id": UUID,
                 "action": {"enum": ["grant", "update", "withdraw"]},
@@ -97,6 +98,8 @@ SPEC = {
                     "200": _json("This event_id was already stored: the same id",
                                  {"type": "object"}),
                     "401": _err("`invalid_signature` or `expired_token`"),
+                    "409": _err("`event_id_conflict`: this event_id is recorded with another"
+                                " choice; `record_id` names that record"),
                     "413": _err("Body too large (`payload_too_large`)"),
                     "422": _err("Not JSON or a bad field (`invalid_json`, `invalid_payload`"
                                 " with `field`)"),

@@ -23,6 +23,7 @@ from . import geo, ledger, metrics, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
 from .db import close_quietly, connect_args, table
+from .urls import is_page_url
 
 log = logging.getLogger("sidecar.records")
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
@@ -78,7 +79,10 @@ def ip_fingerprint(ip: str, mode: str, keys: list[bytes]) -> str | None:
 
 
 def may_load(url: str, origins: list[str]) -> bool:
-    """True when `url` is http(s) on one of SP_SITE_ORIGINS (the only pages a browser loads)."""
+    """True when `url` is a page URL by the one rule (sidecar/urls.py) on one of
+    SP_SITE_ORIGINS (the only pages a browser loads)."""
+    if not is_page_url(url):
+        return False
     try:
         return urlsplit(url).scheme in ("http", "https") and normalise_origin(url) in origins
     except ValueError:

@@ -105,9 +105,13 @@ function secure_privacy_rest_limit_body_size( WP_REST_Request $request ): ?WP_Er
 /**
  * Record one consent decision: add the server-side fields, forward it, answer 202.
  *
+ * Order is kept per visitor: when an earlier event of the same visitor waits in the outbox,
+ * this one queues behind it; otherwise it is sent at once, whatever waits for other visitors.
+ *
  * @param WP_REST_Request $request A request whose arguments passed validation.
- * @return WP_REST_Response|WP_Error 202 {event_id, delivered}; 503 only when the event could
- *     neither be delivered nor kept in the outbox.
+ * @return WP_REST_Response|WP_Error 202 {event_id, delivered}; 409 when this event_id is already
+ *     known with another choice (the sidecar's record or the outbox's row); 503 only when the
+ *     event could neither be delivered nor kept in the outbox.
  */
 function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 	$payload = array();
@@ -119,18 +123,31 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 	$payload['wp_user_id']  = get_current_user_id();
 	$payload['occurred_at'] = gmdate( 'Y-m-d\TH:i:s\Z' );
 
-	if ( secure_privacy_outbox_has_pending() ) {
-		// Earlier events wait: this one queues behind them, so the sidecar gets them in order.
-		if ( ! secure_privacy_outbox_add( $payload, null ) ) {
+	$queued = secure_privacy_outbox_payload( $payload['event_id'] );
+	if ( null !== $queued && secure_privacy_consent_choice( $queued ) !== secure_privacy_consent_choice( $payload ) ) {
+		return secure_privacy_rest_event_conflict( __( 'This event_id is already waiting for delivery with another choice; a new choice needs a new event_id.', 'secure-privacy' ), '' );
+	}
+	$result = null;
+	if ( null !== $queued || secure_privacy_outbox_has_pending_for( $payload['subject_id'] ) ) {
+		// The same event again, or earlier events of this visitor wait: it queues behind them.
+		if ( null === $queued && ! secure_privacy_outbox_add( $payload, null ) ) {
 			return secure_privacy_rest_unavailable();
 		}
-		$counts    = secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH );
-		$delivered = $counts[ SECURE_PRIVACY_DELIVERED ] > 0 && ! secure_privacy_outbox_contains( $payload['event_id'] );
+		secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH, false, 1 );
+		$delivered = ! secure_privacy_outbox_contains( $payload['event_id'] );
 	} else {
 		$result    = secure_privacy_send_to_sidecar( $payload );
 		$delivered = SECURE_PRIVACY_DELIVERED === $result['outcome'];
+		if ( 409 === $result['status'] ) {
+			// The sidecar holds this event_id with another choice: tell the sender, keep nothing.
+			return secure_privacy_rest_event_conflict( $result['error'], (string) ( $result['record_id'] ?? '' ) );
+		}
 		if ( ! $delivered && ! secure_privacy_outbox_add( $payload, $result ) ) {
 			return secure_privacy_rest_unavailable();
+		}
+		if ( $delivered && secure_privacy_outbox_has_due() ) {
+			// The sidecar answers: a good moment for what waits (one unreachable try stops it).
+			secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH, false, 1 );
 		}
 	}
 
@@ -145,6 +162,21 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 		$body['receipt']   = $result['receipt'];
 	}
 	return new WP_REST_Response( $body, 202 );
+}
+
+/**
+ * The 409 of an event_id already known with another choice (F17): the sender must not be told
+ * its choice was recorded.
+ *
+ * @param string $detail    Why (the sidecar's message, or the outbox's).
+ * @param string $record_id The sidecar's record holding the event_id, or ''.
+ */
+function secure_privacy_rest_event_conflict( string $detail, string $record_id ): WP_Error {
+	$data = array( 'status' => 409 );
+	if ( '' !== $record_id ) {
+		$data['record_id'] = $record_id;
+	}
+	return new WP_Error( 'secure_privacy_event_id_conflict', $detail, $data );
 }
 
 /**
@@ -385,7 +417,7 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
 }
 
 /**
- * Validate `page_url`: an absolute http(s) URL with a host, no spaces, at most 2048 characters.
+ * Validate `page_url` by the one page URL rule the sidecar applies too (includes/url.php).
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -393,19 +425,11 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_page_url( $value, $request, $param ) {
-	$ok = is_string( $value )
-		&& strlen( $value ) <= SECURE_PRIVACY_MAX_URL_LENGTH
-		&& 1 !== preg_match( '/[\x00-\x20\x7F]/', $value );
-	if ( $ok ) {
-		$parts = wp_parse_url( $value );
-		$ok    = is_array( $parts )
-			&& isset( $parts['scheme'], $parts['host'] )
-			&& in_array( strtolower( $parts['scheme'] ), array( 'http', 'https' ), true )
-			&& '' !== $parts['host'];
-	}
-	if ( ! $ok ) {
+	$why = secure_privacy_page_url_error( $value );
+	if ( '' !== $why ) {
 		/* translators: 1: field name, 2: maximum length. */
-		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH ) );
+		$message = sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH );
+		return secure_privacy_rest_field_error( $param, $message . ' (' . $why . ')' );
 	}
 	return true;
 }
