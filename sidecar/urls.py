@@ -15,8 +15,8 @@ A page URL is what a browser's `location.href` gives, which is already ASCII
   `?` or `#`; nothing else after the scheme (`http:/x`, `http:x` are refused);
 - the authority is a host and an optional `:port`, no userinfo (`@` is refused);
 - the host is one of:
-  - a DNS name: dot-separated labels of letters, digits and hyphens, 1-63 characters each,
-    not starting or ending with a hyphen, 253 characters at most, one optional trailing
+  - a DNS name: dot-separated labels of letters, digits, hyphens and underscores (browsers
+    accept `my_site.local`), 1-63 characters each, not starting or ending with a hyphen, 253 characters at most, one optional trailing
     dot; punycode labels (`xn--…`) are such labels; the last label is not all digits
     (that would be an IPv4 address);
   - a dotted IPv4 address: four decimal numbers 0-255 without leading zeros;
@@ -33,7 +33,7 @@ import re
 MAX_LENGTH = 2048
 _CHARS = re.compile(r"[!-\[\]-~]*\Z")  # printable ASCII 0x21-0x7E except backslash (0x5C)
 _SHAPE = re.compile(r"(?i:https?)://([^/?#]*)([/?#].*)?\Z", re.S)
-_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\Z")
+_LABEL = re.compile(r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\Z")
 _OCTET = re.compile(r"(?:0|[1-9][0-9]{0,2})\Z")
 _HEXGROUP = re.compile(r"[0-9A-Fa-f]{1,4}\Z")
 _PORT = re.compile(r"[1-9][0-9]{0,4}\Z")

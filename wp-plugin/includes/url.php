@@ -10,7 +10,8 @@
  * at most 2048 characters of printable ASCII (0x21-0x7E) except the backslash;
  * `http://` or `https://` (any case) and an authority up to the first `/`, `?` or `#`,
  * without userinfo, made of a host and an optional `:port` (1-65535, no leading zero).
- * The host is a DNS name (LDH labels of 1-63 characters, no hyphen at either end, at most
+ * The host is a DNS name (labels of letters, digits, hyphens and underscores, as browsers
+ * accept them, 1-63 characters, no hyphen at either end, at most
  * 253 characters, one optional trailing dot, last label not all digits), a dotted IPv4
  * address (four numbers 0-255 without leading zeros) or a bracketed IPv6 address (hex
  * groups of 1-4 digits, at most one `::`, optionally ending in a dotted IPv4 address, no
@@ -88,7 +89,7 @@ function secure_privacy_is_dns_name( string $host ): bool {
 	}
 	$labels = explode( '.', $name );
 	foreach ( $labels as $label ) {
-		if ( 1 !== preg_match( '/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/D', $label ) ) {
+		if ( 1 !== preg_match( '/^[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$/D', $label ) ) {
 			return false;
 		}
 	}
