@@ -139,13 +139,14 @@ def _proc(pid: int) -> dict | None:
             status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read().split(b"\0")
+        userns = os.readlink(f"/proc/{pid}/ns/user")
     except (FileNotFoundError, ProcessLookupError):
         return None
     return {"pid": pid, "raw_env": raw,
             "env": {k.decode(): v.decode(errors="replace") for k, v in environ.items()},
             "uids": [int(u) for u in status["Uid"].split()],
             "gids": [int(g) for g in status["Gid"].split()],
-            "seccomp": int(status["Seccomp"]), "name": status["Name"].strip(),
+            "seccomp": int(status["Seccomp"]), "name": status["Name"].strip(), "userns": userns,
             # children rewrite their title: argv may come back as one string
             "cmdline": " ".join(a.decode(errors="replace") for a in cmdline if a)}
 
@@ -185,12 +186,17 @@ def assert_isolated(procs: list[dict]) -> None:
                 assert os.stat(home).st_uid == p["uids"][0] != 0
         if os.geteuid() == 0:
             assert 0 not in p["uids"] and 0 not in p["gids"], (p["name"], p["uids"])
+    (main,) = [p for p in procs if p["name"] != "chromedriver" and "--type=" not in p["cmdline"]
+               and "crashpad" not in p["name"]]
+    assert "--disable-quic" in main["cmdline"]
     sandbox_possible = _userns_works_for(procs[0]["uids"][0] if os.geteuid() == 0 else None)
     renderers = [p for p in procs if "--type=renderer" in p["cmdline"]]
     assert renderers, names
     if sandbox_possible:
         assert not any("--no-sandbox" in p["cmdline"] for p in procs)
+        # seccomp-bpf on, and a user namespace of their own (Chromium's namespace sandbox)
         assert all(p["seccomp"] == 2 for p in renderers), [p["seccomp"] for p in renderers]
+        assert all(p["userns"] != main["userns"] for p in renderers)
     else:
         assert all("--no-sandbox" in p["cmdline"] for p in renderers)
 
