@@ -18,6 +18,9 @@ COPY scripts/install.sh ./scripts/install.sh
 RUN bash scripts/install.sh sidecar && rm -rf /var/lib/apt/lists/* /root/.cache
 
 RUN useradd --system --create-home --home-dir /home/sidecar --uid 10001 sidecar
+# Not root: the worker's Chromium runs as this user too, with an environment of its own
+# (no SP_* settings) and its sandbox on where the seccomp profile allows user namespaces
+# (Docker's default does not: the worker then logs "browser sandbox off"). README.md.
 USER sidecar
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD python3 -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"

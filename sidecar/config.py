@@ -93,6 +93,12 @@ def load(env=None, overrides: dict | None = None) -> dict:
             cfg["SP_SCREENSHOT_TIMEOUT"] * 3 + 30
     except (TypeError, ValueError):
         raise ConfigError("SP_SCREENSHOT_LEASE must be an integer (seconds)") from None
+    if str(raw.get("SP_BROWSER_USER", "")).strip():
+        from .browser import BrowserSetupError, resolve_user
+        try:
+            resolve_user(raw["SP_BROWSER_USER"])
+        except BrowserSetupError as e:
+            raise ConfigError(str(e)) from None
     try:
         cfg["SP_CLOCK_SKEW"] = int(raw["SP_CLOCK_SKEW"])
     except (TypeError, ValueError):
