@@ -18,7 +18,7 @@ import uuid
 from urllib.parse import unquote
 
 import pytest
-from helpers import records_of, wait_for
+from helpers import records_of, served_versions, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -55,28 +55,15 @@ def pretty_permalinks(stack):
         stack.wp_eval("update_option('permalink_structure', ''); flush_rewrite_rules(false);")
 
 
-def served_versions(wp_url: str) -> dict:
-    """The policy and banner versions the site's banner serves now (its configuration island)."""
-    html = urllib.request.urlopen(wp_url + "/", timeout=10).read().decode()
-    config = json.loads(re.search(r'<script[^>]*id="sp-consent-config"[^>]*>(.*?)</script>',
-                                  html, re.S).group(1))
-    return {"policy_version": config["policyVersion"], "banner_version": config["bannerVersion"]}
-
-
-_versions: dict = {}
-
-
 def consent(wp_url: str, **overrides) -> dict:
     """A valid consent body as the widget on the site sends it."""
-    if wp_url not in _versions:
-        _versions[wp_url] = served_versions(wp_url)
     body = {
         "event_id": str(uuid.uuid4()), "subject_id": str(uuid.uuid4()), "action": "grant",
         "method": "accept_all",
         "categories": {"necessary": True, "preferences": True, "statistics": True,
                        "marketing": True},
         "page_url": wp_url + "/", "language": "en-US", "signals": {"gpc": False, "dnt": False},
-        **_versions[wp_url],
+        **served_versions(wp_url),
     }
     body.update(overrides)
     return body

@@ -8,7 +8,7 @@ import urllib.error
 import urllib.request
 import uuid
 
-from helpers import records_of
+from helpers import records_of, served_versions
 
 AUDIT_URLS = ["http://[x]/", "http://[::1/", "http://a\u2100b/"]
 
@@ -28,8 +28,8 @@ def consent(stack, subject: str | None = None, **overrides) -> tuple[dict, tuple
             "action": "grant", "method": "reject_all",
             "categories": {"necessary": True, "preferences": False, "statistics": False,
                            "marketing": False},
-            "page_url": stack.wp_url + "/", "policy_version": "1", "banner_version": "b",
-            "language": "en", "signals": {"gpc": False, "dnt": False}, **overrides}
+            "page_url": stack.wp_url + "/", "language": "en",
+            "signals": {"gpc": False, "dnt": False}, **served_versions(stack.wp_url), **overrides}
     answer = post(stack.wp_url + "/?rest_route=/secure-privacy/v1/consent",
                   json.dumps(body).encode(), {"Origin": stack.wp_url})
     return body, answer
