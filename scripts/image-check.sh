@@ -154,6 +154,9 @@ with tempfile.TemporaryDirectory(prefix="sp-image-db-") as tmp:
         env.update(SP_DATABASE_URL=db.database_url("sp_image"), SP_SECRET_KEYS="image-check-key",
                    SP_ADMIN_TOKENS="image-check-admin", SP_SITE_ORIGINS="http://site.test",
                    SP_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", HOME="/home/" + user)
+        # The chroot shares this host's network: an address given on the command line (an
+        # older image's `--bind 0.0.0.0:8000`) is moved to SP_BIND's loopback port too.
+        cmd = [f"127.0.0.1:{port}" if a.startswith("0.0.0.0:") else a for a in cmd]
         argv = ["chroot", f"--userspec={uid}:{gid}", str(rootfs), "/usr/bin/env", "-i",
                 f"--chdir={workdir}", *[f"{k}={v}" for k, v in env.items()], *cmd]
         print("image-check: run:", " ".join(a for a in argv if "SP_SECRET" not in a
