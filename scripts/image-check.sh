@@ -194,8 +194,9 @@ with tempfile.TemporaryDirectory(prefix="sp-image-db-") as tmp:
             print(f"image-check: /metrics relayed without token {relayed}, local {local}")
             assert relayed == 401 and local == 200
         finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(30)
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(30)
     finally:
         db.stop()
 print("image-check: the image serves /readyz and stored one consent")
