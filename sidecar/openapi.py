@@ -183,8 +183,14 @@ SPEC = {
         "/readyz": {"get": {"summary": "Readiness (database reachable)", "responses": {
             "200": _json("Ready", {"type": "object"}),
             "503": _err("Database unreachable (`database_unavailable`)")}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "Prometheus text format", "content": {"text/plain": {}}}}}},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics",
+            "description": "Without a token only from this host (a loopback peer not relayed "
+                           "by a proxy); otherwise a bearer token of SP_METRICS_TOKENS or "
+                           "SP_ADMIN_TOKENS.",
+            "security": [{"bearer": []}, {}], "responses": {
+                "200": {"description": "Prometheus text format", "content": {"text/plain": {}}},
+                **AUTH_ERRORS}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {
             "200": _json("OpenAPI 3.1", {"type": "object"})}}},
     },

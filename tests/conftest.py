@@ -13,14 +13,25 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from helpers import SITE, TEST_KEYS, TEST_TOKENS, AdminApi, db_conn  # noqa: E402
 from stack import Stack, free_port  # noqa: E402
+from syspkgs import message as missing_message  # noqa: E402
+from syspkgs import missing as missing_packages  # noqa: E402
 
 from sidecar import create_app  # noqa: E402
 from sidecar.browser import new_driver, quit_driver  # noqa: E402
 
 
+def require_packages(*names: str) -> None:
+    """Fail (not with a confusing assertion later) naming the Debian packages that are missing
+    (scripts/syspkgs.py, the list install.sh installs from)."""
+    gone = missing_packages(*names)
+    if gone:
+        pytest.fail("Missing system packages:\n" + missing_message(gone), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     """A private MariaDB for the whole session; `full_stack` adds the other parts to it."""
+    require_packages("mariadb-server", "mariadb-client")
     s = Stack(state_dir=tmp_path_factory.mktemp("stack"), wp_port=free_port(),
               sidecar_port=free_port(), db_port=free_port(), gunicorn_workers=2)
     s.start_db()
@@ -31,6 +42,7 @@ def stack(tmp_path_factory):
 @pytest.fixture(scope="session")
 def full_stack(stack):
     """WordPress with the plugin, the sidecar under gunicorn and the screenshot worker."""
+    require_packages("stack", "chromium", "chromium-driver", "fonts-dejavu-core")
     stack.start_wordpress()
     stack.start_sidecar()
     stack.start_worker()
@@ -106,6 +118,7 @@ def sql(test_db):
 @pytest.fixture(scope="session")
 def browser():
     """One real headless Chromium for the whole session."""
+    require_packages("chromium", "chromium-driver", "fonts-dejavu-core")
     driver = new_driver(1280, 800)
     driver.set_page_load_timeout(30)
     yield driver

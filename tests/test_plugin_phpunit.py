@@ -9,10 +9,13 @@ import re
 import subprocess
 from pathlib import Path
 
+from conftest import require_packages
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_phpunit_in_wordpress(full_stack):
+    require_packages("phpunit")
     full_stack.ensure_database("sp_phpunit")
     env = dict(
         os.environ,
