@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import admin_headers, consent_payload, make_token
+from helpers import TEST_KEYS, admin_headers, consent_payload, make_token
 
 from sidecar import ledger
 from sidecar.db import connect_args
@@ -203,3 +203,105 @@ def test_purge_tombstones_records_past_retention(client, test_db):
     r = subprocess.run([sys.executable, "-m", "sidecar.cli", "purge"], env=env,
                        capture_output=True, text=True)
     assert r.returncode == 2 and "SP_RETENTION_DAYS" in r.stderr
+
+
+# ---- the two tamperings of the outside audit (issue 10, F12) ---------------------------
+# The attacker has write access to the database but not the sidecar's host or its keys.
+
+def _has_chain_table(sql):
+    return bool(sql("SHOW TABLES LIKE 't_sp_chain'"))
+
+
+def _cli_env(test_db, anchors):
+    return dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_",
+                SP_SECRET_KEYS=",".join(TEST_KEYS), SP_ADMIN_TOKENS="t",
+                SP_SITE_ORIGINS="http://site.test", SP_ANCHOR_FILE=str(anchors))
+
+
+def _cli(test_db, anchors, *args):
+    return subprocess.run([sys.executable, "-m", "sidecar.cli", *args],
+                          env=_cli_env(test_db, anchors), capture_output=True, text=True)
+
+
+def _two_seals(client):
+    first = ingest(client, 3)
+    integrity(client)
+    second = ingest(client, 2)
+    integrity(client)
+    return first, second
+
+
+def test_truncating_the_last_seal_with_its_records_fails_verify(client, sql, test_db,
+                                                               anchor_file):
+    _, second = _two_seals(client)
+    last = sql("SELECT id, first_pos, last_pos FROM t_sp_seals ORDER BY id DESC LIMIT 1")[0]
+    # Delete the last seal's records, their chain entries and the seal row itself.
+    if _has_chain_table(sql):
+        sql("DELETE c FROM t_sp_consents c JOIN t_sp_chain ch ON ch.consent_seq = c.seq"
+            " WHERE ch.pos BETWEEN %s AND %s", (last["first_pos"], last["last_pos"]))
+        sql("DELETE FROM t_sp_chain WHERE pos BETWEEN %s AND %s",
+            (last["first_pos"], last["last_pos"]))
+    else:
+        sql("DELETE FROM t_sp_consents WHERE chain_pos BETWEEN %s AND %s",
+            (last["first_pos"], last["last_pos"]))
+    sql("DELETE FROM t_sp_seals WHERE id = %s", (last["id"],))
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_consents WHERE id IN (%s, %s)",
+               tuple(second))[0]["n"] == 0
+    result = _cli(test_db, anchor_file, "verify")
+    assert result.returncode == 1, result.stdout
+    assert "ledger FAILED" in result.stdout
+    assert "anchor" in result.stdout
+    report = integrity(client)
+    assert report["ok"] is False
+
+
+def _attacker_link(prev, pos, rec_hash):
+    """The unkeyed link the old documentation published (all an attacker can compute)."""
+    import hashlib
+    return hashlib.sha256(f"{prev}:{pos}:{rec_hash}".encode()).hexdigest()
+
+
+def _rewrite_and_recompute(sql, target_pos=2):
+    """Flip one old record's choice, recompute its hash (the record hash is public), then
+    every chain link after it and every seal head, with what an attacker can compute."""
+    chain = _has_chain_table(sql)
+    if chain:
+        rows = sql("SELECT ch.pos AS chain_pos, c.seq, c.hash FROM t_sp_chain ch"
+                   " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")
+    else:
+        rows = sql("SELECT chain_pos, seq, hash FROM t_sp_consents WHERE chain_pos IS NOT NULL"
+                   " ORDER BY chain_pos")
+    target = rows[target_pos - 1]
+    row = sql("SELECT * FROM t_sp_consents WHERE seq = %s", (target["seq"],))[0]
+    fields = ledger._row_to_fields(row)
+    fields["method"], fields["action"] = "reject_all", "withdraw"
+    new_hash = ledger.record_hash(fields, row["personal_digest"])
+    sql("UPDATE t_sp_consents SET method = 'reject_all', action = 'withdraw', hash = %s"
+        " WHERE seq = %s", (new_hash, target["seq"]))
+    head = "0" * 64
+    heads = {}
+    for r in rows:
+        h = new_hash if r["seq"] == target["seq"] else r["hash"]
+        head = _attacker_link(head, r["chain_pos"], h)
+        heads[r["chain_pos"]] = head
+        if chain:
+            sql("UPDATE t_sp_chain SET mac = UNHEX(%s) WHERE pos = %s", (head, r["chain_pos"]))
+        else:
+            sql("UPDATE t_sp_consents SET chain_hash = %s WHERE seq = %s", (head, r["seq"]))
+    prev = "0" * 64
+    for s in sql("SELECT id, last_pos FROM t_sp_seals ORDER BY id"):
+        sql("UPDATE t_sp_seals SET prev_head = %s, head = %s WHERE id = %s",
+            (prev, heads[s["last_pos"]], s["id"]))
+        prev = heads[s["last_pos"]]
+    return row["id"]
+
+
+def test_rewriting_an_old_record_and_recomputing_the_chain_fails_verify(client, sql, test_db,
+                                                                        anchor_file):
+    _two_seals(client)
+    rid = _rewrite_and_recompute(sql)
+    result = _cli(test_db, anchor_file, "verify")
+    assert result.returncode == 1, result.stdout
+    assert "ledger FAILED" in result.stdout
+    assert rid in result.stdout
+    assert integrity(client)["ok"] is False
