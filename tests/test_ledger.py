@@ -11,7 +11,7 @@ import sys
 import pytest
 from helpers import TEST_KEYS, admin_headers, consent_payload, make_token
 
-from sidecar import ledger
+from sidecar import config, ledger
 from sidecar.db import connect_args
 
 
@@ -30,15 +30,23 @@ def integrity(client):
     return r.get_json()
 
 
-def verify(test_db):
-    return ledger.verify(connect_args(test_db), "t_")
+LEDGER_KEYS = config.ledger_keys("", TEST_KEYS)[0]  # what the test apps derive
 
 
-def cli_verify(test_db):
-    env = dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_", SP_SECRET_KEYS="k",
-               SP_ADMIN_TOKENS="t", SP_SITE_ORIGINS="http://site.test")
-    return subprocess.run([sys.executable, "-m", "sidecar.cli", "verify"], env=env,
-                          capture_output=True, text=True)
+def verify(test_db, anchors=None, keys=LEDGER_KEYS):
+    return ledger.verify(connect_args(test_db), "t_", keys, anchors=anchors)
+
+
+def cli_verify(test_db, anchors=None):
+    return subprocess.run([sys.executable, "-m", "sidecar.cli", "verify"],
+                          env=_cli_env(test_db, anchors or "off"), capture_output=True,
+                          text=True)
+
+
+def chain(sql):
+    """The keyed chain in position order, with each record's id."""
+    return sql("SELECT ch.pos, LOWER(HEX(ch.mac)) AS mac, c.id, c.seq FROM t_sp_chain ch"
+               " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")
 
 
 def test_sealed_ledger_verifies_and_reports_its_head(client, sql):
@@ -46,18 +54,22 @@ def test_sealed_ledger_verifies_and_reports_its_head(client, sql):
     report = integrity(client)  # seals the 5 pending records first
     assert report["ok"] is True and report["problems"] == []
     assert (report["records"], report["sealed"], report["unsealed"]) == (5, 5, 0)
-    rows = sql("SELECT id, chain_pos, chain_hash FROM t_sp_consents ORDER BY chain_pos")
-    assert [r["chain_pos"] for r in rows] == [1, 2, 3, 4, 5]
+    rows = chain(sql)
+    assert [r["pos"] for r in rows] == [1, 2, 3, 4, 5]
     assert [r["id"] for r in rows] == ids
-    assert report["head"] == rows[-1]["chain_hash"]
-    seal = sql("SELECT first_pos, last_pos, records, head FROM t_sp_seals")
-    assert seal == [{"first_pos": 1, "last_pos": 5, "records": 5, "head": report["head"]}]
+    assert report["head"] == rows[-1]["mac"]
+    seal = sql("SELECT version, first_pos, last_pos, records, head, key_id FROM t_sp_seals")
+    assert seal == [{"version": 2, "first_pos": 1, "last_pos": 5, "records": 5,
+                     "head": report["head"], "key_id": ledger.key_id(LEDGER_KEYS[-1])}]
+    # the sealer wrote nothing into the consent rows (insert-only)
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_consents WHERE chain_pos IS NOT NULL"
+               " OR chain_hash IS NOT NULL OR seal_id IS NOT NULL")[0]["n"] == 0
     # a second batch chains on from the first
     ingest(client, 2)
     report2 = integrity(client)
     assert report2["ok"] and report2["sealed"] == 7 and report2["head"] != report["head"]
     rec = client.get(f"/v1/consents/{ids[0]}", headers=admin_headers()).get_json()
-    assert rec["chain"] == {"position": 1, "hash": rows[0]["chain_hash"]}
+    assert rec["chain"] == {"position": 1, "hash": rows[0]["mac"]}
     result = cli_verify(_url(client))
     assert result.returncode == 0 and "ledger OK" in result.stdout
 
@@ -96,26 +108,34 @@ def test_deleted_row_is_detected(client, sql, test_db):
     assert cli_verify(test_db).returncode == 1
 
 
-def test_deleted_last_row_is_detected_by_the_seal(client, sql, test_db):
+def test_deleted_last_row_is_detected(client, sql, test_db):
     ids = ingest(client, 3)
     integrity(client)
+    seq = sql("SELECT seq FROM t_sp_consents WHERE id = %s", (ids[-1],))[0]["seq"]
     sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[-1],))
     report = verify(test_db)
-    assert not report["ok"]
-    assert any("sealed records are missing" in p["problem"] or "seal" in p["problem"]
-               for p in report["problems"])
+    assert [p["problem"] for p in report["problems"]] == [
+        f"the record of this chain position (seq {seq}) is missing: it was deleted"]
+    # ... and with its chain entry too, the seal still says where the chain must end
+    sql("DELETE FROM t_sp_chain WHERE consent_seq = %s", (seq,))
+    seal_id = sql("SELECT id FROM t_sp_seals")[0]["id"]
+    report = verify(test_db)
+    assert [p["problem"] for p in report["problems"]] == [
+        f"seal {seal_id} ends at position 3 but the chain at 2: sealed records are missing"]
 
 
 def test_reordered_rows_are_detected(client, sql, test_db):
     ids = ingest(client, 3)
     integrity(client)
-    # swap the chain positions of the first two records
-    sql("UPDATE t_sp_consents SET chain_pos = chain_pos + 100 WHERE id = %s", (ids[0],))
-    sql("UPDATE t_sp_consents SET chain_pos = 1 WHERE id = %s", (ids[1],))
-    sql("UPDATE t_sp_consents SET chain_pos = 2 WHERE id = %s", (ids[0],))
+    # swap the chain places of the first two records
+    seqs = {r["id"]: r["seq"] for r in chain(sql)}
+    sql("UPDATE t_sp_chain SET consent_seq = 0 WHERE pos = 1")
+    sql("UPDATE t_sp_chain SET consent_seq = %s WHERE pos = 2", (seqs[ids[0]],))
+    sql("UPDATE t_sp_chain SET consent_seq = %s WHERE pos = 1", (seqs[ids[1]],))
     report = verify(test_db)
     assert not report["ok"]
-    assert any("does not link" in p["problem"] for p in report["problems"])
+    assert {p["id"] for p in report["problems"]
+            if "chain link does not verify" in p["problem"]} == {ids[0], ids[1]}
 
 
 def test_unsealed_edit_is_detected_too(client, sql, test_db):
@@ -140,11 +160,12 @@ def test_erasure_keeps_the_ledger_verifiable(client, sql, test_db):
         assert client.get(f"/v1/consents/{rid}/screenshot", headers=h).status_code == 410
     listed = [i["id"] for i in client.get("/v1/consents", headers=h).get_json()["items"]]
     assert listed == [ids[3]]
-    row = sql("SELECT subject_id, ip, user_agent, page_url, salt, hash, chain_hash"
-              " FROM t_sp_consents WHERE id = %s", (ids[0],))[0]
+    row = sql("SELECT subject_id, ip, user_agent, page_url, salt, hash, HEX(mac) AS mac"
+              " FROM t_sp_consents JOIN t_sp_chain ON consent_seq = seq WHERE id = %s",
+              (ids[0],))[0]
     assert row["ip"] is None and row["user_agent"] == "" and row["page_url"] == ""
     assert row["salt"] is None and row["subject_id"] != subject
-    assert len(row["hash"]) == 64 and len(row["chain_hash"]) == 64
+    assert len(row["hash"]) == 64 and len(row["mac"]) == 64
     report = integrity(client)
     assert report["ok"] and report["records"] == 4
     # a tombstone is still protected: editing what it keeps is detected
@@ -184,8 +205,7 @@ def test_purge_tombstones_records_past_retention(client, test_db):
     # flag it): purge everything received before the record we keep.
     cutoff = client.get(f"/v1/consents/{keep[0]}", headers=admin_headers()).get_json()[
         "received_at"]
-    env = dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_", SP_SECRET_KEYS="k",
-               SP_ADMIN_TOKENS="t", SP_SITE_ORIGINS="http://site.test")
+    env = _cli_env(test_db, "off")
     r = subprocess.run([sys.executable, "-m", "sidecar.cli", "purge", "--before", cutoff],
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
