@@ -313,9 +313,8 @@ class _Legacy:
             problem(row, f"old chain position {pos} where {self.pos + 1} was expected: a"
                          " record sealed before the keyed chain is missing or was moved")
         self.head, self.pos = legacy_link(self.head, row["hash"], pos), pos
-        if row["chain_hash"] != self.head:
+        if row["chain_hash"] != self.head:  # the walk goes on from the recomputed link
             problem(row, "old chain hash does not link to the record before it")
-            self.head = row["chain_hash"] or self.head
         old = self.seals.get(pos)
         if old and old["head"] != self.head:
             problem(row, f"old seal {old['id']} head does not match the old chain")
@@ -351,12 +350,13 @@ def verify(url_args: dict, prefix: str, keys: list[bytes], anchors: list[str] | 
     records = sealed = 0
     head, used_keys = GENESIS, set()
     anchor_state = {"files": list(anchors or []), "checked": 0, "last_pos": 0}
+    missing: list[str] = []
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT id, last_pos, prev_head, head FROM {s} WHERE version = 1")
             legacy = _Legacy({x["last_pos"]: x for x in cur.fetchall()})
         if not legacy_only:
-            anchor_iter = _anchor_stream(anchor_state["files"], problem, warnings)
+            anchor_iter = _anchor_stream(anchor_state["files"], problem, warnings, missing)
             next_anchor = next(anchor_iter, None)
             with seal_conn.cursor() as scur, conn.cursor() as cur:
                 scur.execute(f"SELECT id, first_pos, last_pos, records, prev_head, head, key_id,"
@@ -458,6 +458,8 @@ def verify(url_args: dict, prefix: str, keys: list[bytes], anchors: list[str] | 
     if pending_legacy and not legacy_only:
         warnings.append(f"{pending_legacy} record(s) are sealed only by the old unkeyed chain"
                         " (conversion pending, or refused because the old chain fails)")
+    if sealed:
+        warnings.extend(f"anchor file {path} does not exist" for path in missing)
     if not legacy_only and anchors is not None:
         if not anchor_state["checked"] and sealed:
             warnings.append("no anchors were checked: truncation of the newest records"
@@ -492,7 +494,8 @@ def _check_anchor(anchor: dict, pos: int, head: str, problem) -> None:
                       f" at or before position {pos} were rewritten")
 
 
-def _anchor_stream(files: list[str], problem, warnings: list[str]) -> Iterator[dict]:
+def _anchor_stream(files: list[str], problem, warnings: list[str],
+                   missing: list[str]) -> Iterator[dict]:
     """Anchors of all `files` in position order (each file is written in that order)."""
     import heapq
 
@@ -510,7 +513,7 @@ def _anchor_stream(files: list[str], problem, warnings: list[str]) -> Iterator[d
                 last = a["pos"]
                 yield a
         except FileNotFoundError:
-            warnings.append(f"anchor file {path} does not exist")
+            missing.append(path)
         except OSError as e:
             warnings.append(f"anchor file {path} cannot be read: {e}")
 

@@ -325,3 +325,206 @@ def test_rewriting_an_old_record_and_recomputing_the_chain_fails_verify(client, 
     assert "ledger FAILED" in result.stdout
     assert rid in result.stdout
     assert integrity(client)["ok"] is False
+
+
+def test_rewrite_with_the_key_derived_from_wordpress_secrets_is_caught_by_the_anchor(
+        client, sql, test_db, anchor_file):
+    # Without SP_LEDGER_KEYS the key derives from SP_SECRET_KEYS, which WordPress keeps in
+    # its database: an attacker there can recompute every link and seal. Only the anchor
+    # outside the database still tells.
+    _two_seals(client)
+    rows = chain(sql)
+    target = sql("SELECT * FROM t_sp_consents WHERE id = %s", (rows[1]["id"],))[0]
+    fields = ledger._row_to_fields(target)
+    fields["method"] = "reject_all"
+    new_hash = ledger.record_hash(fields, target["personal_digest"])
+    sql("UPDATE t_sp_consents SET method = 'reject_all', hash = %s WHERE seq = %s",
+        (new_hash, target["seq"]))
+    key, mac, heads = LEDGER_KEYS[-1], bytes(32), {}
+    for r in sql("SELECT ch.pos, c.id, c.hash FROM t_sp_chain ch JOIN t_sp_consents c"
+                 " ON c.seq = ch.consent_seq ORDER BY ch.pos"):
+        mac = ledger.chain_mac(key, mac, r["pos"], r["id"], r["hash"])
+        heads[r["pos"]] = mac.hex()
+        sql("UPDATE t_sp_chain SET mac = %s WHERE pos = %s", (mac, r["pos"]))
+    prev = ledger.GENESIS
+    for s in sql("SELECT id, last_pos FROM t_sp_seals ORDER BY last_pos"):
+        sql("UPDATE t_sp_seals SET prev_head = %s, head = %s WHERE id = %s",
+            (prev, heads[s["last_pos"]], s["id"]))
+        prev = heads[s["last_pos"]]
+    assert verify(test_db)["ok"] is True  # the database alone is consistent again
+    report = verify(test_db, anchors=[str(anchor_file)])
+    assert not report["ok"]
+    assert [p["problem"] for p in report["problems"]][0].startswith(
+        "anchored head at position 3 (seal")
+    result = _cli(test_db, anchor_file, "verify")
+    assert result.returncode == 1 and "were rewritten" in result.stdout
+    assert "WARNING: the ledger key is derived from SP_SECRET_KEYS" in result.stdout
+    report = integrity(client)
+    assert report["ok"] is False and report["ledger_key_derived"] is True
+    assert report["warnings"][0] == ledger.DERIVED_KEY_WARNING
+
+
+def test_own_ledger_key_is_not_reported_as_derived(make_app, test_db, anchor_file):
+    client = make_app(SP_LEDGER_KEYS="sidecar-only-ledger-key").test_client()
+    ingest(client, 2)
+    report = integrity(client)
+    assert report["ok"] and report["ledger_key_derived"] is False
+    assert report["warnings"] == []
+    assert report["key_ids"] == [ledger.key_id(b"sidecar-only-ledger-key")]
+
+
+def test_rotated_ledger_key_old_seals_verify_under_the_key_they_name(make_app, sql, test_db):
+    old = make_app(SP_LEDGER_KEYS="ledger-key-2025").test_client()
+    ingest(old, 2)
+    integrity(old)
+    new = make_app(SP_LEDGER_KEYS="ledger-key-2025,ledger-key-2026").test_client()
+    ingest(new, 2)
+    report = integrity(new)
+    assert report["ok"], report["problems"]
+    ids = [ledger.key_id(b"ledger-key-2025"), ledger.key_id(b"ledger-key-2026")]
+    assert [s["key_id"] for s in sql("SELECT key_id FROM t_sp_seals ORDER BY id")] == ids
+    assert sorted(report["key_ids"]) == sorted(ids)
+    # the retired key dropped from the list: its seals can no longer be checked
+    report = verify(test_db, keys=[b"ledger-key-2026"])
+    assert not report["ok"]
+    assert f"names ledger key {ids[0]}, which is not configured" in \
+        report["problems"][0]["problem"]
+
+
+def test_sealer_never_updates_consent_rows(client, sql, test_db):
+    # A trigger refuses any UPDATE of a consent: sealing must not need one.
+    sql("CREATE TRIGGER t_no_update BEFORE UPDATE ON t_sp_consents FOR EACH ROW"
+        " SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'consent rows are not updated'")
+    try:
+        ingest(client, 3)
+        report = integrity(client)
+        assert report["ok"] and report["sealed"] == 3
+    finally:
+        sql("DROP TRIGGER t_no_update")
+
+
+def test_record_committing_while_the_sealer_runs_is_sealed_not_skipped(client, sql, test_db):
+    import threading
+
+    from helpers import db_conn
+    ids = ingest(client, 3)
+    row = sql("SELECT * FROM t_sp_consents WHERE id = %s", (ids[0],))[0]
+    sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[0],))
+    with db_conn(test_db) as slow:
+        # an ingest transaction that took the lowest seq but commits after the others
+        with slow.cursor() as cur:
+            cur.execute(f"INSERT INTO t_sp_consents ({', '.join(row)}) VALUES"
+                        f" ({', '.join(['%s'] * len(row))})", list(row.values()))
+        app = client.application
+        done = []
+        sealer = threading.Thread(target=lambda: done.append(ledger.seal(
+            ledger_conn(test_db), app.config)))
+        sealer.start()
+        sealer.join(0.5)
+        assert sealer.is_alive()  # it waits for the uncommitted record, not passes it by
+        slow.commit()
+        sealer.join(10)
+    assert done == [3]
+    assert [r["id"] for r in chain(sql)] == ids
+    assert verify(test_db)["ok"]
+
+
+def ledger_conn(test_db):
+    import pymysql
+    return pymysql.connect(**connect_args(test_db))
+
+
+def test_anchor_file_is_exported_and_checked_from_a_copy(make_app, sql, test_db, tmp_path):
+    client = make_app()
+    client = client.test_client()
+    _two_seals(client)
+    h = admin_headers()
+    assert client.get("/v1/integrity/anchors").status_code == 401
+    r = client.get("/v1/integrity/anchors", headers=h)
+    assert r.status_code == 200 and r.mimetype == "application/x-ndjson"
+    lines = [json.loads(line) for line in r.data.decode().splitlines()]
+    seals = sql("SELECT id, last_pos, head, key_id FROM t_sp_seals ORDER BY id")
+    assert [(a["seal"], a["pos"], a["head"], a["key_id"]) for a in lines] == \
+        [(s["id"], s["last_pos"], s["head"], s["key_id"]) for s in seals]
+    exported = tmp_path / "exported.jsonl"
+    exported.write_bytes(r.data)
+    # truncate the newest seal, then verify from the exported copy only
+    last = seals[-1]
+    sql("DELETE c FROM t_sp_consents c JOIN t_sp_chain ch ON ch.consent_seq = c.seq"
+        " WHERE ch.pos > %s", (seals[-2]["last_pos"],))
+    sql("DELETE FROM t_sp_chain WHERE pos > %s", (seals[-2]["last_pos"],))
+    sql("DELETE FROM t_sp_seals WHERE id = %s", (last["id"],))
+    result = _cli(test_db, "off", "verify", "--anchors", str(exported))
+    assert result.returncode == 1
+    assert f"anchored position {last['last_pos']} (seal {last['id']}" in result.stdout
+    assert "sealed records were removed" in result.stdout
+    # without any anchor the truncation is invisible, and verify says so
+    result = _cli(test_db, "off", "verify")
+    assert result.returncode == 0 and "WARNING: SP_ANCHOR_FILE is off" in result.stdout
+
+
+def test_anchors_switched_off_are_reported(make_app):
+    client = make_app(SP_ANCHOR_FILE="off").test_client()
+    ingest(client, 1)
+    report = integrity(client)
+    assert report["ok"] and ledger.NO_ANCHOR_WARNING in report["warnings"]
+    r = client.get("/v1/integrity/anchors", headers=admin_headers())
+    assert r.status_code == 404 and r.get_json()["error"]["code"] == "no_anchor_file"
+
+
+# ---- records sealed by the old unkeyed chain (before migration 004) ------------------------
+
+def _old_seal(sql, batches):
+    """Seal the records as the sealer before migration 004 did (unkeyed, in the rows)."""
+    rows = sql("SELECT seq, hash FROM t_sp_consents ORDER BY seq")
+    pos, head, it = 0, ledger.GENESIS, iter(rows)
+    for size in batches:
+        prev, first = head, pos + 1
+        for _ in range(size):
+            r = next(it)
+            pos += 1
+            head = ledger.legacy_link(head, r["hash"], pos)
+            sql("UPDATE t_sp_consents SET chain_pos = %s, chain_hash = %s WHERE seq = %s",
+                (pos, head, r["seq"]))
+        sql("INSERT INTO t_sp_seals (version, first_pos, last_pos, records, prev_head, head,"
+            " sealed_at) VALUES (1, %s, %s, %s, %s, %s, NOW())", (first, pos, size, prev, head))
+        sql("UPDATE t_sp_consents SET seal_id = LAST_INSERT_ID() WHERE chain_pos >= %s",
+            (first,))
+    return head
+
+
+def test_old_unkeyed_chain_is_verified_then_resealed_keyed_in_the_same_positions(
+        client, sql, test_db, anchor_file):
+    ids = ingest(client, 5)
+    old_head = _old_seal(sql, [3, 2])
+    newer = ingest(client, 2)
+    report = integrity(client)  # the first keyed seal converts, then seals the newer ones
+    assert report["ok"], report["problems"]
+    assert (report["records"], report["sealed"]) == (7, 7)
+    assert report["warnings"] == [ledger.DERIVED_KEY_WARNING]
+    assert [r["id"] for r in chain(sql)] == ids + newer
+    seals = sql("SELECT version, first_pos, last_pos, head, legacy_head FROM t_sp_seals"
+                " ORDER BY version, last_pos")
+    assert [(s["version"], s["first_pos"], s["last_pos"]) for s in seals] == \
+        [(1, 1, 3), (1, 4, 5), (2, 1, 5), (2, 6, 7)]
+    assert seals[2]["legacy_head"] == old_head and seals[3]["legacy_head"] is None
+    # the old columns are kept as they were, and still checked
+    sql("UPDATE t_sp_consents SET chain_hash = %s WHERE id = %s", ("f" * 64, ids[1]))
+    report = verify(test_db, anchors=[str(anchor_file)])
+    assert [(p["id"], p["problem"]) for p in report["problems"]] == \
+        [(ids[1], "old chain hash does not link to the record before it")]
+
+
+def test_tampered_old_chain_is_not_converted(client, sql, test_db):
+    ids = ingest(client, 3)
+    _old_seal(sql, [3])
+    sql("UPDATE t_sp_seals SET head = %s WHERE version = 1", ("e" * 64,))
+    ingest(client, 1)
+    report = integrity(client)
+    assert not report["ok"] and report["sealed"] == 0
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_chain")[0]["n"] == 0
+    assert any("old seal" in p["problem"] for p in report["problems"])
+    assert report["warnings"] == [ledger.DERIVED_KEY_WARNING, "3 record(s) are sealed only by"
+                                  " the old unkeyed chain (conversion pending, or refused"
+                                  " because the old chain fails)"]
+    assert ids
