@@ -263,11 +263,15 @@ def _anchor(cfg: dict, seal_id: int, pos: int, head: str) -> None:
                   extra={"fields": {"path": path, "error": str(e)}})
 
 
-def read_anchors(path: str) -> Iterator[dict]:
-    """The anchors of one file, in file order; a malformed line is yielded as
-    {"bad": line number}."""
-    with open(path, encoding="utf-8") as f:
+def read_anchors(path: str, limit: int | None = None) -> Iterator[dict]:
+    """The anchors of one file, in file order, from its first `limit` bytes (a line not
+    complete within them is left out); a malformed line is yielded as {"bad": line number}."""
+    read = 0
+    with open(path, "rb") as f:
         for n, line in enumerate(f, 1):
+            read += len(line)
+            if (limit is not None and read > limit) or not line.endswith(b"\n"):
+                return
             if not line.strip():
                 continue
             try:
@@ -345,6 +349,14 @@ def verify(url_args: dict, prefix: str, keys: list[bytes], anchors: list[str] | 
                              "chain_pos": row.get("pos", row.get("chain_pos")) if row else None,
                              "id": row.get("id") if row else None, "problem": text})
 
+    # Only anchors written before the database snapshot below count: each was appended
+    # after its seal committed, so the snapshot must hold it.
+    sizes = {}
+    for path in anchors or []:
+        try:
+            sizes[path] = os.path.getsize(path)
+        except OSError:
+            sizes[path] = None
     args = {**url_args, "cursorclass": pymysql.cursors.SSDictCursor}
     conn, seal_conn = pymysql.connect(**args), pymysql.connect(**args)
     records = sealed = 0
@@ -353,19 +365,31 @@ def verify(url_args: dict, prefix: str, keys: list[bytes], anchors: list[str] | 
     missing: list[str] = []
     try:
         with conn.cursor() as cur:
+            # One snapshot for the chain and the records; the seals, read on a second
+            # connection, are bounded by the chain's end in this snapshot.
+            cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
+            cur.execute(f"SELECT MAX(last_pos) AS n FROM {s} WHERE version = {KEYED}")
+            end = cur.fetchall()[0]["n"] or 0
+            cur.execute(f"SELECT COUNT(*) AS n, MIN(pos) AS first FROM {c} WHERE pos > %s",
+                        (end,))
+            beyond = cur.fetchall()[0]
+            if beyond["n"] and not legacy_only:
+                problem(None, f"{beyond['n']} chain position(s) from {beyond['first']} on lie"
+                              f" beyond the last seal (position {end}): a seal was deleted")
             cur.execute(f"SELECT id, last_pos, prev_head, head FROM {s} WHERE version = 1")
             legacy = _Legacy({x["last_pos"]: x for x in cur.fetchall()})
         if not legacy_only:
-            anchor_iter = _anchor_stream(anchor_state["files"], problem, warnings, missing)
+            anchor_iter = _anchor_stream(sizes, problem, warnings, missing)
             next_anchor = next(anchor_iter, None)
             with seal_conn.cursor() as scur, conn.cursor() as cur:
                 scur.execute(f"SELECT id, first_pos, last_pos, records, prev_head, head, key_id,"
-                             f" legacy_head FROM {s} WHERE version = {KEYED} ORDER BY last_pos")
+                             f" legacy_head FROM {s} WHERE version = {KEYED} AND last_pos <= %s"
+                             " ORDER BY last_pos", (end,))
                 seal_row = scur.fetchone()
                 expected_pos, prev_seal_head = 1, GENESIS
                 cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
                             f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
-                            " ORDER BY ch.pos")
+                            " WHERE ch.pos <= %s ORDER BY ch.pos", (end,))
                 for row in cur:
                     pos = row["pos"]
                     sealed += 1
@@ -494,15 +518,19 @@ def _check_anchor(anchor: dict, pos: int, head: str, problem) -> None:
                       f" at or before position {pos} were rewritten")
 
 
-def _anchor_stream(files: list[str], problem, warnings: list[str],
+def _anchor_stream(sizes: dict, problem, warnings: list[str],
                    missing: list[str]) -> Iterator[dict]:
-    """Anchors of all `files` in position order (each file is written in that order)."""
+    """Anchors of the files `sizes` names (path -> bytes to read, None if it did not
+    exist), in position order (each file is written in that order)."""
     import heapq
 
     def one(path):
         last = 0
+        if sizes[path] is None:
+            missing.append(path)
+            return
         try:
-            for a in read_anchors(path):
+            for a in read_anchors(path, sizes[path]):
                 if "bad" in a:
                     problem(None, f"anchor file {path} line {a['bad']} is not an anchor")
                     continue
@@ -517,4 +545,4 @@ def _anchor_stream(files: list[str], problem, warnings: list[str],
         except OSError as e:
             warnings.append(f"anchor file {path} cannot be read: {e}")
 
-    return heapq.merge(*(one(p) for p in files), key=lambda a: a["pos"])
+    return heapq.merge(*(one(p) for p in sizes), key=lambda a: a["pos"])

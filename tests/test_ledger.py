@@ -528,3 +528,33 @@ def test_tampered_old_chain_is_not_converted(client, sql, test_db):
                                   " the old unkeyed chain (conversion pending, or refused"
                                   " because the old chain fails)"]
     assert ids
+
+
+def test_seal_committed_while_verify_runs_is_no_false_alarm(client, sql, test_db, anchor_file,
+                                                            monkeypatch):
+    _two_seals(client)
+    app = client.application
+    real = ledger._anchor_stream
+
+    def seal_in_between(*args):
+        # after verify took its snapshot, the worker seals more and anchors them
+        ingest(client, 2)
+        assert ledger.seal(ledger_conn(test_db), app.config) == 2
+        return real(*args)
+
+    monkeypatch.setattr(ledger, "_anchor_stream", seal_in_between)
+    report = verify(test_db, anchors=[str(anchor_file)])
+    assert report["ok"], report["problems"]
+    assert (report["sealed"], report["unsealed"], report["anchors"]["checked"]) == (5, 0, 2)
+    monkeypatch.undo()
+    report = verify(test_db, anchors=[str(anchor_file)])
+    assert report["ok"] and report["sealed"] == 7 and report["anchors"]["checked"] == 3
+
+
+def test_chain_rows_left_after_their_seal_was_deleted_are_reported(client, sql, test_db):
+    _two_seals(client)
+    sql("DELETE FROM t_sp_seals ORDER BY id DESC LIMIT 1")
+    report = verify(test_db)
+    assert [p["problem"] for p in report["problems"]] == [
+        "2 chain position(s) from 4 on lie beyond the last seal (position 3): a seal was"
+        " deleted"]
