@@ -33,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     seal = sub.add_parser("seal", help="seal pending records into the hash chain now")
     seal.add_argument("--sweep", action="store_true",
                       help="search the whole table for unsealed records, not the recent part")
+    seal.add_argument("--accept-legacy", action="store_true",
+                      help="convert records of the old unkeyed chain into the keyed chain even"
+                           " though that chain fails verification (verify keeps reporting it)")
     args = parser.parse_args(argv)
     setup_logging()
     try:
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
         from . import ledger
         conn = db.Pool(cfg["SP_DATABASE_URL"], 1).get()
         n = 0
-        while (sealed := ledger.seal(conn, cfg, sweep=args.sweep)) > 0:
+        while (sealed := ledger.seal(conn, cfg, sweep=args.sweep,
+                                     accept_legacy=args.accept_legacy)) > 0:
             n += sealed
         print(f"sealed {n} record(s)")
         return 0

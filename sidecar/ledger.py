@@ -117,13 +117,15 @@ def unsealed_count(conn, prefix: str) -> int:
     return int(n)
 
 
-def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False) -> int:
+def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False,
+         accept_legacy: bool = False) -> int:
     """Append every committed record not yet in the chain (oldest `seq` first, at most
     `limit`) to the keyed chain and write one seal; return how many were sealed.
 
     Never updates a consent row. Serialised across processes by a named lock; returns 0 if
     another sealer holds it. `sweep` searches the whole table instead of the recent part.
-    Records sealed by the old unkeyed chain are first converted (once, after verifying it)."""
+    Records sealed by the old unkeyed chain are first converted (once, after verifying it;
+    `accept_legacy` converts even when it fails, so that sealing can go on)."""
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
     key = cfg["LEDGER_KEYS"][-1]
@@ -135,7 +137,7 @@ def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False) -> int:
             conn.commit()
             return 0
         try:
-            done = _convert_legacy(conn, cfg)
+            done = _convert_legacy(conn, cfg, accept_legacy)
             if done is None:  # the old chain fails verification: refuse to vouch for it
                 return 0
             conn.commit()
@@ -190,7 +192,7 @@ def _append(cur, cfg, key, pos, head, rows, scan_from, legacy_head=None) -> tupl
     return cur.lastrowid, new_head
 
 
-def _convert_legacy(conn, cfg) -> int | None:
+def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
     """Re-seal records of the old unkeyed chain into the keyed chain, keeping their
     positions, after verifying the old chain; return how many were converted (0 when there
     is nothing to convert) or None when the old chain does not verify."""
@@ -212,7 +214,11 @@ def _convert_legacy(conn, cfg) -> int | None:
             return 0
         report = verify(connect_args(cfg["SP_DATABASE_URL"]), prefix, cfg["LEDGER_KEYS"],
                         legacy_only=True)
-        if not report["ok"]:
+        if not report["ok"] and accept:
+            log.warning("ledger: converting the old unkeyed chain although it fails"
+                        " verification (--accept-legacy); verify keeps reporting its problems",
+                        extra={"fields": {"problems": report["problems"][:5]}})
+        elif not report["ok"]:
             log.error("ledger: the unkeyed chain sealed before migration 004 fails"
                       " verification; it is not converted and nothing is sealed until the"
                       " problems are resolved (run `sidecar verify`)",
@@ -225,7 +231,8 @@ def _convert_legacy(conn, cfg) -> int | None:
             rows = cur.fetchall()
             if not rows:
                 break
-            if rows[0]["chain_pos"] != pos + 1 or rows[-1]["chain_pos"] != pos + len(rows):
+            if not accept and (rows[0]["chain_pos"] != pos + 1
+                               or rows[-1]["chain_pos"] != pos + len(rows)):
                 conn.rollback()
                 log.error("ledger: old chain positions changed during conversion")
                 return None

@@ -527,7 +527,15 @@ def test_tampered_old_chain_is_not_converted(client, sql, test_db):
     assert report["warnings"] == [ledger.DERIVED_KEY_WARNING, "3 record(s) are sealed only by"
                                   " the old unkeyed chain (conversion pending, or refused"
                                   " because the old chain fails)"]
-    assert ids
+    # the operator may convert anyway to go on sealing; the old problem stays reported
+    result = _cli(test_db, "off", "seal", "--accept-legacy")
+    assert result.returncode == 0 and "sealed 4 record(s)" in result.stdout, result.stderr
+    assert [r["id"] for r in chain(sql)][:3] == ids
+    report = verify(test_db)
+    assert report["sealed"] == 4 and report["warnings"] == []
+    assert [p["problem"] for p in report["problems"]] == [
+        f"old seal {sql('SELECT id FROM t_sp_seals WHERE version = 1')[0]['id']} head does not"
+        " match the old chain"]
 
 
 def test_seal_committed_while_verify_runs_is_no_false_alarm(client, sql, test_db, anchor_file,
