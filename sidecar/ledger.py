@@ -266,8 +266,13 @@ def _anchor(cfg: dict, seal_id: int, pos: int, head: str) -> None:
         finally:
             os.close(fd)
     except OSError as e:
-        log.error("ledger: could not append to the anchor file",
-                  extra={"fields": {"path": path, "error": str(e)}})
+        if (path, str(e)) not in _anchor_errors:  # once per process, not every second
+            _anchor_errors.add((path, str(e)))
+            log.error("ledger: could not append to the anchor file; seals go on without",
+                      extra={"fields": {"path": path, "error": str(e)}})
+
+
+_anchor_errors: set = set()
 
 
 def read_anchors(path: str, limit: int | None = None) -> Iterator[dict]:

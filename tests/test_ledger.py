@@ -566,3 +566,15 @@ def test_chain_rows_left_after_their_seal_was_deleted_are_reported(client, sql, 
     assert [p["problem"] for p in report["problems"]] == [
         "2 chain position(s) from 4 on lie beyond the last seal (position 3): a seal was"
         " deleted"]
+
+
+def test_unwritable_anchor_file_never_stops_sealing_and_verify_warns(make_app, tmp_path,
+                                                                     caplog):
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("")
+    client = make_app(SP_ANCHOR_FILE=str(blocked / "anchors.jsonl")).test_client()
+    ingest(client, 2)
+    report = integrity(client)
+    assert report["ok"] and report["sealed"] == 2
+    assert f"anchor file {blocked / 'anchors.jsonl'} does not exist" in report["warnings"]
+    assert "could not append to the anchor file" in caplog.text
