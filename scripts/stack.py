@@ -155,6 +155,8 @@ class Stack:
             "SP_ADMIN_TOKENS": self.admin_tokens,
             "SP_LEDGER_KEYS": self.ledger_keys,
             "SP_SITE_ORIGINS": self.wp_url,
+            # The ledger's anchor file: outside the database, shared by sidecar and worker.
+            "SP_ANCHOR_FILE": str(self.state_dir / "ledger-anchors.jsonl"),
         })
         env.update(self.extra_sidecar_env)
         return env

@@ -350,7 +350,7 @@ class Worker:
                 try:
                     if time.monotonic() >= next_seal:
                         # The worker also seals new records into the ledger's hash chain.
-                        ledger.seal(self.db(), self.prefix)
+                        ledger.seal(self.db(), self.cfg)
                         next_seal = time.monotonic() + SEAL_EVERY
                     busy = self.run_once()
                 except pymysql.MySQLError as e:
