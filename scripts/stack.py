@@ -225,6 +225,38 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
 
+    def kill_part(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one part outright with `sig` (its whole process group: gunicorn's master and
+        workers, or the worker and its browser), with no shutdown of its own, and reap it.
+        The fault suite's crash; start it again with restart_part()."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def restart_part(self, name: str, **options) -> None:
+        """Start a part that stop_part() or kill_part() took away (MariaDB on the same data
+        directory and port); wait until it is ready, as start() does. The parts keep their
+        order, so stop() still stops them in reverse."""
+        order = list(self.procs)
+        self.stop_part(name)
+        {"mariadb": self.start_db, "wordpress": self.start_wordpress,
+         "sidecar": self.start_sidecar, "worker": self.start_worker}[name](**options)
+        rank = {n: i for i, n in enumerate(order + [name])}
+        self.procs = dict(sorted(self.procs.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+    def alive(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
+
     # ---- MariaDB --------------------------------------------------------------------
     def start_db(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
@@ -370,9 +402,11 @@ require_once ABSPATH . 'wp-settings.php';
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)
 
-    def start_worker(self) -> None:
+    def start_worker(self, env: dict | None = None) -> None:
+        """Start the screenshot worker; `env` adds settings for this start only (the fault
+        suite's short page-load timeout)."""
         proc = self._spawn("worker", [str(VENV_BIN / "sidecar"), "worker"],
-                           env=self.sidecar_env(), cwd=ROOT)
+                           env=dict(self.sidecar_env(), **(env or {})), cwd=ROOT)
         time.sleep(0.5)
         if proc.poll() is not None:
             raise StackError(f"worker exited (log: {self.log_dir / 'worker.log'})")

@@ -9,7 +9,10 @@ the consent's page fresh in one warm headless Chromium, and stores the picture a
   viewport, language) within SP_SCREENSHOT_FRESHNESS seconds; a named lock per key keeps
   two workers from rendering the same thing at once.
 - The browser's network goes through `egress.Egress` (SSRF guard); a render that loads past
-  its hard time limit kills the browser, which is started afresh for the next job.
+  its hard time limit kills the browser, which is started afresh for the next job. A page
+  whose load never completes (a stalled resource) is stopped at SP_SCREENSHOT_TIMEOUT and
+  shot as it stands if its banner shows. A crashed or killed Chromium or chromedriver fails
+  the attempt (retried with backoff), never the worker.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import time
 from datetime import timedelta
 
 import pymysql
+import urllib3
 from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
@@ -232,18 +236,28 @@ class Worker:
         d.get("about:blank")
         browser.console_log(d)  # start with an empty console
         started = time.perf_counter()
+        loaded = True
         try:
             d.get(job["page_url"])
         except TimeoutException:
-            raise RenderError(f"the page did not load within "
-                              f"{self.cfg['SP_SCREENSHOT_TIMEOUT']} s") from None
+            # A resource that never finishes (a stalled image or tracker) holds back the load
+            # event for ever, while the visitor saw the page and its banner: stop loading and
+            # take the page as it stands. A page that never arrived shows no banner: retried.
+            loaded = False
+            d.execute_script("window.stop();")
         self.check_egress(d)
         try:
-            banner = WebDriverWait(d, 10, poll_frequency=0.05).until(
+            banner = WebDriverWait(d, 10 if loaded else 2, poll_frequency=0.05).until(
                 lambda drv: drv.execute_script(WIDGET_JS))
         except TimeoutException:
             self.check_egress(d)
+            if not loaded:
+                raise RenderError(f"the page did not load within "
+                                  f"{self.cfg['SP_SCREENSHOT_TIMEOUT']} s") from None
             raise RenderError("the consent banner did not show on the page") from None
+        if not loaded:
+            log.warning("page still loading; screenshot taken after stopping it", extra={
+                "fields": {"job": job["id"], "timeout": self.cfg["SP_SCREENSHOT_TIMEOUT"]}})
         self.check_egress(d)
         png = d.get_screenshot_as_png()
         self.shots += 1
@@ -291,9 +305,20 @@ class Worker:
         job = self.claim()
         if job is None:
             return False
+        try:
+            self.process(job)
+        except pymysql.MySQLError:
+            raise  # the job's lease brings it back once the database answers again
+        except Exception as e:  # noqa: BLE001 - one job must never stop the worker
+            log.exception("screenshot job failed unexpectedly")
+            self.recycle()
+            self.fail(job, f"worker error: {type(e).__name__}: {e}".splitlines()[0])
+        return True
+
+    def process(self, job: dict) -> None:
         if not may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
-            return True
+            return
         render = self.fresh_render(job["render_key"])
         if render is None:
             lock = f"{self.prefix}sp_render_{job['render_key'][:40]}"
@@ -317,7 +342,6 @@ class Worker:
                 "job": job["id"], "render": render["id"], "rows": linked}})
         if self.shots >= RECYCLE_AFTER:
             self.recycle()
-        return True
 
     def render_job(self, job: dict) -> dict | None:
         try:
@@ -328,6 +352,12 @@ class Worker:
         except WebDriverException as e:
             self.recycle()
             self.fail(job, f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}")
+            return None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            # chromedriver itself is gone (crashed, or killed by the hard time limit): its
+            # connection breaks instead of a WebDriver error. A new browser takes the retry.
+            self.recycle()
+            self.fail(job, f"browser error: chromedriver connection lost ({type(e).__name__})")
             return None
         return self.save_render(job, shot)
 
