@@ -34,6 +34,7 @@ Exit status 1 if any count or check fails.
 from __future__ import annotations
 
 import argparse
+import http.server
 import json
 import os
 import re
@@ -66,7 +67,8 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.3
 MU_PLUGIN = """<?php
 // Written by bench/faults.py for the fault suite; not part of the plugin.
 // ?sp_test_slow=N&sp_test_id=X : the first request for X waits N s (at most 10) before the page.
-// ?sp_test_stall=X             : the page carries an image that never finishes loading.
+// ?sp_test_stall=PORT          : the page carries an image from 127.0.0.1:PORT (the fault
+//                                suite's stall server) that never finishes loading.
 if ( isset( $_GET['sp_test_slow'], $_GET['sp_test_id'] ) ) {
 	$sp_id     = preg_replace( '/\\W/', '', (string) $_GET['sp_test_id'] );
 	$sp_marker = sys_get_temp_dir() . '/sp-test-slow-' . $sp_id;
@@ -77,26 +79,47 @@ if ( isset( $_GET['sp_test_slow'], $_GET['sp_test_id'] ) ) {
 }
 if ( isset( $_GET['sp_test_stall'] ) ) {
 	add_action( 'wp_footer', static function () {
-		$src = home_url( '/sp-test-drip.php?id=' . rawurlencode( $_GET['sp_test_stall'] ) );
+		$src = 'http://127.0.0.1:' . (int) $_GET['sp_test_stall'] . '/stall.gif';
 		echo '<img alt="" width="1" height="1" src="' . esc_url( $src ) . '">';
 	} );
 }
 """
-# An image that promises 100 kB and sends a byte every half second: the page's load event
-# never comes. It stops as soon as the browser goes away, and after 60 s at most.
-DRIP_PAGE = """<?php
-// Written by bench/faults.py for the fault suite; not part of the plugin.
-ignore_user_abort( false );
-header( 'Content-Type: image/gif' );
-header( 'Content-Length: 100000' );
-header( 'Cache-Control: no-store' );
-$until = time() + 60;
-while ( time() < $until && ! connection_aborted() ) {
-	echo 'G';
-	flush();
-	usleep( 500000 );
-}
-"""
+
+
+class StallServer:
+    """An origin of the site (as a CDN would be) whose every answer promises 100 kB and
+    sends a byte every half second: a page using it never fires its load event. Each answer
+    ends when the browser goes away, or after 60 s. Not php -S: there, one stalled request
+    holds up the other requests its worker process accepted, which no real server does."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.send_header("Content-Length", "100000")
+                self.end_headers()
+                until = time.monotonic() + 60
+                try:
+                    while time.monotonic() < until:
+                        self.wfile.write(b"G")
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                except OSError:
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 # ---- the visitor's side -------------------------------------------------------------------
@@ -436,13 +459,10 @@ def install_test_pages(stack: Stack) -> None:
     mu = stack.wp_dir / "wp-content" / "mu-plugins"
     mu.mkdir(parents=True, exist_ok=True)
     (mu / "sp-test-faults.php").write_text(MU_PLUGIN)
-    (stack.wp_dir / "sp-test-drip.php").write_text(DRIP_PAGE)
 
 
 def remove_test_pages(stack: Stack) -> None:
-    for path in (stack.wp_dir / "wp-content" / "mu-plugins" / "sp-test-faults.php",
-                 stack.wp_dir / "sp-test-drip.php"):
-        path.unlink(missing_ok=True)
+    (stack.wp_dir / "wp-content" / "mu-plugins" / "sp-test-faults.php").unlink(missing_ok=True)
 
 
 def browser_pids(stack: Stack) -> dict[str, list[int]]:
@@ -487,13 +507,15 @@ def job_of(stack: Stack, event_id: str) -> dict | None:
 
 
 def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
-                   later_jobs: int = 3) -> dict:
+                   later_jobs: int = 3, slow: int = 4) -> dict:
     """Kill Chromium, then chromedriver, each mid-render of a slow page; then a page whose
     image never finishes; then `later_jobs` ordinary pages. The stack's worker runs with a
     page-load timeout of `timeout` s for this and is started as before afterwards."""
     install_test_pages(stack)
+    stall = StallServer()
     stack.restart_part("worker", env={"SP_SCREENSHOT_TIMEOUT": str(timeout),
-                                      "SP_SCREENSHOT_BACKOFF": "1"})
+                                      "SP_SCREENSHOT_BACKOFF": "1",
+                                      "SP_SITE_ORIGINS": f"{stack.wp_url},{stall.origin}"})
     worker_pid = stack.procs["worker"].pid
     cfg = site_config(stack)
     nonce = uuid.uuid4().hex[:12]
@@ -512,10 +534,10 @@ def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
     try:
         for victim in ("chromium", "chromedriver"):
             event = consent(f"{victim}_killed",
-                            f"/?sp_test_slow=5&sp_test_id={victim}{nonce}")
+                            f"/?sp_test_slow={slow}&sp_test_id={victim}{nonce}")
             running = wait(lambda e=event: (job_of(stack, e) or {}).get("status") == "running",
                            60)
-            time.sleep(1.5)  # into the page load
+            time.sleep(min(1.5, slow / 2))  # into the page load
             pids = browser_pids(stack)[victim]
             if not running or not pids:
                 bad.append(f"{victim}: no running job or no process to kill ({pids})")
@@ -523,7 +545,7 @@ def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
             for pid in pids:
                 os.kill(pid, signal.SIGKILL)
             cases[f"{victim}_killed"]["killed_pids"] = pids
-        consent("never_loads", f"/?sp_test_stall={nonce}")
+        consent("never_loads", f"/?sp_test_stall={stall.port}&sp_test_id={nonce}")
         for i in range(later_jobs):
             consent(f"later_{i}", f"/?p=1&sp_test_later={nonce}{i}")
 
@@ -539,6 +561,7 @@ def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
         counts = settle(stack, cfg, traffic)
         stack.restart_part("worker")
         remove_test_pages(stack)
+        stall.close()
     for name, job in jobs.items():
         cases[name].update(job or {"status": None})
         want_attempts = 2 if name.endswith("_killed") else 1
@@ -560,8 +583,8 @@ LONG = {"sidecar_kill": dict(kills=4, lead=5, down=5, between=8, visitors=4),
         "db_stop": dict(down=60, lead=5, after=10, visitors=4),
         "browser": dict(timeout=10, visitors=2, later_jobs=6)}
 SHORT = {"sidecar_kill": dict(kills=1, lead=3, down=2, between=3),
-         "db_stop": dict(down=8, lead=3, after=3),
-         "browser": dict(timeout=8, later_jobs=2)}
+         "db_stop": dict(down=6, lead=3, after=2),
+         "browser": dict(timeout=6, later_jobs=2, slow=3)}
 FAULTS = {"sidecar_kill": sidecar_kill, "db_stop": db_stop, "browser": browser_faults}
 
 

@@ -11,7 +11,7 @@ the consent's page fresh in one warm headless Chromium, and stores the picture a
 - The browser's network goes through `egress.Egress` (SSRF guard); a render that loads past
   its hard time limit kills the browser, which is started afresh for the next job. A page
   whose load never completes (a stalled resource) is stopped at SP_SCREENSHOT_TIMEOUT and
-  shot as it stands if its banner shows. A crashed or killed Chromium or chromedriver fails
+  shot as it stands once its banner shows. A crashed or killed Chromium or chromedriver fails
   the attempt (retried with backoff), never the worker.
 """
 
@@ -203,8 +203,9 @@ class Worker:
         if self.driver is None:
             if self.egress is None:
                 self.egress = Egress(self.cfg["SITE_ORIGINS"])
+            # eager: get() returns once the document is parsed; render() waits for the rest.
             self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"],
-                                             proxy=self.egress.url)
+                                             proxy=self.egress.url, page_load_strategy="eager")
             self.driver.set_page_load_timeout(self.cfg["SP_SCREENSHOT_TIMEOUT"])
             self.driver.set_script_timeout(10)
             self.shots = 0
@@ -236,28 +237,31 @@ class Worker:
         d.get("about:blank")
         browser.console_log(d)  # start with an empty console
         started = time.perf_counter()
-        loaded = True
+        timeout = self.cfg["SP_SCREENSHOT_TIMEOUT"]
         try:
-            d.get(job["page_url"])
+            d.get(job["page_url"])  # returns once the document is parsed (eager)
         except TimeoutException:
-            # A resource that never finishes (a stalled image or tracker) holds back the load
-            # event for ever, while the visitor saw the page and its banner: stop loading and
-            # take the page as it stands. A page that never arrived shows no banner: retried.
-            loaded = False
-            d.execute_script("window.stop();")
+            raise RenderError(f"the page did not load within {timeout} s") from None
         self.check_egress(d)
         try:
-            banner = WebDriverWait(d, 10 if loaded else 2, poll_frequency=0.05).until(
+            banner = WebDriverWait(d, 10, poll_frequency=0.05).until(
                 lambda drv: drv.execute_script(WIDGET_JS))
         except TimeoutException:
             self.check_egress(d)
-            if not loaded:
-                raise RenderError(f"the page did not load within "
-                                  f"{self.cfg['SP_SCREENSHOT_TIMEOUT']} s") from None
             raise RenderError("the consent banner did not show on the page") from None
-        if not loaded:
+        # Images, styles and fonts finish loading as they did for the visitor. A resource that
+        # never finishes (a stalled image or tracker) would hold the load event back for ever,
+        # while the visitor saw the page and its banner: at the page-load timeout, loading
+        # stops and the page is taken as it stands.
+        left = max(0.5, timeout - (time.perf_counter() - started))
+        try:
+            WebDriverWait(d, left, poll_frequency=0.1).until(
+                lambda drv: drv.execute_script("return document.readyState") == "complete")
+        except TimeoutException:
+            d.execute_script("window.stop();")
             log.warning("page still loading; screenshot taken after stopping it", extra={
-                "fields": {"job": job["id"], "timeout": self.cfg["SP_SCREENSHOT_TIMEOUT"]}})
+                "fields": {"job": job["id"], "timeout": timeout}})
+        self.check_egress(d)
         self.check_egress(d)
         png = d.get_screenshot_as_png()
         self.shots += 1
