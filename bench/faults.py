@@ -22,7 +22,8 @@ by event_id:
 
 Faults:
   sidecar_kill   gunicorn (master and workers) SIGKILLed during traffic, restarted;
-  db_stop        MariaDB stopped during traffic, started again on the same data directory;
+  db_stop        MariaDB stopped during traffic, started again on the same data directory
+                 (db_kill, long run only: SIGKILLed instead, so it restarts by crash recovery);
                  the sidecar is probed directly meanwhile (POST /v1/consents, /readyz):
                  503 fast, no hanging worker, /readyz recovers on its own;
   browser        Chromium (and then chromedriver) SIGKILLed mid-screenshot, and a page with
@@ -386,16 +387,34 @@ class Probe:
         return self.samples
 
 
+def log_size(stack: Stack, name: str) -> int:
+    path = stack.log_dir / f"{name}.log"
+    return path.stat().st_size if path.exists() else 0
+
+
+def log_since(stack: Stack, name: str, offset: int) -> str:
+    with open(stack.log_dir / f"{name}.log", "rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
+
+
 def db_stop(stack: Stack, down: float = 8, lead: float = 3, after: float = 4,
-            visitors: int = 3) -> dict:
+            visitors: int = 3, kill: bool = False) -> dict:
+    """MariaDB shut down (or, with `kill`, SIGKILLed: crash recovery on restart) for
+    `down` s during traffic, then started again on the same data directory and port."""
     cfg = site_config(stack)
+    sidecar_log = log_size(stack, "sidecar")
+    worker_pid = stack.procs["worker"].pid if stack.alive("worker") else None
     traffic = Traffic(stack, cfg, visitors).start()
     probe = Probe(stack).start()
     marks = {}
     try:
         time.sleep(lead)
         marks["stop"] = time.monotonic() - probe.t0
-        stack.stop_part("mariadb")
+        if kill:
+            stack.kill_part("mariadb")
+        else:
+            stack.stop_part("mariadb")
         marks["stopped"] = time.monotonic() - probe.t0
         time.sleep(down)
         marks["start"] = time.monotonic() - probe.t0
@@ -434,7 +453,16 @@ def db_stop(stack: Stack, down: float = 8, lead: float = 3, after: float = 4,
                 "lost": sum(1 for s in direct_created if direct_rows.get(s["event_id"]) != 1),
                 "duplicates": sum(1 for n in direct_rows.values() if n > 1)},
     )
+    # gunicorn kills a worker stuck in one request for `timeout` s and logs WORKER TIMEOUT.
+    hung = log_since(stack, "sidecar", sidecar_log).count("WORKER TIMEOUT")
+    worker_alive = worker_pid is not None and stack.alive("worker") and \
+        stack.procs["worker"].pid == worker_pid
+    counts.update(gunicorn_worker_timeouts=hung, screenshot_worker_survived=worker_alive)
     bad = []
+    if hung:
+        bad.append(f"{hung} gunicorn worker(s) hung until killed (WORKER TIMEOUT)")
+    if not worker_alive:
+        bad.append("the screenshot worker process died while MariaDB was down")
     if not down_samples:
         bad.append("no direct request to the sidecar completed while MariaDB was down")
     if statuses.keys() - {"503"}:
@@ -581,11 +609,13 @@ def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
 
 LONG = {"sidecar_kill": dict(kills=4, lead=5, down=5, between=8, visitors=4),
         "db_stop": dict(down=60, lead=5, after=10, visitors=4),
-        "browser": dict(timeout=10, visitors=2, later_jobs=6)}
+        "browser": dict(timeout=10, visitors=2, later_jobs=6),
+        "db_kill": dict(down=15, lead=5, after=5, visitors=4, kill=True)}
 SHORT = {"sidecar_kill": dict(kills=1, lead=3, down=2, between=3),
          "db_stop": dict(down=6, lead=3, after=2),
          "browser": dict(timeout=6, later_jobs=2, slow=3)}
-FAULTS = {"sidecar_kill": sidecar_kill, "db_stop": db_stop, "browser": browser_faults}
+FAULTS = {"sidecar_kill": sidecar_kill, "db_stop": db_stop, "browser": browser_faults,
+          "db_kill": db_stop}
 
 
 def allow_load(stack: Stack, limit: int = 0) -> int:
@@ -613,10 +643,11 @@ def main() -> int:
         print(f"faults: starting a stack in {state} ...", flush=True)
         stack.start()
         allow_load(stack, 0)
-        for name in args.only or FAULTS:
-            print(f"faults: {name} {plan[name]} ...", flush=True)
+        for name in args.only or plan:
+            options = plan.get(name, LONG[name])
+            print(f"faults: {name} {options} ...", flush=True)
             started = time.monotonic()
-            counts = FAULTS[name](stack, **plan[name])
+            counts = FAULTS[name](stack, **options)
             counts["took_s"] = round(time.monotonic() - started, 1)
             results[name] = counts
             wrong = problems(counts)

@@ -92,6 +92,7 @@ def test_sidecar_answers_503_fast_while_mariadb_is_down_and_readyz_recovers_by_i
     assert down["max_ms"] < 2000 and down["readyz_max_ms"] < 2000, c
     assert down["readyz"] == [503], c
     assert c["readyz_recovered_s_after_db_start"] is not None, c
+    assert c["gunicorn_worker_timeouts"] == 0 and c["screenshot_worker_survived"], c
     assert not c["problems"], c["problems"]
 
 
