@@ -244,13 +244,13 @@ class Stack:
 
     def restart_part(self, name: str, **options) -> None:
         """Start a part that stop_part() or kill_part() took away (MariaDB on the same data
-        directory and port); wait until it is ready, as start() does. The parts keep their
-        order, so stop() still stops them in reverse."""
-        order = list(self.procs)
+        directory and port); wait until it is ready, as start() does. The parts keep the
+        order start() gives them, so stop() still stops them in reverse."""
         self.stop_part(name)
-        {"mariadb": self.start_db, "wordpress": self.start_wordpress,
-         "sidecar": self.start_sidecar, "worker": self.start_worker}[name](**options)
-        rank = {n: i for i, n in enumerate(order + [name])}
+        starters = {"mariadb": self.start_db, "wordpress": self.start_wordpress,
+                    "sidecar": self.start_sidecar, "worker": self.start_worker}
+        starters[name](**options)
+        rank = {n: i for i, n in enumerate(starters)}
         self.procs = dict(sorted(self.procs.items(), key=lambda kv: rank.get(kv[0], len(rank))))
 
     def alive(self, name: str) -> bool:
