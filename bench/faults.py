@@ -39,6 +39,7 @@ import http.server
 import json
 import os
 import re
+import shutil
 import signal
 import sys
 import tempfile
@@ -590,6 +591,9 @@ def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
         stack.restart_part("worker")
         remove_test_pages(stack)
         stall.close()
+        for victim in ("chromium", "chromedriver"):  # the slow pages' markers (mu-plugin)
+            (Path(tempfile.gettempdir()) / f"sp-test-slow-{victim}{nonce}").unlink(
+                missing_ok=True)
     for name, job in jobs.items():
         cases[name].update(job or {"status": None})
         want_attempts = 2 if name.endswith("_killed") else 1
@@ -657,9 +661,13 @@ def main() -> int:
                   flush=True)
     finally:
         stack.stop()
-    out = args.json or state / "faults.json"
+    out = args.json or Path(tempfile.gettempdir()) / f"sp-faults-{int(time.time())}.json"
     out.write_text(json.dumps(results, indent=1, default=str))
     print(f"faults: counts written to {out}")
+    if failed:
+        print(f"faults: the stack's state and logs are kept in {state}")
+    else:
+        shutil.rmtree(state, ignore_errors=True)
     for name, c in results.items():
         print(f"  {name:13s} sent={c['sent']} 202={c['accepted']} stored={c['stored']}"
               f" duplicates={c['duplicates']} lost={c['lost']} unrecorded={c['unrecorded']}")
