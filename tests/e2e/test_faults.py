@@ -50,9 +50,10 @@ def site(full_stack, tmp_path_factory, request):
         return results[name]
 
     yield run
-    for name in ("mariadb", "sidecar", "worker"):
+    for name in ("mariadb", "sidecar"):
         if not full_stack.alive(name):
             full_stack.restart_part(name)
+    full_stack.restart_part("worker")  # with the stack's own settings, whatever happened
     faults.remove_test_pages(full_stack)
     faults.allow_load(full_stack, limit)
     faults.drain_outbox(full_stack, 60)
