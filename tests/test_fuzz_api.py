@@ -23,9 +23,9 @@ from helpers import consent_payload, make_token
 from stack import VENV_BIN, free_port, http_status, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SEED = 42
-# Per operation and phase. About 60 s for the whole run on this 2-core machine (more finds
-# no more); raise it by hand (SP_FUZZ_EXAMPLES=500) for a longer hunt.
+# Fixed, so CI is reproducible; a longer hunt by hand: SP_FUZZ_SEED=7 SP_FUZZ_EXAMPLES=300.
+SEED = int(os.environ.get("SP_FUZZ_SEED", "42"))
+# Per operation and phase: about 1,100 cases, 35-70 s on this shared 2-core machine.
 MAX_EXAMPLES = int(os.environ.get("SP_FUZZ_EXAMPLES", "40"))
 
 
@@ -82,7 +82,7 @@ def test_schemathesis_finds_no_failure_in_the_sidecar_api(fuzz_sidecar, stack, t
     # The run really tested the API: every operation, hundreds of cases, none failed.
     assert re.search(r"Tested: 12\b", report), report
     counts = re.search(r"(\d+) generated, (\d+) passed", report)
-    assert counts and int(counts[1]) == int(counts[2]) >= 500, report
+    assert counts and int(counts[1]) == int(counts[2]) >= 10 * MAX_EXAMPLES, report
     print(f"schemathesis: {counts[0]} in {elapsed:.0f}s")
     tail = log.read_text(errors="replace")
     assert "unhandled error" not in tail, tail[-3000:]
