@@ -120,6 +120,7 @@ class Stack:
             admin_tokens=env.get("SP_ADMIN_TOKENS") or None,
             secret_keys=env.get("SP_SECRET_KEYS") or None,
             ledger_keys=env.get("SP_LEDGER_KEYS") or None,
+            wp_version=env.get("WP_VERSION") or DEBIAN_WP,
         )
 
     # ---- derived values -------------------------------------------------------------
