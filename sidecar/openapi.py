@@ -35,6 +35,11 @@ def _q(name: str, schema: dict, description: str, required: bool = False) -> dic
             "description": description}
 
 
+def _link(operation: str, pointer: str) -> dict:
+    """An OpenAPI link: `operation` with record_id taken from this response's body."""
+    return {"operationId": operation, "parameters": {"record_id": f"$response.body{pointer}"}}
+
+
 def _enum(*values: str, default: str | None = None) -> dict:
     schema = {"type": "string", "enum": list(values)}
     if default:
@@ -137,15 +142,20 @@ SPEC = {
             },
             "get": {
                 "summary": "List records, newest first", "security": ADMIN,
+                "operationId": "listConsents",
                 "parameters": FILTERS + [
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500,
                                  "default": 50}, "Page size"),
                     _q("cursor", {"type": "string", "pattern": "^[0-9]{1,20}$",
                                   "maxLength": 20},
                        "`next_cursor` of the previous page: the records before that position")],
-                "responses": {"200": _json("A page", {"type": "object", "properties": {
+                "responses": {"200": {**_json("A page", {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
-                    "next_cursor": {"type": ["string", "null"]}}}),
+                    "next_cursor": {"type": ["string", "null"]}}}), "links": {
+                        "GetFirstRecord": _link("getConsent", "#/items/0/id"),
+                        "GetFirstScreenshot": _link("getScreenshot", "#/items/0/id"),
+                        "NextPage": {"operationId": "listConsents", "parameters": {
+                            "cursor": "$response.body#/next_cursor"}}}},
                     **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE},
             },
         },
@@ -159,12 +169,14 @@ SPEC = {
                 **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/consents/{record_id}": {
             "get": {"summary": "One record", "security": ADMIN, "parameters": [RECORD_ID],
+                    "operationId": "getConsent",
                     "responses": {"200": _json("The record",
                                                {"$ref": "#/components/schemas/Record"}),
                                   "404": _err("No such record (`not_found`)"),
                                   "410": _err("Erased (`erased`)"), **AUTH_ERRORS,
                                   **UNAVAILABLE}},
             "delete": {"summary": "Erase one record (tombstone)", "security": ADMIN,
+                       "operationId": "deleteConsent",
                        "parameters": [RECORD_ID],
                        "responses": {"204": {"description": "Erased"},
                                      "404": _err("No such record (`not_found`)"),
@@ -173,7 +185,7 @@ SPEC = {
         },
         "/v1/consents/{record_id}/screenshot": {"get": {
             "summary": "The proof image (immutable: ETag, 304 on If-None-Match)",
-            "security": ADMIN,
+            "security": ADMIN, "operationId": "getScreenshot",
             "parameters": [RECORD_ID, _q("size", _enum("full", "thumb", default="full"),
                                          "Image size (thumb: 320 px wide)")],
             "responses": {"200": {"description": "The image", "content": {
