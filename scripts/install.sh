@@ -4,33 +4,35 @@
 # and the npm packages of package.json. Used by `make demo`, `make test`, CI and the Dockerfile.
 #   scripts/install.sh            everything (demo + tests)
 #   scripts/install.sh sidecar    only what the sidecar image needs (Dockerfile)
+#   scripts/install.sh image      only the tools of scripts/image-check.sh (podman, debootstrap)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MODE="${1:-all}"
-# libmaxminddb-dev: maxminddb builds its C reader against it (about 10x faster lookups).
-SIDECAR_PKGS=(chromium chromium-driver fonts-dejavu-core libmaxminddb-dev)
-STACK_PKGS=(mariadb-server mariadb-client php-cli php-mysql php-xml php-mbstring php-curl php-zip
-            wordpress wordpress-theme-twentytwentyone
-            wordpress-theme-twentytwentythree phpunit gettext nodejs rsync wrk)
-if [ "$MODE" = sidecar ]; then PKGS=("${SIDECAR_PKGS[@]}"); else PKGS=("${SIDECAR_PKGS[@]}" "${STACK_PKGS[@]}"); fi
+case "$MODE" in all|sidecar|image) ;; *) echo "usage: $0 [all|sidecar|image]" >&2; exit 2;; esac
+PY="${PYTHON:-python3}"
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+apt_install() {  # apt_install PKG...: Debian packages, without the recommended extras
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+command -v "$PY" >/dev/null 2>&1 || { echo "install: Debian packages: python3"; apt_install python3; }
 
-missing=()
-for p in "${PKGS[@]}"; do
-  # nodejs may come from outside Debian (e.g. NodeSource or a preinstalled Node): accept any `node`.
-  if [ "$p" = nodejs ] && command -v node >/dev/null 2>&1; then continue; fi
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
+# Debian packages: the one list is scripts/syspkgs.py (what each is for, and the file or
+# command that proves it is there; tests name a missing one from the same list).
+# --no-install-recommends keeps images small, so the list names what we use even when a
+# package we install only recommends it (wordpress -> wordpress-l10n, chromium -> fonts).
+names="$("$PY" scripts/syspkgs.py missing "$MODE")"
+read -r -a missing <<<"$(echo $names)"
 if [ ${#missing[@]} -gt 0 ]; then
   echo "install: Debian packages: ${missing[*]}"
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  apt_install "${missing[@]}"
   # Debian starts the system MariaDB on install where it can; the stack never uses it.
+  "$PY" scripts/syspkgs.py check "$MODE"   # fails naming anything apt did not bring
 fi
+[ "$MODE" = image ] && exit 0
 
 VENV="${VENV:-.venv}"
-PY="${PYTHON:-python3}"
 if [ ! -x "$VENV/bin/python" ]; then
   echo "install: creating $VENV"
   "$PY" -m venv "$VENV"

@@ -167,6 +167,8 @@ class Stack:
             "SP_ADMIN_TOKENS": self.admin_tokens,
             "SP_LEDGER_KEYS": self.ledger_keys,
             "SP_SITE_ORIGINS": self.wp_url,
+            # The ledger's anchor file: outside the database, shared by sidecar and worker.
+            "SP_ANCHOR_FILE": str(self.state_dir / "ledger-anchors.jsonl"),
         })
         env.update(self.extra_sidecar_env)
         return env
@@ -419,12 +421,17 @@ require_once ABSPATH . 'wp-settings.php';
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)
 
-    def start_worker(self) -> None:
-        proc = self._spawn("worker", [str(VENV_BIN / "sidecar"), "worker"],
-                           env=self.sidecar_env(), cwd=ROOT)
+    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:
+        """Start the screenshot worker (`env` overrides its settings; tests start extra
+        workers on tables of their own under another `name`). Its browser gets none of this
+        environment: `sidecar.browser` starts Chromium with a minimal one, as an
+        unprivileged user when the worker is root, and sandboxed where the kernel allows."""
+        proc = self._spawn(name, [str(VENV_BIN / "sidecar"), "worker"],
+                           env={**self.sidecar_env(), **env}, cwd=ROOT)
         time.sleep(0.5)
         if proc.poll() is not None:
-            raise StackError(f"worker exited (log: {self.log_dir / 'worker.log'})")
+            raise StackError(f"worker exited (log: {self.log_dir / (name + '.log')})")
+        return proc
 
     def run_wp_cron(self) -> None:
         """What a system cron line would do: run due WP-cron events (outbox delivery)."""

@@ -177,7 +177,12 @@ def delete_consent(record_id: uuid.UUID):
 @bp.post("/v1/erasures")
 def erasures():
     """Erase every record of a subject, an IP or a WordPress user:
-    `{"subject_id": …}`, `{"ip": …}` or `{"wp_user_id": …}` → `{"erased": n}`."""
+    `{"subject_id": …}`, `{"ip": …}` or `{"wp_user_id": …}` → `{"erased": n}`.
+
+    An IP matches exactly that address (its keyed fingerprint), never its whole /24 or /48;
+    the answer adds `unattributed`: older records without a fingerprint stored truncated to
+    the address's network, which may or may not be this visitor's. `"unattributed": true`
+    in the body erases those too."""
     from .api import json_body
     body = json_body()
     keys = [k for k in ("subject_id", "ip", "wp_user_id") if k in body]
@@ -185,6 +190,10 @@ def erasures():
         raise ApiError(422, "invalid_payload",
                        "give exactly one of subject_id, ip or wp_user_id", field="subject_id")
     key, value = keys[0], body[keys[0]]
+    also = body.get("unattributed", False)  # meaningful with ip only
+    if key == "ip" and not isinstance(also, bool):
+        raise ApiError(422, "invalid_payload", "unattributed: true or false",
+                       field="unattributed")
     conn = get_db()
     if key == "subject_id":
         if not isinstance(value, str) or not UUID4.fullmatch(value.lower()):
@@ -199,7 +208,10 @@ def erasures():
         except ValueError:
             raise ApiError(422, "invalid_payload", "ip: must be an IPv4 or IPv6 address",
                            field=key) from None
-        n = records.erase_ip(conn, ip, current_app.config["SP_IP_STORAGE"])
+        n, left = records.erase_ip(conn, ip, current_app.config["LEDGER_KEYS"], also)
+        current_app.logger.info("erasure", extra={"fields": {
+            "by": key, "erased": n, "unattributed": left}})
+        return jsonify({"erased": n, "unattributed": left})
     else:
         if isinstance(value, float) and value.is_integer():  # 7.0: an integer in JSON
             value = int(value)
@@ -273,8 +285,40 @@ def stats():
 
 @bp.get("/v1/integrity")
 def integrity():
-    """Seal what is pending, then verify every record and the chain."""
+    """Seal what is pending, then verify every record, the keyed chain, every seal and the
+    heads anchored in this host's anchor file."""
     cfg = current_app.config
-    ledger.seal(get_db(), cfg["SP_TABLE_PREFIX"])
-    report = ledger.verify(connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"])
+    ledger.seal(get_db(), cfg)
+    report = ledger.verify(connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"],
+                           cfg["LEDGER_KEYS"],
+                           anchors=[cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else [])
+    report["ledger_key_derived"] = cfg["LEDGER_KEYS_DERIVED"]
+    if cfg["LEDGER_KEYS_DERIVED"]:
+        report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)
+    if not cfg["ANCHOR_FILE"]:
+        report["warnings"].insert(0, ledger.NO_ANCHOR_WARNING)
     return jsonify(report)
+
+
+@bp.get("/v1/integrity/anchors")
+def integrity_anchors():
+    """This host's anchor file (one JSON line per seal), for `sidecar verify --anchors`."""
+    path = current_app.config["ANCHOR_FILE"]
+    if not path:
+        raise ApiError(404, "no_anchor_file", "SP_ANCHOR_FILE is off on this sidecar")
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    except FileNotFoundError:
+        raise ApiError(404, "no_anchor_file", "No seal has been anchored on this host yet") \
+            from None
+
+    def generate():
+        with f:
+            while chunk := f.read(65536):
+                yield chunk
+
+    resp = Response(generate(), mimetype="application/x-ndjson")
+    resp.headers["Content-Disposition"] = \
+        f'attachment; filename="anchors-{utcnow().strftime("%Y%m%dT%H%M%SZ")}.jsonl"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

@@ -1,22 +1,156 @@
 """Headless Chromium through Selenium: local chromedriver, or a remote WebDriver
-(SP_SELENIUM_REMOTE_URL, e.g. a Selenium Grid)."""
+(SP_SELENIUM_REMOTE_URL, e.g. a Selenium Grid).
+
+A local browser loads pages that arrive in requests, so it gets as little as possible:
+
+- its environment is built from nothing (`browser_env`): no SP_* setting, key, token,
+  database URL or proxy setting of the worker, only PATH, a HOME and TMPDIR of its own,
+  the locale, TZ and fontconfig;
+- when the worker runs as root, chromedriver and Chromium run as an unprivileged user
+  (SP_BROWSER_USER, default `nobody`) through `setpriv` with no_new_privs, in a temporary
+  folder that user owns;
+- Chromium's sandbox is on whenever the kernel lets that user create the namespaces it
+  needs (`sandbox_available`, checked at run time); only where it cannot is `--no-sandbox`
+  used, and the worker logs a warning saying so;
+- WebRTC may send no UDP the egress proxy cannot see (STUN, host candidates), and QUIC is
+  off: every byte leaves through `egress.Egress`.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import pwd
 import shutil
+import subprocess
+import sys
 import tempfile
+from dataclasses import dataclass
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
 
+log = logging.getLogger("sidecar.browser")
+
 CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--headless=new", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
     "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
 )
+# WebRTC may use no UDP that does not go through the proxy (and the proxy speaks TCP only):
+# no STUN to arbitrary hosts, no host candidates; TURN over TCP meets the egress guard.
+# Profile preferences (they also reach a remote browser); Chromium 156 ignores the
+# --force-webrtc-ip-handling-policy switch here (measured: STUN still went out with it).
+WEBRTC_PREFS = {
+    "webrtc.ip_handling_policy": "disable_non_proxied_udp",
+    "webrtc.multiple_routes_enabled": False,
+    "webrtc.nonproxied_udp_enabled": False,
+}
+SAFE_PATH = "/usr/local/bin:/usr/bin:/bin"
+ENV_PASSED = ("LANG", "LANGUAGE", "TZ", "FONTCONFIG_FILE", "FONTCONFIG_PATH")
+DEFAULT_USER = "nobody"
+# unshare(CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET): what Chromium's namespace sandbox
+# needs from the kernel, tried as the browser's user under the same launcher.
+_PROBE = ("import ctypes, sys; libc = ctypes.CDLL(None, use_errno=True);"
+          " sys.exit(0 if libc.unshare(0x10000000 | 0x20000000 | 0x40000000) == 0 else 1)")
+_sandbox: dict = {}
+
+
+class BrowserSetupError(ValueError):
+    """The local browser cannot be started as configured; the message names the setting."""
+
+
+@dataclass(frozen=True)
+class RunAs:
+    """The unprivileged user a root worker starts its browser as."""
+    name: str
+    uid: int
+    gid: int
+
+
+def resolve_user(name: str) -> RunAs:
+    """The user `name` (a login name or a numeric uid); refuse root."""
+    name = name.strip()
+    try:
+        pw = pwd.getpwuid(int(name)) if name.isdigit() else pwd.getpwnam(name)
+        uid, gid = pw.pw_uid, pw.pw_gid
+    except KeyError:
+        if not name.isdigit():
+            raise BrowserSetupError(f"SP_BROWSER_USER: no user {name!r} on this machine") from None
+        uid = gid = int(name)
+    if uid == 0 or gid == 0:
+        raise BrowserSetupError("SP_BROWSER_USER must not be root (uid or gid 0)")
+    return RunAs(name, uid, gid)
+
+
+def browser_user() -> RunAs | None:
+    """Whom a local browser runs as: None (the worker's own user) unless the worker is
+    root; then SP_BROWSER_USER, or `nobody`."""
+    if os.geteuid() != 0:
+        return None
+    return resolve_user(os.environ.get("SP_BROWSER_USER", "").strip() or DEFAULT_USER)
+
+
+def browser_env(home: str) -> dict[str, str]:
+    """The whole environment of chromedriver and Chromium, built from nothing."""
+    env = {"PATH": SAFE_PATH, "HOME": home, "TMPDIR": os.path.join(home, "tmp"),
+           "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+           "XDG_CACHE_HOME": os.path.join(home, ".cache"), "LANG": "C.UTF-8"}
+    for key, value in os.environ.items():
+        if value and (key in ENV_PASSED or key.startswith("LC_")):
+            env[key] = value
+    return env
+
+
+def _launcher(user: RunAs | None) -> tuple[list[str], dict]:
+    """(argv prefix, Popen keywords) that start a program as `user`."""
+    if user is None:
+        return [], {}
+    setpriv = shutil.which("setpriv", path=SAFE_PATH + ":/usr/sbin:/sbin")
+    if setpriv:
+        return [setpriv, f"--reuid={user.uid}", f"--regid={user.gid}", "--clear-groups",
+                "--inh-caps=-all", "--no-new-privs", "--"], {}
+    # Without util-linux's setpriv: the same user, without no_new_privs.
+    return [], {"user": user.uid, "group": user.gid, "extra_groups": []}
+
+
+def sandbox_available(user: RunAs | None) -> bool:
+    """Whether Chromium's sandbox can work for `user` here (cached per process): the kernel
+    must let an unprivileged user make user, PID and network namespaces (not so, e.g.,
+    under Docker's default seccomp profile or with user namespaces turned off)."""
+    if user not in _sandbox:
+        prefix, popen_kw = _launcher(user)
+        argv = [*prefix, os.path.realpath(sys.executable), "-I", "-S", "-c", _PROBE]
+        try:
+            ok = subprocess.run(argv, env={"PATH": SAFE_PATH}, cwd="/", capture_output=True,
+                                stdin=subprocess.DEVNULL, timeout=15,
+                                **popen_kw).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            ok = False
+        _sandbox[user] = ok
+        if not ok:
+            log.warning("browser sandbox off: this kernel (or seccomp profile) does not let"
+                        " an unprivileged user create the namespaces Chromium's sandbox"
+                        " needs; the browser runs with --no-sandbox", extra={"fields": {
+                            "user": user.name if user else None, "uid": os.geteuid()
+                            if user is None else user.uid}})
+    return _sandbox[user]
+
+
+class _DriverService(Service):
+    """chromedriver, started through `launcher` (setpriv to another user) when given."""
+
+    def __init__(self, launcher: list[str], driver: str, **kwargs):
+        super().__init__(executable_path=launcher[0] if launcher else driver, **kwargs)
+        self._before = [*launcher[1:], driver] if launcher else []
+
+    def env_path(self) -> str | None:
+        return None  # SE_CHROMEDRIVER must not replace the launcher
+
+    def command_line_args(self) -> list[str]:
+        return [*self._before, *super().command_line_args()]
 
 
 def chromium_binary() -> str:
@@ -31,10 +165,12 @@ def chromedriver_path() -> str:
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
-    `proxy`, every request it makes (loopback included) goes through that proxy."""
+    `proxy`, every request it makes (loopback included) goes through that proxy. A local
+    one starts isolated (module docstring)."""
     opts = webdriver.ChromeOptions()
     for flag in CHROMIUM_FLAGS:
         opts.add_argument(flag)
+    opts.add_experimental_option("prefs", dict(WEBRTC_PREFS))
     opts.add_argument(f"--window-size={width},{height}")
     if user_agent:
         opts.add_argument(f"--user-agent={user_agent}")
@@ -45,6 +181,8 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
         # Chromium skips the proxy for localhost unless told not to.
         opts.add_argument("--proxy-bypass-list=<-loopback>")
     if remote_url:
+        # The remote end's user and sandbox are its own (a Grid node runs as its own user).
+        opts.add_argument("--no-sandbox")
         if os.environ.get("SP_CHROMIUM_BINARY"):
             opts.binary_location = os.environ["SP_CHROMIUM_BINARY"]
         # Chromium's own command set (CDP, console log) over the remote end, as a Grid node
@@ -52,11 +190,31 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
         conn = ChromiumRemoteConnection(remote_url, vendor_prefix="goog", browser_name="chrome",
                                         ignore_proxy=True)
         return webdriver.Remote(command_executor=conn, options=opts)
-    profile = tempfile.mkdtemp(prefix="sp-chromium-")
-    opts.add_argument(f"--user-data-dir={profile}")
-    opts.binary_location = chromium_binary()
-    driver = webdriver.Chrome(service=Service(executable_path=chromedriver_path()), options=opts)
-    driver._sp_profile = profile
+    user = browser_user()
+    sandbox = sandbox_available(user)
+    if not sandbox:
+        opts.add_argument("--no-sandbox")
+    base = tempfile.mkdtemp(prefix="sp-chromium-")
+    home, profile = os.path.join(base, "home"), os.path.join(base, "profile")
+    try:
+        for path in (home, os.path.join(home, "tmp"), profile):
+            os.mkdir(path, 0o700)
+        if user is not None:
+            for path in (base, home, os.path.join(home, "tmp"), profile):
+                os.chown(path, user.uid, user.gid)
+        opts.add_argument(f"--user-data-dir={profile}")
+        opts.binary_location = chromium_binary()
+        launcher, popen_kw = _launcher(user)
+        service = _DriverService(launcher, chromedriver_path(), env=browser_env(home),
+                                 popen_kw=popen_kw)
+        driver = webdriver.Chrome(service=service, options=opts)
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
+    driver._sp_profile = base
+    log.info("browser started", extra={"fields": {
+        "pid": service.process.pid, "user": user.name if user else None,
+        "uid": user.uid if user else os.geteuid(), "sandbox": sandbox}})
     return driver
 
 

@@ -6,9 +6,11 @@ sub-resources, WebSockets — passes this check first:
 
 - requests to an origin in SP_SITE_ORIGINS go through;
 - requests to any other origin go through only if every address the host resolves to is
-  public (global unicast); loopback, private, link-local (cloud metadata at
-  169.254.169.254), shared, reserved and multicast addresses are refused with 403, and the
-  refusal is recorded so the job fails with the reason;
+  globally routable unicast (`is_public`); loopback, private, link-local (cloud metadata at
+  169.254.169.254), shared, reserved, documentation, multicast and the IPv6 forms that
+  carry or reach such an address (IPv4-compatible, -mapped, -translated, NAT64, 6to4,
+  Teredo, site-local, unique-local) are refused with 403, and the refusal is recorded so
+  the job fails with the reason;
 - the proxy connects to the address it checked, so a DNS answer cannot change in between.
 
 `file:` and `data:` top-level pages never reach a proxy; the worker refuses them by checking
@@ -33,20 +35,74 @@ HEAD_LIMIT = 64 * 1024
 
 UNRESOLVED = ""
 
+# IPv4 ranges that are not globally routable unicast (IANA special-purpose registry, plus
+# multicast and the reserved class E). A screenshot browser has no business in any of them.
+_V4_REFUSED = tuple(ipaddress.IPv4Network(n) for n in (
+    "0.0.0.0/8",        # "this network"
+    "10.0.0.0/8",       # private
+    "100.64.0.0/10",    # shared address space (carrier-grade NAT)
+    "127.0.0.0/8",      # loopback
+    "169.254.0.0/16",   # link-local, cloud metadata
+    "172.16.0.0/12",    # private
+    "192.0.0.0/24",     # IETF protocol assignments
+    "192.0.2.0/24",     # documentation (TEST-NET-1)
+    "192.88.99.0/24",   # 6to4 relay anycast (deprecated)
+    "192.168.0.0/16",   # private
+    "198.18.0.0/15",    # benchmarking
+    "198.51.100.0/24",  # documentation (TEST-NET-2)
+    "203.0.113.0/24",   # documentation (TEST-NET-3)
+    "224.0.0.0/4",      # multicast
+    "240.0.0.0/4",      # reserved, and the limited broadcast 255.255.255.255
+))
+# IPv6: only global unicast (2000::/3) may be public at all. Everything outside it is
+# refused: ::/128, ::1, IPv4-compatible ::a.b.c.d, IPv4-translated ::ffff:0:a.b.c.d,
+# 64:ff9b:1::/48 (local-use NAT64), 100::/64 (discard), fc00::/7, fe80::/10, fec0::/10
+# (site-local), ff00::/8 (multicast). Inside it, these are refused too:
+_V6_GLOBAL = ipaddress.IPv6Network("2000::/3")
+_V6_REFUSED = tuple(ipaddress.IPv6Network(n) for n in (
+    "2001::/23",        # IETF protocol assignments: Teredo 2001::/32, benchmarking, ORCHID
+    "2001:db8::/32",    # documentation
+    "3fff::/20",        # documentation (RFC 9637)
+    "5f00::/16",        # segment routing (SRv6) SIDs
+))
+# IPv6 forms that stand for an IPv4 address: judged by that address.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known NAT64 prefix (DNS64)
+
+
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv4-mapped, NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address
+    leads to; None for any other address."""
+    if ip.ipv4_mapped:
+        return ip.ipv4_mapped
+    if ip in _NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip.sixtofour
+
+
+def is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """True only for a globally routable unicast address (or an IPv6 form of one)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        v4 = embedded_ipv4(ip)
+        if v4 is not None:
+            return is_public(v4)
+        return ip in _V6_GLOBAL and not any(ip in net for net in _V6_REFUSED)
+    return not any(ip in net for net in _V4_REFUSED)
+
 
 def public_address(host: str, port: int) -> str | None:
-    """The first address of `host` if ALL its addresses are global unicast; None if any is
-    not (the SSRF case); UNRESOLVED if the name does not resolve (nothing to reach)."""
+    """The first address of `host` if ALL its addresses are public (`is_public`); None if
+    any is not (the SSRF case); UNRESOLVED if the name does not resolve (nothing to reach)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except OSError:
         return UNRESOLVED
     addrs = [info[4][0] for info in infos]
     for a in addrs:
-        ip = ipaddress.ip_address(a.split("%")[0])
-        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-            ip = ip.ipv4_mapped
-        if not ip.is_global or ip.is_multicast:
+        try:
+            ip = ipaddress.ip_address(a.split("%")[0])
+        except ValueError:
+            return None
+        if not is_public(ip):
             return None
     return addrs[0] if addrs else UNRESOLVED
 

@@ -15,14 +15,18 @@ class ApiError(Exception):
     """An error the client should see: HTTP status, snake_case code, human message and,
     for validation errors, the offending field."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None,
+                 record_id: str | None = None):
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.record_id = record_id
 
     def to_dict(self) -> dict:
         body = {"code": self.code, "message": self.message}
         if self.field:
             body["field"] = self.field
+        if self.record_id:
+            body["record_id"] = self.record_id
         return {"error": body}
 
 

@@ -37,17 +37,20 @@ def handle(app: Flask, body: bytes, conn) -> tuple[int, dict]:
     started = time.perf_counter()
     try:
         data = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: "[[[[…" nested past the parser's depth
         data = None
     if not isinstance(data, dict):
         raise ApiError(422, "invalid_json", "The body must be a JSON object")
     token = data.get("token")
     if not isinstance(token, str) or not token:
         raise ApiError(422, "invalid_payload", "token: is required", field="token")
-    payload = signing.load_consent(token, cfg["SECRET_KEYS"], cfg["SP_MAX_TOKEN_AGE"])
+    payload = signing.load_consent(token, cfg["SECRET_KEYS"], cfg["SP_MAX_TOKEN_AGE"],
+                                   cfg["SP_CLOCK_SKEW"])
     consent = validate_consent(payload)
     rec, created = records.insert_consent(conn, consent, cfg,
                                           app.extensions.get("sp_committer"))
+    if not created:
+        _check_same_event(consent, rec)
     metrics.child(metrics.INGEST, "created" if created else "duplicate").inc()
     metrics.INGEST_SECONDS.observe(time.perf_counter() - started)
     receipt = signing.sign_receipt({
@@ -56,6 +59,29 @@ def handle(app: Flask, body: bytes, conn) -> tuple[int, dict]:
         "occurred_at": rec["occurred_at"], "received_at": rec["received_at"],
         "hash": rec["hash"]}, cfg["SECRET_KEYS"])
     return (201 if created else 200), {"id": rec["id"], "receipt": receipt}
+
+
+# What the visitor's browser chose, as the widget sends it; an honest retry of an event
+# repeats these exactly. ip, user_agent, wp_user_id and occurred_at are the plugin's, and may
+# differ between the first attempt and a retry.
+CLIENT_FIELDS = ("event_id", "subject_id", "action", "method", "categories", "page_url",
+                 "policy_version", "banner_version", "language", "signals")
+# Blanked by an erasure, so not comparable afterwards (records.py _erase).
+ERASED_FIELDS = ("subject_id", "page_url")
+
+
+def _check_same_event(consent: dict, rec: dict) -> None:
+    """An event_id arriving again must carry the same choice: else 409 `event_id_conflict`
+    naming the record that holds the event_id, so no sender is told a discarded choice was
+    recorded (CONTRACT §5: only the same event again is answered 200 with the same id)."""
+    differ = [f for f in CLIENT_FIELDS
+              if not (rec.get("erased") and f in ERASED_FIELDS) and consent[f] != rec[f]]
+    if differ:
+        metrics.child(metrics.INGEST, "conflict").inc()
+        raise ApiError(409, "event_id_conflict",
+                       f"event_id {consent['event_id']} is already recorded as record "
+                       f"{rec['id']} with a different {', '.join(differ)}; a new choice needs "
+                       "a new event_id", record_id=rec["id"])
 
 
 class _Borrowed:

@@ -4,13 +4,19 @@ depth and the number of records not yet sealed into the ledger.
 
 Under gunicorn each worker is its own process: set PROMETHEUS_MULTIPROC_DIR to an empty
 directory shared by the workers (scripts/stack.py does) and `/metrics` adds them all up.
+
+Who may scrape (issue 10, F16): a process on this host (a loopback peer, not relayed by a
+proxy) without a token; anyone else with `Authorization: Bearer <token>`, a token of
+SP_METRICS_TOKENS (or of SP_ADMIN_TOKENS).
 """
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -20,6 +26,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
+
+from .errors import ApiError
 
 INGEST = Counter("sp_ingest_total", "Consent events ingested", ["result"])
 INGEST_SECONDS = Histogram("sp_ingest_seconds", "Time to verify and durably store a consent",
@@ -61,6 +69,36 @@ class DatabaseCollector:
             unsealed.add_metric([], records.unsealed_count(conn))
         yield depth
         yield unsealed
+
+
+# A proxy on this host connects from loopback; any of these says it relays someone else.
+PROXY_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "X-Forwarded-Host")
+
+
+def _from_this_host() -> bool:
+    if any(h in request.headers for h in PROXY_HEADERS):
+        return False
+    try:
+        peer = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:  # e.g. a unix socket: cannot tell who is behind it
+        return False
+    mapped = getattr(peer, "ipv4_mapped", None)
+    return (mapped or peer).is_loopback
+
+
+@bp.before_request
+def require_scraper():
+    header = request.headers.get("Authorization", "")
+    given = header[7:].strip() if header.startswith("Bearer ") else ""
+    if given:
+        tokens = [t.strip() for t in current_app.config.get("SP_METRICS_TOKENS", "").split(",")
+                  if t.strip()] + current_app.config["ADMIN_TOKENS"]
+        if any(hmac.compare_digest(given.encode(), t.encode()) for t in tokens):
+            return
+        raise ApiError(403, "forbidden", "The bearer token is not valid for /metrics")
+    if not _from_this_host():
+        raise ApiError(401, "unauthorized",
+                       "/metrics needs a bearer token (SP_METRICS_TOKENS) from another host")
 
 
 @bp.get("/metrics")

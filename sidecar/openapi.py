@@ -88,7 +88,8 @@ SPEC = {
                 "type": "object", "required": ["code", "message"], "properties": {
                     "code": {"type": "string", "pattern": "^[a-z0-9_]+$"},
                     "message": {"type": "string"},
-                    "field": {"type": "string"}}}}},
+                    "field": {"type": "string"},
+                    "record_id": UUID}}}},
             "Record": {"type": "object", "properties": {
                 "id": UUID, "event_id": UUID, "subject_id": UUID,
                 "action": {"enum": ["grant", "update", "withdraw"]},
@@ -132,7 +133,7 @@ SPEC = {
                     "401": _err("Not signed with our key (`invalid_signature`) or older than"
                                 " SP_MAX_TOKEN_AGE (`expired_token`)"),
                     "409": _err("`event_id_conflict`: the same event_id with different "
-                                "content is already recorded"),
+                                "content is already recorded; `record_id` names that record"),
                     **TOO_LARGE,
                     "422": _err("Not a JSON object, no `token` (`invalid_json`, "
                                 "`invalid_payload` with `field`), or a signed payload with a "
@@ -207,15 +208,23 @@ SPEC = {
                     {"type": "object", "required": ["ip"], "properties": {
                         "ip": {"type": "string", "anyOf": [{"format": "ipv4"},
                                                            {"format": "ipv6"}]},
+                        "unattributed": {
+                            "type": "boolean", "default": False, "description":
+                            "also erase older records without an IP fingerprint stored"
+                            " truncated to this address's /24 or /48"},
                         "subject_id": False, "wp_user_id": False}},
                     {"type": "object", "required": ["wp_user_id"], "properties": {
                         "wp_user_id": WP_USER_ID, "subject_id": False, "ip": False}}]}}}},
             "responses": {"200": _json("How many records were erased", {
                 "type": "object", "required": ["erased"],
-                "properties": {"erased": {"type": "integer", "minimum": 0}}}),
+                "properties": {"erased": {"type": "integer", "minimum": 0},
+                               "unattributed": {"type": "integer", "minimum": 0, "description":
+                                                "(ip) older records left: stored truncated, "
+                                                "without a fingerprint"}}}),
                 **TOO_LARGE,
                 "422": _err("Not a JSON object (`invalid_json`), or not exactly one valid "
-                            "subject_id, ip or wp_user_id (`invalid_payload` with `field`)"),
+                            "subject_id, ip or wp_user_id, or `unattributed` not a boolean "
+                            "(`invalid_payload` with `field`)"),
                 **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/stats": {"get": {
             "summary": "Counts and opt-in rates", "security": ADMIN,
@@ -229,20 +238,43 @@ SPEC = {
                 "to": {"type": ["string", "null"]}, "groups": {"type": "array"}}}),
                 **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity": {"get": {
-            "summary": "Seal pending records, then verify the whole ledger", "security": ADMIN,
+            "summary": "Seal pending records, then verify the whole ledger (docs/ledger.md)",
+            "security": ADMIN,
             "responses": {"200": _json("Verification report", {"type": "object", "properties": {
                 "ok": {"type": "boolean"}, "records": {"type": "integer"},
                 "sealed": {"type": "integer"}, "unsealed": {"type": "integer"},
-                "head": {"type": "string"}, "problems": {"type": "array"}}}),
+                "head": {"type": "string", "description": "The keyed chain's head (hex)"},
+                "key_ids": {"type": "array", "items": {"type": "string"}},
+                "ledger_key_derived": {"type": "boolean", "description":
+                                       "True when SP_LEDGER_KEYS is unset"},
+                "anchors": {"type": "object", "properties": {
+                    "files": {"type": "array", "items": {"type": "string"}},
+                    "checked": {"type": "integer"}, "last_pos": {"type": "integer"}}},
+                "warnings": {"type": "array", "items": {"type": "string"}},
+                "problems": {"type": "array"}}}),
                 **AUTH_ERRORS, **UNAVAILABLE}}},
+        "/v1/integrity/anchors": {"get": {
+            "summary": "This host's ledger anchors (one JSON line per seal), to keep outside"
+                       " the database and check with `sidecar verify --anchors FILE`",
+            "security": ADMIN,
+            "responses": {"200": {"description": "Anchor lines: seal, pos, head, key_id, at",
+                                  "content": {"application/x-ndjson": {
+                                      "schema": {"type": "string"}}}},
+                          "404": _err("No anchor file (`no_anchor_file`)"), **AUTH_ERRORS}}},
         "/healthz": {"get": {"summary": "Liveness (no database access)", "responses": {
             "200": _json("Alive", {"type": "object"})}}},
         "/readyz": {"get": {"summary": "Readiness (database reachable)", "responses": {
             "200": _json("Ready", {"type": "object"}),
             "503": _err("Database unreachable (`database_unavailable`)")}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {
-            "200": {"description": "Prometheus text format", "content": {
-                "text/plain": {"schema": {"type": "string"}}}}}}},
+        "/metrics": {"get": {
+            "summary": "Prometheus metrics",
+            "description": "Without a token only from this host (a loopback peer not relayed "
+                           "by a proxy); otherwise a bearer token of SP_METRICS_TOKENS or "
+                           "SP_ADMIN_TOKENS.",
+            "security": [{"bearer": []}, {}], "responses": {
+                "200": {"description": "Prometheus text format", "content": {
+                    "text/plain": {"schema": {"type": "string"}}}},
+                **AUTH_ERRORS}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {
             "200": _json("OpenAPI 3.1", {"type": "object"})}}},
     },

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
 import json
 import logging
@@ -16,27 +18,30 @@ from urllib.parse import urlsplit
 
 import pymysql
 import pymysql.cursors
+from flask import current_app
 
 from . import geo, ledger, metrics, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
 from .db import close_quietly, connect_args, table
+from .urls import is_page_url
 
 log = logging.getLogger("sidecar.records")
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
         "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
-        "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "chain_pos",
-        "chain_hash", "erased_at")
+        "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "erased_at")
 COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + (
-    ", r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
+    ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
+    " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
     " r.banner_text_hash, r.created_at AS taken_at")
 
 
 def _from() -> str:
-    """The FROM clause every record read uses: the consent and the render that proves it."""
-    return (f"`{table('consents')}` c LEFT JOIN `{table('renders')}` r"
-            " ON r.id = c.render_id")
+    """The FROM clause every record read uses: the consent, its place in the ledger's chain
+    and the render that proves it."""
+    return (f"`{table('consents')}` c LEFT JOIN `{table('chain')}` ch ON ch.consent_seq = c.seq"
+            f" LEFT JOIN `{table('renders')}` r ON r.id = c.render_id")
 CATEGORY_KEYS = ("necessary", "preferences", "statistics", "marketing")
 
 
@@ -51,8 +56,35 @@ def stored_ip(ip: str, mode: str) -> str | None:
     return ip
 
 
+IP_FP_CONTEXT = b"secure-privacy/ip-fingerprint/v1\n"
+
+
+def _canonical_ip(ip: str) -> str:
+    addr = ipaddress.ip_address(ip)
+    if addr.version == 6 and addr.ipv4_mapped:
+        addr = addr.ipv4_mapped
+    return addr.compressed
+
+
+def ip_fingerprints(ip: str, keys: list[bytes]) -> list[str]:
+    """The keyed fingerprint of the full address `ip` under each ledger key (newest last):
+    HMAC-SHA256 of its canonical form. Only the sidecar holds the keys, so the fingerprint
+    cannot be reversed by trying the 2^32 IPv4 addresses with database access alone."""
+    raw = IP_FP_CONTEXT + _canonical_ip(ip).encode()
+    return [hmac.new(k, raw, hashlib.sha256).hexdigest() for k in keys]
+
+
+def ip_fingerprint(ip: str, mode: str, keys: list[bytes]) -> str | None:
+    """What a new record keeps to be found by its exact IP: the newest key's fingerprint,
+    or None in `none` mode (nothing derived from the address is kept at all)."""
+    return None if mode == "none" else ip_fingerprints(ip, keys[-1:])[0]
+
+
 def may_load(url: str, origins: list[str]) -> bool:
-    """True when `url` is http(s) on one of SP_SITE_ORIGINS (the only pages a browser loads)."""
+    """True when `url` is a page URL by the one rule (sidecar/urls.py) on one of
+    SP_SITE_ORIGINS (the only pages a browser loads)."""
+    if not is_page_url(url):
+        return False
     try:
         return urlsplit(url).scheme in ("http", "https") and normalise_origin(url) in origins
     except ValueError:
@@ -63,8 +95,8 @@ CONSENT_INSERT = (
     "INSERT INTO `{prefix}sp_consents` (id, event_id, subject_id, action, method, categories,"
     " page_url, policy_version, banner_version, language, signals, ip, country, region, city,"
     " user_agent, wp_user_id, occurred_at, received_at, screenshot_status, screenshot_error,"
-    " hash, personal_digest, salt) VALUES ")
-CONSENT_ROW = "(" + ",".join(["%s"] * 24) + ")"
+    " hash, personal_digest, salt, ip_fp) VALUES ")
+CONSENT_ROW = "(" + ",".join(["%s"] * 25) + ")"
 JOB_INSERT = (
     "INSERT INTO `{prefix}sp_screenshot_jobs` (consent_seq, page_url, render_key, viewport,"
     " language, banner_version, status, available_at, created_at) VALUES ")
@@ -217,19 +249,23 @@ def insert_consent(conn, payload: dict, cfg: dict,
     digest = ledger.personal_digest(rec, salt)
     rec["hash"] = ledger.record_hash(rec, digest)
     shoot = may_load(rec["page_url"], cfg["SITE_ORIGINS"])
-    status = "pending" if shoot else "skipped"
     error = None if shoot else "page_url is not on SP_SITE_ORIGINS"
+    # The render loads and records the proof URL: nothing of this visitor's own (renders.py).
+    proof = renders.proof_url(rec["page_url"]) if shoot else None
+    if shoot and proof is None:
+        shoot, error = False, "page_url holds an e-mail address in its path; not rendered"
+    status = "pending" if shoot else "skipped"
     consent = (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
                json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
                rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
                country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
-               status, error, rec["hash"], digest, salt)
+               status, error, rec["hash"], digest, salt,
+               ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"]))
     job = None
     if shoot:
         viewport = renders.viewport_for(rec["user_agent"])
-        job = (rec["id"], rec["page_url"],
-               renders.render_key(rec["page_url"], rec["banner_version"], viewport,
-                                  rec["language"]),
+        job = (rec["id"], proof,
+               renders.render_key(proof, rec["banner_version"], viewport, rec["language"]),
                viewport, rec["language"], rec["banner_version"], now, now)
     try:
         if committer is not None:
@@ -358,6 +394,7 @@ def stream_consents(conn_args: dict, filters: dict, prefix: str):
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT {COLUMNS} FROM `{prefix}sp_consents` c"
+                        f" LEFT JOIN `{prefix}sp_chain` ch ON ch.consent_seq = c.seq"
                         f" LEFT JOIN `{prefix}sp_renders` r ON r.id = c.render_id"
                         f" WHERE {' AND '.join(where)} ORDER BY c.seq DESC", args)
             for row in cur:
@@ -383,7 +420,8 @@ def _erase(conn, where: str, args: tuple) -> int:
         seqs = [r["seq"] for r in rows]
         marks = ",".join(["%s"] * len(seqs))
         cur.execute(
-            f"UPDATE `{t}` SET subject_id = %s, page_url = '', ip = NULL, country = '',"
+            f"UPDATE `{t}` SET subject_id = %s, page_url = '', ip = NULL, ip_fp = NULL,"
+            " country = '',"
             " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
             " screenshot_id = NULL, render_id = NULL, banner_mismatch = NULL,"
             " screenshot_status = 'erased', screenshot_error = NULL,"
@@ -398,6 +436,7 @@ def _erase(conn, where: str, args: tuple) -> int:
                         f" ({rm}) AND id NOT IN (SELECT render_id FROM `{t}` WHERE render_id"
                         f" IN ({rm}))", (*render_ids, *render_ids))
             orphans = cur.fetchall()
+            _scrub_shared(cur, render_ids)
             if orphans:
                 om = ",".join(["%s"] * len(orphans))
                 cur.execute(f"DELETE FROM `{table('renders')}` WHERE id IN ({om})",
@@ -412,6 +451,42 @@ def _erase(conn, where: str, args: tuple) -> int:
     return len(rows)
 
 
+def _scrub(url: str) -> str:
+    """`url` as a proof URL; the bare origin when even that is personal or unparsable."""
+    try:
+        clean = renders.proof_url(url)
+        return clean if clean is not None else normalise_origin(url) + "/"
+    except ValueError:
+        return ""
+
+
+def _scrub_shared(cur, render_ids: list) -> None:
+    """The renders of erased records (and their images), before the unused ones are deleted,
+    keep nothing of the erased visitor: renders made before proof URLs (renders.py)
+    recorded the first visitor's full URL, so it is cleaned here. New renders are clean
+    already (a no-op)."""
+    if not render_ids:
+        return
+    marks = ",".join(["%s"] * len(render_ids))
+    cur.execute(f"SELECT id, page_url, final_url, image_id, thumb_id FROM `{table('renders')}`"
+                f" WHERE id IN ({marks})", render_ids)
+    rows = cur.fetchall()
+    for r in rows:
+        page, final = _scrub(r["page_url"]), _scrub(r["final_url"])
+        if (page, final) != (r["page_url"], r["final_url"]):
+            cur.execute(f"UPDATE `{table('renders')}` SET page_url = %s, final_url = %s"
+                        " WHERE id = %s", (page, final, r["id"]))
+    # Images are stored once by content: one may outlive the render that first stored it.
+    images = sorted({i for r in rows for i in (r["image_id"], r["thumb_id"])})
+    if images:
+        cur.execute(f"SELECT id, page_url FROM `{table('screenshots')}` WHERE id IN"
+                    f" ({','.join(['%s'] * len(images))})", images)
+        for img in cur.fetchall():
+            if _scrub(img["page_url"]) != img["page_url"]:
+                cur.execute(f"UPDATE `{table('screenshots')}` SET page_url = %s WHERE id = %s",
+                            (_scrub(img["page_url"]), img["id"]))
+
+
 def erase_one(conn, record_id: str) -> int:
     return _erase(conn, "id = %s", (record_id,))
 
@@ -420,10 +495,40 @@ def erase_subject(conn, subject_id: str) -> int:
     return _erase(conn, "subject_id = %s", (subject_id,))
 
 
-def erase_ip(conn, ip: str, mode: str) -> int:
-    """Erase the records of `ip` as SP_IP_STORAGE stored it (a /24 or /48 when truncated)."""
-    stored = stored_ip(ip, mode)
-    return 0 if stored is None else _erase(conn, "ip = %s", (stored,))
+def _ip_match(ip: str, keys: list[bytes]) -> tuple[str, tuple, str, tuple]:
+    """SQL conditions (exact, unattributed) for the records of the address `ip`.
+
+    exact: the fingerprint under any ledger key (so rotation keeps matching), or, on rows
+    stored before fingerprints, `ip` equal to the full address (`full` mode kept it) — unless
+    the address is itself a network address of its /24 or /48, which a truncated row shows too.
+    unattributed: rows without a fingerprint whose `ip` is the address's /24 or /48 as
+    `truncated` mode stored it — maybe this visitor's, maybe another's of the same network."""
+    full = _canonical_ip(ip)
+    net = stored_ip(full, "truncated")
+    fps = ip_fingerprints(full, keys)
+    exact = f"ip_fp IN ({','.join(['%s'] * len(fps))})"
+    exact_args: tuple = tuple(fps)
+    if full != net:
+        exact = f"({exact} OR (ip_fp IS NULL AND ip = %s))"
+        exact_args += (full,)
+    return exact, exact_args, "(ip_fp IS NULL AND ip = %s)", (net,)
+
+
+def erase_ip(conn, ip: str, keys: list[bytes], unattributed: bool = False) -> tuple[int, int]:
+    """Erase the records of exactly the address `ip` (its keyed fingerprint, whatever
+    SP_IP_STORAGE kept in `ip`); with `unattributed`, also the older rows without a
+    fingerprint stored truncated to its /24 or /48. Return (erased, unattributed rows left).
+    In `none` mode no fingerprint is kept, so new records are not found by IP."""
+    exact, exact_args, legacy, legacy_args = _ip_match(ip, keys)
+    if unattributed:
+        return _erase(conn, f"{exact} OR {legacy}", exact_args + legacy_args), 0
+    n = _erase(conn, exact, exact_args)
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT COUNT(*) AS n FROM `{table('consents')}` WHERE {legacy}"
+                    " AND erased_at IS NULL", legacy_args)
+        left = int(cur.fetchone()["n"])
+    conn.commit()
+    return n, left
 
 
 def erase_wp_user(conn, wp_user_id: int) -> int:
@@ -529,7 +634,7 @@ def queue_depth(conn) -> int:
 
 def unsealed_count(conn) -> int:
     """Records not yet sealed into the ledger's chain."""
-    return _count(conn, f"SELECT COUNT(*) AS n FROM `{table('consents')}` WHERE seal_id IS NULL")
+    return ledger.unsealed_count(conn, current_app.config["SP_TABLE_PREFIX"])
 
 
 def ping(conn) -> None:

@@ -5,9 +5,12 @@ the consent's page fresh in one warm headless Chromium, and stores the picture a
   any number of workers on any number of machines share the queue; a job whose worker died
   is claimed again when its lease expires. Failures retry with exponential backoff and end
   as `failed` (the dead letter) after SP_SCREENSHOT_ATTEMPTS.
-- One render serves every consent with the same key (normalised URL, banner version,
+- One render serves every consent with the same key (proof URL, banner version,
   viewport, language) within SP_SCREENSHOT_FRESHNESS seconds; a named lock per key keeps
   two workers from rendering the same thing at once.
+- The browser loads the proof URL (`renders.proof_url`: the page without the visitor's click
+  ids, campaign tags or personal parameters), and the render and its images record exactly
+  that URL, so a render shared by several visitors holds nothing of any one of them.
 - The browser's network goes through `egress.Egress` (SSRF guard); a render that loads past
   its hard time limit kills the browser, which is started afresh for the next job.
 """
@@ -294,6 +297,13 @@ class Worker:
         if not may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
             return True
+        # What is loaded is what the render records: the proof URL, nothing of the visitor's
+        # own (renders.py). New jobs hold it already; older jobs are cleaned here.
+        job["page_url"] = renders.proof_url(job["page_url"])
+        if job["page_url"] is None:
+            self.fail(job, "page_url holds an e-mail address in its path; not rendered",
+                      retry=False)
+            return True
         render = self.fresh_render(job["render_key"])
         if render is None:
             lock = f"{self.prefix}sp_render_{job['render_key'][:40]}"
@@ -340,7 +350,7 @@ class Worker:
                 try:
                     if time.monotonic() >= next_seal:
                         # The worker also seals new records into the ledger's hash chain.
-                        ledger.seal(self.db(), self.prefix)
+                        ledger.seal(self.db(), self.cfg)
                         next_seal = time.monotonic() + SEAL_EVERY
                     busy = self.run_once()
                 except pymysql.MySQLError as e:

@@ -50,9 +50,10 @@ def _derived_keys(keys: tuple[str, ...], salt: str) -> tuple[bytes, ...]:
 _MISS = object()
 
 
-def _fast_loads(token: str, keys: tuple[str, ...], salt: str, max_age: int):
+def _fast_loads(token: str, keys: tuple[str, ...], salt: str, max_age: int, skew: int = 0):
     """The payload of a token that is well-formed, signed by one of `keys`, not older than
-    `max_age` seconds and not from the future; _MISS for anything else, which
+    `max_age` seconds and not more than `skew` seconds from the future (the signer's clock
+    may run ahead of ours); _MISS for anything else, which
     itsdangerous then judges (and words). The same steps as itsdangerous's
     URLSafeTimedSerializer.loads, without its per-call objects: it accepts nothing
     itsdangerous would not (tests/test_signing.py compares them on valid, tampered and
@@ -66,7 +67,7 @@ def _fast_loads(token: str, keys: tuple[str, ...], salt: str, max_age: int):
             return _MISS
         payload, ts = value.rsplit(b".", 1)
         age = int(time.time()) - bytes_to_int(base64_decode(ts))
-        if not 0 <= age <= max_age:
+        if not -skew <= age <= max_age:
             return _MISS
         compressed = payload.startswith(b".")
         data = base64_decode(payload[1:] if compressed else payload)
@@ -75,17 +76,39 @@ def _fast_loads(token: str, keys: tuple[str, ...], salt: str, max_age: int):
         return _MISS
 
 
-def load_consent(token: str, keys: list[str], max_age: int):
+def load_consent(token: str, keys: list[str], max_age: int, skew: int = 0):
     """Verify a plugin token and return its payload; raise ApiError 401 `expired_token`
-    (valid signature, too old) or `invalid_signature` (a bad token), 422 `invalid_payload`
-    (signed with our key, but what it carries is not JSON: a broken signer)."""
-    payload = _fast_loads(token, tuple(keys), CONSENT_SALT, max_age)
+    (valid signature, too old or more than `skew` seconds from the future) or
+    `invalid_signature` (a bad token), 422 `invalid_payload` (signed with our key, but what
+    it carries is not JSON: a broken signer). `skew` (SP_CLOCK_SKEW) is how far the
+    plugin's clock may run ahead of the sidecar's."""
+    payload = _fast_loads(token, tuple(keys), CONSENT_SALT, max_age, skew)
     if payload is not _MISS:
         return payload
+    s = serializer(keys, CONSENT_SALT)
     try:
-        return serializer(keys, CONSENT_SALT).loads(token, max_age=max_age)
-    except SignatureExpired:
+        return s.loads(token, max_age=max_age)
+    except SignatureExpired as e:
+        # itsdangerous refuses any token from the future ("age < 0"); it raises this only
+        # after the signature checked out, so one within the skew is accepted here, exactly
+        # as _fast_loads does.
+        ahead = int(e.date_signed.timestamp()) - int(time.time()) if e.date_signed else -1
+        if 0 <= ahead <= skew:
+            try:
+                return s.load_payload(e.payload)
+            except BadPayload:
+                raise ApiError(422, "invalid_payload", "token: the signed payload is not JSON",
+                               field="token") from None
+        if ahead > 0:
+            raise ApiError(401, "expired_token", "The consent token is signed in the future, "
+                           "beyond SP_CLOCK_SKEW: the clocks of WordPress and the sidecar "
+                           "disagree") from None
         raise ApiError(401, "expired_token", "The consent token is too old") from None
+    except (ValueError, OverflowError, OSError):
+        # A timestamp no datetime holds (years beyond 9999): itsdangerous fails building
+        # SignatureExpired for it.
+        raise ApiError(401, "expired_token", "The consent token's timestamp is out of range") \
+            from None
     except BadSignature:
         raise ApiError(401, "invalid_signature", "The consent token's signature is invalid") \
             from None

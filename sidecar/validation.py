@@ -6,9 +6,9 @@ from __future__ import annotations
 import ipaddress
 import re
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from .errors import ApiError
+from .urls import page_url_error
 
 UUID4 = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
 BCP47 = re.compile(r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")
@@ -19,6 +19,10 @@ METHODS = ("accept_all", "reject_all", "custom", "withdraw", "gpc", "dnt")
 CATEGORIES = ("necessary", "preferences", "statistics", "marketing")
 SIGNALS = ("gpc", "dnt")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# What the database's DATETIME and the RFC 3339 rendering hold (0001 or 9999 with an offset
+# would overflow on the way to UTC).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 FIELDS = ("event_id", "subject_id", "action", "method", "categories", "page_url",
           "policy_version", "banner_version", "language", "signals", "ip", "user_agent",
           "wp_user_id", "occurred_at")
@@ -36,6 +40,11 @@ def _string(p: dict, field: str, max_len: int, min_len: int = 1) -> str:
         raise invalid(field, f"must be {min_len}–{max_len} characters")
     if CONTROL.search(v):
         raise invalid(field, "must not contain control characters")
+    if not v.isascii():
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate ("\ud800" in the JSON)
+            raise invalid(field, "must be valid Unicode text") from None
     return v
 
 
@@ -77,10 +86,10 @@ def validate_consent(p) -> dict:
     if not cats["necessary"]:
         raise invalid("categories", "necessary is always true")
     out["categories"] = cats
-    url = _string(p, "page_url", 2048)
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise invalid("page_url", "must be an absolute http(s) URL")
+    url = p["page_url"]
+    why = page_url_error(url)  # the one rule the plugin applies too (sidecar/urls.py)
+    if why:
+        raise invalid("page_url", why)
     out["page_url"] = url
     out["policy_version"] = _string(p, "policy_version", 64)
     out["banner_version"] = _string(p, "banner_version", 64)
@@ -90,6 +99,8 @@ def validate_consent(p) -> dict:
     out["language"] = lang
     out["signals"] = _bool_map(p, "signals", SIGNALS)
     ip = _string(p, "ip", 45)
+    if "%" in ip:  # a zone id ("fe80::1%eth0") names an interface of the plugin's host
+        raise invalid("ip", "must be an IPv4 or IPv6 address without a zone id")
     try:
         out["ip"] = str(ipaddress.ip_address(ip))
     except ValueError:
@@ -105,8 +116,10 @@ def validate_consent(p) -> dict:
     try:
         out["occurred_at"] = datetime.fromisoformat(ts.upper().replace("Z", "+00:00"))\
             .astimezone(UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise invalid("occurred_at", "is not a valid date and time") from None
+    if not EARLIEST <= out["occurred_at"] < LATEST:
+        raise invalid("occurred_at", "must be between 1970 and 9999 (UTC)")
     if out["action"] == "withdraw" and any(v for k, v in cats.items() if k != "necessary"):
         raise invalid("categories", "a withdrawal grants no optional category")
     return out

@@ -13,6 +13,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 
 from helpers import SITE, TEST_KEYS, TEST_TOKENS, AdminApi, db_conn  # noqa: E402
 from stack import DEBIAN_WP, WP_VERSIONS, Stack, free_port  # noqa: E402
+from syspkgs import message as missing_message  # noqa: E402
+from syspkgs import missing as missing_packages  # noqa: E402
 
 from sidecar import create_app  # noqa: E402
 from sidecar.browser import new_driver, quit_driver  # noqa: E402
@@ -50,9 +52,18 @@ def pytest_generate_tests(metafunc):
                              ids=[f"wp{WP_VERSIONS[v]}" for v in versions])
 
 
+def require_packages(*names: str) -> None:
+    """Fail (not with a confusing assertion later) naming the Debian packages that are missing
+    (scripts/syspkgs.py, the list install.sh installs from)."""
+    gone = missing_packages(*names)
+    if gone:
+        pytest.fail("Missing system packages:\n" + missing_message(gone), pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory, pytestconfig):
     """A private MariaDB for the whole session; `full_stack` adds the other parts to it."""
+    require_packages("mariadb-server", "mariadb-client")
     s = Stack(state_dir=tmp_path_factory.mktemp("stack"), wp_port=free_port(),
               sidecar_port=free_port(), db_port=free_port(), gunicorn_workers=2)
     # Ports of the other WordPress versions, chosen now: the sidecar (started once) must
@@ -77,6 +88,7 @@ def _allow_the_browser_suite(site: Stack) -> None:
 @pytest.fixture(scope="session")
 def debian_stack(stack):
     """WordPress 6.1.9 with the plugin, the sidecar under gunicorn and the screenshot worker."""
+    require_packages("stack", "chromium", "chromium-driver", "fonts-dejavu-core")
     stack.start_wordpress()
     stack.start_sidecar()
     stack.start_worker()
@@ -120,10 +132,16 @@ def test_db(stack):
 
 
 @pytest.fixture
-def make_app(test_db):
+def anchor_file(tmp_path):
+    """The ledger's anchor file of this test's apps (outside the database, like on a host)."""
+    return tmp_path / "anchors.jsonl"
+
+
+@pytest.fixture
+def make_app(test_db, anchor_file):
     """Build sidecar apps on the (emptied) test database; keyword args override settings."""
     with db_conn(test_db) as conn, conn.cursor() as cur:
-        for name in ("consents", "screenshot_jobs", "screenshots", "seals", "renders"):
+        for name in ("consents", "screenshot_jobs", "screenshots", "seals", "chain", "renders"):
             if _exists(cur, f"t_sp_{name}"):  # the first app of the session creates them
                 cur.execute(f"DELETE FROM t_sp_{name}")
         conn.commit()
@@ -136,6 +154,7 @@ def make_app(test_db):
             "SP_ADMIN_TOKENS": ",".join(TEST_TOKENS),
             "SP_SITE_ORIGINS": SITE,
             "SP_TABLE_PREFIX": "t_",
+            "SP_ANCHOR_FILE": str(anchor_file),
             **overrides,
         })
         apps.append(app)
@@ -176,6 +195,7 @@ def sql(test_db):
 @pytest.fixture(scope="session")
 def browser():
     """One real headless Chromium for the whole session."""
+    require_packages("chromium", "chromium-driver", "fonts-dejavu-core")
     driver = new_driver(1280, 800)
     driver.set_page_load_timeout(30)
     yield driver

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -115,3 +116,18 @@ def records_of(admin_api, subject_id: str, n: int) -> list:
         assert status == 200, body
         return body["items"] if len(body["items"]) >= n else None
     return wait_for(check, 15, what=f"{n} record(s) of subject {subject_id}")
+
+
+_served: dict = {}
+
+
+def served_versions(wp_url: str) -> dict:
+    """The policy and banner versions the site's banner serves now (its configuration island):
+    the plugin's public route accepts only versions it has served. Read once per site."""
+    if wp_url not in _served:
+        html = urllib.request.urlopen(wp_url + "/", timeout=10).read().decode()
+        config = json.loads(re.search(r'<script[^>]*id="sp-consent-config"[^>]*>(.*?)</script>',
+                                      html, re.S).group(1))
+        _served[wp_url] = {"policy_version": config["policyVersion"],
+                           "banner_version": config["bannerVersion"]}
+    return dict(_served[wp_url])

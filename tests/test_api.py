@@ -288,7 +288,7 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
         values = (str(uuid.uuid4()), p["event_id"], p["subject_id"], "grant", "accept_all",
                   json.dumps(p["categories"]), p["page_url"], "1", "b", "en", "{}", None,
                   "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00", "skipped",
-                  None, "0" * 64, "0" * 64, "0" * 32)
+                  None, "0" * 64, "0" * 64, "0" * 32, None)
         return Pending(values, None)
 
     first = str(uuid.uuid4())

@@ -13,6 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 PLUGIN = Path(__file__).resolve().parent.parent / "wp-plugin"
 LANG = PLUGIN / "languages"
 POT = LANG / "secure-privacy.pot"
@@ -20,6 +22,12 @@ KEYWORDS = ["__", "_e", "esc_html__", "esc_html_e", "esc_attr__", "esc_attr_e", 
             "_x:1,2c"]
 DESCRIPTION = ("Cookie consent banner with a tamper-evident consent ledger kept by the Secure "
                "Privacy sidecar.")
+
+
+@pytest.fixture(autouse=True)
+def _gettext_tools():
+    from conftest import require_packages
+    require_packages("gettext")  # xgettext, msgcat, msgfmt
 
 
 def extract(out: Path) -> None:

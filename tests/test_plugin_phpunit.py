@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import require_packages
 from stack import WP_VERSIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.every_wordpress
 
 
 def test_phpunit_in_wordpress(full_stack):
+    require_packages("phpunit")
     served = full_stack.wp_eval("echo get_bloginfo('version');").strip()
     assert served == WP_VERSIONS[full_stack.wp_version]
     # A test database per WordPress version: each installs its own schema there.

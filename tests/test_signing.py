@@ -15,7 +15,7 @@ import pytest
 from helpers import consent_payload
 
 from sidecar.errors import ApiError
-from sidecar.signing import load_consent
+from sidecar.signing import CONSENT_SALT, load_consent
 
 ROOT = Path(__file__).resolve().parent.parent
 VECTORS = json.loads((ROOT / "tests/vectors/signing.json").read_text(encoding="utf-8"))
@@ -156,3 +156,63 @@ def test_a_signed_payload_that_is_not_json_is_422_not_500():
     with pytest.raises(ApiError) as e:
         load_consent(token, keys, max_age=300)
     assert (e.value.status, e.value.code, e.value.field) == (422, "invalid_payload", "token")
+
+
+def _signed_at(keys, payload, when: float) -> str:
+    s = _itsdangerous(keys, CONSENT_SALT)
+    signer = s.make_signer()
+    signer.get_timestamp = lambda: int(when)
+    return signer.sign(s.dump_payload(payload)).decode("ascii")
+
+
+def _both_paths(monkeypatch, token, keys, skew):
+    """load_consent's answer through the fast verifier and through itsdangerous alone:
+    the payload, or the ApiError's (status, code)."""
+    from sidecar import signing
+    out = []
+    for fast in (True, False):
+        with monkeypatch.context() as m:
+            if not fast:
+                m.setattr(signing, "_fast_loads", lambda *a, **k: signing._MISS)
+            try:
+                out.append(signing.load_consent(token, keys, 300, skew))
+            except ApiError as e:
+                out.append((e.status, e.code))
+    return out
+
+
+def test_token_signed_seconds_ahead_is_accepted_within_the_clock_skew(monkeypatch):
+    """F18: WordPress's clock 5 s ahead of the sidecar's must not put consents into the
+    outbox; SP_CLOCK_SKEW (default 60) bounds how far ahead a token may be, the same for the
+    fast verifier and for itsdangerous."""
+    import time
+    keys = ["k1", "k2"]
+    p = consent_payload()
+    now = int(time.time())
+    monkeypatch.setattr(time, "time", lambda: float(now))
+    for ahead, skew, accepted in ((5, 60, True), (60, 60, True), (61, 60, False),
+                                  (5, 0, False), (3600, 60, False), (0, 0, True),
+                                  (-300, 60, True), (-301, 60, False)):
+        token = _signed_at(keys, p, now + ahead)
+        fast, slow = _both_paths(monkeypatch, token, keys, skew)
+        assert fast == slow, (ahead, skew, fast, slow)
+        assert (fast == p) is accepted, (ahead, skew, fast)
+        if not accepted:
+            assert fast == (401, "expired_token"), (ahead, skew)
+
+
+def test_a_token_from_beyond_year_9999_is_401_not_500(monkeypatch):
+    keys = ["k"]
+    token = _signed_at(keys, consent_payload(), 2**40)
+    assert _both_paths(monkeypatch, token, keys, 60) == [(401, "expired_token")] * 2
+
+
+def test_clock_skew_setting_is_checked():
+    from sidecar.config import ConfigError, load
+    base = {"SP_DATABASE_URL": "mysql://u:p@h/d", "SP_SECRET_KEYS": "k",
+            "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": "http://a.test"}
+    assert load(base)["SP_CLOCK_SKEW"] == 60
+    assert load({**base, "SP_CLOCK_SKEW": "0"})["SP_CLOCK_SKEW"] == 0
+    for bad in ("-1", "x", "3601"):
+        with pytest.raises(ConfigError, match="SP_CLOCK_SKEW"):
+            load({**base, "SP_CLOCK_SKEW": bad})

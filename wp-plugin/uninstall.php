@@ -22,6 +22,7 @@ function secure_privacy_uninstall_site(): void {
 	delete_option( 'secure_privacy_policy_edited' );
 	delete_option( 'secure_privacy_privacy_url' );
 	delete_option( 'secure_privacy_banner_cache' );
+	delete_option( 'secure_privacy_served_versions' );
 	wp_clear_scheduled_hook( 'secure_privacy_flush_outbox' );
 	wp_clear_scheduled_hook( 'secure_privacy_daily' );
 	delete_post_meta_by_key( '_secure_privacy_deadline' );

@@ -60,6 +60,7 @@ def shots(full_stack):
         "SP_SECRET_KEYS": "shot-key", "SP_ADMIN_TOKENS": "admin-token-two",
         "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "8",
         "SP_SCREENSHOT_BACKOFF": "1", "SP_SCREENSHOT_LEASE": "10",
+        "SP_ANCHOR_FILE": str(full_stack.state_dir / "anchors-sx.jsonl"),
     }
     app = create_app(settings)
     yield Shots(full_stack, app, settings)
@@ -83,7 +84,7 @@ class Shots:
             conn.close()
 
     def clean(self):
-        for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals"):
+        for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals", "chain"):
             self.sql(f"DELETE FROM sx_sp_{t}")
 
     def ingest(self, page, **overrides) -> str:
@@ -208,6 +209,34 @@ def test_one_render_serves_many_consents(sx):
     assert r.get_json()["erased"] == 8
     assert sx.sql("SELECT COUNT(*) AS n FROM sx_sp_renders")[0]["n"] == 0
     assert sx.sql("SELECT COUNT(*) AS n FROM sx_sp_screenshots")[0]["n"] == 0
+
+
+def test_a_shared_render_keeps_nothing_of_an_erased_visitor(sx):
+    """Issue 10, F3: the browser loads the page without the visitor's click ids and
+    addresses, the render records what it loaded, and erasing one of the visitors it proves
+    leaves none of their URL in any table while the other keeps the proof."""
+    version = sx.banner_version("/?page_id=2")
+    alice = sx.ingest("/?page_id=2&gclid=GCLID-OF-ALICE&utm_term=alice%40example.com",
+                      banner_version=version, user_agent=DESKTOP_UA, ip="198.51.100.1")
+    bob = sx.ingest("/?page_id=2&fbclid=FBCLID-OF-BOB", banner_version=version,
+                    user_agent=DESKTOP_UA, ip="198.51.100.2")
+    worker = sx.worker()
+    sx.drain(worker)
+    assert worker.renders == 1
+    proof = sx.stack.wp_url + "/?page_id=2"
+    # final_url is where Chromium ended up: it was asked for the proof URL, not Alice's.
+    assert sx.sql("SELECT page_url, final_url FROM sx_sp_renders") == [
+        {"page_url": proof, "final_url": proof}]
+    subject = sx.record(alice)["subject_id"]
+    r = sx.client.post("/v1/erasures", json={"subject_id": subject}, headers=admin_headers())
+    assert r.get_json() == {"erased": 1}
+    for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals"):
+        text = repr(sx.sql(f"SELECT * FROM sx_sp_{t}"))
+        for needle in ("GCLID-OF-ALICE", "alice@example.com", "alice%40example.com",
+                       "198.51.100.1"):
+            assert needle not in text, (t, needle)
+    assert sx.record(bob)["screenshot"]["status"] == "done"
+    assert sx.image(bob).mimetype == "image/webp"
 
 
 def test_hung_page_times_out_and_is_retried(sx):

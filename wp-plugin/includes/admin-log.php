@@ -376,7 +376,8 @@ function secure_privacy_render_erase_box(): void {
 	<div class="postbox sp-box sp-erase" id="sp-erase">
 		<h2 class="sp-box-title"><span class="dashicons dashicons-trash" aria-hidden="true"></span> <?php esc_html_e( 'Erase personal data', 'secure-privacy' ); ?></h2>
 		<div class="inside">
-			<p><?php esc_html_e( 'Answer an erasure request: every record of a visitor id (from their consent cookie) or of an IP address loses its personal data and screenshot. The ledger keeps a tombstone, so its integrity can still be proven. This cannot be undone.', 'secure-privacy' ); ?></p>
+			<p><?php esc_html_e( 'Answer an erasure request: every record of a visitor id (from their consent cookie) or of an IP address loses its personal data and screenshot, and their consents still waiting in the outbox are removed. The ledger keeps a tombstone, so its integrity can still be proven. This cannot be undone.', 'secure-privacy' ); ?></p>
+			<p class="description"><?php esc_html_e( 'An IP address matches exactly that address. Records stored truncated to a network before exact matching existed cannot be told apart from the neighbours\' records: they are erased only when you tick the box.', 'secure-privacy' ); ?></p>
 			<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" class="sp-inline-form" data-sp-confirm="<?php esc_attr_e( 'Erase every record of this visitor or address? This cannot be undone.', 'secure-privacy' ); ?>">
 				<input type="hidden" name="action" value="secure_privacy_erase">
 				<?php wp_nonce_field( 'secure_privacy_erase' ); ?>
@@ -387,6 +388,7 @@ function secure_privacy_render_erase_box(): void {
 				</select>
 				<label class="screen-reader-text" for="sp-erase-value"><?php esc_html_e( 'Visitor id or IP address', 'secure-privacy' ); ?></label>
 				<input type="text" name="value" id="sp-erase-value" class="regular-text" required spellcheck="false">
+				<label for="sp-erase-unattributed"><input type="checkbox" name="unattributed" value="1" id="sp-erase-unattributed"> <?php esc_html_e( 'By IP address: also older records of its network', 'secure-privacy' ); ?></label>
 				<?php submit_button( __( 'Erase records', 'secure-privacy' ), 'delete', 'submit', false, array( 'id' => 'sp-erase-submit' ) ); ?>
 			</form>
 		</div>
@@ -580,38 +582,111 @@ function secure_privacy_handle_screenshot(): void {
 	exit;
 }
 
+/** Prefix of the private directories exports pass through (in the system's temp dir). */
+const SECURE_PRIVACY_EXPORT_DIR_PREFIX = 'secure-privacy-export-';
+
 /**
- * admin-post (GET): stream an export of the filtered records as a download.
+ * admin-post (GET): an export of the filtered records as a download.
+ *
+ * The export holds every record with its IP address, so it never lies where another user of
+ * the machine could read it: it passes through a file of mode 0600 in a directory of mode
+ * 0700 with a random name, removed when the request ends whatever ends it (the download is
+ * sent, the sidecar fails, the browser goes away mid-download, a fatal error or a timeout:
+ * a shutdown function runs in every case). Directories of a process killed outright are
+ * swept by the next export after an hour. (The file lets the sidecar's error answer turn
+ * into a notice instead of a broken download.)
  */
 function secure_privacy_handle_export(): void {
 	secure_privacy_admin_guard( 'secure_privacy_export' );
 	$format  = isset( $_GET['format'] ) && 'ndjson' === $_GET['format'] ? 'ndjson' : 'csv';
 	$filters = secure_privacy_log_filters( $_GET );
-	$file    = wp_tempnam( 'secure-privacy-export' );
-	$result  = secure_privacy_admin_api(
-		'GET',
-		'/v1/consents/export',
-		array_merge( $filters, array( 'format' => $format ) ),
-		null,
-		array(
-			'stream'   => true,
-			'filename' => $file,
-			'timeout'  => 300,
-		)
-	);
-	if ( is_wp_error( $result ) ) {
-		wp_delete_file( $file );
-		secure_privacy_admin_redirect( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG ), 'error', $result->get_error_message() );
+	$back    = secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG );
+	secure_privacy_export_sweep();
+	$file = secure_privacy_export_file();
+	if ( is_wp_error( $file ) ) {
+		secure_privacy_admin_redirect( $back, 'error', $file->get_error_message() );
 	}
-	$name = sprintf( 'consents-%s.%s', gmdate( 'Ymd\THis\Z' ), $format );
-	nocache_headers();
-	header( 'Content-Type: ' . ( 'csv' === $format ? 'text/csv; charset=utf-8' : 'application/x-ndjson' ) );
-	header( 'Content-Disposition: attachment; filename="' . $name . '"' );
-	header( 'X-Content-Type-Options: nosniff' );
-	header( 'Content-Length: ' . (string) filesize( $file ) );
-	readfile( $file ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_readfile -- a download of our temp file.
-	wp_delete_file( $file );
+	register_shutdown_function( 'secure_privacy_export_remove', $file );
+	try {
+		$result = secure_privacy_admin_api(
+			'GET',
+			'/v1/consents/export',
+			array_merge( $filters, array( 'format' => $format ) ),
+			null,
+			array(
+				'stream'   => true,
+				'filename' => $file,
+				'timeout'  => 300,
+			)
+		);
+		if ( is_wp_error( $result ) ) {
+			secure_privacy_export_remove( $file );
+			secure_privacy_admin_redirect( $back, 'error', $result->get_error_message() );
+		}
+		$name = sprintf( 'consents-%s.%s', gmdate( 'Ymd\THis\Z' ), $format );
+		nocache_headers();
+		header( 'Content-Type: ' . ( 'csv' === $format ? 'text/csv; charset=utf-8' : 'application/x-ndjson' ) );
+		header( 'Content-Disposition: attachment; filename="' . $name . '"' );
+		header( 'X-Content-Type-Options: nosniff' );
+		header( 'Content-Length: ' . (string) filesize( $file ) );
+		readfile( $file ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_readfile -- a download of our private temp file.
+	} finally {
+		secure_privacy_export_remove( $file );
+	}
 	exit;
+}
+
+/**
+ * A new empty file of mode 0600 in a new directory of mode 0700 (random name) in the
+ * system's temp dir.
+ *
+ * @return string|WP_Error Its path, or why it could not be made safely.
+ */
+function secure_privacy_export_file() {
+	$dir = get_temp_dir() . SECURE_PRIVACY_EXPORT_DIR_PREFIX . wp_generate_password( 16, false );
+	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_mkdir -- must be 0700, made atomically.
+	if ( ! @mkdir( $dir, 0700 ) || is_link( $dir ) ) { // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- the failure is handled.
+		return new WP_Error( 'secure_privacy_export_tmp', __( 'The export could not make a private temporary directory.', 'secure-privacy' ) );
+	}
+	$file = $dir . '/export';
+	// 'x': created here, never an existing file or a link; 0600 set before anything is written.
+	$handle = @fopen( $file, 'x' ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fopen, WordPress.PHP.NoSilencedErrors.Discouraged
+	if ( false === $handle || ! chmod( $file, 0600 ) || 0 !== ( fileperms( $dir ) & 0077 ) ) { // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_chmod
+		if ( false !== $handle ) {
+			fclose( $handle ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose
+		}
+		secure_privacy_export_remove( $file );
+		return new WP_Error( 'secure_privacy_export_tmp', __( 'The export could not make a private temporary file.', 'secure-privacy' ) );
+	}
+	fclose( $handle ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_fclose
+	return $file;
+}
+
+/**
+ * Remove an export's file and its directory (a shutdown function: safe to call twice).
+ *
+ * @param string $file secure_privacy_export_file().
+ */
+function secure_privacy_export_remove( string $file ): void {
+	if ( is_file( $file ) ) {
+		unlink( $file ); // phpcs:ignore WordPress.WP.AlternativeFunctions.unlink_unlink -- our temp file.
+	}
+	$dir = dirname( $file );
+	if ( str_starts_with( basename( $dir ), SECURE_PRIVACY_EXPORT_DIR_PREFIX ) && is_dir( $dir ) && ! is_link( $dir ) ) {
+		@rmdir( $dir ); // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_rmdir, WordPress.PHP.NoSilencedErrors.Discouraged -- gone already is fine.
+	}
+}
+
+/**
+ * Remove what exports of processes killed outright (no shutdown function ran) left behind,
+ * an hour on.
+ */
+function secure_privacy_export_sweep(): void {
+	foreach ( (array) glob( get_temp_dir() . SECURE_PRIVACY_EXPORT_DIR_PREFIX . '*', GLOB_ONLYDIR ) as $dir ) {
+		if ( is_string( $dir ) && ! is_link( $dir ) && is_writable( $dir ) && filemtime( $dir ) < time() - HOUR_IN_SECONDS ) { // phpcs:ignore WordPress.WP.AlternativeFunctions.file_system_operations_is_writable
+			secure_privacy_export_remove( $dir . '/export' );
+		}
+	}
 }
 
 /**
@@ -631,7 +706,8 @@ function secure_privacy_handle_delete_consent(): void {
 }
 
 /**
- * admin-post (POST): erase every record of a visitor id or an IP address.
+ * admin-post (POST): erase every record of a visitor id or an IP address, in the sidecar and
+ * in the outbox (secure_privacy_erase_visitor()), and say how many of each.
  */
 function secure_privacy_handle_erase(): void {
 	secure_privacy_admin_guard( 'secure_privacy_erase' );
@@ -642,11 +718,34 @@ function secure_privacy_handle_erase(): void {
 	if ( ! $valid ) {
 		secure_privacy_admin_redirect( $back, 'error', 'ip' === $by ? __( 'That is not an IP address.', 'secure-privacy' ) : __( 'That is not a visitor id (a UUID from the consent cookie).', 'secure-privacy' ) );
 	}
-	$result = secure_privacy_admin_api( 'POST', '/v1/erasures', array(), array( $by => 'ip' === $by ? $value : strtolower( $value ) ) );
-	if ( is_wp_error( $result ) ) {
-		secure_privacy_admin_redirect( $back, 'error', $result->get_error_message() );
+	$done = secure_privacy_erase_visitor( $by, $value, 'ip' === $by && ! empty( $_POST['unattributed'] ) );
+	[ $type, $message ] = secure_privacy_erase_message( $done );
+	secure_privacy_admin_redirect( $back, $type, $message );
+}
+
+/**
+ * The notice after an erasure: records erased in the sidecar and waiting consents removed
+ * from the outbox, the sidecar's error if it failed, older records it could not attribute.
+ *
+ * @param array $done secure_privacy_erase_visitor().
+ * @return array{0: string, 1: string} Notice type and text.
+ */
+function secure_privacy_erase_message( array $done ): array {
+	/* translators: %d: number of consents removed from the outbox. */
+	$outbox = sprintf( _n( '%d consent waiting in the outbox was removed.', '%d consents waiting in the outbox were removed.', $done['outbox'], 'secure-privacy' ), $done['outbox'] );
+	if ( $done['error'] instanceof WP_Error ) {
+		/* translators: 1: error message, 2: what happened in the outbox. */
+		return array( 'error', sprintf( __( 'The sidecar could not erase the records: %1$s %2$s', 'secure-privacy' ), $done['error']->get_error_message(), $outbox ) );
 	}
-	$erased = (int) ( $result['json']['erased'] ?? 0 );
 	/* translators: %d: number of erased records. */
-	secure_privacy_admin_redirect( $back, 'success', sprintf( _n( 'Erased %d record.', 'Erased %d records.', $erased, 'secure-privacy' ), $erased ) );
+	$text = sprintf( _n( 'Erased %d record.', 'Erased %d records.', $done['erased'], 'secure-privacy' ), $done['erased'] ) . ' ' . $outbox;
+	if ( $done['unattributed'] > 0 ) {
+		$text .= ' ' . sprintf(
+			/* translators: %d: number of records. */
+			_n( '%d older record of the same network, stored before addresses could be matched exactly, may belong to this address: tick "also older records of its network" to erase it too.', '%d older records of the same network, stored before addresses could be matched exactly, may belong to this address: tick "also older records of its network" to erase them too.', $done['unattributed'], 'secure-privacy' ),
+			$done['unattributed']
+		);
+		return array( 'warning', $text );
+	}
+	return array( 'success', $text );
 }

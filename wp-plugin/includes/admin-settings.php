@@ -192,7 +192,17 @@ function secure_privacy_admin_settings_fields(): void {
 		array(
 			'type'        => 'text',
 			'placeholder' => 'X-Forwarded-For',
-			'description' => __( 'Only behind a CDN or load balancer that sets this header, with the site unreachable around it. Empty: the address of the connection (REMOTE_ADDR) is recorded. The right-most address that is not in a private range is taken.', 'secure-privacy' ),
+			'description' => __( 'Only behind a CDN or load balancer that sets this header. Empty: the address of the connection (REMOTE_ADDR) is recorded. The header is believed only on connections from the trusted proxies below; the right-most address in it that is not a trusted proxy is taken.', 'secure-privacy' ),
+		)
+	);
+	secure_privacy_add_field(
+		'trusted_proxies',
+		__( 'Trusted proxies', 'secure-privacy' ),
+		'secure_privacy_network',
+		array(
+			'type'        => 'text',
+			'placeholder' => SECURE_PRIVACY_DEFAULT_PROXIES,
+			'description' => __( 'Addresses or CIDR ranges of your proxies (CDN, load balancer), separated by commas. A connection from anywhere else is recorded with its own address, whatever the header says.', 'secure-privacy' ),
 		)
 	);
 	secure_privacy_add_field(
@@ -300,11 +310,20 @@ function secure_privacy_render_status_box(): void {
 		<h2 class="sp-box-title"><?php esc_html_e( 'Outbox', 'secure-privacy' ); ?></h2>
 		<div class="inside">
 			<?php secure_privacy_render_outbox_summary( $outbox ); ?>
+			<?php secure_privacy_render_outbox_failed( $outbox ); ?>
 			<?php if ( $outbox['pending'] || $outbox['failed'] ) : ?>
 				<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
 					<input type="hidden" name="action" value="secure_privacy_retry_outbox">
 					<?php wp_nonce_field( 'secure_privacy_retry_outbox' ); ?>
-					<?php submit_button( __( 'Deliver now', 'secure-privacy' ), 'secondary', 'submit', false ); ?>
+					<?php
+					if ( $outbox['pending'] ) {
+						submit_button( __( 'Deliver now', 'secure-privacy' ), 'secondary', 'submit', false );
+					}
+					if ( $outbox['failed'] ) {
+						echo ' ';
+						submit_button( __( 'Retry refused consents', 'secure-privacy' ), 'secondary', 'requeue', false, array( 'id' => 'sp-outbox-requeue' ) );
+					}
+					?>
 				</form>
 			<?php endif; ?>
 		</div>
@@ -335,6 +354,38 @@ function secure_privacy_render_outbox_summary( array $outbox ): void {
 	}
 	echo '</dl>';
 	echo '<p class="description">' . esc_html__( 'Waiting consents are delivered in order every minute by WP-Cron and after later consents; none is dropped.', 'secure-privacy' ) . '</p>';
+}
+
+/**
+ * The consents the sidecar refused (kept as failed, never retried by themselves), newest
+ * first, each with the sidecar's reason, so the admin sees what was not recorded and why.
+ *
+ * @param array $outbox secure_privacy_outbox_status().
+ */
+function secure_privacy_render_outbox_failed( array $outbox ): void {
+	if ( ! $outbox['failed'] ) {
+		return;
+	}
+	$rows = secure_privacy_outbox_failed_rows( 20 );
+	echo '<h3>' . esc_html__( 'Refused by the sidecar', 'secure-privacy' ) . '</h3>';
+	echo '<p class="description">' . esc_html__( 'These consents were not recorded: the sidecar refused them as invalid. They no longer hold up other consents. Fix the cause, then retry them.', 'secure-privacy' ) . '</p>';
+	echo '<table class="widefat striped sp-outbox-failed" id="sp-outbox-failed"><thead><tr>';
+	printf( '<th scope="col">%s</th><th scope="col">%s</th><th scope="col">%s</th><th scope="col">%s</th>', esc_html__( 'Event', 'secure-privacy' ), esc_html__( 'Queued (UTC)', 'secure-privacy' ), esc_html__( 'Attempts', 'secure-privacy' ), esc_html__( 'Reason', 'secure-privacy' ) );
+	echo '</tr></thead><tbody>';
+	foreach ( $rows as $row ) {
+		printf(
+			'<tr data-sp-event="%1$s"><td><code>%1$s</code></td><td>%2$s</td><td>%3$s</td><td><code>%4$s</code></td></tr>',
+			esc_attr( $row['event_id'] ),
+			esc_html( $row['created_at'] ),
+			esc_html( number_format_i18n( $row['attempts'] ) ),
+			esc_html( $row['last_error'] )
+		);
+	}
+	echo '</tbody></table>';
+	if ( $outbox['failed'] > count( $rows ) ) {
+		/* translators: %d: number of refused consents not listed. */
+		echo '<p class="description">' . esc_html( sprintf( __( '… and %d more.', 'secure-privacy' ), $outbox['failed'] - count( $rows ) ) ) . '</p>';
+	}
 }
 
 /**
@@ -381,12 +432,16 @@ function secure_privacy_handle_test_connection(): void {
 }
 
 /**
- * admin-post: requeue refused outbox rows and deliver everything now.
+ * admin-post: deliver everything waiting now ("Deliver now"), after putting the refused rows
+ * back in the queue when asked to ("Retry refused consents"). Delivers as cron does: no row
+ * holds up the others.
  */
 function secure_privacy_handle_retry_outbox(): void {
 	secure_privacy_admin_guard( 'secure_privacy_retry_outbox' );
-	secure_privacy_outbox_requeue_failed();
-	$counts = secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_CRON_BATCH, true );
+	if ( isset( $_POST['requeue'] ) ) { // phpcs:ignore WordPress.Security.NonceVerification.Missing -- checked by secure_privacy_admin_guard().
+		secure_privacy_outbox_requeue_failed();
+	}
+	$counts = secure_privacy_run_outbox_cron();
 	$left   = secure_privacy_outbox_status()['pending'];
 	secure_privacy_admin_redirect(
 		secure_privacy_admin_page_url( SECURE_PRIVACY_MENU_SLUG ),

@@ -145,8 +145,11 @@ function secure_privacy_build_banner_output(): array {
 	if ( ! is_textdomain_loaded( 'secure-privacy' ) ) {
 		secure_privacy_load_textdomain();
 	}
+	$config = secure_privacy_frontend_config();
+	// The consent route accepts the versions served here, and no others.
+	secure_privacy_note_served_versions( $config );
 	// JSON_HEX_TAG/AMP keep "</script>" and "<!--" out of the island; JSON.parse reads them back.
-	$json = wp_json_encode( secure_privacy_frontend_config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+	$json = wp_json_encode( $config, JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local plugin file.
 	$snippet = file_get_contents( dirname( SECURE_PRIVACY_FILE ) . '/assets/' . secure_privacy_asset_name( 'widget-head.js' ) );
 	return array(

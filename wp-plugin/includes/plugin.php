@@ -28,10 +28,13 @@ function secure_privacy_boot(): void {
 	add_action( 'update_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
 	add_action( 'delete_option_' . SECURE_PRIVACY_OPTION, 'secure_privacy_settings_changed', 10, 0 );
 
-	// Consent intake (includes/rest.php, includes/rate-limit.php).
+	// Consent intake (includes/rest.php, includes/route-guard.php, includes/rate-limit.php).
+	// The gate runs before core answers OPTIONS (rest_pre_dispatch, 10) and before the body is
+	// parsed; the CORS filter runs after core's rest_send_cors_headers (rest_pre_serve_request, 10).
 	add_action( 'rest_api_init', 'secure_privacy_register_rest_routes' );
-	add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_limit_body_size', 10, 3 );
-	add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_rate_limit', 11, 3 );
+	add_filter( 'rest_pre_dispatch', 'secure_privacy_rest_guard', 5, 3 );
+	add_filter( 'rest_dispatch_request', 'secure_privacy_rest_guard_handler', 5, 4 );
+	add_filter( 'rest_pre_serve_request', 'secure_privacy_rest_cors_headers', 11, 3 );
 
 	// Outbox delivery (includes/outbox.php) and daily upkeep. The tables and the cron events are
 	// also made lazily (in wp-admin, and when a consent is queued), for sites where the plugin

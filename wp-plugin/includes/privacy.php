@@ -1,8 +1,10 @@
 <?php
 /**
  * WordPress privacy tools: a personal-data exporter and eraser for the consent records of a
- * registered user (by wp_user_id, through the sidecar), and the one-month deadline of each
- * erasure request, recorded when the request is made and shown next to it.
+ * registered user (by wp_user_id, and the anonymous records of the same browsers by their
+ * visitor ids, through the sidecar and in the outbox), the erasure of a visitor's outbox rows
+ * for the Consent log's erase form, and the one-month deadline of each erasure request,
+ * recorded when the request is made and shown next to it.
  *
  * @package SecurePrivacy
  */
@@ -46,8 +48,70 @@ function secure_privacy_register_eraser( $erasers ): array {
 }
 
 /**
- * Export the consent records of the user with this email address, one page at a time.
- * Pages follow the sidecar's cursors, kept between the exporter's requests.
+ * The visitor ids (consent cookies) of a user's browsers: those of the user's records in the
+ * sidecar and of the user's consents waiting in the outbox. The anonymous records of these
+ * ids (made on the same browser while not signed in) are the user's too.
+ *
+ * @param int $user_id WordPress user id.
+ * @return array{subjects: string[], error: ?WP_Error} error: the sidecar could not be asked
+ *     (subjects then holds what the outbox knows).
+ */
+function secure_privacy_user_subjects( int $user_id ): array {
+	$subjects = array();
+	foreach ( secure_privacy_outbox_find( 'wp_user_id', (string) $user_id ) as $payload ) {
+		$subjects[] = strtolower( (string) ( $payload['subject_id'] ?? '' ) );
+	}
+	$records = secure_privacy_admin_records( array( 'wp_user_id' => $user_id ) );
+	if ( ! is_wp_error( $records ) ) {
+		foreach ( $records as $rec ) {
+			$subjects[] = strtolower( (string) ( $rec['subject_id'] ?? '' ) );
+		}
+	}
+	$subjects = array_values( array_unique( array_filter( $subjects, 'secure_privacy_is_uuid_string' ) ) );
+	sort( $subjects );
+	return array(
+		'subjects' => $subjects,
+		'error'    => is_wp_error( $records ) ? $records : null,
+	);
+}
+
+/**
+ * Whether $value is a UUID (visitor ids are UUIDv4).
+ *
+ * @param mixed $value Candidate.
+ */
+function secure_privacy_is_uuid_string( $value ): bool {
+	return is_string( $value ) && 1 === preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/D', $value );
+}
+
+/**
+ * Every record matching $filters in the sidecar, following its cursors (at most 100 pages of 500).
+ *
+ * @param array $filters List filters of GET /v1/consents.
+ * @return array|WP_Error The records, newest first.
+ */
+function secure_privacy_admin_records( array $filters ) {
+	$all    = array();
+	$cursor = '';
+	for ( $page = 0; $page < 100; $page++ ) {
+		$result = secure_privacy_admin_api( 'GET', '/v1/consents', $filters + array( 'limit' => 500, 'cursor' => $cursor ) );
+		if ( is_wp_error( $result ) ) {
+			return $result;
+		}
+		$all    = array_merge( $all, (array) ( $result['json']['items'] ?? array() ) );
+		$cursor = $result['json']['next_cursor'] ?? null;
+		if ( ! is_string( $cursor ) || '' === $cursor ) {
+			return $all;
+		}
+	}
+	return $all;
+}
+
+/**
+ * Export the consent records of the user with this email address, one page at a time: the
+ * records made while signed in, then the anonymous records of the same browsers (their
+ * visitor ids, secure_privacy_user_subjects()), then the user's consents still waiting in the
+ * outbox. Pages follow the sidecar's cursors, kept between the exporter's requests.
  *
  * @param string $email Email address of the request.
  * @param int    $page  1-based page.
@@ -55,36 +119,55 @@ function secure_privacy_register_eraser( $erasers ): array {
  */
 function secure_privacy_personal_data_exporter( $email, $page = 1 ) {
 	$user = get_user_by( 'email', (string) $email );
-	if ( ! $user ) {
-		return array(
-			'data' => array(),
-			'done' => true,
-		);
-	}
-	$page       = max( 1, (int) $page );
-	$cursor_key = 'secure_privacy_export_' . md5( $user->ID . '|' . $page );
-	$cursor     = $page > 1 ? get_transient( $cursor_key ) : '';
-	if ( $page > 1 && ! is_string( $cursor ) ) {
-		return array(
-			'data' => array(),
-			'done' => true,
-		);
-	}
-	$result = secure_privacy_admin_api(
-		'GET',
-		'/v1/consents',
-		array(
-			'wp_user_id' => $user->ID,
-			'limit'      => SECURE_PRIVACY_EXPORT_PAGE,
-			'cursor'     => $cursor,
-		)
+	$none = array(
+		'data' => array(),
+		'done' => true,
 	);
+	if ( ! $user ) {
+		return $none;
+	}
+	$page  = max( 1, (int) $page );
+	$key   = static fn( int $n ): string => 'secure_privacy_export_' . md5( $user->ID . '|' . $n );
+	$state = 1 === $page ? array( 'q' => 0, 'cursor' => '' ) : get_transient( $key( $page ) );
+	if ( ! is_array( $state ) ) {
+		return $none;
+	}
+	if ( 1 === $page ) {
+		$linked = secure_privacy_user_subjects( $user->ID );
+		if ( $linked['error'] ) {
+			return new WP_Error( 'secure_privacy_export_failed', $linked['error']->get_error_message() );
+		}
+		$state['subjects'] = $linked['subjects'];
+	}
+	$subjects = (array) $state['subjects'];
+	$q        = (int) $state['q'];
+	$data     = array();
+	if ( $q > count( $subjects ) ) { // Last: what still waits in the outbox.
+		foreach ( secure_privacy_user_outbox( $user->ID, $subjects ) as $id => $payload ) {
+			$data[] = array(
+				'group_id'          => 'secure-privacy-outbox',
+				'group_label'       => __( 'Consents waiting for delivery', 'secure-privacy' ),
+				'group_description' => __( 'Your cookie-consent decisions this site has not yet delivered to its consent records.', 'secure-privacy' ),
+				'item_id'           => 'outbox-' . $id,
+				'data'              => secure_privacy_export_fields( (array) $payload ),
+			);
+		}
+		return array(
+			'data' => $data,
+			'done' => true,
+		);
+	}
+	$filters = 0 === $q ? array( 'wp_user_id' => $user->ID ) : array( 'subject_id' => $subjects[ $q - 1 ] );
+	$result  = secure_privacy_admin_api( 'GET', '/v1/consents', $filters + array( 'limit' => SECURE_PRIVACY_EXPORT_PAGE, 'cursor' => (string) $state['cursor'] ) );
 	if ( is_wp_error( $result ) ) {
 		// Surfaces in Tools → Export Personal Data as this exporter's error.
 		return new WP_Error( 'secure_privacy_export_failed', $result->get_error_message() );
 	}
-	$data = array();
 	foreach ( (array) ( $result['json']['items'] ?? array() ) as $rec ) {
+		// A browser's records made while signed in belong to that user: ours came with q = 0.
+		if ( $q > 0 && 0 !== (int) ( $rec['wp_user_id'] ?? 0 ) ) {
+			continue;
+		}
 		$data[] = array(
 			'group_id'          => 'secure-privacy-consents',
 			'group_label'       => __( 'Consent records', 'secure-privacy' ),
@@ -94,13 +177,37 @@ function secure_privacy_personal_data_exporter( $email, $page = 1 ) {
 		);
 	}
 	$next = $result['json']['next_cursor'] ?? null;
-	if ( is_string( $next ) && '' !== $next ) {
-		set_transient( 'secure_privacy_export_' . md5( $user->ID . '|' . ( $page + 1 ) ), $next, HOUR_IN_SECONDS );
-	}
+	$more = is_string( $next ) && '' !== $next;
+	set_transient(
+		$key( $page + 1 ),
+		array(
+			'q'        => $more ? $q : $q + 1,
+			'cursor'   => $more ? $next : '',
+			'subjects' => $subjects,
+		),
+		HOUR_IN_SECONDS
+	);
 	return array(
 		'data' => $data,
-		'done' => ! is_string( $next ) || '' === $next,
+		'done' => false,
 	);
+}
+
+/**
+ * The user's consents waiting in the outbox: made while signed in, or anonymously with one
+ * of the user's visitor ids.
+ *
+ * @param int      $user_id  WordPress user id.
+ * @param string[] $subjects secure_privacy_user_subjects().
+ * @return array<int, array> Row id => payload.
+ */
+function secure_privacy_user_outbox( int $user_id, array $subjects ): array {
+	$rows = secure_privacy_outbox_find( 'wp_user_id', (string) $user_id );
+	foreach ( $subjects as $subject ) {
+		$rows += secure_privacy_outbox_find( 'subject_id', $subject, true );
+	}
+	ksort( $rows );
+	return $rows;
 }
 
 /**
@@ -137,8 +244,12 @@ function secure_privacy_export_fields( array $rec ): array {
 }
 
 /**
- * Erase the consent records of the user with this email address in the sidecar, and the
- * user's consents still waiting in the outbox.
+ * Erase the consent records of the user with this email address: the records made while
+ * signed in, the anonymous records of the same browsers (secure_privacy_user_subjects()),
+ * and all of these still waiting in the outbox. The anonymous records and the outbox go
+ * first, the signed-in records last: they hold the link to the visitor ids, so a request that
+ * fails half-way finds everything again when it is run once more. Whatever could not be
+ * erased is reported (items_retained, with a message).
  *
  * @param string $email Email address of the request.
  * @param int    $page  1-based page (one call erases everything).
@@ -155,18 +266,57 @@ function secure_privacy_personal_data_eraser( $email, $page = 1 ): array {
 	if ( ! $user ) {
 		return $out;
 	}
-	$queued = secure_privacy_outbox_erase_user( $user->ID );
-	$result = secure_privacy_admin_api( 'POST', '/v1/erasures', array(), array( 'wp_user_id' => (int) $user->ID ) );
-	if ( is_wp_error( $result ) ) {
-		$out['items_removed']  = $queued;
+	$linked  = secure_privacy_user_subjects( $user->ID );
+	$removed = secure_privacy_outbox_erase_user( $user->ID );
+	foreach ( $linked['subjects'] as $subject ) {
+		$removed += secure_privacy_outbox_erase( 'subject_id', $subject, true );
+	}
+	$failed = $linked['error'];
+	$others = 0;
+	if ( ! $failed ) {
+		foreach ( $linked['subjects'] as $subject ) {
+			$records = secure_privacy_admin_records( array( 'subject_id' => $subject ) );
+			if ( is_wp_error( $records ) ) {
+				$failed = $records;
+				break;
+			}
+			foreach ( $records as $rec ) {
+				$owner = (int) ( $rec['wp_user_id'] ?? 0 );
+				if ( $owner === (int) $user->ID ) {
+					continue; // Erased below, last.
+				}
+				if ( 0 !== $owner ) {
+					++$others; // Made on this browser by another signed-in user: theirs.
+					continue;
+				}
+				$result = secure_privacy_admin_api( 'DELETE', '/v1/consents/' . rawurlencode( (string) $rec['id'] ) );
+				if ( is_wp_error( $result ) && 410 !== ( $result->get_error_data()['status'] ?? 0 ) ) {
+					$failed = $result;
+					break 2;
+				}
+				$removed += is_wp_error( $result ) ? 0 : 1;
+			}
+		}
+	}
+	if ( ! $failed ) {
+		$result = secure_privacy_admin_api( 'POST', '/v1/erasures', array(), array( 'wp_user_id' => (int) $user->ID ) );
+		if ( is_wp_error( $result ) ) {
+			$failed = $result;
+		} else {
+			$removed += (int) ( $result['json']['erased'] ?? 0 );
+		}
+	}
+	$out['items_removed'] = $removed;
+	if ( $failed ) {
 		$out['items_retained'] = true;
 		/* translators: %s: error message. */
-		$out['messages'][] = sprintf( __( 'Consent records could not be erased: %s', 'secure-privacy' ), $result->get_error_message() );
-		return $out;
-	}
-	$out['items_removed'] = (int) ( $result['json']['erased'] ?? 0 ) + $queued;
-	if ( $out['items_removed'] ) {
+		$out['messages'][] = sprintf( __( 'Consent records could not be erased: %s', 'secure-privacy' ), $failed->get_error_message() );
+	} elseif ( $removed ) {
 		$out['messages'][] = __( 'Consent records were erased; the ledger keeps anonymous tombstones so its integrity can still be proven.', 'secure-privacy' );
+	}
+	if ( $others ) {
+		/* translators: %d: number of records. */
+		$out['messages'][] = sprintf( _n( '%d consent record made on the same browser while another user was signed in was kept: it is that user\'s.', '%d consent records made on the same browser while another user was signed in were kept: they are that user\'s.', $others, 'secure-privacy' ), $others );
 	}
 	return $out;
 }
@@ -179,12 +329,129 @@ function secure_privacy_personal_data_eraser( $email, $page = 1 ): array {
  * @return int Rows removed.
  */
 function secure_privacy_outbox_erase_user( int $user_id ): int {
+	return $user_id > 0 ? secure_privacy_outbox_erase( 'wp_user_id', (string) $user_id ) : 0;
+}
+
+/**
+ * Whether two IP addresses are the same address, whatever their spelling (IPv6 zeros, case,
+ * an IPv4-mapped IPv6 form).
+ *
+ * @param string $a An address.
+ * @param string $b Another.
+ */
+function secure_privacy_same_ip( string $a, string $b ): bool {
+	$bin = static function ( string $ip ) {
+		$packed = @inet_pton( trim( $ip ) ); // phpcs:ignore WordPress.PHP.NoSilencedErrors.Discouraged -- false on a non-address is the answer.
+		if ( false !== $packed && 16 === strlen( $packed ) && str_starts_with( $packed, str_repeat( "\0", 10 ) . "\xff\xff" ) ) {
+			$packed = substr( $packed, 12 ); // ::ffff:a.b.c.d is a.b.c.d.
+		}
+		return $packed;
+	};
+	$x = $bin( $a );
+	return false !== $x && $x === $bin( $b );
+}
+
+/**
+ * Drop the outbox rows, waiting or failed, of a visitor: by visitor id, IP address or
+ * WordPress user. Such a row holds the visitor's IP and user agent and would otherwise be
+ * delivered after the erasure. The outbox's flush lock is taken first (up to 30 s), so no
+ * row is on its way to the sidecar meanwhile: what a flush delivered before is in the
+ * sidecar, where the caller erases next.
+ *
+ * @param string $by             subject_id | ip | wp_user_id.
+ * @param string $value          The visitor id, address or user id.
+ * @param bool   $anonymous_only Only rows made while nobody was signed in (wp_user_id 0).
+ * @return int Rows removed.
+ */
+function secure_privacy_outbox_erase( string $by, string $value, bool $anonymous_only = false ): int {
 	global $wpdb;
 	$table = secure_privacy_outbox_table();
-	// The payload is our own JSON, written with wp_json_encode(): "wp_user_id":<id>, is exact.
-	// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared
-	$n = $wpdb->query( $wpdb->prepare( "DELETE FROM {$table} WHERE payload LIKE %s", '%' . $wpdb->esc_like( '"wp_user_id":' . $user_id . ',' ) . '%' ) );
-	return (int) $n;
+	$lock  = $table . '_flush'; // The lock secure_privacy_flush_outbox() holds while it delivers.
+	// phpcs:ignore WordPress.DB.DirectDatabaseQuery
+	$locked  = '1' === (string) $wpdb->get_var( $wpdb->prepare( 'SELECT GET_LOCK(%s, 30)', $lock ) );
+	$removed = 0;
+	try {
+		foreach ( array_chunk( array_keys( secure_privacy_outbox_find( $by, $value, $anonymous_only ) ), 500 ) as $ids ) {
+			// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- integers only.
+			$removed += (int) $wpdb->query( "DELETE FROM {$table} WHERE id IN (" . implode( ',', array_map( 'intval', $ids ) ) . ')' );
+		}
+	} finally {
+		if ( $locked ) {
+			// phpcs:ignore WordPress.DB.DirectDatabaseQuery
+			$wpdb->query( $wpdb->prepare( 'SELECT RELEASE_LOCK(%s)', $lock ) );
+		}
+	}
+	return $removed;
+}
+
+/**
+ * The outbox rows, waiting or failed, of a visitor (see secure_privacy_outbox_erase()).
+ *
+ * @param string $by             subject_id | ip | wp_user_id.
+ * @param string $value          The visitor id, address or user id.
+ * @param bool   $anonymous_only Only rows made while nobody was signed in (wp_user_id 0).
+ * @return array<int, array> Row id => payload, oldest first.
+ */
+function secure_privacy_outbox_find( string $by, string $value, bool $anonymous_only = false ): array {
+	global $wpdb;
+	$table = secure_privacy_outbox_table();
+	$found = array();
+	$last  = 0;
+	do {
+		// phpcs:ignore WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared
+		$rows = (array) $wpdb->get_results( $wpdb->prepare( "SELECT id, payload FROM {$table} WHERE id > %d ORDER BY id LIMIT 500", $last ), ARRAY_A );
+		foreach ( $rows as $row ) {
+			$last    = (int) $row['id'];
+			$payload = json_decode( (string) $row['payload'], true );
+			if ( ! is_array( $payload ) || ( $anonymous_only && 0 !== (int) ( $payload['wp_user_id'] ?? 0 ) ) ) {
+				continue;
+			}
+			$field = is_scalar( $payload[ $by ] ?? null ) ? (string) $payload[ $by ] : '';
+			if ( 'ip' === $by ) {
+				$match = secure_privacy_same_ip( $field, $value );
+			} elseif ( 'wp_user_id' === $by ) {
+				$match = (int) $value > 0 && (int) $field === (int) $value;
+			} else {
+				$match = '' !== $field && strtolower( $field ) === strtolower( $value );
+			}
+			if ( $match ) {
+				$found[ $last ] = $payload;
+			}
+		}
+	} while ( 500 === count( $rows ) );
+	return $found;
+}
+
+/**
+ * Erase every consent of a visitor id or an IP address: the rows waiting in the outbox
+ * first (nothing of theirs can arrive afterwards), then the records in the sidecar.
+ *
+ * @param string $by           subject_id | ip.
+ * @param string $value        A visitor id or an IP address (validated by the caller).
+ * @param bool   $unattributed By IP: also the older records stored truncated to the
+ *     address's network without a fingerprint (they cannot be told apart from neighbours').
+ * @return array{outbox: int, erased: int, unattributed: int, error: ?WP_Error} error is set
+ *     when the sidecar could not erase (the outbox rows are gone all the same).
+ */
+function secure_privacy_erase_visitor( string $by, string $value, bool $unattributed = false ): array {
+	$out  = array(
+		'outbox'       => secure_privacy_outbox_erase( $by, $value ),
+		'erased'       => 0,
+		'unattributed' => 0,
+		'error'        => null,
+	);
+	$body = array( $by => 'ip' === $by ? $value : strtolower( $value ) );
+	if ( 'ip' === $by && $unattributed ) {
+		$body['unattributed'] = true;
+	}
+	$result = secure_privacy_admin_api( 'POST', '/v1/erasures', array(), $body );
+	if ( is_wp_error( $result ) ) {
+		$out['error'] = $result;
+		return $out;
+	}
+	$out['erased']       = (int) ( $result['json']['erased'] ?? 0 );
+	$out['unattributed'] = (int) ( $result['json']['unattributed'] ?? 0 );
+	return $out;
 }
 
 /**

@@ -1,6 +1,7 @@
 <?php
 /**
- * Per-IP rate limit of the consent route: a fixed one-minute window per visitor address.
+ * Per-address rate limit of the consent route: a fixed one-minute window per visitor address
+ * (IPv4) or /64 network (IPv6).
  *
  * Counted in the persistent object cache when the site has one, else in `{prefix}sp_rate_limit`
  * with one atomic statement per request. Generous by default (120 a minute), because many
@@ -22,17 +23,36 @@ function secure_privacy_rate_table(): string {
 }
 
 /**
- * Count one request of $ip in the current window.
+ * The unit a visitor address is counted in: an IPv4 address on its own, an IPv6 address by
+ * its /64 (one subscriber's or host's network: rotating addresses inside it is free), an
+ * IPv4-mapped IPv6 address as its IPv4 address.
  *
- * @param string $ip  The visitor's address ('' counts as one shared unknown visitor).
+ * @param string $ip A normalised IP address, or ''.
+ * @return string e.g. "203.0.113.7", "2001:db8:1:2::/64", or ''.
+ */
+function secure_privacy_rate_key( string $ip ): string {
+	$bin = '' === $ip ? false : @inet_pton( $ip ); // phpcs:ignore WordPress.PHP.NoSilencedErrors -- false is handled.
+	if ( false === $bin || 4 === strlen( $bin ) ) {
+		return $ip;
+	}
+	if ( str_starts_with( $bin, str_repeat( "\0", 10 ) . "\xff\xff" ) ) {
+		return (string) inet_ntop( substr( $bin, 12 ) );
+	}
+	return inet_ntop( substr( $bin, 0, 8 ) . str_repeat( "\0", 8 ) ) . '/64';
+}
+
+/**
+ * Count one request of $key in the current window.
+ *
+ * @param string $key The visitor's unit (secure_privacy_rate_key(); '' counts as one shared unknown visitor).
  * @param int    $now Unix time.
- * @return int The number of requests of $ip in this window, this one included
+ * @return int The number of requests of $key in this window, this one included
  *     (0 when it could not be counted: then the request is let through).
  */
-function secure_privacy_rate_hit( string $ip, int $now ): int {
+function secure_privacy_rate_hit( string $key, int $now ): int {
 	global $wpdb;
 	$window = intdiv( $now, SECURE_PRIVACY_RATE_WINDOW );
-	$bucket = hash( 'sha256', wp_salt( 'nonce' ) . '|' . $ip . '|' . $window ); // No address is stored.
+	$bucket = hash( 'sha256', wp_salt( 'nonce' ) . '|' . $key . '|' . $window ); // No address is stored.
 
 	if ( wp_using_ext_object_cache() ) {
 		wp_cache_add( $bucket, 0, 'secure_privacy_rate', 2 * SECURE_PRIVACY_RATE_WINDOW );
@@ -75,25 +95,20 @@ function secure_privacy_rate_cleanup(): void {
 }
 
 /**
- * Refuse a consent request over the visitor's limit with 429 and Retry-After (rest_pre_dispatch).
+ * Refuse a consent request over the visitor's limit with 429 and Retry-After (run by
+ * secure_privacy_rest_check() from rest_pre_dispatch).
  *
- * @param mixed           $result  Response so far; null to let the request through.
- * @param WP_REST_Server  $server  Server instance.
- * @param WP_REST_Request $request The request.
- * @return mixed $result, or a 429 WP_REST_Response.
+ * @param WP_REST_Request $request A request for the consent route.
+ * @return WP_REST_Response|null The 429, or null.
  */
-function secure_privacy_rest_rate_limit( $result, $server, $request ) {
-	if ( null !== $result || ! $request instanceof WP_REST_Request || 'POST' !== $request->get_method()
-		|| 0 !== strcasecmp( '/' . SECURE_PRIVACY_REST_NAMESPACE . '/consent', untrailingslashit( $request->get_route() ) ) ) {
-		return $result;
-	}
+function secure_privacy_rest_rate_limit( WP_REST_Request $request ): ?WP_REST_Response {
 	$limit = (int) secure_privacy_settings()['rate_limit_per_minute'];
-	if ( $limit <= 0 ) {
-		return $result;
+	if ( 'POST' !== $request->get_method() || $limit <= 0 ) {
+		return null;
 	}
 	$now = time();
-	if ( secure_privacy_rate_hit( secure_privacy_client_ip(), $now ) <= $limit ) {
-		return $result;
+	if ( secure_privacy_rate_hit( secure_privacy_rate_key( secure_privacy_client_ip() ), $now ) <= $limit ) {
+		return null;
 	}
 	$retry    = secure_privacy_rate_retry_after( $now );
 	$response = rest_convert_error_to_response(

@@ -85,34 +85,33 @@ function secure_privacy_rest_consent_args(): array {
 }
 
 /**
- * Refuse an oversized body for the consent route before it is parsed (rest_pre_dispatch).
+ * Refuse an oversized body of the consent route with 413, before it is parsed (run by
+ * secure_privacy_rest_check() from rest_pre_dispatch).
  *
- * @param mixed           $result  Response so far; null to let the request through.
- * @param WP_REST_Server  $server  Server instance.
- * @param WP_REST_Request $request The request.
- * @return mixed $result, or a 413 WP_Error.
+ * @param WP_REST_Request $request A request for the consent route.
  */
-function secure_privacy_rest_limit_body_size( $result, $server, $request ) {
-	if ( null === $result && $request instanceof WP_REST_Request
-		// Routes match case-insensitively, so must this check.
-		&& 0 === strcasecmp( '/' . SECURE_PRIVACY_REST_NAMESPACE . '/consent', untrailingslashit( $request->get_route() ) )
-		&& strlen( (string) $request->get_body() ) > SECURE_PRIVACY_MAX_BODY_BYTES ) {
-		return new WP_Error(
-			'secure_privacy_body_too_large',
-			/* translators: %d: size limit in bytes. */
-			sprintf( __( 'The request body is larger than %d bytes.', 'secure-privacy' ), SECURE_PRIVACY_MAX_BODY_BYTES ),
-			array( 'status' => 413 )
-		);
+function secure_privacy_rest_limit_body_size( WP_REST_Request $request ): ?WP_Error {
+	if ( strlen( (string) $request->get_body() ) <= SECURE_PRIVACY_MAX_BODY_BYTES ) {
+		return null;
 	}
-	return $result;
+	return new WP_Error(
+		'secure_privacy_body_too_large',
+		/* translators: %d: size limit in bytes. */
+		sprintf( __( 'The request body is larger than %d bytes.', 'secure-privacy' ), SECURE_PRIVACY_MAX_BODY_BYTES ),
+		array( 'status' => 413 )
+	);
 }
 
 /**
  * Record one consent decision: add the server-side fields, forward it, answer 202.
  *
+ * Order is kept per visitor: when an earlier event of the same visitor waits in the outbox,
+ * this one queues behind it; otherwise it is sent at once, whatever waits for other visitors.
+ *
  * @param WP_REST_Request $request A request whose arguments passed validation.
- * @return WP_REST_Response|WP_Error 202 {event_id, delivered}; 503 only when the event could
- *     neither be delivered nor kept in the outbox.
+ * @return WP_REST_Response|WP_Error 202 {event_id, delivered}; 409 when this event_id is already
+ *     known with another choice (the sidecar's record or the outbox's row); 503 only when the
+ *     event could neither be delivered nor kept in the outbox.
  */
 function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 	$payload = array();
@@ -124,18 +123,31 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 	$payload['wp_user_id']  = get_current_user_id();
 	$payload['occurred_at'] = gmdate( 'Y-m-d\TH:i:s\Z' );
 
-	if ( secure_privacy_outbox_has_pending() ) {
-		// Earlier events wait: this one queues behind them, so the sidecar gets them in order.
-		if ( ! secure_privacy_outbox_add( $payload, null ) ) {
+	$queued = secure_privacy_outbox_payload( $payload['event_id'] );
+	if ( null !== $queued && secure_privacy_consent_choice( $queued ) !== secure_privacy_consent_choice( $payload ) ) {
+		return secure_privacy_rest_event_conflict( __( 'This event_id is already waiting for delivery with another choice; a new choice needs a new event_id.', 'secure-privacy' ), '' );
+	}
+	$result = null;
+	if ( null !== $queued || secure_privacy_outbox_has_pending_for( $payload['subject_id'] ) ) {
+		// The same event again, or earlier events of this visitor wait: it queues behind them.
+		if ( null === $queued && ! secure_privacy_outbox_add( $payload, null ) ) {
 			return secure_privacy_rest_unavailable();
 		}
-		$counts    = secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH );
-		$delivered = $counts[ SECURE_PRIVACY_DELIVERED ] > 0 && ! secure_privacy_outbox_contains( $payload['event_id'] );
+		secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH, false, 1 );
+		$delivered = ! secure_privacy_outbox_contains( $payload['event_id'] );
 	} else {
 		$result    = secure_privacy_send_to_sidecar( $payload );
 		$delivered = SECURE_PRIVACY_DELIVERED === $result['outcome'];
+		if ( 409 === $result['status'] ) {
+			// The sidecar holds this event_id with another choice: tell the sender, keep nothing.
+			return secure_privacy_rest_event_conflict( $result['error'], (string) ( $result['record_id'] ?? '' ) );
+		}
 		if ( ! $delivered && ! secure_privacy_outbox_add( $payload, $result ) ) {
 			return secure_privacy_rest_unavailable();
+		}
+		if ( $delivered && secure_privacy_outbox_has_due() ) {
+			// The sidecar answers: a good moment for what waits (one unreachable try stops it).
+			secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_REQUEST_BATCH, false, 1 );
 		}
 	}
 
@@ -153,6 +165,21 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 }
 
 /**
+ * The 409 of an event_id already known with another choice (F17): the sender must not be told
+ * its choice was recorded.
+ *
+ * @param string $detail    Why (the sidecar's message, or the outbox's).
+ * @param string $record_id The sidecar's record holding the event_id, or ''.
+ */
+function secure_privacy_rest_event_conflict( string $detail, string $record_id ): WP_Error {
+	$data = array( 'status' => 409 );
+	if ( '' !== $record_id ) {
+		$data['record_id'] = $record_id;
+	}
+	return new WP_Error( 'secure_privacy_event_id_conflict', $detail, $data );
+}
+
+/**
  * The 503 of a consent that could neither be delivered nor kept.
  */
 function secure_privacy_rest_unavailable(): WP_Error {
@@ -167,12 +194,13 @@ function secure_privacy_rest_unavailable(): WP_Error {
  * The visitor's IP address, or '' when none can be determined.
  *
  * Without a trusted proxy header (the default) it is REMOTE_ADDR. Behind a CDN or load
- * balancer the site owner names the header its proxies set (e.g. X-Forwarded-For); then the
- * list in that header is read from the right, skipping addresses of the site's own network
- * (private, loopback and link-local ranges, and the `secure_privacy_trusted_proxies` filter),
- * and the first other address is the visitor's: entries further left were written by the
- * client and may be forged. A malformed entry ends the walk. Naming the header says the
- * site's origin is only reachable through that proxy, so the direct peer is believed.
+ * balancer the site owner names the header its proxies set (e.g. X-Forwarded-For) and the
+ * proxies' addresses (`trusted_proxies`, CIDR ranges; loopback by default). The header is
+ * believed only when the connection comes from one of those proxies: from anywhere else it
+ * may be forged, and REMOTE_ADDR is the visitor. Then the list in the header is read from the
+ * right, skipping the trusted proxies' own hops, and the first other address is the
+ * visitor's: entries further left were written by the client and may be forged. A malformed
+ * entry ends the walk (the last good hop is taken).
  *
  * @param array|null $server $_SERVER, or another array of its shape (tests).
  */
@@ -183,7 +211,7 @@ function secure_privacy_client_ip( ?array $server = null ): string {
 	$ip     = $remote;
 	$header = secure_privacy_settings()['trusted_proxy_header'];
 
-	if ( '' !== $header && '' !== $remote ) {
+	if ( '' !== $header && '' !== $remote && secure_privacy_ip_is_trusted_proxy( $remote ) ) {
 		$key   = 'HTTP_' . strtoupper( str_replace( '-', '_', $header ) );
 		$value = isset( $server[ $key ] ) && is_string( $server[ $key ] ) ? $server[ $key ] : '';
 		$hops  = '' === trim( $value ) ? array() : array_reverse( explode( ',', $value ) );
@@ -231,18 +259,19 @@ function secure_privacy_parse_ip( string $value ): string {
 }
 
 /**
- * Whether $ip belongs to the site's own network, whose proxies are trusted to report the
- * visitor's address: private, loopback, link-local and unique-local ranges by default.
+ * Whether $ip is one of the site's own proxies, trusted to name the visitor's address: inside
+ * a range of the `trusted_proxies` setting (loopback by default) or of the
+ * `secure_privacy_trusted_proxies` filter.
  *
  * @param string $ip A valid IP address.
  */
 function secure_privacy_ip_is_trusted_proxy( string $ip ): bool {
-	$ranges = array( '10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '127.0.0.0/8', '169.254.0.0/16', '100.64.0.0/10', '::1/128', 'fc00::/7', 'fe80::/10' );
+	$ranges = secure_privacy_split_ranges( secure_privacy_settings()['trusted_proxies'] );
 	/**
 	 * Filters the address ranges (CIDR) of the proxies trusted to name the visitor's address,
 	 * e.g. to add a CDN's published ranges.
 	 *
-	 * @param string[] $ranges CIDR ranges.
+	 * @param string[] $ranges CIDR ranges (from the trusted_proxies setting).
 	 */
 	foreach ( (array) apply_filters( 'secure_privacy_trusted_proxies', $ranges ) as $range ) {
 		if ( is_string( $range ) && secure_privacy_ip_in_range( $ip, $range ) ) {
@@ -388,7 +417,7 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
 }
 
 /**
- * Validate `page_url`: an absolute http(s) URL with a host, no spaces, at most 2048 characters.
+ * Validate `page_url` by the one page URL rule the sidecar applies too (includes/url.php).
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -396,19 +425,11 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_page_url( $value, $request, $param ) {
-	$ok = is_string( $value )
-		&& strlen( $value ) <= SECURE_PRIVACY_MAX_URL_LENGTH
-		&& 1 !== preg_match( '/[\x00-\x20\x7F]/', $value );
-	if ( $ok ) {
-		$parts = wp_parse_url( $value );
-		$ok    = is_array( $parts )
-			&& isset( $parts['scheme'], $parts['host'] )
-			&& in_array( strtolower( $parts['scheme'] ), array( 'http', 'https' ), true )
-			&& '' !== $parts['host'];
-	}
-	if ( ! $ok ) {
+	$why = secure_privacy_page_url_error( $value );
+	if ( '' !== $why ) {
 		/* translators: 1: field name, 2: maximum length. */
-		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH ) );
+		$message = sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH );
+		return secure_privacy_rest_field_error( $param, $message . ' (' . $why . ')' );
 	}
 	return true;
 }
@@ -472,7 +493,8 @@ function secure_privacy_rest_validate_consistency( WP_REST_Request $request ) {
 		/* translators: %s: method name. */
 		return secure_privacy_rest_invalid_param( 'categories', sprintf( __( '%s must refuse every optional category.', 'secure-privacy' ), $method ) );
 	}
-	return true;
+	// The versions must be ones this site has shown (422 otherwise): recorded as served, not as claimed.
+	return secure_privacy_rest_validate_served_versions( $request );
 }
 
 /**

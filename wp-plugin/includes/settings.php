@@ -32,10 +32,22 @@ const SECURE_PRIVACY_MAX_TEXT_LENGTH = 2000;
 
 const SECURE_PRIVACY_POSITIONS = array( 'bottom-right', 'bottom-left' );
 
+/** The proxies trusted by default: a reverse proxy on the same host. */
+const SECURE_PRIVACY_DEFAULT_PROXIES = '127.0.0.0/8, ::1';
+
+/**
+ * The proxies trusted by a site that named a proxy header before `trusted_proxies` existed:
+ * its own private network (what was trusted then), now checked against REMOTE_ADDR.
+ */
+const SECURE_PRIVACY_PRIVATE_PROXIES = '127.0.0.0/8, ::1, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10, 169.254.0.0/16, fc00::/7, fe80::/10';
+
+/** Most trusted proxy ranges kept. */
+const SECURE_PRIVACY_MAX_PROXY_RANGES = 64;
+
 /**
  * Every setting with its default; the keys are the only ones ever stored.
  *
- * @return array{sidecar_url: string, secret_keys: string, admin_token: string, policy_version: string, next_policy_version: string, next_policy_effective: string, policy_notice_days: int, privacy_page_id: int, consent_lifetime_days: int, honor_gpc: bool, honor_dnt: bool, categories_enabled: string[], texts: array<string, array<string, string>>, primary_color: string, position: string, trusted_proxy_header: string, rate_limit_per_minute: int, retention_days: int}
+ * @return array{sidecar_url: string, secret_keys: string, admin_token: string, policy_version: string, next_policy_version: string, next_policy_effective: string, policy_notice_days: int, privacy_page_id: int, consent_lifetime_days: int, honor_gpc: bool, honor_dnt: bool, categories_enabled: string[], texts: array<string, array<string, string>>, primary_color: string, position: string, trusted_proxy_header: string, trusted_proxies: string, rate_limit_per_minute: int, retention_days: int}
  */
 function secure_privacy_settings_defaults(): array {
 	return array(
@@ -55,6 +67,7 @@ function secure_privacy_settings_defaults(): array {
 		'primary_color'         => '#1d4ed8', // Buttons and accents of the banner.
 		'position'              => 'bottom-right', // bottom-right | bottom-left.
 		'trusted_proxy_header'  => '',    // '' = REMOTE_ADDR; e.g. X-Forwarded-For behind a CDN or load balancer.
+		'trusted_proxies'       => SECURE_PRIVACY_DEFAULT_PROXIES, // Addresses/CIDRs of those proxies; the header counts only from them.
 		'rate_limit_per_minute' => 120,   // Consents accepted per visitor IP per minute (0 = unlimited).
 		'retention_days'        => 1825,  // How long consent records are kept (the sidecar's purge applies it).
 	);
@@ -252,6 +265,10 @@ function secure_privacy_normalize_settings( array $input ): array {
 				$clean[ $key ] = secure_privacy_sanitize_header_name( $value );
 				break;
 
+			case 'trusted_proxies':
+				$clean[ $key ] = implode( ', ', secure_privacy_split_ranges( $value ) );
+				break;
+
 			case 'rate_limit_per_minute':
 				$clean[ $key ] = is_numeric( $value ) ? min( max( (int) $value, 0 ), 100000 ) : $default;
 				break;
@@ -276,7 +293,35 @@ function secure_privacy_normalize_settings( array $input ): array {
 				break;
 		}
 	}
+	if ( ! array_key_exists( 'trusted_proxies', $input ) && '' !== $clean['trusted_proxy_header'] ) {
+		// Saved before the setting existed: keep trusting the private network it trusted then.
+		$clean['trusted_proxies'] = SECURE_PRIVACY_PRIVATE_PROXIES;
+	}
 	return $clean;
+}
+
+/**
+ * The valid addresses and CIDR ranges in a comma-, space- or line-separated list, normalised
+ * ("10.0.0.0/8", "2001:db8::/32", a bare address as itself); invalid entries are dropped.
+ *
+ * @param mixed $value e.g. "10.0.0.0/8, 2001:db8::/32 192.0.2.1".
+ * @return string[]
+ */
+function secure_privacy_split_ranges( $value ): array {
+	$ranges = array();
+	foreach ( preg_split( '/[\s,;]+/', is_string( $value ) ? $value : '', -1, PREG_SPLIT_NO_EMPTY ) as $entry ) {
+		[ $address, $bits ] = array_pad( explode( '/', $entry, 2 ), 2, null );
+		$bin                = @inet_pton( $address ); // phpcs:ignore WordPress.PHP.NoSilencedErrors -- false is handled.
+		if ( false === $bin || false === filter_var( $address, FILTER_VALIDATE_IP ) ) {
+			continue;
+		}
+		$max = strlen( $bin ) * 8;
+		if ( null !== $bits && ( 1 !== preg_match( '/^\d{1,3}$/D', $bits ) || (int) $bits > $max ) ) {
+			continue;
+		}
+		$ranges[] = inet_ntop( $bin ) . ( null === $bits ? '' : '/' . (int) $bits );
+	}
+	return array_slice( array_values( array_unique( $ranges ) ), 0, SECURE_PRIVACY_MAX_PROXY_RANGES );
 }
 
 /**

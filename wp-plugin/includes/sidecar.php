@@ -70,11 +70,18 @@ function secure_privacy_send_to_sidecar( array $payload ): array {
 		}
 		return $result;
 	}
-	$error = secure_privacy_sidecar_error( $status, wp_remote_retrieve_body( $response ) );
+	$raw   = (string) wp_remote_retrieve_body( $response );
+	$error = secure_privacy_sidecar_error( $status, $raw );
 	// 401/403 mean keys or clocks of plugin and sidecar disagree: a configuration fault that a
-	// fix heals, so the event waits for it rather than being given up.
-	$retry = $status >= 500 || in_array( $status, array( 401, 403, 408, 425, 429 ), true ) || $status < 400;
-	return secure_privacy_send_result( $retry ? SECURE_PRIVACY_RETRY : SECURE_PRIVACY_REJECTED, $status, $error );
+	// fix heals, so the event waits for it rather than being given up. Other 4xx (400, 409,
+	// 413, 422) refuse the payload itself: retrying cannot help.
+	$retry  = $status >= 500 || in_array( $status, array( 401, 403, 408, 425, 429 ), true ) || $status < 400;
+	$result = secure_privacy_send_result( $retry ? SECURE_PRIVACY_RETRY : SECURE_PRIVACY_REJECTED, $status, $error );
+	$answer = json_decode( $raw, true );
+	if ( 409 === $status && is_array( $answer ) && isset( $answer['error']['record_id'] ) && is_string( $answer['error']['record_id'] ) ) {
+		$result['record_id'] = $answer['error']['record_id']; // event_id_conflict: the record holding it.
+	}
+	return $result;
 }
 
 /**
@@ -173,6 +180,34 @@ function secure_privacy_admin_api( string $method, string $path, array $query = 
 	);
 }
 
+/** Seconds the clocks of WordPress and the sidecar may differ before Test connection warns. */
+const SECURE_PRIVACY_CLOCK_TOLERANCE = 30;
+
+/**
+ * Compare this server's clock with the sidecar's (its HTTP Date header): a token signed here
+ * is refused when this clock runs ahead by more than the sidecar's SP_CLOCK_SKEW (60 s by
+ * default), and ages faster when it runs behind. Null when the header is missing.
+ *
+ * @param string $date The sidecar's Date header.
+ * @return array{ok: bool, label: string, detail: string}|null
+ */
+function secure_privacy_clock_check( string $date ): ?array {
+	$theirs = '' === $date ? false : strtotime( $date );
+	if ( false === $theirs ) {
+		return null;
+	}
+	$ahead = time() - $theirs;
+	$ok    = abs( $ahead ) <= SECURE_PRIVACY_CLOCK_TOLERANCE;
+	return array(
+		'ok'     => $ok,
+		'label'  => __( 'Clock', 'secure-privacy' ),
+		'detail' => $ok
+			? __( 'The clocks of WordPress and the sidecar agree.', 'secure-privacy' )
+			/* translators: %d: seconds, positive when WordPress is ahead. */
+			: sprintf( __( 'WordPress\'s clock differs from the sidecar\'s by %+d s: consents may be refused as signed in the future or too old. Synchronise both servers with NTP.', 'secure-privacy' ), $ahead ),
+	);
+}
+
 /**
  * Check the connection: the sidecar's readiness and version, whether the admin token is
  * accepted, and whether it verifies our signature (a signed probe must fail validation, 422,
@@ -224,6 +259,10 @@ function secure_privacy_test_connection(): array {
 				? sprintf( __( 'Ready, version %s.', 'secure-privacy' ), $version )
 				: secure_privacy_sidecar_error( $status, (string) wp_remote_retrieve_body( $ready ) ),
 		);
+		$clock = secure_privacy_clock_check( (string) wp_remote_retrieve_header( $ready, 'date' ) );
+		if ( null !== $clock ) {
+			$checks[] = $clock;
+		}
 	}
 
 	$list     = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'limit' => 1 ) );

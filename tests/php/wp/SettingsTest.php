@@ -182,7 +182,7 @@ final class SettingsTest extends SP_WP_TestCase {
 	}
 
 	public function test_swedish_is_shipped_and_follows_a_locale_switch(): void {
-		$this->assertTrue( switch_to_locale( 'sv_SE' ) );
+		$this->assertTrue( switch_to_locale( 'sv_SE' ), 'WordPress has no sv_SE core translation (' . WP_LANG_DIR . '/sv_SE.mo): Debian package wordpress-l10n is missing, run scripts/install.sh' );
 		$this->assertSame( 'Samtyckeslogg', __( 'Consent log', 'secure-privacy' ) );
 		$this->assertSame( 'Raderade 2 poster.', sprintf( _n( 'Erased %d record.', 'Erased %d records.', 2, 'secure-privacy' ), 2 ) );
 		restore_previous_locale();

@@ -35,8 +35,9 @@ abstract class SP_WP_TestCase extends TestCase {
 		update_option( SECURE_PRIVACY_OPTION, array_merge( get_option( SECURE_PRIVACY_OPTION ), $changes ) );
 	}
 
-	/** A valid consent body as the widget sends it. */
+	/** A valid consent body as the widget sends it (with the versions the banner serves). */
 	protected function body( array $overrides = array() ): array {
+		$config = json_decode( secure_privacy_banner_output( true )['config'], true );
 		return array_merge(
 			array(
 				'event_id'       => wp_generate_uuid4(),
@@ -50,8 +51,8 @@ abstract class SP_WP_TestCase extends TestCase {
 					'marketing'   => true,
 				),
 				'page_url'       => 'https://phpunit.example/page/',
-				'policy_version' => '1',
-				'banner_version' => 'b1',
+				'policy_version' => $config['policyVersion'],
+				'banner_version' => $config['bannerVersion'],
 				'language'       => 'en-US',
 				'signals'        => array(
 					'gpc' => false,

@@ -1,0 +1,206 @@
+"""Erasure leaves nothing of the erased visitor and nothing less of anyone else (issue 10,
+F3 and F7) — against the real MariaDB; the screenshot worker's database side runs for real,
+its browser is replaced by a fixed picture (tests/e2e/test_screenshots.py runs Chromium)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from helpers import SITE, admin_headers, consent_payload, make_token
+from PIL import Image
+
+from sidecar import config, renders
+from sidecar.screenshots import Worker
+
+
+def ingest(client, **overrides) -> str:
+    r = client.post("/v1/consents", json={"token": make_token(consent_payload(**overrides))})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def record(client, rid) -> dict:
+    return client.get(f"/v1/consents/{rid}", headers=admin_headers()).get_json()
+
+
+def erase(client, **body) -> dict:
+    r = client.post("/v1/erasures", json=body, headers=admin_headers())
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def tables_holding(sql, needle: str) -> list[str]:
+    """The sidecar tables (prefix t_) in which any column holds `needle`."""
+    found = []
+    for row in sql("SHOW TABLES LIKE 't\\_sp\\_%%'"):
+        name = next(iter(row.values()))
+        for r in sql(f"SELECT * FROM `{name}`"):
+            text = " ".join(v.decode("latin-1") if isinstance(v, bytes) else str(v)
+                            for v in r.values())
+            if needle.lower() in text.lower():
+                found.append(name)
+                break
+    return found
+
+
+# ---- F3: a shared render holds nothing of any one visitor ------------------------------
+
+class FakeBrowserWorker(Worker):
+    """The real worker (claim, dedupe, store, link) with a fixed picture for a browser: it
+    records which URL it was asked to load."""
+
+    loaded: list
+
+    def render_with_deadline(self, job):
+        self.loaded.append(job["page_url"])
+        out = io.BytesIO()
+        Image.new("RGB", (64, 40), (200, 30, 30)).save(out, "PNG")
+        return {"png": out.getvalue(), "banner_text": "Accept all", "banner_version": "b4nn3r",
+                "final_url": job["page_url"], "ms": 1}
+
+
+def run_worker(app) -> FakeBrowserWorker:
+    w = FakeBrowserWorker(config.load(overrides={
+        k: v for k, v in app.config.items() if k.startswith("SP_")}))
+    w.loaded = []
+    try:
+        while w.run_once():
+            pass
+    finally:
+        w.conn.close()
+    return w
+
+
+@pytest.mark.parametrize("url,proof", [
+    (SITE + "/offer/?gclid=Cj0KCQ-1&utm_term=alice%40example.com&utm_source=g",
+     SITE + "/offer/"),
+    (SITE + "/?page_id=2&fbclid=IwAR9&email=bob@example.org&colour=red#top",
+     SITE + "/?colour=red&page_id=2"),
+    (SITE + "/search/?s=shoes&msclkid=7a&lang=sv&_wpnonce=f00d",
+     SITE + "/search/?lang=sv&s=shoes"),
+    ("HTTP://User:pw@Site.Test:80/a?x=carol%2Bx@mail.example", "http://site.test/a"),
+    (SITE + "/profile/dave@example.com/", None),
+])
+def test_proof_url_keeps_nothing_of_the_visitor(url, proof):
+    assert renders.proof_url(url) == proof
+
+
+def test_erasing_one_visitor_leaves_no_trace_in_a_render_another_visitor_shares(
+        make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    first_url = SITE + "/offer/?gclid=GCLID-OF-ALICE&utm_term=alice%40example.com"
+    alice = ingest(c, page_url=first_url, ip="198.51.100.1")
+    bob = ingest(c, page_url=SITE + "/offer/?fbclid=FBCLID-OF-BOB", ip="198.51.100.2")
+    worker = run_worker(app)
+    # One render for both, of the page as nobody in particular sees it; that is what the
+    # browser was asked to load, and what the render and its images record.
+    assert worker.loaded == [SITE + "/offer/"]
+    (render,) = sql("SELECT id, page_url, final_url FROM t_sp_renders")
+    assert render["page_url"] == render["final_url"] == SITE + "/offer/"
+    assert {r["page_url"] for r in sql("SELECT page_url FROM t_sp_screenshots")} == \
+        {SITE + "/offer/"}
+    assert record(c, alice)["screenshot"]["status"] == "done"
+
+    assert erase(c, subject_id=record(c, alice)["subject_id"]) == {"erased": 1}
+    for needle in ("GCLID-OF-ALICE", "alice@example.com", "alice%40example.com",
+                   "198.51.100.1"):
+        assert tables_holding(sql, needle) == [], needle
+    shot = record(c, bob)["screenshot"]
+    assert shot["status"] == "done"
+    r = c.get(f"/v1/consents/{bob}/screenshot", headers=admin_headers())
+    assert r.status_code == 200 and r.mimetype == "image/webp"
+
+
+def test_erasure_cleans_a_shared_render_made_before_proof_urls(make_app, sql):
+    """Renders stored by earlier versions recorded the first visitor's full URL."""
+    app = make_app()
+    c = app.test_client()
+    alice = ingest(c, page_url=SITE + "/offer/?gclid=OLD-GCLID")
+    bob = ingest(c, page_url=SITE + "/offer/")
+    run_worker(app)
+    legacy = SITE + "/offer/?gclid=OLD-GCLID&utm_term=alice%40example.com"
+    sql("UPDATE t_sp_renders SET page_url = %s, final_url = %s", (legacy, legacy))
+    sql("UPDATE t_sp_screenshots SET page_url = %s", (legacy,))
+    erase(c, subject_id=record(c, alice)["subject_id"])
+    assert tables_holding(sql, "OLD-GCLID") == []
+    assert sql("SELECT page_url, final_url FROM t_sp_renders") == [
+        {"page_url": SITE + "/offer/", "final_url": SITE + "/offer/"}]
+    assert record(c, bob)["screenshot"]["status"] == "done"
+
+
+def test_a_page_url_with_an_address_in_its_path_is_not_rendered(make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    rid = ingest(c, page_url=SITE + "/u/erin@example.com/")
+    shot = record(c, rid)["screenshot"]
+    assert shot["status"] == "skipped" and "e-mail" in shot["error"]
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs")[0]["n"] == 0
+
+
+# ---- F7: erasure by IP erases that address, not its network ----------------------------
+
+def test_truncated_storage_erases_only_the_exact_address(make_app, sql):
+    c = make_app(SP_IP_STORAGE="truncated").test_client()
+    mine = [ingest(c, ip="193.10.5.77") for _ in range(2)]
+    neighbour = ingest(c, ip="193.10.5.78")
+    v6_mine = ingest(c, ip="2a02:1234:abcd:12::1")
+    v6_other = ingest(c, ip="2a02:1234:abcd:99::1")
+    assert {record(c, i)["ip"] for i in (*mine, neighbour)} == {"193.10.5.0"}
+
+    assert erase(c, ip="193.10.5.77") == {"erased": 2, "unattributed": 0}
+    # another spelling of the same IPv6 address is the same address
+    assert erase(c, ip="2a02:1234:abcd:12:0:0:0:1") == {"erased": 1, "unattributed": 0}
+    for i in (*mine, v6_mine):
+        assert c.get(f"/v1/consents/{i}", headers=admin_headers()).status_code == 410
+    for i in (neighbour, v6_other):
+        assert record(c, i)["erased"] is False
+    fp = {r["id"]: r["ip_fp"] for r in sql("SELECT id, ip_fp FROM t_sp_consents")}
+    assert fp[mine[0]] is None and len(fp[neighbour]) == 64  # erased: its fingerprint too
+
+
+def test_the_fingerprint_is_keyed_and_matches_under_every_ledger_key(make_app, sql):
+    old = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS="ledger-key-1").test_client()
+    rid = ingest(old, ip="193.10.5.77")
+    (row,) = sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s", (rid,))
+    assert row["ip"] == "193.10.5.0" and len(row["ip_fp"]) == 64
+    assert row["ip_fp"] != hashlib.sha256(b"193.10.5.77").hexdigest()
+    # The key rotated: the old key is still listed (oldest first), so the record is found.
+    new = make_app(SP_IP_STORAGE="truncated",
+                   SP_LEDGER_KEYS="ledger-key-1,ledger-key-2").test_client()
+    other = ingest(new, ip="193.10.5.77")
+    assert erase(new, ip="193.10.5.77") == {"erased": 2, "unattributed": 0}
+    # Without the key that made it, a fingerprint matches nothing.
+    rid = ingest(old, ip="193.10.5.80")
+    only_new = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS="ledger-key-2").test_client()
+    assert erase(only_new, ip="193.10.5.80")["erased"] == 0
+    assert record(old, rid)["erased"] is False and other
+
+
+def test_rows_stored_before_fingerprints_are_reported_not_silently_erased(make_app, sql):
+    c = make_app(SP_IP_STORAGE="truncated").test_client()
+    legacy = [ingest(c, ip="193.10.5.77"), ingest(c, ip="193.10.5.78")]
+    sql("UPDATE t_sp_consents SET ip_fp = NULL")  # as stored before migration 005
+    fresh = ingest(c, ip="193.10.5.77")
+    assert erase(c, ip="193.10.5.77") == {"erased": 1, "unattributed": 2}
+    assert [record(c, i)["erased"] for i in legacy] == [False, False]
+    assert c.get(f"/v1/consents/{fresh}", headers=admin_headers()).status_code == 410
+    # The operator decides: erase the /24's unattributable rows too.
+    assert erase(c, ip="193.10.5.77", unattributed=True) == {"erased": 2, "unattributed": 0}
+
+    # Old rows of `full` mode hold the whole address: they are matched exactly.
+    f = make_app(SP_IP_STORAGE="full").test_client()
+    mine, theirs = ingest(f, ip="198.51.100.7"), ingest(f, ip="198.51.100.8")
+    sql("UPDATE t_sp_consents SET ip_fp = NULL")
+    assert erase(f, ip="198.51.100.7") == {"erased": 1, "unattributed": 0}
+    assert record(f, theirs)["erased"] is False and mine
+
+
+def test_none_mode_keeps_nothing_derived_from_the_address(make_app, sql):
+    c = make_app(SP_IP_STORAGE="none").test_client()
+    rid = ingest(c, ip="193.10.5.77")
+    assert sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s", (rid,)) == [
+        {"ip": None, "ip_fp": None}]
+    assert erase(c, ip="193.10.5.77") == {"erased": 0, "unattributed": 0}
