@@ -9,6 +9,7 @@ so it runs before anything else is installed. Every part listens on 127.0.0.1 on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import secrets
@@ -20,6 +21,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(os.environ.get("VENV", ROOT / ".venv")) / "bin"
 WP_SOURCE = Path("/usr/share/wordpress")
 THEME = "twentytwentyone"
+# The WordPress versions a stack can serve. 6.1 (6.1.9) is Debian 12's `wordpress` package,
+# the default; 6.5 (6.5.5) comes from the npm package @wp-playground/wordpress-builds
+# (package.json): its PHP in src/wordpress/wp-6.5.zip, its static files in public/wp-6.5/.
+DEBIAN_WP = "6.1"
+WP_BUILDS = ROOT / "node_modules" / "@wp-playground" / "wordpress-builds"
+WP_VERSIONS = {"6.1": "6.1.9", "6.5": "6.5.5"}
 
 
 class StackError(RuntimeError):
@@ -89,6 +97,7 @@ class Stack:
     ledger_keys: str | None = None
     table_prefix: str = "wp_"
     theme: str = THEME
+    wp_version: str = DEBIAN_WP  # a key of WP_VERSIONS
     # None: as gunicorn.conf.py says (gevent, one worker per core, group commit).
     gunicorn_workers: int | None = None
     gunicorn_threads: int = 1
@@ -111,6 +120,7 @@ class Stack:
             admin_tokens=env.get("SP_ADMIN_TOKENS") or None,
             secret_keys=env.get("SP_SECRET_KEYS") or None,
             ledger_keys=env.get("SP_LEDGER_KEYS") or None,
+            wp_version=env.get("WP_VERSION") or DEBIAN_WP,
         )
 
     # ---- derived values -------------------------------------------------------------
@@ -136,7 +146,9 @@ class Stack:
 
     @property
     def wp_dir(self) -> Path:
-        return self.state_dir / "wordpress"
+        if self.wp_version == DEBIAN_WP:
+            return self.state_dir / "wordpress"
+        return self.state_dir / f"wordpress-{self.wp_version}"
 
     @property
     def log_dir(self) -> Path:
@@ -306,11 +318,48 @@ class Stack:
                            for h in ("127.0.0.1", "localhost")))
 
     # ---- WordPress ------------------------------------------------------------------
+    def other_wordpress(self, version: str, wp_port: int | None = None) -> Stack:
+        """Another WordPress (`version`, a key of WP_VERSIONS) beside this stack's: the same
+        MariaDB (a database of its own), secrets, sidecar and worker; its own port and folder.
+        Start it with start_wordpress(); its stop() stops only that WordPress. The sidecar
+        must list its origin in SP_SITE_ORIGINS (extra_sidecar_env) to screenshot it."""
+        if version not in WP_VERSIONS:
+            raise StackError(f"WordPress {version}: not one of {', '.join(WP_VERSIONS)}")
+        other = dataclasses.replace(
+            self, wp_version=version, wp_port=wp_port or free_port(), procs={},
+            db_name=f"{self.db_name}_{version.replace('.', '_')}")
+        other._load_secrets()
+        self.ensure_database(other.db_name)
+        return other
+
+    def _copy_wordpress(self) -> None:
+        """This stack's WordPress files into wp_dir: Debian's for 6.1; for another version,
+        the npm build's PHP and static files, with Debian's theme and translations added."""
+        if self.wp_version == DEBIAN_WP:
+            subprocess.run(["cp", "-rL", str(WP_SOURCE), str(self.wp_dir)], check=True)
+            return
+        php = WP_BUILDS / "src" / "wordpress" / f"wp-{self.wp_version}.zip"
+        static = WP_BUILDS / "public" / f"wp-{self.wp_version}"
+        if not php.is_file() or not static.is_dir():
+            raise StackError(f"{php} or {static} missing: run scripts/install.sh (npm package "
+                             "@wp-playground/wordpress-builds)")
+        tmp = self.wp_dir.with_name(self.wp_dir.name + ".partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        with zipfile.ZipFile(php) as z:
+            z.extractall(tmp)
+        shutil.copytree(static, tmp, dirs_exist_ok=True)
+        (tmp / "wordpress-remote-asset-paths").unlink(missing_ok=True)
+        content = WP_SOURCE / "wp-content"
+        for sub in (f"themes/{self.theme}", "languages"):
+            if (content / sub).is_dir() and not (tmp / "wp-content" / sub).exists():
+                shutil.copytree(content / sub, tmp / "wp-content" / sub, symlinks=False)
+        tmp.rename(self.wp_dir)
+
     def start_wordpress(self) -> None:
         if not WP_SOURCE.is_dir():
             raise StackError(f"{WP_SOURCE} missing: run scripts/install.sh")
         if not (self.wp_dir / "wp-load.php").exists():
-            subprocess.run(["cp", "-rL", str(WP_SOURCE), str(self.wp_dir)], check=True)
+            self._copy_wordpress()
         self._write_wp_config()
         self.install_plugin()
         self.wp_php(ROOT / "scripts" / "wp-setup.php", {

@@ -30,6 +30,12 @@ if ( ! is_blog_installed() ) {
 	}
 }
 
+// The same database served by a newer WordPress (WP_VERSION=6.5 make demo after 6.1):
+// upgrade its schema as wp-admin's "Update database" would.
+if ( (int) get_option( 'db_version' ) < (int) $GLOBALS['wp_db_version'] ) {
+	wp_upgrade();
+}
+
 $user = get_user_by( 'login', 'admin' );
 if ( $user && ! wp_check_password( $password, $user->user_pass, $user->ID ) ) {
 	wp_set_password( $password, $user->ID );

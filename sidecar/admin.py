@@ -8,7 +8,8 @@ import io
 import ipaddress
 import json
 import re
-from datetime import date, datetime, timedelta
+import uuid
+from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
@@ -16,6 +17,7 @@ from . import ledger, records
 from .clock import utcnow
 from .db import connect_args, get_db
 from .errors import ApiError
+from .openapi import MAX_WP_USER_ID
 from .validation import ACTIONS, METHODS, UUID4
 
 bp = Blueprint("admin", __name__)
@@ -32,79 +34,107 @@ def require_admin():
         raise ApiError(403, "forbidden", "The bearer token is not valid")
 
 
-def _date(name: str) -> datetime | None:
+# Query parameters (issue 10): one rule for every admin endpoint, the one sidecar/openapi.py
+# states. A parameter left out does not filter; one given empty (`?country=`) or malformed is
+# a 400 `invalid_parameter` naming it, never silently ignored: an auditor who asked for a
+# filter must not get the unfiltered set back.
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]{1,20}")
+_COUNTRY = re.compile(r"[A-Za-z]{2}")
+
+
+
+def _bad(name: str, message: str) -> ApiError:
+    return ApiError(400, "invalid_parameter", f"{name}: {message}")
+
+
+def _arg(name: str) -> str | None:
+    """Query parameter `name`: None when left out; 400 when given but empty."""
     value = request.args.get(name)
-    if not value:
+    if value == "":
+        raise _bad(name, "must not be empty (leave it out not to filter)")
+    return value
+
+
+def _choice(name: str, allowed, default: str | None = None) -> str | None:
+    value = _arg(name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise _bad(name, f"one of {', '.join(allowed)}")
+    return value
+
+
+def _int(name: str, low: int, high: int) -> int | None:
+    value = _arg(name)
+    if value is None:
+        return None
+    if not _DIGITS.fullmatch(value) or not low <= int(value) <= high:
+        raise _bad(name, f"an integer from {low} to {high}")
+    return int(value)
+
+
+def _date(name: str) -> date | None:
+    value = _arg(name)
+    if value is None:
         return None
     try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), datetime.min.time())
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).replace(tzinfo=None)
+        if not _DATE.fullmatch(value):
+            raise ValueError(value)
+        return date.fromisoformat(value)
     except ValueError:
-        raise ApiError(400, "invalid_parameter", f"{name}: must be a date (YYYY-MM-DD)") \
-            from None
+        raise _bad(name, "must be a date (YYYY-MM-DD)") from None
 
 
 def list_filters() -> dict:
     """Validated filters of the query string; ApiError 400 naming a bad one."""
-    args = request.args
     f = {}
-    if args.get("subject_id"):
-        if not UUID4.match(args["subject_id"].lower()):
-            raise ApiError(400, "invalid_parameter", "subject_id: must be a UUIDv4")
-        f["subject_id"] = args["subject_id"].lower()
-    if args.get("country"):
-        if not re.fullmatch(r"[A-Za-z]{2}", args["country"]):
-            raise ApiError(400, "invalid_parameter", "country: must be an ISO 3166 code")
-        f["country"] = args["country"].upper()
-    if args.get("method"):
-        if args["method"] not in METHODS:
-            raise ApiError(400, "invalid_parameter", f"method: one of {', '.join(METHODS)}")
-        f["method"] = args["method"]
-    if args.get("page_url"):
-        f["page_url"] = args["page_url"]
-    if args.get("action"):
-        if args["action"] not in ACTIONS:
-            raise ApiError(400, "invalid_parameter", f"action: one of {', '.join(ACTIONS)}")
-        f["action"] = args["action"]
-    if args.get("wp_user_id"):
-        if not args["wp_user_id"].isdigit() or int(args["wp_user_id"]) < 1:
-            raise ApiError(400, "invalid_parameter", "wp_user_id: a positive integer")
-        f["wp_user_id"] = int(args["wp_user_id"])
+    subject = _arg("subject_id")
+    if subject is not None:
+        if not UUID4.fullmatch(subject.lower()):
+            raise _bad("subject_id", "must be a UUIDv4")
+        f["subject_id"] = subject.lower()
+    country = _arg("country")
+    if country is not None:
+        if not _COUNTRY.fullmatch(country):
+            raise _bad("country", "must be an ISO 3166 code")
+        f["country"] = country.upper()
+    for name, allowed in (("method", METHODS), ("action", ACTIONS)):
+        if (value := _choice(name, allowed)) is not None:
+            f[name] = value
+    if (page_url := _arg("page_url")) is not None:
+        f["page_url"] = page_url
+    if (user := _int("wp_user_id", 1, MAX_WP_USER_ID)) is not None:
+        f["wp_user_id"] = user
     f["from"], f["to"] = _date_range()
     return f
 
 
 def _date_range() -> tuple[datetime | None, datetime | None]:
-    """`from` and `to` of the query string as [start, end); `to` as a date includes that day."""
+    """`from` and `to` of the query string as [start, end): `to` includes its whole day."""
     start, end = _date("from"), _date("to")
-    if end and len(request.args.get("to", "")) == 10:
-        end += timedelta(days=1)
-    return start, end
+    return (datetime.combine(start, time.min) if start else None,
+            datetime.combine(end + timedelta(days=1), time.min)
+            if end and end < date.max else None)
 
 
 @bp.get("/v1/consents")
 def list_consents():
-    try:
-        limit = int(request.args.get("limit", 50))
-    except ValueError:
-        raise ApiError(400, "invalid_parameter", "limit: must be an integer") from None
-    if not 1 <= limit <= 500:
-        raise ApiError(400, "invalid_parameter", "limit: must be 1–500")
-    cursor = None
-    if request.args.get("cursor"):
+    limit = _int("limit", 1, 500) or 50
+    cursor = _arg("cursor")
+    if cursor is not None:
         try:
-            cursor = records.decode_cursor(request.args["cursor"])
+            cursor = records.decode_cursor(cursor)
         except ValueError:
-            raise ApiError(400, "invalid_parameter", "cursor: not a cursor from this API") \
-                from None
+            raise _bad("cursor", "not a cursor from this API") from None
     items, next_seq = records.list_consents(get_db(), list_filters(), limit, cursor)
     return jsonify({"items": [records.public(r) for r in items],
                     "next_cursor": records.encode_cursor(next_seq) if next_seq else None})
 
 
 def _record_or_error(record_id: str) -> dict:
-    rec = records.get(get_db(), record_id) if UUID4.match(record_id) else None
+    """The record of a path's id (the route's converter took only UUIDs, in lower case)."""
+    rec = records.get(get_db(), record_id) if UUID4.fullmatch(record_id) else None
     if rec is None:
         raise ApiError(404, "not_found", "No such consent record")
     if rec["erased"]:
@@ -112,18 +142,17 @@ def _record_or_error(record_id: str) -> dict:
     return rec
 
 
-@bp.get("/v1/consents/<record_id>")
-def get_consent(record_id: str):
-    return jsonify(records.public(_record_or_error(record_id)))
+@bp.get("/v1/consents/<uuid:record_id>")
+def get_consent(record_id: uuid.UUID):
+    return jsonify(records.public(_record_or_error(str(record_id))))
 
 
-@bp.get("/v1/consents/<record_id>/screenshot")
-def get_screenshot(record_id: str):
+@bp.get("/v1/consents/<uuid:record_id>/screenshot")
+def get_screenshot(record_id: uuid.UUID):
     """The proof image (`?size=thumb`: 320 px wide). Images never change once stored, so
     they are cacheable by content hash (ETag; 304 on If-None-Match)."""
-    size = request.args.get("size", "full")
-    if size not in ("full", "thumb"):
-        raise ApiError(400, "invalid_parameter", "size: full or thumb")
+    size = _choice("size", ("full", "thumb"), "full")
+    record_id = str(record_id)
     rec = _record_or_error(record_id)
     shot = records.screenshot_of(get_db(), record_id, thumb=size == "thumb")
     if shot is None:
@@ -135,9 +164,10 @@ def get_screenshot(record_id: str):
     return resp.make_conditional(request)
 
 
-@bp.delete("/v1/consents/<record_id>")
-def delete_consent(record_id: str):
+@bp.delete("/v1/consents/<uuid:record_id>")
+def delete_consent(record_id: uuid.UUID):
     """Erase one record (tombstone: personal fields and screenshot gone, hash kept)."""
+    record_id = str(record_id)
     _record_or_error(record_id)
     records.erase_one(get_db(), record_id)
     current_app.logger.info("erased", extra={"fields": {"record": record_id, "erased": 1}})
@@ -166,21 +196,27 @@ def erasures():
                        field="unattributed")
     conn = get_db()
     if key == "subject_id":
-        if not isinstance(value, str) or not UUID4.match(value.lower()):
+        if not isinstance(value, str) or not UUID4.fullmatch(value.lower()):
             raise ApiError(422, "invalid_payload", "subject_id: must be a UUIDv4", field=key)
         n = records.erase_subject(conn, value.lower())
     elif key == "ip":
         try:
-            ip = str(ipaddress.ip_address(value if isinstance(value, str) else ""))
+            addr = ipaddress.ip_address(value if isinstance(value, str) else "")
+            if getattr(addr, "scope_id", None):  # fe80::1%eth0: a zone is no visitor's IP
+                raise ValueError(value)
+            ip = str(addr)
         except ValueError:
-            raise ApiError(422, "invalid_payload", "ip: must be an IP address", field=key) \
-                from None
+            raise ApiError(422, "invalid_payload", "ip: must be an IPv4 or IPv6 address",
+                           field=key) from None
         n, left = records.erase_ip(conn, ip, current_app.config["LEDGER_KEYS"], also)
         current_app.logger.info("erasure", extra={"fields": {
             "by": key, "erased": n, "unattributed": left}})
         return jsonify({"erased": n, "unattributed": left})
     else:
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        if isinstance(value, float) and value.is_integer():  # 7.0: an integer in JSON
+            value = int(value)
+        if (not isinstance(value, int) or isinstance(value, bool)
+                or not 1 <= value <= MAX_WP_USER_ID):
             raise ApiError(422, "invalid_payload", "wp_user_id: must be a positive integer",
                            field=key)
         n = records.erase_wp_user(conn, value)
@@ -209,9 +245,7 @@ def _csv_row(rec: dict) -> list:
 @bp.get("/v1/consents/export")
 def export():
     """All (filtered) records, streamed as CSV or NDJSON with flat memory."""
-    fmt = request.args.get("format", "csv")
-    if fmt not in ("csv", "ndjson"):
-        raise ApiError(400, "invalid_parameter", "format: csv or ndjson")
+    fmt = _choice("format", ("csv", "ndjson"), "csv")
     filters = list_filters()
     cfg = current_app.config
     rows = records.stream_consents(connect_args(cfg["SP_DATABASE_URL"]), filters,
@@ -243,9 +277,7 @@ def export():
 
 @bp.get("/v1/stats")
 def stats():
-    group_by = request.args.get("group_by", "day")
-    if group_by not in ("day", "country", "category", "method"):
-        raise ApiError(400, "invalid_parameter", "group_by: day, country, category or method")
+    group_by = _choice("group_by", ("day", "country", "category", "method"), "day")
     groups = records.stats(get_db(), group_by, *_date_range())
     return jsonify({"group_by": group_by, "from": request.args.get("from"),
                     "to": request.args.get("to"), "groups": groups})

@@ -8,6 +8,13 @@ from flask import Blueprint, jsonify
 bp = Blueprint("openapi", __name__)
 
 UUID = {"type": "string", "format": "uuid"}
+# What the server takes as a visitor id: a version-4 UUID, any case. maxLength: a JSON Schema
+# pattern's `$` may match before a final newline (Python's re does), the server never does.
+UUID4 = {"type": "string", "format": "uuid", "maxLength": 36,
+         "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-4[0-9a-fA-F]{3}-[89abAB][0-9a-fA-F]{3}-"
+                    "[0-9a-fA-F]{12}$"}
+MAX_WP_USER_ID = 2**64 - 1  # BIGINT UNSIGNED, as WordPress stores user ids
+WP_USER_ID = {"type": "integer", "minimum": 1, "maximum": MAX_WP_USER_ID}
 CATS = {"type": "object", "required": ["necessary", "preferences", "statistics", "marketing"],
         "properties": {k: {"type": "boolean"} for k in
                        ("necessary", "preferences", "statistics", "marketing")},
@@ -28,21 +35,46 @@ def _q(name: str, schema: dict, description: str, required: bool = False) -> dic
             "description": description}
 
 
+def _link(operation: str, pointer: str) -> dict:
+    """An OpenAPI link: `operation` with record_id taken from this response's body."""
+    return {"operationId": operation, "parameters": {"record_id": f"$response.body{pointer}"}}
+
+
+def _enum(*values: str, default: str | None = None) -> dict:
+    schema = {"type": "string", "enum": list(values)}
+    if default:
+        schema["default"] = default
+    return schema
+
+
 ADMIN = [{"bearer": []}]
 AUTH_ERRORS = {"401": _err("No bearer token (`unauthorized`)"),
                "403": _err("Wrong bearer token (`forbidden`)")}
-RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": UUID}
+# Every operation that reads or writes the database.
+UNAVAILABLE = {"503": _err("The database is not reachable (`database_unavailable`); retry "
+                           "after `Retry-After` seconds")}
+BAD_PARAMETER = {"400": _err("A query parameter is malformed, or given but empty "
+                             "(`invalid_parameter`, the message names it). Leave a filter out "
+                             "not to filter.")}
+TOO_LARGE = {"413": _err("Body larger than SP_MAX_BODY_BYTES (`payload_too_large`)")}
+RECORD_ID = {"name": "record_id", "in": "path", "required": True, "schema": UUID,
+             "description": "A record's `id` (anything else is a 404)"}
+DATE = {"type": "string", "format": "date"}
 FILTERS = [
-    _q("subject_id", UUID, "Only this visitor's records"),
-    _q("country", {"type": "string", "pattern": "^[A-Za-z]{2}$"}, "ISO 3166 country code"),
-    _q("from", {"type": "string", "format": "date"}, "Received on or after this day (UTC)"),
-    _q("to", {"type": "string", "format": "date"}, "Received on or before this day (UTC)"),
-    _q("page_url", {"type": "string"}, "Exact page URL"),
-    _q("method", {"enum": ["accept_all", "reject_all", "custom", "withdraw", "gpc", "dnt"]},
+    _q("subject_id", UUID4, "Only this visitor's records"),
+    _q("country", {"type": "string", "pattern": "^[A-Za-z]{2}$", "minLength": 2,
+                   "maxLength": 2}, "ISO 3166 country code, any case"),
+    _q("from", DATE, "Received on or after this day (UTC)"),
+    _q("to", DATE, "Received on or before this day (UTC)"),
+    _q("page_url", {"type": "string", "minLength": 1}, "Exact page URL"),
+    _q("method", _enum("accept_all", "reject_all", "custom", "withdraw", "gpc", "dnt"),
        "How the choice was made"),
-    _q("action", {"enum": ["grant", "update", "withdraw"]}, "Kind of decision"),
-    _q("wp_user_id", {"type": "integer", "minimum": 1}, "WordPress user id"),
+    _q("action", _enum("grant", "update", "withdraw"), "Kind of decision"),
+    _q("wp_user_id", WP_USER_ID, "WordPress user id"),
 ]
+
+RECEIPT = {"type": "object", "required": ["id", "receipt"], "properties": {
+    "id": UUID, "receipt": {"type": "string"}}}
 
 SPEC = {
     "openapi": "3.1.0",
@@ -89,88 +121,122 @@ SPEC = {
                 "summary": "Ingest a signed consent event (from the plugin)",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["token"],
-                    "properties": {"token": {"type": "string",
-                                             "description": "itsdangerous URLSafeTimedSerializer"
-                                             " token, salt secure-privacy/consent/v1"}}}}}},
+                    "properties": {"token": {
+                        "type": "string", "minLength": 1,
+                        "description": "itsdangerous URLSafeTimedSerializer token, salt "
+                                       "secure-privacy/consent/v1, signed with one of "
+                                       "SP_SECRET_KEYS. Any other string is a 401."}}}}}},
                 "responses": {
-                    "201": _json("Stored", {"type": "object", "properties": {
-                        "id": UUID, "receipt": {"type": "string"}}}),
-                    "200": _json("This event_id was already stored: the same id",
-                                 {"type": "object"}),
-                    "401": _err("`invalid_signature` or `expired_token`"),
-                    "409": _err("`event_id_conflict`: this event_id is recorded with another"
-                                " choice; `record_id` names that record"),
-                    "413": _err("Body too large (`payload_too_large`)"),
-                    "422": _err("Not JSON or a bad field (`invalid_json`, `invalid_payload`"
-                                " with `field`)"),
+                    "201": _json("Stored", RECEIPT),
+                    "200": _json("This event_id was already stored with the same content: "
+                                 "the first record's id and receipt", RECEIPT),
+                    "401": _err("Not signed with our key (`invalid_signature`) or older than"
+                                " SP_MAX_TOKEN_AGE (`expired_token`)"),
+                    "409": _err("`event_id_conflict`: the same event_id with different "
+                                "content is already recorded; `record_id` names that record"),
+                    **TOO_LARGE,
+                    "422": _err("Not a JSON object, no `token` (`invalid_json`, "
+                                "`invalid_payload` with `field`), or a signed payload with a "
+                                "bad field (`invalid_payload` with `field`)"),
+                    **UNAVAILABLE,
                 },
             },
             "get": {
                 "summary": "List records, newest first", "security": ADMIN,
+                "operationId": "listConsents",
                 "parameters": FILTERS + [
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500,
                                  "default": 50}, "Page size"),
-                    _q("cursor", {"type": "string"}, "next_cursor of the previous page")],
-                "responses": {"200": _json("A page", {"type": "object", "properties": {
+                    _q("cursor", {"type": "string", "pattern": "^[0-9]{1,20}$",
+                                  "maxLength": 20},
+                       "`next_cursor` of the previous page: the records before that position")],
+                "responses": {"200": {**_json("A page", {"type": "object", "properties": {
                     "items": {"type": "array", "items": {"$ref": "#/components/schemas/Record"}},
-                    "next_cursor": {"type": ["string", "null"]}}}),
-                    "400": _err("Bad parameter (`invalid_parameter`)"), **AUTH_ERRORS},
+                    "next_cursor": {"type": ["string", "null"]}}}), "links": {
+                        "GetFirstRecord": _link("getConsent", "#/items/0/id"),
+                        "GetFirstScreenshot": _link("getScreenshot", "#/items/0/id"),
+                        "NextPage": {"operationId": "listConsents", "parameters": {
+                            "cursor": "$response.body#/next_cursor"}}}},
+                    **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE},
             },
         },
         "/v1/consents/export": {"get": {
             "summary": "Stream every (filtered) record", "security": ADMIN,
-            "parameters": FILTERS + [_q("format", {"enum": ["csv", "ndjson"], "default": "csv"},
+            "parameters": FILTERS + [_q("format", _enum("csv", "ndjson", default="csv"),
                                         "Output format")],
             "responses": {"200": {"description": "CSV or NDJSON, streamed", "content": {
-                "text/csv": {}, "application/x-ndjson": {}}},
-                "400": _err("Bad parameter"), **AUTH_ERRORS}}},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/x-ndjson": {"schema": {"type": "string"}}}},
+                **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/consents/{record_id}": {
             "get": {"summary": "One record", "security": ADMIN, "parameters": [RECORD_ID],
+                    "operationId": "getConsent",
                     "responses": {"200": _json("The record",
                                                {"$ref": "#/components/schemas/Record"}),
                                   "404": _err("No such record (`not_found`)"),
-                                  "410": _err("Erased (`erased`)"), **AUTH_ERRORS}},
+                                  "410": _err("Erased (`erased`)"), **AUTH_ERRORS,
+                                  **UNAVAILABLE}},
             "delete": {"summary": "Erase one record (tombstone)", "security": ADMIN,
+                       "operationId": "deleteConsent",
                        "parameters": [RECORD_ID],
                        "responses": {"204": {"description": "Erased"},
-                                     "404": _err("No such record"),
-                                     "410": _err("Already erased"), **AUTH_ERRORS}},
+                                     "404": _err("No such record (`not_found`)"),
+                                     "410": _err("Already erased (`erased`)"), **AUTH_ERRORS,
+                                     **UNAVAILABLE}},
         },
         "/v1/consents/{record_id}/screenshot": {"get": {
-            "summary": "The proof image", "security": ADMIN,
-            "parameters": [RECORD_ID, _q("size", {"enum": ["full", "thumb"]}, "Image size")],
+            "summary": "The proof image (immutable: ETag, 304 on If-None-Match)",
+            "security": ADMIN, "operationId": "getScreenshot",
+            "parameters": [RECORD_ID, _q("size", _enum("full", "thumb", default="full"),
+                                         "Image size (thumb: 320 px wide)")],
             "responses": {"200": {"description": "The image", "content": {
-                "image/webp": {}, "image/png": {}}},
-                "404": _err("No such record, or no screenshot yet"),
-                "410": _err("Erased"), **AUTH_ERRORS}}},
+                "image/webp": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                "304": {"description": "Not modified (If-None-Match matched the ETag)"},
+                **BAD_PARAMETER,
+                "404": _err("No such record (`not_found`), or no screenshot yet "
+                            "(`screenshot_not_available`)"),
+                "410": _err("Erased (`erased`)"), **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/erasures": {"post": {
             "summary": "Erase every record of a subject, an IP or a WordPress user",
             "security": ADMIN,
             "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "description": "Exactly one of subject_id, ip or wp_user_id",
                 "oneOf": [
                     {"type": "object", "required": ["subject_id"],
-                     "properties": {"subject_id": UUID}},
-                    {"type": "object", "required": ["ip"], "properties": {"ip": {
-                        "type": "string"}, "unattributed": {
-                        "type": "boolean", "default": False, "description":
-                        "also erase older records without an IP fingerprint stored"
-                        " truncated to this address's /24 or /48"}}},
+                     "properties": {"subject_id": UUID4, "ip": False, "wp_user_id": False}},
+                    {"type": "object", "required": ["ip"], "properties": {
+                        "ip": {"type": "string", "anyOf": [{"format": "ipv4"},
+                                                           {"format": "ipv6"}]},
+                        "unattributed": {
+                            "type": "boolean", "default": False, "description":
+                            "also erase older records without an IP fingerprint stored"
+                            " truncated to this address's /24 or /48"},
+                        "subject_id": False, "wp_user_id": False}},
                     {"type": "object", "required": ["wp_user_id"], "properties": {
-                        "wp_user_id": {"type": "integer", "minimum": 1}}}]}}}},
+                        "wp_user_id": WP_USER_ID, "subject_id": False, "ip": False}}]}}}},
             "responses": {"200": _json("How many records were erased", {
-                "type": "object", "properties": {"erased": {"type": "integer"},
-                                                 "unattributed": {"type": "integer"}}}),
-                "422": _err("Bad body"), **AUTH_ERRORS}}},
+                "type": "object", "required": ["erased"],
+                "properties": {"erased": {"type": "integer", "minimum": 0},
+                               "unattributed": {"type": "integer", "minimum": 0, "description":
+                                                "(ip) older records left: stored truncated, "
+                                                "without a fingerprint"}}}),
+                **TOO_LARGE,
+                "422": _err("Not a JSON object (`invalid_json`), or not exactly one valid "
+                            "subject_id, ip or wp_user_id, or `unattributed` not a boolean "
+                            "(`invalid_payload` with `field`)"),
+                **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/stats": {"get": {
             "summary": "Counts and opt-in rates", "security": ADMIN,
             "parameters": [
-                _q("from", {"type": "string", "format": "date"}, "First day (UTC)"),
-                _q("to", {"type": "string", "format": "date"}, "Last day (UTC)"),
-                _q("group_by", {"enum": ["day", "country", "category", "method"],
-                                "default": "day"}, "Grouping")],
+                _q("from", DATE, "First day (UTC)"),
+                _q("to", DATE, "Last day (UTC)"),
+                _q("group_by", _enum("day", "country", "category", "method", default="day"),
+                   "Grouping")],
             "responses": {"200": _json("Groups", {"type": "object", "properties": {
-                "group_by": {"type": "string"}, "groups": {"type": "array"}}}),
-                "400": _err("Bad parameter"), **AUTH_ERRORS}}},
+                "group_by": {"type": "string"}, "from": {"type": ["string", "null"]},
+                "to": {"type": ["string", "null"]}, "groups": {"type": "array"}}}),
+                **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity": {"get": {
             "summary": "Seal pending records, then verify the whole ledger (docs/ledger.md)",
             "security": ADMIN,
@@ -186,15 +252,16 @@ SPEC = {
                     "checked": {"type": "integer"}, "last_pos": {"type": "integer"}}},
                 "warnings": {"type": "array", "items": {"type": "string"}},
                 "problems": {"type": "array"}}}),
-                **AUTH_ERRORS}}},
+                **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity/anchors": {"get": {
             "summary": "This host's ledger anchors (one JSON line per seal), to keep outside"
                        " the database and check with `sidecar verify --anchors FILE`",
             "security": ADMIN,
             "responses": {"200": {"description": "Anchor lines: seal, pos, head, key_id, at",
-                                  "content": {"application/x-ndjson": {}}},
+                                  "content": {"application/x-ndjson": {
+                                      "schema": {"type": "string"}}}},
                           "404": _err("No anchor file (`no_anchor_file`)"), **AUTH_ERRORS}}},
-        "/healthz": {"get": {"summary": "Liveness", "responses": {
+        "/healthz": {"get": {"summary": "Liveness (no database access)", "responses": {
             "200": _json("Alive", {"type": "object"})}}},
         "/readyz": {"get": {"summary": "Readiness (database reachable)", "responses": {
             "200": _json("Ready", {"type": "object"}),
@@ -205,7 +272,8 @@ SPEC = {
                            "by a proxy); otherwise a bearer token of SP_METRICS_TOKENS or "
                            "SP_ADMIN_TOKENS.",
             "security": [{"bearer": []}, {}], "responses": {
-                "200": {"description": "Prometheus text format", "content": {"text/plain": {}}},
+                "200": {"description": "Prometheus text format", "content": {
+                    "text/plain": {"schema": {"type": "string"}}}},
                 **AUTH_ERRORS}}},
         "/openapi.json": {"get": {"summary": "This document", "responses": {
             "200": _json("OpenAPI 3.1", {"type": "object"})}}},

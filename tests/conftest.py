@@ -12,12 +12,44 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from helpers import SITE, TEST_KEYS, TEST_TOKENS, AdminApi, db_conn  # noqa: E402
-from stack import Stack, free_port  # noqa: E402
+from stack import DEBIAN_WP, WP_VERSIONS, Stack, free_port  # noqa: E402
 from syspkgs import message as missing_message  # noqa: E402
 from syspkgs import missing as missing_packages  # noqa: E402
 
 from sidecar import create_app  # noqa: E402
 from sidecar.browser import new_driver, quit_driver  # noqa: E402
+
+# ---- WordPress versions (issue 10): every test runs on Debian's 6.1.9; the modules marked
+# `every_wordpress` (the in-WordPress PHPUnit suite, the visitor e2e suites) run once more
+# on each other version of --wordpress, on a second WordPress beside the first (same MariaDB
+# in a database of its own, same sidecar, worker and browser).
+
+def pytest_addoption(parser):
+    parser.addoption("--wordpress", default=",".join(WP_VERSIONS),
+                     help="WordPress versions the `every_wordpress` modules run on "
+                          f"(comma-separated, of {', '.join(WP_VERSIONS)}; default: all)")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "every_wordpress: run on every WordPress of --wordpress "
+                                       "(the full_stack fixture is parametrized)")
+
+
+def _wordpress_versions(config) -> list[str]:
+    versions = [v.strip() for v in config.getoption("--wordpress").split(",") if v.strip()]
+    unknown = [v for v in versions if v not in WP_VERSIONS]
+    if unknown or not versions:
+        raise pytest.UsageError(f"--wordpress: {unknown or 'none'}; known: "
+                                f"{', '.join(WP_VERSIONS)}")
+    return versions
+
+
+def pytest_generate_tests(metafunc):
+    if (metafunc.definition.get_closest_marker("every_wordpress")
+            and "full_stack" in metafunc.fixturenames):
+        versions = _wordpress_versions(metafunc.config)
+        metafunc.parametrize("full_stack", versions, indirect=True, scope="session",
+                             ids=[f"wp{WP_VERSIONS[v]}" for v in versions])
 
 
 def require_packages(*names: str) -> None:
@@ -29,29 +61,67 @@ def require_packages(*names: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack(tmp_path_factory):
+def stack(tmp_path_factory, pytestconfig):
     """A private MariaDB for the whole session; `full_stack` adds the other parts to it."""
     require_packages("mariadb-server", "mariadb-client")
     s = Stack(state_dir=tmp_path_factory.mktemp("stack"), wp_port=free_port(),
               sidecar_port=free_port(), db_port=free_port(), gunicorn_workers=2)
+    # Ports of the other WordPress versions, chosen now: the sidecar (started once) must
+    # list their origins to screenshot their pages.
+    s.other_wp_ports = {v: free_port() for v in _wordpress_versions(pytestconfig)
+                        if v != DEBIAN_WP}
+    s.extra_sidecar_env["SP_SITE_ORIGINS"] = ",".join(
+        [s.wp_url] + [f"http://127.0.0.1:{p}" for p in s.other_wp_ports.values()])
     s.start_db()
     yield s
     s.stop()
 
 
+def _allow_the_browser_suite(site: Stack) -> None:
+    # Every simulated visitor comes from 127.0.0.1: the per-IP limit (120/min by default,
+    # tested by PHPUnit on its own site) must not throttle the whole browser suite.
+    site.wp_eval("$s = get_option('secure_privacy_settings');"
+                 " $s['rate_limit_per_minute'] = 1000;"
+                 " update_option('secure_privacy_settings', $s);")
+
+
 @pytest.fixture(scope="session")
-def full_stack(stack):
-    """WordPress with the plugin, the sidecar under gunicorn and the screenshot worker."""
+def debian_stack(stack):
+    """WordPress 6.1.9 with the plugin, the sidecar under gunicorn and the screenshot worker."""
     require_packages("stack", "chromium", "chromium-driver", "fonts-dejavu-core")
     stack.start_wordpress()
     stack.start_sidecar()
     stack.start_worker()
-    # Every simulated visitor comes from 127.0.0.1: the per-IP limit (120/min by default,
-    # tested by PHPUnit on its own site) must not throttle the whole browser suite.
-    stack.wp_eval("$s = get_option('secure_privacy_settings');"
-                  " $s['rate_limit_per_minute'] = 1000;"
-                  " update_option('secure_privacy_settings', $s);")
+    _allow_the_browser_suite(stack)
     return stack
+
+
+@pytest.fixture(scope="session")
+def other_wordpress(debian_stack):
+    """`version -> Stack` of the other WordPress versions, each started on first use."""
+    started = {}
+
+    def get(version: str) -> Stack:
+        if version not in started:
+            site = debian_stack.other_wordpress(version, debian_stack.other_wp_ports[version])
+            started[version] = site
+            site.start_wordpress()
+            _allow_the_browser_suite(site)
+        return started[version]
+
+    yield get
+    for site in started.values():
+        site.stop()
+
+
+@pytest.fixture(scope="session")
+def full_stack(request, debian_stack):
+    """The whole stack, serving WordPress 6.1.9; in `every_wordpress` modules, each version
+    of --wordpress in turn (the other versions share the sidecar, worker and database)."""
+    version = getattr(request, "param", DEBIAN_WP)
+    if version == DEBIAN_WP:
+        return debian_stack
+    return request.getfixturevalue("other_wordpress")(version)
 
 
 @pytest.fixture(scope="session")

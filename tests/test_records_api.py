@@ -227,7 +227,7 @@ def test_openapi_describes_exactly_the_served_routes(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<record_id>", "{record_id}")
+        path = rule.rule.replace("<uuid:record_id>", "{record_id}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method.lower()))
     described = {(p, m) for p, ops in spec["paths"].items() for m in ops}

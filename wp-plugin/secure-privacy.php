@@ -4,6 +4,7 @@
  * Description:       Cookie consent banner with a tamper-evident consent ledger kept by the Secure Privacy sidecar.
  * Version:           0.1.0
  * Requires at least: 6.1
+ * Tested up to:      6.5
  * Requires PHP:      8.1
  * Author:            Secure Privacy
  * License:           GPL-2.0-or-later

@@ -7,11 +7,15 @@ import io
 import json
 from urllib.parse import unquote
 
+import pytest
 from helpers import records_of, wait_for
 from PIL import Image
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
+
+# Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
+pytestmark = pytest.mark.every_wordpress
 
 
 def click(driver, action: str):

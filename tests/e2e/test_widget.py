@@ -23,6 +23,9 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
+# Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
+pytestmark = pytest.mark.every_wordpress
+
 ALL_ON = {"necessary": True, "preferences": True, "statistics": True, "marketing": True}
 ALL_OFF = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
 

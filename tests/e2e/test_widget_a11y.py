@@ -17,6 +17,9 @@ AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
 SCREENSHOTS = ROOT / "docs" / "screenshots"
 BLOCKING = ("serious", "critical")
 
+# Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
+pytestmark = pytest.mark.every_wordpress
+
 
 @pytest.fixture(scope="module")
 def site(full_stack):
