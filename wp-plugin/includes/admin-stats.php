@@ -141,7 +141,7 @@ function secure_privacy_render_stats_page(): void {
 	$methods   = secure_privacy_fetch_stats( $range['from'], $range['to'], 'method' );
 	$days      = secure_privacy_days( $range['from'], $range['to'] );
 	$aligned   = secure_privacy_align_days( $daily, $days );
-	$labels    = secure_privacy_admin_category_labels();
+	$labels    = secure_privacy_category_labels();
 	$enabled   = secure_privacy_settings()['categories_enabled'];
 
 	$decisions   = array_sum( array_column( $aligned, 'decisions' ) );
@@ -415,7 +415,7 @@ function secure_privacy_render_dashboard_widget(): void {
 			)
 		);
 		echo '</div>';
-		$labels = secure_privacy_admin_category_labels();
+		$labels = secure_privacy_category_labels();
 		$rows   = array();
 		foreach ( is_wp_error( $cats ) ? array() : $cats as $group ) {
 			$key = (string) ( $group['key'] ?? '' );

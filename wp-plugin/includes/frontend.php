@@ -251,6 +251,9 @@ function secure_privacy_frontend_config(): array {
 		$config['restNonce'] = wp_create_nonce( 'wp_rest' );
 	}
 	$config['categories'] = $categories;
+	// Every category of the payload, the always-granted one first: the widget sends all of
+	// them (those not shown as refused), and the consent route wants exactly these keys.
+	$config['categoryKeys'] = SECURE_PRIVACY_CATEGORIES;
 	$config['texts']      = $texts;
 
 	/**
@@ -287,32 +290,18 @@ function secure_privacy_policy_schedule( array $settings ): array {
  * @return array<int, array{key: string, label: string, description: string, required: bool}>
  */
 function secure_privacy_categories(): array {
-	return array(
-		array(
-			'key'         => 'necessary',
-			'label'       => _x( 'Necessary', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Needed for the site to work, for example to keep you signed in and to remember your privacy choices. Always on.', 'secure-privacy' ),
-			'required'    => true,
-		),
-		array(
-			'key'         => 'preferences',
-			'label'       => _x( 'Preferences', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Remember your settings, such as language or region, between visits.', 'secure-privacy' ),
-			'required'    => false,
-		),
-		array(
-			'key'         => 'statistics',
-			'label'       => _x( 'Statistics', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Help us understand how visitors use the site, so we can improve it.', 'secure-privacy' ),
-			'required'    => false,
-		),
-		array(
-			'key'         => 'marketing',
-			'label'       => _x( 'Marketing', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Show you relevant ads and measure campaigns, also on other sites. Switching this off is your opt-out of interest-based ads.', 'secure-privacy' ),
-			'required'    => false,
-		),
-	);
+	$labels       = secure_privacy_category_labels();
+	$descriptions = secure_privacy_category_descriptions();
+	$categories   = array();
+	foreach ( SECURE_PRIVACY_CATEGORIES as $key ) {
+		$categories[] = array(
+			'key'         => $key,
+			'label'       => $labels[ $key ],
+			'description' => $descriptions[ $key ],
+			'required'    => SECURE_PRIVACY_REQUIRED_CATEGORY === $key,
+		);
+	}
+	return $categories;
 }
 
 /**
@@ -325,7 +314,7 @@ function secure_privacy_categories(): array {
  */
 function secure_privacy_shown_categories( array $settings, string $locale ): array {
 	$enabled   = $settings['categories_enabled'] ?? null;
-	$enabled   = is_array( $enabled ) ? array_map( 'strval', $enabled ) : array( 'preferences', 'statistics', 'marketing' );
+	$enabled   = is_array( $enabled ) ? array_map( 'strval', $enabled ) : SECURE_PRIVACY_OPTIONAL_CATEGORIES;
 	$overrides = secure_privacy_text_overrides( $settings, $locale );
 	$shown     = array();
 	foreach ( secure_privacy_categories() as $category ) {
