@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
+from .validation import CATEGORIES
+
 bp = Blueprint("openapi", __name__)
 
 UUID = {"type": "string", "format": "uuid"}
-CATS = {"type": "object", "required": ["necessary", "preferences", "statistics", "marketing"],
-        "properties": {k: {"type": "boolean"} for k in
-                       ("necessary", "preferences", "statistics", "marketing")},
+CATS = {"type": "object", "required": list(CATEGORIES),
+        "properties": {k: {"type": "boolean"} for k in CATEGORIES},
         "additionalProperties": False}
 
 

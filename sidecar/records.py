@@ -24,6 +24,7 @@ from .clock import rfc3339, utcnow
 from .config import normalise_origin
 from .db import close_quietly, connect_args, table
 from .urls import is_page_url
+from .validation import CATEGORIES
 
 log = logging.getLogger("sidecar.records")
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
@@ -40,7 +41,7 @@ def _from() -> str:
     """The FROM clause every record read uses: the consent and the render that proves it."""
     return (f"`{table('consents')}` c LEFT JOIN `{table('renders')}` r"
             " ON r.id = c.render_id")
-CATEGORY_KEYS = ("necessary", "preferences", "statistics", "marketing")
+CATEGORY_KEYS = CATEGORIES
 
 
 def stored_ip(ip: str, mode: str) -> str | None:

@@ -16,6 +16,7 @@ RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
 ACTIONS = ("grant", "update", "withdraw")
 METHODS = ("accept_all", "reject_all", "custom", "withdraw", "gpc", "dnt")
+# The consent categories, the always-granted one first: the one list the sidecar has.
 CATEGORIES = ("necessary", "preferences", "statistics", "marketing")
 SIGNALS = ("gpc", "dnt")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")
