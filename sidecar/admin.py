@@ -1,4 +1,4 @@
-"""Admin JSON API behind bearer tokens (CONTRACT §5)."""
+"""Admin JSON API behind bearer tokens (docs/api.md §4.2)."""
 
 from __future__ import annotations
 

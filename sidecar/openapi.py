@@ -1,5 +1,5 @@
-"""`GET /openapi.json`: the sidecar's HTTP API as OpenAPI 3.1. tests/test_openapi.py keeps it
-in step with the routes the app really serves."""
+"""`GET /openapi.json`: the sidecar's HTTP API as OpenAPI 3.1 (in prose: docs/api.md §4).
+tests/test_records_api.py keeps it in step with the routes the app really serves."""
 
 from __future__ import annotations
 

@@ -300,7 +300,7 @@ def get_by_event(conn, event_id: str) -> dict | None:
 
 
 def to_record(row: dict) -> dict:
-    """The API form of a row (CONTRACT §5), plus `_seq` for pagination."""
+    """The API form of a row (docs/api.md §4.2), plus `_seq` for pagination."""
     done = row["screenshot_status"] == "done"
     shot_url = f"/v1/consents/{row['id']}/screenshot" if done else None
     shot = {"status": row["screenshot_status"], "url": shot_url,

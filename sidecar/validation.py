@@ -1,4 +1,4 @@
-"""Strict validation of a consent payload (CONTRACT §4). Every problem is a 422 naming
+"""Strict validation of a consent payload (docs/api.md §2). Every problem is a 422 naming
 the field; nothing is stored unless everything is valid."""
 
 from __future__ import annotations

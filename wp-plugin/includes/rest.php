@@ -1,6 +1,6 @@
 <?php
 /**
- * REST API: `POST /wp-json/secure-privacy/v1/consent`, the widget's consent intake (CONTRACT §6).
+ * REST API: `POST /wp-json/secure-privacy/v1/consent`, the widget's consent intake (docs/api.md §3).
  *
  * The body is validated strictly, the server-side fields are added, and the payload is signed
  * and forwarded to the sidecar; whatever the sidecar does, a valid consent is answered 202 and,
