@@ -171,7 +171,8 @@ function secure_privacy_render_stats_page(): void {
 
 	// Opt-in rate over time.
 	$series = array();
-	foreach ( SECURE_PRIVACY_CATEGORY_COLORS as $cat => $color ) {
+	foreach ( SECURE_PRIVACY_OPTIONAL_CATEGORIES as $cat ) {
+		$color = SECURE_PRIVACY_CATEGORY_COLORS[ $cat ];
 		if ( ! in_array( $cat, $enabled, true ) && empty( $by_cat[ $cat ]['granted'] ) ) {
 			continue;
 		}
@@ -213,7 +214,8 @@ function secure_privacy_render_stats_page(): void {
 	echo '<div class="sp-grid-3">';
 	// Per category.
 	$rows = array();
-	foreach ( SECURE_PRIVACY_CATEGORY_COLORS as $cat => $color ) {
+	foreach ( SECURE_PRIVACY_OPTIONAL_CATEGORIES as $cat ) {
+		$color  = SECURE_PRIVACY_CATEGORY_COLORS[ $cat ];
 		$rate   = $by_cat[ $cat ]['opt_in_rate'] ?? null;
 		$rows[] = array(
 			'label' => $labels[ $cat ],

@@ -21,6 +21,13 @@ const SECURE_PRIVACY_REQUIRED_CATEGORY = 'necessary';
 /** The categories a visitor chooses, in display order (a site may switch any of them off). */
 const SECURE_PRIVACY_OPTIONAL_CATEGORIES = array( 'preferences', 'statistics', 'marketing' );
 
+/** The optional categories' colour in every chart (WCAG AA against white). */
+const SECURE_PRIVACY_CATEGORY_COLORS = array(
+	'preferences' => '#7c3aed',
+	'statistics'  => '#0e7490',
+	'marketing'   => '#c2410c',
+);
+
 /** Ledger actions of a consent event. */
 const SECURE_PRIVACY_ACTIONS = array( 'grant', 'update', 'withdraw' );
 

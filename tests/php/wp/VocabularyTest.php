@@ -13,6 +13,7 @@ final class VocabularyTest extends SP_WP_TestCase {
 		$this->assertSame( SECURE_PRIVACY_CATEGORIES, array_column( secure_privacy_categories(), 'key' ) );
 		$this->assertSame( SECURE_PRIVACY_METHODS, array_keys( secure_privacy_method_labels() ) );
 		$this->assertSame( SECURE_PRIVACY_ACTIONS, array_keys( secure_privacy_action_labels() ) );
+		$this->assertSame( SECURE_PRIVACY_OPTIONAL_CATEGORIES, array_keys( SECURE_PRIVACY_CATEGORY_COLORS ) );
 		$this->assertSame( SECURE_PRIVACY_REQUIRED_CATEGORY, SECURE_PRIVACY_CATEGORIES[0] );
 		$this->assertSame( SECURE_PRIVACY_OPTIONAL_CATEGORIES, array_values( array_diff( SECURE_PRIVACY_CATEGORIES, array( SECURE_PRIVACY_REQUIRED_CATEGORY ) ) ) );
 		$this->assertSame( SECURE_PRIVACY_OPTIONAL_CATEGORIES, secure_privacy_settings_defaults()['categories_enabled'] );
