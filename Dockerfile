@@ -3,6 +3,7 @@
 #   docker build -t secure-privacy-sidecar .
 #   docker run -e SP_DATABASE_URL=... -e SP_SECRET_KEYS=... -e SP_ADMIN_TOKENS=... \
 #              -e SP_SITE_ORIGINS=https://example.com -e SP_METRICS_TOKENS=... \
+#              -e SP_LEDGER_KEYS=... -v sp-anchors:/var/lib/secure-privacy \
 #              -p 127.0.0.1:8000:8000 secure-privacy-sidecar
 #   (the screenshot worker: the same image with `sidecar worker` as the command)
 FROM debian:12-slim
@@ -18,7 +19,12 @@ COPY sidecar ./sidecar
 COPY scripts/install.sh scripts/syspkgs.py ./scripts/
 RUN bash scripts/install.sh sidecar && rm -rf /var/lib/apt/lists/* /root/.cache
 
-RUN useradd --system --create-home --home-dir /home/sidecar --uid 10001 sidecar
+RUN useradd --system --create-home --home-dir /home/sidecar --uid 10001 sidecar \
+    && install -d -o sidecar -g sidecar -m 0700 /var/lib/secure-privacy
+# The ledger's anchor file (docs/ledger.md): outside the database, on a volume the sidecar
+# and the worker share, kept when the container is replaced. Export copies elsewhere too.
+ENV SP_ANCHOR_FILE=/var/lib/secure-privacy/anchors.jsonl
+VOLUME /var/lib/secure-privacy
 # Not root: the worker's Chromium runs as this user too, with an environment of its own
 # (no SP_* settings) and its sandbox on where the seccomp profile allows user namespaces
 # (Docker's default does not: the worker then logs "browser sandbox off"). README.md.

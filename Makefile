@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install lint test-python test-php test-js bench
+.PHONY: demo test install lint test-python test-php test-js bench test-faults
 
 ## make demo: install what is missing, start the whole stack in the foreground, print READY.
 demo: install
@@ -27,3 +27,8 @@ test-php: install
 
 test-js: install
 	npm test --silent
+
+## make test-faults: the fault suite's long run on a stack of its own (about 5 minutes):
+## sidecar SIGKILLs, MariaDB down 60 s, browser kills; exact counts, exit 1 if anything is lost.
+test-faults: install
+	$(PY) bench/faults.py

@@ -1,6 +1,6 @@
 """Ingest benchmark (issue 3): the sidecar under gunicorn vs a raw PyMySQL insert loop.
 
-    .venv/bin/python bench/ingest.py [--seconds 15] [--connections 16] [--workers N]
+    .venv/bin/python bench/ingest.py [--seconds 15] [--connections 16] [--workers N] [--seal]
 
 In one run, on a private MariaDB with durable commits (innodb_flush_log_at_trx_commit=1):
  (a) baseline: one PyMySQL connection inserting single rows into a table shaped like
@@ -8,7 +8,9 @@ In one run, on a private MariaDB with durable commits (innodb_flush_log_at_trx_c
  (b) the sidecar under gunicorn ingesting distinct, valid signed tokens from wrk with
      `--connections` concurrent connections on 127.0.0.1.
 Prints both rates, `ingest_ratio = sidecar_rps / raw_rps`, p50/p99 and non-2xx counts, and
-checks that every 201 left exactly one durable row.
+checks that every 201 left exactly one durable row. With `--seal`, a sealer seals the
+ledger every second during the load, as the screenshot worker does, and the run also
+prints the unsealed backlog when the load stops and how long sealing it took.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -88,6 +91,32 @@ def raw_baseline(url: str, seconds: float) -> dict:
             "p99_ms": lat[int(len(lat) * 0.99)] * 1000}
 
 
+class Sealer(threading.Thread):
+    """Seals every second on its own connection, like the screenshot worker's loop."""
+
+    def __init__(self, url: str, prefix: str, secret_keys: str, ledger_keys: str):
+        super().__init__(daemon=True)
+        from sidecar import config
+        self.cfg = config.load(env={"SP_DATABASE_URL": url, "SP_TABLE_PREFIX": prefix,
+                                    "SP_SECRET_KEYS": secret_keys, "SP_LEDGER_KEYS": ledger_keys,
+                                    "SP_ADMIN_TOKENS": "x", "SP_SITE_ORIGINS": SITE,
+                                    "SP_ANCHOR_FILE": "off"})
+        self.conn = pymysql.connect(**connect_args(url))
+        self.stop, self.sealed, self.seals = threading.Event(), 0, 0
+
+    def run(self) -> None:
+        from sidecar import ledger
+        while not self.stop.is_set():
+            n = ledger.seal(self.conn, self.cfg)
+            self.sealed, self.seals = self.sealed + n, self.seals + (n > 0)
+            if n < 5000:
+                self.stop.wait(1.0)
+
+    def unsealed(self, conn) -> int:
+        from sidecar import ledger
+        return ledger.unsealed_count(conn, self.cfg["SP_TABLE_PREFIX"])
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=15)
@@ -97,6 +126,8 @@ def main() -> int:
     ap.add_argument("--tokens", type=int, default=60000)
     ap.add_argument("--threads-per-worker", type=int, default=None, help="gunicorn threads")
     ap.add_argument("--worker-class", default=None, help="gunicorn worker class (sync, gthread)")
+    ap.add_argument("--seal", action="store_true",
+                    help="seal the ledger every second during the load, as the worker does")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("bench: wrk is missing (scripts/install.sh installs it)", file=sys.stderr)
@@ -133,6 +164,10 @@ def main() -> int:
             cur.execute("SELECT COUNT(*) AS n FROM wp_sp_consents")
             before = cur.fetchone()["n"]
         conn.commit()
+        sealer = None
+        if args.seal:
+            sealer = Sealer(url, stack.table_prefix, stack.secret_keys, stack.ledger_keys)
+            sealer.start()
 
         print(f"sidecar: gunicorn {stack.gunicorn_workers or 'default'} "
               f"{stack.gunicorn_worker_class or 'default'} workers (gunicorn.conf.py unless "
@@ -149,6 +184,17 @@ def main() -> int:
             print(out.stdout, out.stderr, file=sys.stderr)
             return 1
         w = json.loads(line)
+        sealing = {}
+        if sealer:
+            backlog = sealer.unsealed(conn)
+            t0 = time.perf_counter()
+            while sealer.unsealed(conn) > 0 and time.perf_counter() - t0 < 120:
+                time.sleep(0.05)
+            sealing = {"unsealed_at_stop": backlog,
+                       "drain_s": round(time.perf_counter() - t0, 2),
+                       "sealed": sealer.sealed, "seals": sealer.seals}
+            sealer.stop.set()
+            sealer.join()
         with conn.cursor() as cur:
             cur.execute("SELECT COUNT(*) AS n FROM wp_sp_consents")
             stored = cur.fetchone()["n"] - before
@@ -166,6 +212,7 @@ def main() -> int:
             "socket_errors": w["connect_errors"] + w["timeouts"],
             "rows_stored": stored, "repeated_tokens": repeats,
             "ingest_ratio": round(sidecar_rps / raw["rps"], 3),
+            **sealing,
         }
         print(json.dumps(result, indent=2))
         print(f"ingest_ratio = {result['ingest_ratio']}  (target >= 1.0)  "

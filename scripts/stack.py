@@ -155,6 +155,8 @@ class Stack:
             "SP_ADMIN_TOKENS": self.admin_tokens,
             "SP_LEDGER_KEYS": self.ledger_keys,
             "SP_SITE_ORIGINS": self.wp_url,
+            # The ledger's anchor file: outside the database, shared by sidecar and worker.
+            "SP_ANCHOR_FILE": str(self.state_dir / "ledger-anchors.jsonl"),
         })
         env.update(self.extra_sidecar_env)
         return env
@@ -224,6 +226,38 @@ class Stack:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+    def kill_part(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Kill one part outright with `sig` (its whole process group: gunicorn's master and
+        workers, or the worker and its browser), with no shutdown of its own, and reap it.
+        The fault suite's crash; start it again with restart_part()."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    def restart_part(self, name: str, **options) -> None:
+        """Start a part that stop_part() or kill_part() took away (MariaDB on the same data
+        directory and port); wait until it is ready, as start() does. The parts keep the
+        order start() gives them, so stop() still stops them in reverse."""
+        self.stop_part(name)
+        starters = {"mariadb": self.start_db, "wordpress": self.start_wordpress,
+                    "sidecar": self.start_sidecar, "worker": self.start_worker}
+        starters[name](**options)
+        rank = {n: i for i, n in enumerate(starters)}
+        self.procs = dict(sorted(self.procs.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+    def alive(self, name: str) -> bool:
+        proc = self.procs.get(name)
+        return proc is not None and proc.poll() is None
 
     # ---- MariaDB --------------------------------------------------------------------
     def start_db(self) -> None:
@@ -370,13 +404,15 @@ require_once ABSPATH . 'wp-settings.php';
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)
 
-    def start_worker(self, name: str = "worker", **env: str) -> subprocess.Popen:
-        """Start the screenshot worker (`env` overrides its settings; tests start extra
-        workers on tables of their own under another `name`). Its browser gets none of this
-        environment: `sidecar.browser` starts Chromium with a minimal one, as an
-        unprivileged user when the worker is root, and sandboxed where the kernel allows."""
+    def start_worker(self, name: str = "worker", env: dict | None = None,
+                     **more: str) -> subprocess.Popen:
+        """Start the screenshot worker; `env` and `more` override its settings for this start
+        (the fault suite's short page-load timeout; tests start extra workers on tables of
+        their own under another `name`). Its browser gets none of this environment:
+        `sidecar.browser` starts Chromium with a minimal one, as an unprivileged user when
+        the worker is root, and sandboxed where the kernel allows."""
         proc = self._spawn(name, [str(VENV_BIN / "sidecar"), "worker"],
-                           env={**self.sidecar_env(), **env}, cwd=ROOT)
+                           env={**self.sidecar_env(), **(env or {}), **more}, cwd=ROOT)
         time.sleep(0.5)
         if proc.poll() is not None:
             raise StackError(f"worker exited (log: {self.log_dir / (name + '.log')})")

@@ -253,8 +253,40 @@ def stats():
 
 @bp.get("/v1/integrity")
 def integrity():
-    """Seal what is pending, then verify every record and the chain."""
+    """Seal what is pending, then verify every record, the keyed chain, every seal and the
+    heads anchored in this host's anchor file."""
     cfg = current_app.config
-    ledger.seal(get_db(), cfg["SP_TABLE_PREFIX"])
-    report = ledger.verify(connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"])
+    ledger.seal(get_db(), cfg)
+    report = ledger.verify(connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"],
+                           cfg["LEDGER_KEYS"],
+                           anchors=[cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else [])
+    report["ledger_key_derived"] = cfg["LEDGER_KEYS_DERIVED"]
+    if cfg["LEDGER_KEYS_DERIVED"]:
+        report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)
+    if not cfg["ANCHOR_FILE"]:
+        report["warnings"].insert(0, ledger.NO_ANCHOR_WARNING)
     return jsonify(report)
+
+
+@bp.get("/v1/integrity/anchors")
+def integrity_anchors():
+    """This host's anchor file (one JSON line per seal), for `sidecar verify --anchors`."""
+    path = current_app.config["ANCHOR_FILE"]
+    if not path:
+        raise ApiError(404, "no_anchor_file", "SP_ANCHOR_FILE is off on this sidecar")
+    try:
+        f = open(path, "rb")  # noqa: SIM115 - closed by the generator
+    except FileNotFoundError:
+        raise ApiError(404, "no_anchor_file", "No seal has been anchored on this host yet") \
+            from None
+
+    def generate():
+        with f:
+            while chunk := f.read(65536):
+                yield chunk
+
+    resp = Response(generate(), mimetype="application/x-ndjson")
+    resp.headers["Content-Disposition"] = \
+        f'attachment; filename="anchors-{utcnow().strftime("%Y%m%dT%H%M%SZ")}.jsonl"'
+    resp.headers["Cache-Control"] = "no-store"
+    return resp

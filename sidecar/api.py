@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pymysql
 from flask import Blueprint, current_app, jsonify, request
 
@@ -9,6 +11,8 @@ from . import records
 from .db import get_db
 from .errors import ApiError
 from .ingest import handle
+
+log = logging.getLogger("sidecar.api")
 
 bp = Blueprint("api", __name__)
 
@@ -45,8 +49,9 @@ def readyz():
     try:
         records.ping(get_db())
     except pymysql.MySQLError as e:
-        raise ApiError(503, "database_unavailable", f"Database not reachable: {e.args[-1]}") \
-            from None
+        # /readyz is public: the driver's text names the database host, so it goes to the log.
+        log.warning("database not reachable", extra={"fields": {"error": str(e.args[-1])}})
+        raise ApiError(503, "database_unavailable", "The database is not reachable") from None
     return jsonify({"status": "ready", "version": _version()})
 
 

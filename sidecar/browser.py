@@ -163,11 +163,14 @@ def chromedriver_path() -> str:
 
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
-               user_agent: str | None = None, proxy: str | None = None) -> webdriver.Remote:
+               user_agent: str | None = None, proxy: str | None = None,
+               page_load_strategy: str = "normal") -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
-    `proxy`, every request it makes (loopback included) goes through that proxy. A local
+    `proxy`, every request it makes (loopback included) goes through that proxy. With
+    `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
     one starts isolated (module docstring)."""
     opts = webdriver.ChromeOptions()
+    opts.page_load_strategy = page_load_strategy
     for flag in CHROMIUM_FLAGS:
         opts.add_argument(flag)
     opts.add_experimental_option("prefs", dict(WEBRTC_PREFS))

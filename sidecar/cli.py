@@ -24,8 +24,18 @@ def main(argv: list[str] | None = None) -> int:
                        help="retention in days (default: SP_RETENTION_DAYS)")
     purge.add_argument("--before", default=None,
                        help="erase records received before this UTC time (RFC 3339) instead")
-    sub.add_parser("verify", help="verify the ledger; exit 1 if anything was tampered with")
-    sub.add_parser("seal", help="seal pending records into the hash chain now")
+    verify = sub.add_parser("verify", help="verify the ledger; exit 1 if anything was tampered"
+                            " with")
+    verify.add_argument("--anchors", action="append", metavar="FILE",
+                        help="anchor file(s) to check the chain against, e.g. exported from"
+                             " GET /v1/integrity/anchors (default: SP_ANCHOR_FILE)")
+    verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    seal = sub.add_parser("seal", help="seal pending records into the hash chain now")
+    seal.add_argument("--sweep", action="store_true",
+                      help="search the whole table for unsealed records, not the recent part")
+    seal.add_argument("--accept-legacy", action="store_true",
+                      help="convert records of the old unkeyed chain into the keyed chain even"
+                           " though that chain fails verification (verify keeps reporting it)")
     args = parser.parse_args(argv)
     setup_logging()
     try:
@@ -40,12 +50,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
         return 0
     if args.command == "verify":
-        return _verify(cfg)
+        return _verify(cfg, args.anchors, args.quiet)
     if args.command == "seal":
         from . import ledger
         conn = db.Pool(cfg["SP_DATABASE_URL"], 1).get()
         n = 0
-        while (sealed := ledger.seal(conn, cfg["SP_TABLE_PREFIX"])) > 0:
+        while (sealed := ledger.seal(conn, cfg, sweep=args.sweep,
+                                     accept_legacy=args.accept_legacy)) > 0:
             n += sealed
         print(f"sealed {n} record(s)")
         return 0
@@ -71,14 +82,32 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _verify(cfg: dict) -> int:
+def _verify(cfg: dict, anchors: list[str] | None, quiet: bool) -> int:
+    import time
+
     from . import db, ledger
-    report = ledger.verify(db.connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"])
+    if anchors is None:
+        anchors = [cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else []
+    started = time.monotonic()
+
+    def progress(n: int) -> None:
+        if not quiet:
+            print(f"verify: {n} records checked, {time.monotonic() - started:.0f} s",
+                  file=sys.stderr, flush=True)
+
+    report = ledger.verify(db.connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"],
+                           cfg["LEDGER_KEYS"], anchors=anchors, progress=progress)
+    if cfg["LEDGER_KEYS_DERIVED"]:
+        report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)
+    if not anchors:
+        report["warnings"].insert(0, ledger.NO_ANCHOR_WARNING)
+    for w in report["warnings"]:
+        print(f"WARNING: {w}")
     for p in report["problems"]:
         where = f"record {p['id']} (seq {p['seq']}, chain position {p['chain_pos']})" \
             if p["id"] else "ledger"
         print(f"TAMPERED {where}: {p['problem']}")
-    print(json.dumps({k: v for k, v in report.items() if k != "problems"}))
+    print(json.dumps({k: v for k, v in report.items() if k not in ("problems", "warnings")}))
     print("ledger OK" if report["ok"] else "ledger FAILED verification")
     return 0 if report["ok"] else 1
 

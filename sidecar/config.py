@@ -24,6 +24,7 @@ DEFAULTS = {
     "SP_RETENTION_DAYS": "0",
     "SP_GROUP_COMMIT": "auto",
     "SP_LEDGER_KEYS": "",
+    "SP_ANCHOR_FILE": "",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
@@ -67,6 +68,8 @@ def load(env=None, overrides: dict | None = None) -> dict:
     cfg["ADMIN_TOKENS"] = _split(raw["SP_ADMIN_TOKENS"])
     cfg["LEDGER_KEYS"], cfg["LEDGER_KEYS_DERIVED"] = ledger_keys(raw["SP_LEDGER_KEYS"],
                                                                  cfg["SECRET_KEYS"])
+    cfg["ANCHOR_FILE"] = anchor_file(raw["SP_ANCHOR_FILE"], raw["SP_DATABASE_URL"],
+                                     raw["SP_TABLE_PREFIX"], env)
     try:
         cfg["SITE_ORIGINS"] = [normalise_origin(o) for o in _split(raw["SP_SITE_ORIGINS"])]
     except ValueError as e:
@@ -125,3 +128,18 @@ def ledger_keys(value: str, secret_keys: list[str]) -> tuple[list[bytes], bool]:
         return [k.encode() for k in keys], False
     return [hmac.new(k.encode(), b"secure-privacy/ledger/v1", hashlib.sha256).digest()
             for k in secret_keys], True
+
+
+def anchor_file(value: str, database_url: str, prefix: str, env: dict) -> str | None:
+    """Where seals append their heads, outside the database (docs/ledger.md); None when
+    `SP_ANCHOR_FILE` is `off`. The default is one file per database and table prefix in the
+    sidecar host's state directory."""
+    value = value.strip()
+    if value.lower() in ("off", "none"):
+        return None
+    if value:
+        return os.path.abspath(os.path.expanduser(value))
+    state = env.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    database = urlsplit(database_url).path.strip("/") or "db"
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in f"{database}-{prefix}")
+    return os.path.join(state, "secure-privacy", f"anchors-{name}.jsonl")

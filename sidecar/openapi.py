@@ -173,12 +173,28 @@ SPEC = {
                 "group_by": {"type": "string"}, "groups": {"type": "array"}}}),
                 "400": _err("Bad parameter"), **AUTH_ERRORS}}},
         "/v1/integrity": {"get": {
-            "summary": "Seal pending records, then verify the whole ledger", "security": ADMIN,
+            "summary": "Seal pending records, then verify the whole ledger (docs/ledger.md)",
+            "security": ADMIN,
             "responses": {"200": _json("Verification report", {"type": "object", "properties": {
                 "ok": {"type": "boolean"}, "records": {"type": "integer"},
                 "sealed": {"type": "integer"}, "unsealed": {"type": "integer"},
-                "head": {"type": "string"}, "problems": {"type": "array"}}}),
+                "head": {"type": "string", "description": "The keyed chain's head (hex)"},
+                "key_ids": {"type": "array", "items": {"type": "string"}},
+                "ledger_key_derived": {"type": "boolean", "description":
+                                       "True when SP_LEDGER_KEYS is unset"},
+                "anchors": {"type": "object", "properties": {
+                    "files": {"type": "array", "items": {"type": "string"}},
+                    "checked": {"type": "integer"}, "last_pos": {"type": "integer"}}},
+                "warnings": {"type": "array", "items": {"type": "string"}},
+                "problems": {"type": "array"}}}),
                 **AUTH_ERRORS}}},
+        "/v1/integrity/anchors": {"get": {
+            "summary": "This host's ledger anchors (one JSON line per seal), to keep outside"
+                       " the database and check with `sidecar verify --anchors FILE`",
+            "security": ADMIN,
+            "responses": {"200": {"description": "Anchor lines: seal, pos, head, key_id, at",
+                                  "content": {"application/x-ndjson": {}}},
+                          "404": _err("No anchor file (`no_anchor_file`)"), **AUTH_ERRORS}}},
         "/healthz": {"get": {"summary": "Liveness", "responses": {
             "200": _json("Alive", {"type": "object"})}}},
         "/readyz": {"get": {"summary": "Readiness (database reachable)", "responses": {

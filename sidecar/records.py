@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pymysql
 import pymysql.cursors
+from flask import current_app
 
 from . import geo, ledger, metrics, renders
 from .clock import rfc3339, utcnow
@@ -30,17 +31,18 @@ log = logging.getLogger("sidecar.records")
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
         "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
-        "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "chain_pos",
-        "chain_hash", "erased_at")
+        "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "erased_at")
 COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + (
-    ", r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
+    ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
+    " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
     " r.banner_text_hash, r.created_at AS taken_at")
 
 
 def _from() -> str:
-    """The FROM clause every record read uses: the consent and the render that proves it."""
-    return (f"`{table('consents')}` c LEFT JOIN `{table('renders')}` r"
-            " ON r.id = c.render_id")
+    """The FROM clause every record read uses: the consent, its place in the ledger's chain
+    and the render that proves it."""
+    return (f"`{table('consents')}` c LEFT JOIN `{table('chain')}` ch ON ch.consent_seq = c.seq"
+            f" LEFT JOIN `{table('renders')}` r ON r.id = c.render_id")
 CATEGORY_KEYS = CATEGORIES
 
 
@@ -388,6 +390,7 @@ def stream_consents(conn_args: dict, filters: dict, prefix: str):
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT {COLUMNS} FROM `{prefix}sp_consents` c"
+                        f" LEFT JOIN `{prefix}sp_chain` ch ON ch.consent_seq = c.seq"
                         f" LEFT JOIN `{prefix}sp_renders` r ON r.id = c.render_id"
                         f" WHERE {' AND '.join(where)} ORDER BY c.seq DESC", args)
             for row in cur:
@@ -627,7 +630,7 @@ def queue_depth(conn) -> int:
 
 def unsealed_count(conn) -> int:
     """Records not yet sealed into the ledger's chain."""
-    return _count(conn, f"SELECT COUNT(*) AS n FROM `{table('consents')}` WHERE seal_id IS NULL")
+    return ledger.unsealed_count(conn, current_app.config["SP_TABLE_PREFIX"])
 
 
 def ping(conn) -> None:

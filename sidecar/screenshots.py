@@ -12,7 +12,10 @@ the consent's page fresh in one warm headless Chromium, and stores the picture a
   ids, campaign tags or personal parameters), and the render and its images record exactly
   that URL, so a render shared by several visitors holds nothing of any one of them.
 - The browser's network goes through `egress.Egress` (SSRF guard); a render that loads past
-  its hard time limit kills the browser, which is started afresh for the next job.
+  its hard time limit kills the browser, which is started afresh for the next job. A page
+  whose load never completes (a stalled resource) is stopped at SP_SCREENSHOT_TIMEOUT and
+  shot as it stands once its banner shows. A crashed or killed Chromium or chromedriver fails
+  the attempt (retried with backoff), never the worker.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import time
 from datetime import timedelta
 
 import pymysql
+import urllib3
 from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
@@ -202,8 +206,9 @@ class Worker:
         if self.driver is None:
             if self.egress is None:
                 self.egress = Egress(self.cfg["SITE_ORIGINS"])
+            # eager: get() returns once the document is parsed; render() waits for the rest.
             self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"],
-                                             proxy=self.egress.url)
+                                             proxy=self.egress.url, page_load_strategy="eager")
             self.driver.set_page_load_timeout(self.cfg["SP_SCREENSHOT_TIMEOUT"])
             self.driver.set_script_timeout(10)
             self.shots = 0
@@ -235,11 +240,11 @@ class Worker:
         d.get("about:blank")
         browser.console_log(d)  # start with an empty console
         started = time.perf_counter()
+        timeout = self.cfg["SP_SCREENSHOT_TIMEOUT"]
         try:
-            d.get(job["page_url"])
+            d.get(job["page_url"])  # returns once the document is parsed (eager)
         except TimeoutException:
-            raise RenderError(f"the page did not load within "
-                              f"{self.cfg['SP_SCREENSHOT_TIMEOUT']} s") from None
+            raise RenderError(f"the page did not load within {timeout} s") from None
         self.check_egress(d)
         try:
             banner = WebDriverWait(d, 10, poll_frequency=0.05).until(
@@ -247,6 +252,19 @@ class Worker:
         except TimeoutException:
             self.check_egress(d)
             raise RenderError("the consent banner did not show on the page") from None
+        # Images, styles and fonts finish loading as they did for the visitor. A resource that
+        # never finishes (a stalled image or tracker) would hold the load event back for ever,
+        # while the visitor saw the page and its banner: at the page-load timeout, loading
+        # stops and the page is taken as it stands.
+        left = max(0.5, timeout - (time.perf_counter() - started))
+        try:
+            WebDriverWait(d, left, poll_frequency=0.1).until(
+                lambda drv: drv.execute_script("return document.readyState") == "complete")
+        except TimeoutException:
+            d.execute_script("window.stop();")
+            log.warning("page still loading; screenshot taken after stopping it", extra={
+                "fields": {"job": job["id"], "timeout": timeout}})
+        self.check_egress(d)
         self.check_egress(d)
         png = d.get_screenshot_as_png()
         self.shots += 1
@@ -294,16 +312,27 @@ class Worker:
         job = self.claim()
         if job is None:
             return False
+        try:
+            self.process(job)
+        except pymysql.MySQLError:
+            raise  # the job's lease brings it back once the database answers again
+        except Exception as e:  # noqa: BLE001 - one job must never stop the worker
+            log.exception("screenshot job failed unexpectedly")
+            self.recycle()
+            self.fail(job, f"worker error: {type(e).__name__}: {e}".splitlines()[0])
+        return True
+
+    def process(self, job: dict) -> None:
         if not may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
-            return True
+            return
         # What is loaded is what the render records: the proof URL, nothing of the visitor's
         # own (renders.py). New jobs hold it already; older jobs are cleaned here.
         job["page_url"] = renders.proof_url(job["page_url"])
         if job["page_url"] is None:
             self.fail(job, "page_url holds an e-mail address in its path; not rendered",
                       retry=False)
-            return True
+            return
         render = self.fresh_render(job["render_key"])
         if render is None:
             lock = f"{self.prefix}sp_render_{job['render_key'][:40]}"
@@ -327,7 +356,6 @@ class Worker:
                 "job": job["id"], "render": render["id"], "rows": linked}})
         if self.shots >= RECYCLE_AFTER:
             self.recycle()
-        return True
 
     def render_job(self, job: dict) -> dict | None:
         try:
@@ -338,6 +366,12 @@ class Worker:
         except WebDriverException as e:
             self.recycle()
             self.fail(job, f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}")
+            return None
+        except (urllib3.exceptions.HTTPError, OSError) as e:
+            # chromedriver itself is gone (crashed, or killed by the hard time limit): its
+            # connection breaks instead of a WebDriver error. A new browser takes the retry.
+            self.recycle()
+            self.fail(job, f"browser error: chromedriver connection lost ({type(e).__name__})")
             return None
         return self.save_render(job, shot)
 
@@ -350,7 +384,7 @@ class Worker:
                 try:
                     if time.monotonic() >= next_seal:
                         # The worker also seals new records into the ledger's hash chain.
-                        ledger.seal(self.db(), self.prefix)
+                        ledger.seal(self.db(), self.cfg)
                         next_seal = time.monotonic() + SEAL_EVERY
                     busy = self.run_once()
                 except pymysql.MySQLError as e:

@@ -16,9 +16,9 @@ A page URL is what a browser's `location.href` gives, which is already ASCII
 - the authority is a host and an optional `:port`, no userinfo (`@` is refused);
 - the host is one of:
   - a DNS name: dot-separated labels of letters, digits, hyphens and underscores (browsers
-    accept `my_site.local`), 1-63 characters each, not starting or ending with a hyphen, 253 characters at most, one optional trailing
-    dot; punycode labels (`xn--…`) are such labels; the last label is not all digits
-    (that would be an IPv4 address);
+    accept `my_site.local`), 1-63 characters each, not starting or ending with a hyphen,
+    253 characters at most, one optional trailing dot; punycode labels (`xn--…`) are such
+    labels; the last label is not all digits (that would be an IPv4 address);
   - a dotted IPv4 address: four decimal numbers 0-255 without leading zeros;
   - a bracketed IPv6 address (`[2001:db8::1]`): 1-4 hex digits per group, eight groups
     or fewer with one `::`, optionally ending in a dotted IPv4 address; no zone id;

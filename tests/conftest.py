@@ -62,10 +62,16 @@ def test_db(stack):
 
 
 @pytest.fixture
-def make_app(test_db):
+def anchor_file(tmp_path):
+    """The ledger's anchor file of this test's apps (outside the database, like on a host)."""
+    return tmp_path / "anchors.jsonl"
+
+
+@pytest.fixture
+def make_app(test_db, anchor_file):
     """Build sidecar apps on the (emptied) test database; keyword args override settings."""
     with db_conn(test_db) as conn, conn.cursor() as cur:
-        for name in ("consents", "screenshot_jobs", "screenshots", "seals", "renders"):
+        for name in ("consents", "screenshot_jobs", "screenshots", "seals", "chain", "renders"):
             if _exists(cur, f"t_sp_{name}"):  # the first app of the session creates them
                 cur.execute(f"DELETE FROM t_sp_{name}")
         conn.commit()
@@ -78,6 +84,7 @@ def make_app(test_db):
             "SP_ADMIN_TOKENS": ",".join(TEST_TOKENS),
             "SP_SITE_ORIGINS": SITE,
             "SP_TABLE_PREFIX": "t_",
+            "SP_ANCHOR_FILE": str(anchor_file),
             **overrides,
         })
         apps.append(app)

@@ -219,6 +219,8 @@ def test_readyz_fails_without_database(test_db):
                       "SP_AUTO_MIGRATE": "0"})
     r = app.test_client().get("/readyz")
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "database_unavailable"
+    # Public: it names no database host, port or user.
+    assert "127.0.0.1" not in r.get_data(as_text=True) and "nobody" not in r.get_data(as_text=True)
 
 
 def test_unknown_route_is_json_404(client):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import http.server
+import itertools
 import json
 import re
 import threading
@@ -85,6 +86,16 @@ def send(url: str, body: bytes | None, headers: dict | None = None, method: str 
     return status, data, hdrs
 
 
+_visitors = itertools.count(1)
+
+
+def new_visitor() -> dict:
+    """A visitor address no other request of this session used: a reused one would carry
+    its earlier count into the same rate-limit minute."""
+    n = next(_visitors)
+    return {"X-Forwarded-For": f"198.51.{100 + n // 250}.{n % 250 + 1}"}
+
+
 def window_start():
     """Wait, if need be, so that the next few seconds fall inside one rate-limit minute."""
     left = 60 - time.time() % 60
@@ -121,9 +132,9 @@ REFUSED_FORMS = {
 
 def check_forms(stack, admin_api, limited: dict, refused: dict):
     wp = stack.wp_url
-    for n, (name, path) in enumerate(limited.items()):
+    for name, path in limited.items():
         window_start()
-        visitor = {"X-Forwarded-For": f"198.51.100.{n + 1 + int(time.time()) % 200}"}
+        visitor = new_visitor()
         statuses = [send(wp + path, json.dumps(consent(wp)).encode(), visitor)[0] for _ in range(5)]
         assert statuses == [202, 202, 202, 429, 429], (name, statuses)
         big = consent(wp, page_url=wp + "/?" + "a" * BODY_LIMIT)

@@ -60,6 +60,7 @@ def shots(full_stack):
         "SP_SECRET_KEYS": "shot-key", "SP_ADMIN_TOKENS": "admin-token-two",
         "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "8",
         "SP_SCREENSHOT_BACKOFF": "1", "SP_SCREENSHOT_LEASE": "10",
+        "SP_ANCHOR_FILE": str(full_stack.state_dir / "anchors-sx.jsonl"),
     }
     app = create_app(settings)
     yield Shots(full_stack, app, settings)
@@ -83,7 +84,7 @@ class Shots:
             conn.close()
 
     def clean(self):
-        for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals"):
+        for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals", "chain"):
             self.sql(f"DELETE FROM sx_sp_{t}")
 
     def ingest(self, page, **overrides) -> str:
