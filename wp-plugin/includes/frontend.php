@@ -25,6 +25,13 @@ const SECURE_PRIVACY_BANNER_CACHE_OPTION = 'secure_privacy_banner_cache';
 /** Autoloaded option: the privacy-policy URLs last resolved (secure_privacy_privacy_url). */
 const SECURE_PRIVACY_PRIVACY_URL_OPTION = 'secure_privacy_privacy_url';
 
+/**
+ * The shape of the configuration island, part of the banner cache's key: raised when the
+ * island gains or changes a field the widget relies on, so no output built before is served
+ * (2: `categoryKeys`).
+ */
+const SECURE_PRIVACY_CONFIG_FORMAT = 2;
+
 /** The built-in primary colour (contrast 6.7:1 with white). */
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
 
@@ -132,7 +139,7 @@ function secure_privacy_banner_cache_key(): ?string {
 			return null;
 		}
 	}
-	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
+	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, SECURE_PRIVACY_CONFIG_FORMAT, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
 }
 
 /**

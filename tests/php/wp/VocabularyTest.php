@@ -26,6 +26,20 @@ final class VocabularyTest extends SP_WP_TestCase {
 		$this->assertSame( SECURE_PRIVACY_CATEGORIES, $config['categoryKeys'] );
 	}
 
+	public function test_a_banner_built_before_the_island_listed_every_category_is_not_served(): void {
+		$this->set( array( 'categories_enabled' => array( 'statistics' ) ) );
+		$built  = secure_privacy_banner_output( true );
+		$config = json_decode( $built['config'], true );
+		unset( $config['categoryKeys'] );
+		// The key such an output was kept under before the island's format was part of it.
+		$old_key = md5( implode( "\n", array( SECURE_PRIVACY_VERSION, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
+		$old     = array( 'config' => (string) wp_json_encode( $config ) ) + $built + array( 'until' => '' );
+		update_option( SECURE_PRIVACY_BANNER_CACHE_OPTION, array( $old_key => $old ) );
+
+		$served = json_decode( secure_privacy_banner_output( true )['config'], true );
+		$this->assertSame( SECURE_PRIVACY_CATEGORIES, $served['categoryKeys'] ?? null );
+	}
+
 	public function test_the_consent_route_describes_its_fields_by_json_schema(): void {
 		$args = secure_privacy_rest_consent_args();
 		$this->assertSame( SECURE_PRIVACY_UUID4_PATTERN, $args['event_id']['pattern'] );
