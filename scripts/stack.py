@@ -107,7 +107,7 @@ class Stack:
 
     @classmethod
     def from_env(cls, env=os.environ) -> Stack:
-        """The stack `make demo` runs, overridable by the variables of CONTRACT §2."""
+        """The stack `make demo` runs, overridable by the variables of docs/api.md §5."""
         return cls(
             state_dir=Path(env.get("DEMO_DIR", ROOT / ".demo")).resolve(),
             wp_port=int(env.get("WP_PORT", 8080)),

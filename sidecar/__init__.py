@@ -23,7 +23,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         raise config_mod.ConfigError(f"SP_GEOIP_DB: cannot open the database: {e}") from None
     db.init_app(app)
     if str(app.config.get("SP_AUTO_MIGRATE", "1")) != "0":
-        # CONTRACT §3: migrations also run at start (idempotent, serialised by a DB lock).
+        # docs/api.md §5: migrations also run at start (idempotent, serialised by a DB lock).
         db.migrate(app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
     if _group_commit(app.config["SP_GROUP_COMMIT"]):
         app.extensions["sp_committer"] = records.GroupCommitter(

@@ -1,4 +1,4 @@
-"""Admin JSON API behind bearer tokens (CONTRACT §5)."""
+"""Admin JSON API behind bearer tokens (docs/api.md §4.2)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from .clock import utcnow
 from .db import connect_args, get_db
 from .errors import ApiError
 from .openapi import MAX_WP_USER_ID
-from .validation import ACTIONS, METHODS, UUID4
+from .validation import ACTIONS, CATEGORIES, METHODS, UUID4
 
 bp = Blueprint("admin", __name__)
 
@@ -224,8 +224,8 @@ def erasures():
     return jsonify({"erased": n})
 
 
-CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", "necessary", "preferences",
-              "statistics", "marketing", "page_url", "policy_version", "banner_version",
+CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", *CATEGORIES,
+              "page_url", "policy_version", "banner_version",
               "language", "gpc", "dnt", "ip", "country", "region", "city", "user_agent",
               "wp_user_id", "occurred_at", "received_at", "screenshot_status", "hash")
 

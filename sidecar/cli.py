@@ -1,4 +1,4 @@
-"""`sidecar` console script: serve, worker, migrate, purge, verify (CONTRACT §3)."""
+"""`sidecar` console script: serve, worker, migrate, purge, verify (docs/api.md §5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings from the environment (CONTRACT §3). Every bad value fails at start with its name."""
+"""Settings from the environment (docs/api.md §5). A bad value fails at start with its name."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one JSON error path: `{"error": {"code": ..., "message": ...}}` (CONTRACT §5)."""
+"""The one JSON error path: `{"error": {"code": ..., "message": ...}}` (docs/api.md §4)."""
 
 from __future__ import annotations
 

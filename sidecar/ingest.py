@@ -1,4 +1,4 @@
-"""Consent intake, `POST /v1/consents` (CONTRACT §4–§5): the one hot path of the sidecar,
+"""Consent intake, `POST /v1/consents` (docs/api.md §4.1): the one hot path of the sidecar,
 called for every visitor's every choice.
 
 `handle()` is the whole intake: parse the body, verify the token, validate, store durably
@@ -73,7 +73,7 @@ ERASED_FIELDS = ("subject_id", "page_url")
 def _check_same_event(consent: dict, rec: dict) -> None:
     """An event_id arriving again must carry the same choice: else 409 `event_id_conflict`
     naming the record that holds the event_id, so no sender is told a discarded choice was
-    recorded (CONTRACT §5: only the same event again is answered 200 with the same id)."""
+    recorded (docs/api.md §4.1: only the same event again is answered 200 with the same id)."""
     differ = [f for f in CLIENT_FIELDS
               if not (rec.get("erased") and f in ERASED_FIELDS) and consent[f] != rec[f]]
     if differ:

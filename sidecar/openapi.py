@@ -1,9 +1,11 @@
-"""`GET /openapi.json`: the sidecar's HTTP API as OpenAPI 3.1. tests/test_openapi.py keeps it
-in step with the routes the app really serves."""
+"""`GET /openapi.json`: the sidecar's HTTP API as OpenAPI 3.1 (in prose: docs/api.md §4).
+tests/test_records_api.py keeps it in step with the routes the app really serves."""
 
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
+
+from .validation import CATEGORIES
 
 bp = Blueprint("openapi", __name__)
 
@@ -15,9 +17,8 @@ UUID4 = {"type": "string", "format": "uuid", "maxLength": 36,
                     "[0-9a-fA-F]{12}$"}
 MAX_WP_USER_ID = 2**64 - 1  # BIGINT UNSIGNED, as WordPress stores user ids
 WP_USER_ID = {"type": "integer", "minimum": 1, "maximum": MAX_WP_USER_ID}
-CATS = {"type": "object", "required": ["necessary", "preferences", "statistics", "marketing"],
-        "properties": {k: {"type": "boolean"} for k in
-                       ("necessary", "preferences", "statistics", "marketing")},
+CATS = {"type": "object", "required": list(CATEGORIES),
+        "properties": {k: {"type": "boolean"} for k in CATEGORIES},
         "additionalProperties": False}
 
 

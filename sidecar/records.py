@@ -25,6 +25,7 @@ from .clock import rfc3339, utcnow
 from .config import normalise_origin
 from .db import close_quietly, connect_args, table
 from .urls import is_page_url
+from .validation import CATEGORIES
 
 log = logging.getLogger("sidecar.records")
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
@@ -42,7 +43,7 @@ def _from() -> str:
     and the render that proves it."""
     return (f"`{table('consents')}` c LEFT JOIN `{table('chain')}` ch ON ch.consent_seq = c.seq"
             f" LEFT JOIN `{table('renders')}` r ON r.id = c.render_id")
-CATEGORY_KEYS = ("necessary", "preferences", "statistics", "marketing")
+CATEGORY_KEYS = CATEGORIES
 
 
 def stored_ip(ip: str, mode: str) -> str | None:
@@ -301,7 +302,7 @@ def get_by_event(conn, event_id: str) -> dict | None:
 
 
 def to_record(row: dict) -> dict:
-    """The API form of a row (CONTRACT §5), plus `_seq` for pagination."""
+    """The API form of a row (docs/api.md §4.2), plus `_seq` for pagination."""
     done = row["screenshot_status"] == "done"
     shot_url = f"/v1/consents/{row['id']}/screenshot" if done else None
     shot = {"status": row["screenshot_status"], "url": shot_url,

@@ -1,6 +1,6 @@
 """Signed tokens: one serializer per purpose, each with its own salt, keys oldest first.
 
-`consent` verifies what the plugin sends (CONTRACT §4); `receipt` signs what the sidecar
+`consent` verifies what the plugin sends (docs/api.md §2); `receipt` signs what the sidecar
 hands back to the visitor as a statement of what was recorded.
 """
 
@@ -29,7 +29,7 @@ RECEIPT_SALT = "secure-privacy/receipt/v1"
 
 
 def serializer(keys: list[str], salt: str) -> URLSafeTimedSerializer:
-    """The contract's serializer for `salt`; signs with the last key, accepts any of them."""
+    """The serializer of docs/api.md §2 for `salt`; signs with the last key, accepts any."""
     return _serializer(tuple(keys), salt)
 
 
@@ -118,7 +118,7 @@ def load_consent(token: str, keys: list[str], max_age: int, skew: int = 0):
 
 
 def sign_receipt(statement: dict, keys: list[str]) -> str:
-    """A receipt token for `statement`: what the contract's serializer with the receipt salt
+    """A receipt token for `statement`: what the consent serializer with the receipt salt
     makes, uncompressed (a receipt is small; zlib costs more than it saves), so any
     itsdangerous client — `load_receipt` included — verifies it. Built directly (payload,
     timestamp, HMAC of the newest key), as itsdangerous's TimestampSigner.sign does."""

@@ -1,4 +1,4 @@
-"""The page URL rule: which `page_url` a consent may carry (CONTRACT §4).
+"""The page URL rule: which `page_url` a consent may carry (docs/api.md §2).
 
 One rule, written twice: here for the sidecar and in `wp-plugin/includes/url.php` for the
 plugin, both checked against the same vectors (`tests/vectors/urls.json`). The plugin refuses

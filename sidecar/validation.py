@@ -1,4 +1,4 @@
-"""Strict validation of a consent payload (CONTRACT §4). Every problem is a 422 naming
+"""Strict validation of a consent payload (docs/api.md §2). Every problem is a 422 naming
 the field; nothing is stored unless everything is valid."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
 ACTIONS = ("grant", "update", "withdraw")
 METHODS = ("accept_all", "reject_all", "custom", "withdraw", "gpc", "dnt")
+# The consent categories, the always-granted one first: the one list the sidecar has.
 CATEGORIES = ("necessary", "preferences", "statistics", "marketing")
 SIGNALS = ("gpc", "dnt")
 CONTROL = re.compile(r"[\x00-\x1f\x7f]")

@@ -1,4 +1,4 @@
-"""The sidecar's HTTP API against a real MariaDB (CONTRACT §4–§5)."""
+"""The sidecar's HTTP API against a real MariaDB (docs/api.md §2 and §4)."""
 
 from __future__ import annotations
 

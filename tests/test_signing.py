@@ -1,4 +1,4 @@
-"""Tokens cross the PHP/Python border in both directions (CONTRACT §4).
+"""Tokens cross the PHP/Python border in both directions (docs/api.md §2).
 
 The PHPUnit suite proves PHP reproduces and verifies the shared vectors; here Python checks
 the vectors with the sidecar's serializer and verifies tokens the PHP signer makes right now.

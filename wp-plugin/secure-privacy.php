@@ -21,11 +21,13 @@ define( 'SECURE_PRIVACY_VERSION', '0.1.0' );
 define( 'SECURE_PRIVACY_FILE', __FILE__ );
 
 require_once __DIR__ . '/includes/plugin.php';
+require_once __DIR__ . '/includes/vocabulary.php';
 require_once __DIR__ . '/includes/settings.php';
 require_once __DIR__ . '/includes/class-signer.php';
 require_once __DIR__ . '/includes/url.php';
 require_once __DIR__ . '/includes/sidecar.php';
 require_once __DIR__ . '/includes/outbox.php';
+require_once __DIR__ . '/includes/client-ip.php';
 require_once __DIR__ . '/includes/rate-limit.php';
 require_once __DIR__ . '/includes/rest.php';
 require_once __DIR__ . '/includes/route-guard.php';

@@ -9,8 +9,9 @@ const UUID4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{
 const DAY = 864e5;
 const NOW = Date.parse('2024-06-01T12:00:00Z');
 const ALL = [{ key: 'necessary' }, { key: 'preferences' }, { key: 'statistics' }, { key: 'marketing' }];
+const KEYS = ALL.map((c) => c.key); // the plugin's island always lists every category (categoryKeys)
 const config = (over) => core.normalizeConfig({
-  policyVersion: '1', bannerVersion: 'ab12', lifetimeDays: 365, categories: ALL, ...over,
+  policyVersion: '1', bannerVersion: 'ab12', lifetimeDays: 365, categories: ALL, categoryKeys: KEYS, ...over,
 }, NOW);
 const NO_SIGNALS = { gpc: false, dnt: false };
 const state = (over) => ({
@@ -129,6 +130,15 @@ test('categories the banner does not show are never granted', () => {
     { necessary: true, preferences: false, statistics: true, marketing: false });
   assert.deepEqual(core.decisionFor('save', { marketing: true, statistics: true }, NO_SIGNALS, c).categories,
     { necessary: true, preferences: false, statistics: true, marketing: false });
+});
+
+test('the payload has exactly the categories the plugin lists in categoryKeys, the first always granted', () => {
+  const c = config({ categories: [{ key: 'essential' }, { key: 'statistics' }], categoryKeys: ['essential', 'statistics', 'video'] });
+  assert.deepEqual(core.decisionFor('accept-all', null, NO_SIGNALS, c).categories,
+    { essential: true, statistics: true, video: false });
+  assert.deepEqual(core.decisionFor('reject-all', null, NO_SIGNALS, c).categories,
+    { essential: true, statistics: false, video: false });
+  assert.deepEqual(core.normalizeConfig({ categories: ALL }, NOW).categoryKeys, KEYS, 'without the list: the shown keys');
 });
 
 test('GPC forces marketing off on accept all, with method gpc', () => {

@@ -53,6 +53,7 @@ function siteConfig(over = {}) {
       { key: 'statistics', label: 'Statistics', description: 'Traffic measurement.', required: false },
       { key: 'marketing', label: 'Marketing', description: 'Ads.', required: false },
     ],
+    categoryKeys: ['necessary', 'preferences', 'statistics', 'marketing'],
     texts: TEXTS,
     ...over,
   };

@@ -1,5 +1,5 @@
 'use strict';
-// The widget in a jsdom page: what CONTRACT §7 and issue 5 promise a visitor and a test.
+// The widget in a jsdom page: what docs/api.md §6 and issue 5 promise a visitor and a test.
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { JSDOM } = require('jsdom');

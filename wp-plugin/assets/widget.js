@@ -10,7 +10,6 @@
   const MAX_PENDING = 20;
   const MAX_URL = 2048; // the REST route refuses longer page URLs
   const DAY_MS = 864e5;
-  const STANDARD = ['necessary', 'preferences', 'statistics', 'marketing'];
   const METHODS = { 'accept-all': 'accept_all', 'reject-all': 'reject_all', save: 'custom', withdraw: 'withdraw' };
   // Google Consent Mode v2 type -> the category that grants it (as in widget-head.js).
   const CONSENT_MODE = {
@@ -38,7 +37,9 @@
     const next = c.nextPolicyVersion ? String(c.nextPolicyVersion) : '';
     const at = Date.parse(c.nextPolicyEffective + 'T00:00:00Z');
     const days = c.policyNoticeDays ?? 30;
-    c.categories = c.categories || [{ key: STANDARD[0] }];
+    c.categories = c.categories || [{ key: 'necessary' }];
+    // Every category of the payload, the always-granted one first (the plugin's vocabulary).
+    c.categoryKeys = c.categoryKeys || c.categories.map((k) => k.key);
     c.lifetimeDays = c.lifetimeDays > 0 ? +c.lifetimeDays : 365;
     c.policyVersion = String(c.policyVersion);
     c.notice = null;
@@ -91,7 +92,7 @@
     const given = action === 'save' ? choice : action === 'signal' && prev;
     let method = action === 'signal' ? forced : METHODS[action];
     const categories = {};
-    STANDARD.forEach((k, i) => {
+    config.categoryKeys.forEach((k, i) => {
       const shown = config.categories.some((c) => c.key === k);
       categories[k] = !i || shown && (action === 'accept-all' || !!(given && given[k]));
     });
@@ -105,7 +106,7 @@
   /** Ledger action: withdraw, grant when no valid consent existed, update otherwise. */
   const eventAction = (action, hadConsent) => action === 'withdraw' ? action : hadConsent ? 'update' : 'grant';
 
-  const sameCategories = (a, b) => STANDARD.every((k) => !a[k] === !b[k]);
+  const sameCategories = (a, b, keys) => keys.every((k) => !a[k] === !b[k]);
 
   /** Google Consent Mode v2 fields for a categories map. */
   function consentModeFor(categories) {
@@ -278,7 +279,8 @@
       applyConsent(state.categories);
       tellWordPress(state.categories);
       emit('sp:consent');
-      if (!sameCategories(before ? before.categories : { necessary: true }, state.categories)) emit('sp:change');
+      const keys = config.categoryKeys;
+      if (!sameCategories(before ? before.categories : { [keys[0]]: true }, state.categories, keys)) emit('sp:change');
       closeDialog();
       return copy(state);
     }
@@ -297,7 +299,7 @@
     });
     function category(c) {
       const id = esc('sp-consent-cat-' + c.key);
-      const locked = c.key === STANDARD[0];
+      const locked = c.key === config.categoryKeys[0];
       const off = forced && c.key === 'marketing'; // an honoured signal decides: the visitor is not asked
       const on = locked || !off && state && state.categories[c.key];
       return `<li><label for="${id}">${esc(c.label || c.key)}</label><input type="checkbox" role="switch" id="${id

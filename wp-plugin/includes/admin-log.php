@@ -41,7 +41,7 @@ function secure_privacy_log_filters( array $source ): array {
 		$filters['action'] = $action;
 	}
 	$subject = strtolower( sanitize_text_field( (string) ( $source['subject_id'] ?? '' ) ) );
-	if ( secure_privacy_is_uuid( $subject ) ) {
+	if ( secure_privacy_is_uuid4( $subject ) ) {
 		$filters['subject_id'] = $subject;
 	}
 	$page_url = esc_url_raw( trim( (string) ( $source['page_url'] ?? '' ) ), array( 'http', 'https' ) );
@@ -56,44 +56,6 @@ function secure_privacy_log_filters( array $source ): array {
 }
 
 /**
- * Whether $value is a version 4 UUID.
- *
- * @param string $value Candidate.
- */
-function secure_privacy_is_uuid( string $value ): bool {
-	return 1 === preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/iD', $value );
-}
-
-/**
- * Human labels of the consent methods and actions.
- *
- * @return array<string, string>
- */
-function secure_privacy_method_labels(): array {
-	return array(
-		'accept_all' => __( 'Accept all', 'secure-privacy' ),
-		'reject_all' => __( 'Reject all', 'secure-privacy' ),
-		'custom'     => __( 'Custom choice', 'secure-privacy' ),
-		'withdraw'   => __( 'Withdrawal', 'secure-privacy' ),
-		'gpc'        => __( 'Global Privacy Control', 'secure-privacy' ),
-		'dnt'        => __( 'Do Not Track', 'secure-privacy' ),
-	);
-}
-
-/**
- * Human labels of the consent actions.
- *
- * @return array<string, string>
- */
-function secure_privacy_action_labels(): array {
-	return array(
-		'grant'    => __( 'Grant', 'secure-privacy' ),
-		'update'   => __( 'Update', 'secure-privacy' ),
-		'withdraw' => __( 'Withdraw', 'secure-privacy' ),
-	);
-}
-
-/**
  * Render the Consent log page (list, or one record with ?consent=<id>).
  */
 function secure_privacy_render_log_page(): void {
@@ -103,7 +65,7 @@ function secure_privacy_render_log_page(): void {
 	// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- a read-only view.
 	$record_id = isset( $_GET['consent'] ) ? strtolower( sanitize_text_field( wp_unslash( $_GET['consent'] ) ) ) : '';
 	echo '<div class="wrap sp-wrap">';
-	if ( secure_privacy_is_uuid( $record_id ) ) {
+	if ( secure_privacy_is_uuid4( $record_id ) ) {
 		secure_privacy_render_log_record( $record_id );
 	} else {
 		secure_privacy_render_log_list();
@@ -261,7 +223,7 @@ function secure_privacy_render_log_pagination( array $filters, int $page_no, str
  */
 function secure_privacy_render_log_table( array $items, array $filters ): void {
 	$methods = secure_privacy_method_labels();
-	$labels  = secure_privacy_admin_category_labels();
+	$labels  = secure_privacy_category_labels();
 	?>
 	<table class="wp-list-table widefat fixed striped sp-log">
 		<thead>
@@ -336,7 +298,7 @@ function secure_privacy_render_log_table( array $items, array $filters ): void {
 function secure_privacy_render_category_marks( array $categories, array $labels ): void {
 	echo '<ul class="sp-cats">';
 	foreach ( $labels as $key => $label ) {
-		if ( 'necessary' === $key || ! array_key_exists( $key, $categories ) ) {
+		if ( SECURE_PRIVACY_REQUIRED_CATEGORY === $key || ! array_key_exists( $key, $categories ) ) {
 			continue;
 		}
 		$on = true === $categories[ $key ];
@@ -448,7 +410,7 @@ function secure_privacy_render_log_record( string $id ): void {
 		<div class="postbox sp-box sp-record-facts">
 			<h2 class="sp-box-title"><?php esc_html_e( 'What was decided', 'secure-privacy' ); ?></h2>
 			<div class="inside">
-				<?php secure_privacy_render_category_marks( (array) ( $rec['categories'] ?? array() ), secure_privacy_admin_category_labels() ); ?>
+				<?php secure_privacy_render_category_marks( (array) ( $rec['categories'] ?? array() ), secure_privacy_category_labels() ); ?>
 				<table class="widefat striped sp-facts-table">
 					<tbody>
 					<?php foreach ( $rows as $label => $html ) : ?>
@@ -560,7 +522,7 @@ function secure_privacy_render_screenshot_evidence( array $shot, string $recorde
 function secure_privacy_handle_screenshot(): void {
 	secure_privacy_admin_guard( 'secure_privacy_screenshot' );
 	$id = isset( $_GET['id'] ) ? strtolower( sanitize_text_field( wp_unslash( $_GET['id'] ) ) ) : '';
-	if ( ! secure_privacy_is_uuid( $id ) ) {
+	if ( ! secure_privacy_is_uuid4( $id ) ) {
 		wp_die( esc_html__( 'No such record.', 'secure-privacy' ), '', array( 'response' => 404 ) );
 	}
 	$query  = isset( $_GET['size'] ) && 'thumb' === $_GET['size'] ? array( 'size' => 'thumb' ) : array();
@@ -695,7 +657,7 @@ function secure_privacy_export_sweep(): void {
 function secure_privacy_handle_delete_consent(): void {
 	secure_privacy_admin_guard( 'secure_privacy_delete_consent' );
 	$id = isset( $_POST['id'] ) ? strtolower( sanitize_text_field( wp_unslash( $_POST['id'] ) ) ) : '';
-	if ( ! secure_privacy_is_uuid( $id ) ) {
+	if ( ! secure_privacy_is_uuid4( $id ) ) {
 		secure_privacy_admin_redirect( secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG ), 'error', __( 'No such record.', 'secure-privacy' ) );
 	}
 	$result = secure_privacy_admin_api( 'DELETE', '/v1/consents/' . $id );
@@ -714,7 +676,7 @@ function secure_privacy_handle_erase(): void {
 	$by    = isset( $_POST['by'] ) && 'ip' === $_POST['by'] ? 'ip' : 'subject_id';
 	$value = isset( $_POST['value'] ) ? trim( sanitize_text_field( wp_unslash( $_POST['value'] ) ) ) : '';
 	$back  = secure_privacy_admin_page_url( SECURE_PRIVACY_LOG_SLUG );
-	$valid = 'ip' === $by ? false !== filter_var( $value, FILTER_VALIDATE_IP ) : secure_privacy_is_uuid( $value );
+	$valid = 'ip' === $by ? false !== filter_var( $value, FILTER_VALIDATE_IP ) : secure_privacy_is_uuid4( $value );
 	if ( ! $valid ) {
 		secure_privacy_admin_redirect( $back, 'error', 'ip' === $by ? __( 'That is not an IP address.', 'secure-privacy' ) : __( 'That is not a visitor id (a UUID from the consent cookie).', 'secure-privacy' ) );
 	}

@@ -559,9 +559,9 @@ function secure_privacy_stored_settings(): array {
 function secure_privacy_render_categories_field(): void {
 	$enabled = secure_privacy_stored_settings()['categories_enabled'];
 	$name    = SECURE_PRIVACY_OPTION . '[categories_enabled][]';
-	$labels  = secure_privacy_admin_category_labels();
+	$labels  = secure_privacy_category_labels();
 	echo '<fieldset><legend class="screen-reader-text">' . esc_html__( 'Categories offered', 'secure-privacy' ) . '</legend>';
-	printf( '<label class="sp-check"><input type="checkbox" checked disabled> %s <span class="sp-muted">%s</span></label>', esc_html( $labels['necessary'] ), esc_html__( '(always on)', 'secure-privacy' ) );
+	printf( '<label class="sp-check"><input type="checkbox" checked disabled> %s <span class="sp-muted">%s</span></label>', esc_html( $labels[ SECURE_PRIVACY_REQUIRED_CATEGORY ] ), esc_html__( '(always on)', 'secure-privacy' ) );
 	// The empty value keeps the key in the form when every box is unticked.
 	printf( '<input type="hidden" name="%s" value="">', esc_attr( $name ) );
 	foreach ( SECURE_PRIVACY_OPTIONAL_CATEGORIES as $category ) {
@@ -574,20 +574,6 @@ function secure_privacy_render_categories_field(): void {
 		);
 	}
 	echo '<p class="description">' . esc_html__( 'Switch off a category the site does not use; the banner then does not ask for it. Labels and descriptions are edited on the Texts tab.', 'secure-privacy' ) . '</p></fieldset>';
-}
-
-/**
- * Category labels for admin screens.
- *
- * @return array<string, string>
- */
-function secure_privacy_admin_category_labels(): array {
-	return array(
-		'necessary'   => _x( 'Necessary', 'consent category', 'secure-privacy' ),
-		'preferences' => _x( 'Preferences', 'consent category', 'secure-privacy' ),
-		'statistics'  => _x( 'Statistics', 'consent category', 'secure-privacy' ),
-		'marketing'   => _x( 'Marketing', 'consent category', 'secure-privacy' ),
-	);
 }
 
 /**
@@ -712,7 +698,7 @@ function secure_privacy_admin_text_labels(): array {
 		'policyNotice' => __( 'Policy change notice', 'secure-privacy' ),
 		'blocked'      => __( 'Placeholder of blocked content ({categories} = the categories needed)', 'secure-privacy' ),
 	);
-	foreach ( secure_privacy_admin_category_labels() as $category => $label ) {
+	foreach ( secure_privacy_category_labels() as $category => $label ) {
 		/* translators: %s: category name. */
 		$labels[ 'label_' . $category ] = sprintf( __( '%s: name', 'secure-privacy' ), $label );
 		/* translators: %s: category name. */

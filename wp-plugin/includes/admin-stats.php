@@ -141,7 +141,7 @@ function secure_privacy_render_stats_page(): void {
 	$methods   = secure_privacy_fetch_stats( $range['from'], $range['to'], 'method' );
 	$days      = secure_privacy_days( $range['from'], $range['to'] );
 	$aligned   = secure_privacy_align_days( $daily, $days );
-	$labels    = secure_privacy_admin_category_labels();
+	$labels    = secure_privacy_category_labels();
 	$enabled   = secure_privacy_settings()['categories_enabled'];
 
 	$decisions   = array_sum( array_column( $aligned, 'decisions' ) );
@@ -171,7 +171,8 @@ function secure_privacy_render_stats_page(): void {
 
 	// Opt-in rate over time.
 	$series = array();
-	foreach ( SECURE_PRIVACY_CATEGORY_COLORS as $cat => $color ) {
+	foreach ( SECURE_PRIVACY_OPTIONAL_CATEGORIES as $cat ) {
+		$color = SECURE_PRIVACY_CATEGORY_COLORS[ $cat ];
 		if ( ! in_array( $cat, $enabled, true ) && empty( $by_cat[ $cat ]['granted'] ) ) {
 			continue;
 		}
@@ -213,7 +214,8 @@ function secure_privacy_render_stats_page(): void {
 	echo '<div class="sp-grid-3">';
 	// Per category.
 	$rows = array();
-	foreach ( SECURE_PRIVACY_CATEGORY_COLORS as $cat => $color ) {
+	foreach ( SECURE_PRIVACY_OPTIONAL_CATEGORIES as $cat ) {
+		$color  = SECURE_PRIVACY_CATEGORY_COLORS[ $cat ];
 		$rate   = $by_cat[ $cat ]['opt_in_rate'] ?? null;
 		$rows[] = array(
 			'label' => $labels[ $cat ],
@@ -415,7 +417,7 @@ function secure_privacy_render_dashboard_widget(): void {
 			)
 		);
 		echo '</div>';
-		$labels = secure_privacy_admin_category_labels();
+		$labels = secure_privacy_category_labels();
 		$rows   = array();
 		foreach ( is_wp_error( $cats ) ? array() : $cats as $group ) {
 			$key = (string) ( $group['key'] ?? '' );

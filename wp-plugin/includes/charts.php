@@ -10,13 +10,6 @@
 
 defined( 'ABSPATH' ) || exit;
 
-/** Colours of the optional categories in every chart (WCAG AA against white). */
-const SECURE_PRIVACY_CATEGORY_COLORS = array(
-	'preferences' => '#7c3aed',
-	'statistics'  => '#0e7490',
-	'marketing'   => '#c2410c',
-);
-
 /**
  * A line chart of rates (0–1) over days, one line per series, gaps where a day has no value.
  *

@@ -1,6 +1,6 @@
 <?php
 /**
- * Signed consent tokens (CONTRACT §4): a byte-compatible PHP port of itsdangerous 2.x
+ * Signed consent tokens (docs/api.md §2): a byte-compatible PHP port of itsdangerous 2.x
  *
  *     URLSafeTimedSerializer(keys, salt="secure-privacy/consent/v1",
  *         signer_kwargs={"key_derivation": "hmac", "digest_method": hashlib.sha256})

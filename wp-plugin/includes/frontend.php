@@ -25,6 +25,13 @@ const SECURE_PRIVACY_BANNER_CACHE_OPTION = 'secure_privacy_banner_cache';
 /** Autoloaded option: the privacy-policy URLs last resolved (secure_privacy_privacy_url). */
 const SECURE_PRIVACY_PRIVACY_URL_OPTION = 'secure_privacy_privacy_url';
 
+/**
+ * The shape of the configuration island, part of the banner cache's key: raised when the
+ * island gains or changes a field the widget relies on, so no output built before is served
+ * (2: `categoryKeys`).
+ */
+const SECURE_PRIVACY_CONFIG_FORMAT = 2;
+
 /** The built-in primary colour (contrast 6.7:1 with white). */
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
 
@@ -132,7 +139,7 @@ function secure_privacy_banner_cache_key(): ?string {
 			return null;
 		}
 	}
-	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
+	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, SECURE_PRIVACY_CONFIG_FORMAT, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
 }
 
 /**
@@ -251,6 +258,9 @@ function secure_privacy_frontend_config(): array {
 		$config['restNonce'] = wp_create_nonce( 'wp_rest' );
 	}
 	$config['categories'] = $categories;
+	// Every category of the payload, the always-granted one first: the widget sends all of
+	// them (those not shown as refused), and the consent route wants exactly these keys.
+	$config['categoryKeys'] = SECURE_PRIVACY_CATEGORIES;
 	$config['texts']      = $texts;
 
 	/**
@@ -287,32 +297,18 @@ function secure_privacy_policy_schedule( array $settings ): array {
  * @return array<int, array{key: string, label: string, description: string, required: bool}>
  */
 function secure_privacy_categories(): array {
-	return array(
-		array(
-			'key'         => 'necessary',
-			'label'       => _x( 'Necessary', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Needed for the site to work, for example to keep you signed in and to remember your privacy choices. Always on.', 'secure-privacy' ),
-			'required'    => true,
-		),
-		array(
-			'key'         => 'preferences',
-			'label'       => _x( 'Preferences', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Remember your settings, such as language or region, between visits.', 'secure-privacy' ),
-			'required'    => false,
-		),
-		array(
-			'key'         => 'statistics',
-			'label'       => _x( 'Statistics', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Help us understand how visitors use the site, so we can improve it.', 'secure-privacy' ),
-			'required'    => false,
-		),
-		array(
-			'key'         => 'marketing',
-			'label'       => _x( 'Marketing', 'consent category', 'secure-privacy' ),
-			'description' => __( 'Show you relevant ads and measure campaigns, also on other sites. Switching this off is your opt-out of interest-based ads.', 'secure-privacy' ),
-			'required'    => false,
-		),
-	);
+	$labels       = secure_privacy_category_labels();
+	$descriptions = secure_privacy_category_descriptions();
+	$categories   = array();
+	foreach ( SECURE_PRIVACY_CATEGORIES as $key ) {
+		$categories[] = array(
+			'key'         => $key,
+			'label'       => $labels[ $key ],
+			'description' => $descriptions[ $key ],
+			'required'    => SECURE_PRIVACY_REQUIRED_CATEGORY === $key,
+		);
+	}
+	return $categories;
 }
 
 /**
@@ -325,7 +321,7 @@ function secure_privacy_categories(): array {
  */
 function secure_privacy_shown_categories( array $settings, string $locale ): array {
 	$enabled   = $settings['categories_enabled'] ?? null;
-	$enabled   = is_array( $enabled ) ? array_map( 'strval', $enabled ) : array( 'preferences', 'statistics', 'marketing' );
+	$enabled   = is_array( $enabled ) ? array_map( 'strval', $enabled ) : SECURE_PRIVACY_OPTIONAL_CATEGORIES;
 	$overrides = secure_privacy_text_overrides( $settings, $locale );
 	$shown     = array();
 	foreach ( secure_privacy_categories() as $category ) {

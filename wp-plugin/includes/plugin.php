@@ -78,9 +78,14 @@ function secure_privacy_boot(): void {
 		add_action( 'manage_erase-personal-data_custom_column', 'secure_privacy_erasure_column', 10, 2 );
 		add_filter( 'plugin_action_links_' . plugin_basename( SECURE_PRIVACY_FILE ), 'secure_privacy_action_links' );
 		add_filter( 'plugin_row_meta', 'secure_privacy_row_meta', 10, 2 );
-		foreach ( array( 'test_connection', 'retry_outbox', 'screenshot', 'export', 'delete_consent', 'erase', 'policy_bump' ) as $action ) {
-			add_action( 'admin_post_secure_privacy_' . $action, 'secure_privacy_handle_' . $action );
-		}
+		// The forms of the admin screens post to admin-post.php (includes/admin*.php).
+		add_action( 'admin_post_secure_privacy_test_connection', 'secure_privacy_handle_test_connection' );
+		add_action( 'admin_post_secure_privacy_retry_outbox', 'secure_privacy_handle_retry_outbox' );
+		add_action( 'admin_post_secure_privacy_screenshot', 'secure_privacy_handle_screenshot' );
+		add_action( 'admin_post_secure_privacy_export', 'secure_privacy_handle_export' );
+		add_action( 'admin_post_secure_privacy_delete_consent', 'secure_privacy_handle_delete_consent' );
+		add_action( 'admin_post_secure_privacy_erase', 'secure_privacy_handle_erase' );
+		add_action( 'admin_post_secure_privacy_policy_bump', 'secure_privacy_handle_policy_bump' );
 	}
 }
 

@@ -67,21 +67,12 @@ function secure_privacy_user_subjects( int $user_id ): array {
 			$subjects[] = strtolower( (string) ( $rec['subject_id'] ?? '' ) );
 		}
 	}
-	$subjects = array_values( array_unique( array_filter( $subjects, 'secure_privacy_is_uuid_string' ) ) );
+	$subjects = array_values( array_unique( array_filter( $subjects, 'secure_privacy_is_uuid4' ) ) );
 	sort( $subjects );
 	return array(
 		'subjects' => $subjects,
 		'error'    => is_wp_error( $records ) ? $records : null,
 	);
-}
-
-/**
- * Whether $value is a UUID (visitor ids are UUIDv4).
- *
- * @param mixed $value Candidate.
- */
-function secure_privacy_is_uuid_string( $value ): bool {
-	return is_string( $value ) && 1 === preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/D', $value );
 }
 
 /**

@@ -1,6 +1,6 @@
 <?php
 /**
- * REST API: `POST /wp-json/secure-privacy/v1/consent`, the widget's consent intake (CONTRACT §6).
+ * REST API: `POST /wp-json/secure-privacy/v1/consent`, the widget's consent intake (docs/api.md §3).
  *
  * The body is validated strictly, the server-side fields are added, and the payload is signed
  * and forwarded to the sidecar; whatever the sidecar does, a valid consent is answered 202 and,
@@ -12,24 +12,6 @@
 defined( 'ABSPATH' ) || exit;
 
 const SECURE_PRIVACY_REST_NAMESPACE = 'secure-privacy/v1';
-
-/** Largest accepted request body; a real consent body is well under 1 KB. */
-const SECURE_PRIVACY_MAX_BODY_BYTES = 8192;
-
-const SECURE_PRIVACY_MAX_URL_LENGTH = 2048;
-
-const SECURE_PRIVACY_MAX_LANGUAGE_LENGTH = 35;
-
-const SECURE_PRIVACY_MAX_USER_AGENT_LENGTH = 512;
-
-const SECURE_PRIVACY_ACTIONS = array( 'grant', 'update', 'withdraw' );
-
-const SECURE_PRIVACY_METHODS = array( 'accept_all', 'reject_all', 'custom', 'withdraw', 'gpc', 'dnt' );
-
-/** The consent categories, in payload order; `necessary` is always granted. */
-const SECURE_PRIVACY_CATEGORIES = array( 'necessary', 'preferences', 'statistics', 'marketing' );
-
-const SECURE_PRIVACY_SIGNALS = array( 'gpc', 'dnt' );
 
 /**
  * Register the plugin's REST routes (runs on rest_api_init).
@@ -50,37 +32,67 @@ function secure_privacy_register_rest_routes(): void {
 }
 
 /**
- * The consent route's arguments: all required, each with a strict validator and a normaliser.
+ * The consent route's arguments: all required, each described by a JSON Schema that WordPress
+ * checks (rest_validate_request_arg(), run first by every validator below), with a validator
+ * that adds what the schema cannot say and answers in the route's own words, and a normaliser.
  * Parameters not listed here are ignored (and never forwarded).
  */
 function secure_privacy_rest_consent_args(): array {
-	$string = static fn( string $description, string $validate, string $sanitize = 'secure_privacy_rest_identity' ): array => array(
+	$string = static fn( string $description, string $validate, array $schema, string $sanitize = 'secure_privacy_rest_identity' ): array => array(
 		'description'       => $description,
 		'type'              => 'string',
 		'required'          => true,
 		'validate_callback' => $validate,
 		'sanitize_callback' => $sanitize,
+	) + $schema;
+	$flags  = static fn( string $description, array $properties ): array => array(
+		'description'          => $description,
+		'type'                 => 'object',
+		'required'             => true,
+		'properties'           => $properties,
+		'additionalProperties' => false,
+		'validate_callback'    => 'secure_privacy_rest_validate_flags',
+		'sanitize_callback'    => 'secure_privacy_rest_sanitize_flags',
 	);
-	$flags  = static fn( string $description, array $keys ): array => array(
-		'description'       => $description,
-		'type'              => 'object',
-		'required'          => true,
-		'properties'        => array_fill_keys( $keys, array( 'type' => 'boolean' ) ),
-		'validate_callback' => 'secure_privacy_rest_validate_flags',
-		'sanitize_callback' => 'secure_privacy_rest_sanitize_flags',
+	$flag   = array(
+		'type'     => 'boolean',
+		'required' => true,
 	);
+	$uuid   = array( 'pattern' => SECURE_PRIVACY_UUID4_PATTERN );
+
+	$version = array(
+		'minLength' => 1,
+		'maxLength' => SECURE_PRIVACY_MAX_VERSION_LENGTH,
+		'pattern'   => SECURE_PRIVACY_VERSION_PATTERN,
+	);
+	$categories = array_fill_keys( SECURE_PRIVACY_CATEGORIES, $flag );
+	$categories[ SECURE_PRIVACY_REQUIRED_CATEGORY ]['enum'] = array( true );
 
 	return array(
-		'event_id'       => $string( __( 'UUIDv4 made by the widget for this decision; the idempotency key.', 'secure-privacy' ), 'secure_privacy_rest_validate_uuid', 'secure_privacy_rest_sanitize_uuid' ),
-		'subject_id'     => $string( __( 'UUIDv4 of the visitor, kept in the consent cookie.', 'secure-privacy' ), 'secure_privacy_rest_validate_uuid', 'secure_privacy_rest_sanitize_uuid' ),
-		'action'         => $string( __( 'grant, update or withdraw.', 'secure-privacy' ), 'secure_privacy_rest_validate_enum' ) + array( 'enum' => SECURE_PRIVACY_ACTIONS ),
-		'method'         => $string( __( 'How the choice was made.', 'secure-privacy' ), 'secure_privacy_rest_validate_enum' ) + array( 'enum' => SECURE_PRIVACY_METHODS ),
-		'categories'     => $flags( __( 'The choice per category; necessary must be true.', 'secure-privacy' ), SECURE_PRIVACY_CATEGORIES ),
-		'page_url'       => $string( __( 'Absolute http(s) URL of the page where the choice was made.', 'secure-privacy' ), 'secure_privacy_rest_validate_page_url' ) + array( 'format' => 'uri' ),
-		'policy_version' => $string( __( 'Privacy-policy version the banner referred to.', 'secure-privacy' ), 'secure_privacy_rest_validate_version' ),
-		'banner_version' => $string( __( 'Version of the banner shown.', 'secure-privacy' ), 'secure_privacy_rest_validate_version' ),
-		'language'       => $string( __( 'BCP 47 language tag of the banner shown.', 'secure-privacy' ), 'secure_privacy_rest_validate_language' ),
-		'signals'        => $flags( __( 'Privacy signals the browser sent.', 'secure-privacy' ), SECURE_PRIVACY_SIGNALS ),
+		'event_id'       => $string( __( 'UUIDv4 made by the widget for this decision; the idempotency key.', 'secure-privacy' ), 'secure_privacy_rest_validate_uuid', $uuid, 'secure_privacy_rest_sanitize_uuid' ),
+		'subject_id'     => $string( __( 'UUIDv4 of the visitor, kept in the consent cookie.', 'secure-privacy' ), 'secure_privacy_rest_validate_uuid', $uuid, 'secure_privacy_rest_sanitize_uuid' ),
+		'action'         => $string( __( 'grant, update or withdraw.', 'secure-privacy' ), 'secure_privacy_rest_validate_enum', array( 'enum' => SECURE_PRIVACY_ACTIONS ) ),
+		'method'         => $string( __( 'How the choice was made.', 'secure-privacy' ), 'secure_privacy_rest_validate_enum', array( 'enum' => SECURE_PRIVACY_METHODS ) ),
+		'categories'     => $flags( __( 'The choice per category; necessary must be true.', 'secure-privacy' ), $categories ),
+		'page_url'       => $string(
+			__( 'Absolute http(s) URL of the page where the choice was made.', 'secure-privacy' ),
+			'secure_privacy_rest_validate_page_url',
+			array(
+				'format'    => 'uri',
+				'maxLength' => SECURE_PRIVACY_MAX_URL_LENGTH,
+			)
+		),
+		'policy_version' => $string( __( 'Privacy-policy version the banner referred to.', 'secure-privacy' ), 'secure_privacy_rest_validate_version', $version ),
+		'banner_version' => $string( __( 'Version of the banner shown.', 'secure-privacy' ), 'secure_privacy_rest_validate_version', $version ),
+		'language'       => $string(
+			__( 'BCP 47 language tag of the banner shown.', 'secure-privacy' ),
+			'secure_privacy_rest_validate_language',
+			array(
+				'maxLength' => SECURE_PRIVACY_MAX_LANGUAGE_LENGTH,
+				'pattern'   => SECURE_PRIVACY_LANGUAGE_PATTERN,
+			)
+		),
+		'signals'        => $flags( __( 'Privacy signals the browser sent.', 'secure-privacy' ), array_fill_keys( SECURE_PRIVACY_SIGNALS, $flag ) ),
 	);
 }
 
@@ -191,126 +203,6 @@ function secure_privacy_rest_unavailable(): WP_Error {
 }
 
 /**
- * The visitor's IP address, or '' when none can be determined.
- *
- * Without a trusted proxy header (the default) it is REMOTE_ADDR. Behind a CDN or load
- * balancer the site owner names the header its proxies set (e.g. X-Forwarded-For) and the
- * proxies' addresses (`trusted_proxies`, CIDR ranges; loopback by default). The header is
- * believed only when the connection comes from one of those proxies: from anywhere else it
- * may be forged, and REMOTE_ADDR is the visitor. Then the list in the header is read from the
- * right, skipping the trusted proxies' own hops, and the first other address is the
- * visitor's: entries further left were written by the client and may be forged. A malformed
- * entry ends the walk (the last good hop is taken).
- *
- * @param array|null $server $_SERVER, or another array of its shape (tests).
- */
-function secure_privacy_client_ip( ?array $server = null ): string {
-	// phpcs:ignore WordPress.Security.ValidatedSanitizedInput.InputNotSanitized -- validated as IPs below.
-	$server = null === $server ? wp_unslash( $_SERVER ) : $server;
-	$remote = isset( $server['REMOTE_ADDR'] ) && is_string( $server['REMOTE_ADDR'] ) ? secure_privacy_parse_ip( $server['REMOTE_ADDR'] ) : '';
-	$ip     = $remote;
-	$header = secure_privacy_settings()['trusted_proxy_header'];
-
-	if ( '' !== $header && '' !== $remote && secure_privacy_ip_is_trusted_proxy( $remote ) ) {
-		$key   = 'HTTP_' . strtoupper( str_replace( '-', '_', $header ) );
-		$value = isset( $server[ $key ] ) && is_string( $server[ $key ] ) ? $server[ $key ] : '';
-		$hops  = '' === trim( $value ) ? array() : array_reverse( explode( ',', $value ) );
-		foreach ( $hops as $hop ) {
-			$hop_ip = secure_privacy_parse_ip( $hop );
-			if ( '' === $hop_ip ) {
-				break;
-			}
-			$ip = $hop_ip;
-			if ( ! secure_privacy_ip_is_trusted_proxy( $hop_ip ) ) {
-				break;
-			}
-		}
-	}
-	/**
-	 * Filters the visitor IP recorded with a consent and used for rate limiting.
-	 *
-	 * @param string $ip     The address determined as described above, or ''.
-	 * @param string $remote REMOTE_ADDR (validated), or ''.
-	 */
-	$ip = apply_filters( 'secure_privacy_client_ip', $ip, $remote );
-	return is_string( $ip ) ? secure_privacy_parse_ip( $ip ) : '';
-}
-
-/**
- * One address as a proxy header or REMOTE_ADDR writes it ("203.0.113.7", "203.0.113.7:4711",
- * "[2001:db8::1]:443", `for="[2001:db8::1]"`), normalised; '' when it is not an IP address.
- *
- * @param string $value The raw address.
- */
-function secure_privacy_parse_ip( string $value ): string {
-	$value = trim( $value, " \t\"" );
-	if ( str_starts_with( strtolower( $value ), 'for=' ) ) {
-		$value = trim( substr( $value, 4 ), '"' );
-	}
-	if ( 1 === preg_match( '/^\[([0-9A-Fa-f:.]+)\](?::\d+)?$/D', $value, $m ) ) {
-		$value = $m[1];
-	} elseif ( 1 === preg_match( '/^(\d{1,3}(?:\.\d{1,3}){3}):\d+$/D', $value, $m ) ) {
-		$value = $m[1];
-	}
-	if ( false === filter_var( $value, FILTER_VALIDATE_IP ) ) {
-		return '';
-	}
-	return (string) inet_ntop( (string) inet_pton( $value ) );
-}
-
-/**
- * Whether $ip is one of the site's own proxies, trusted to name the visitor's address: inside
- * a range of the `trusted_proxies` setting (loopback by default) or of the
- * `secure_privacy_trusted_proxies` filter.
- *
- * @param string $ip A valid IP address.
- */
-function secure_privacy_ip_is_trusted_proxy( string $ip ): bool {
-	$ranges = secure_privacy_split_ranges( secure_privacy_settings()['trusted_proxies'] );
-	/**
-	 * Filters the address ranges (CIDR) of the proxies trusted to name the visitor's address,
-	 * e.g. to add a CDN's published ranges.
-	 *
-	 * @param string[] $ranges CIDR ranges (from the trusted_proxies setting).
-	 */
-	foreach ( (array) apply_filters( 'secure_privacy_trusted_proxies', $ranges ) as $range ) {
-		if ( is_string( $range ) && secure_privacy_ip_in_range( $ip, $range ) ) {
-			return true;
-		}
-	}
-	return false;
-}
-
-/**
- * Whether $ip is inside the CIDR range $range (same address family only).
- *
- * @param string $ip    A valid IP address.
- * @param string $range e.g. "10.0.0.0/8" or "2001:db8::/32"; a bare address is a /32 or /128.
- */
-function secure_privacy_ip_in_range( string $ip, string $range ): bool {
-	[ $net, $bits ] = array_pad( explode( '/', $range, 2 ), 2, null );
-	$ip_bin         = @inet_pton( $ip ); // phpcs:ignore WordPress.PHP.NoSilencedErrors -- false is handled.
-	$net_bin        = @inet_pton( (string) $net ); // phpcs:ignore WordPress.PHP.NoSilencedErrors
-	if ( false === $ip_bin || false === $net_bin || strlen( $ip_bin ) !== strlen( $net_bin ) ) {
-		return false;
-	}
-	$bits = null === $bits ? strlen( $ip_bin ) * 8 : (int) $bits;
-	if ( $bits < 0 || $bits > strlen( $ip_bin ) * 8 ) {
-		return false;
-	}
-	$bytes = intdiv( $bits, 8 );
-	if ( substr( $ip_bin, 0, $bytes ) !== substr( $net_bin, 0, $bytes ) ) {
-		return false;
-	}
-	$rest = $bits % 8;
-	if ( 0 === $rest ) {
-		return true;
-	}
-	$mask = ( 0xFF << ( 8 - $rest ) ) & 0xFF;
-	return ( ord( $ip_bin[ $bytes ] ) & $mask ) === ( ord( $net_bin[ $bytes ] ) & $mask );
-}
-
-/**
  * The User-Agent as valid UTF-8 without control characters, at most 512 characters.
  *
  * @param string $user_agent Raw header value.
@@ -352,7 +244,20 @@ function secure_privacy_rest_field_error( string $param, string $message ): WP_E
 }
 
 /**
- * Validate a UUID version 4 (any case).
+ * Whether $value passes the JSON Schema registered for argument $param (WordPress's own
+ * check, rest_validate_request_arg(): type, pattern, minLength, maxLength, enum, required
+ * properties, additionalProperties).
+ *
+ * @param mixed           $value   Submitted value.
+ * @param WP_REST_Request $request The request.
+ * @param string          $param   Field name.
+ */
+function secure_privacy_rest_schema_valid( $value, $request, string $param ): bool {
+	return true === rest_validate_request_arg( $value, $request, $param );
+}
+
+/**
+ * Validate a UUID version 4 (any case): the schema's `pattern`.
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -360,7 +265,7 @@ function secure_privacy_rest_field_error( string $param, string $message ): WP_E
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_uuid( $value, $request, $param ) {
-	if ( ! is_string( $value ) || 1 !== preg_match( '/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/iD', $value ) ) {
+	if ( ! secure_privacy_rest_schema_valid( $value, $request, $param ) ) {
 		/* translators: %s: field name. */
 		return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be a version 4 UUID.', 'secure-privacy' ), $param ) );
 	}
@@ -376,8 +281,8 @@ function secure_privacy_rest_validate_uuid( $value, $request, $param ) {
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_enum( $value, $request, $param ) {
-	$allowed = secure_privacy_rest_arg_schema( $request, $param )['enum'] ?? array();
-	if ( ! is_string( $value ) || ! in_array( $value, $allowed, true ) ) {
+	if ( ! secure_privacy_rest_schema_valid( $value, $request, $param ) ) {
+		$allowed = secure_privacy_rest_arg_schema( $request, $param )['enum'] ?? array();
 		/* translators: 1: field name, 2: comma-separated allowed values. */
 		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be one of: %2$s.', 'secure-privacy' ), $param, implode( ', ', $allowed ) ) );
 	}
@@ -387,6 +292,9 @@ function secure_privacy_rest_validate_enum( $value, $request, $param ) {
 /**
  * Validate `categories` or `signals`: a JSON object with exactly the keys of the field's
  * registered `properties`, each a JSON boolean; `categories.necessary` must be true.
+ *
+ * The schema says all of that, but WordPress's `boolean` also takes "true", "0" or 1, and
+ * its `object` takes a list or ""; this adds JSON's strictness and names what is wrong.
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -410,7 +318,8 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
 			return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be true or false.', 'secure-privacy' ), "{$param}.{$key}" ) );
 		}
 	}
-	if ( 'categories' === $param && true !== $value['necessary'] ) {
+	if ( ! secure_privacy_rest_schema_valid( $value, $request, $param ) ) {
+		// What is left for the schema to refuse: the `enum` of the category always granted.
 		return secure_privacy_rest_field_error( $param, __( 'categories.necessary must be true.', 'secure-privacy' ) );
 	}
 	return true;
@@ -426,16 +335,17 @@ function secure_privacy_rest_validate_flags( $value, $request, $param ) {
  */
 function secure_privacy_rest_validate_page_url( $value, $request, $param ) {
 	$why = secure_privacy_page_url_error( $value );
-	if ( '' !== $why ) {
+	if ( '' !== $why || ! secure_privacy_rest_schema_valid( $value, $request, $param ) ) {
 		/* translators: 1: field name, 2: maximum length. */
 		$message = sprintf( __( '%1$s must be an absolute http(s) URL of at most %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_URL_LENGTH );
-		return secure_privacy_rest_field_error( $param, $message . ' (' . $why . ')' );
+		return secure_privacy_rest_field_error( $param, '' === $why ? $message : $message . ' (' . $why . ')' );
 	}
 	return true;
 }
 
 /**
- * Validate `policy_version` / `banner_version`: 1 to 64 characters, no control characters.
+ * Validate `policy_version` / `banner_version`: 1 to 64 characters, no control characters
+ * (the schema's minLength, maxLength and pattern).
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -443,8 +353,7 @@ function secure_privacy_rest_validate_page_url( $value, $request, $param ) {
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_version( $value, $request, $param ) {
-	if ( ! is_string( $value ) || '' === $value || mb_strlen( $value ) > SECURE_PRIVACY_MAX_VERSION_LENGTH
-		|| 1 === preg_match( '/[\x00-\x1F\x7F]/', $value ) ) {
+	if ( ! secure_privacy_rest_schema_valid( $value, $request, $param ) ) {
 		/* translators: 1: field name, 2: maximum length. */
 		return secure_privacy_rest_field_error( $param, sprintf( __( '%1$s must be a string of 1 to %2$d characters.', 'secure-privacy' ), $param, SECURE_PRIVACY_MAX_VERSION_LENGTH ) );
 	}
@@ -452,7 +361,8 @@ function secure_privacy_rest_validate_version( $value, $request, $param ) {
 }
 
 /**
- * Validate `language`: a BCP 47-shaped tag such as "en", "sv-SE" or "zh-Hant-TW", at most 35 characters.
+ * Validate `language`: a BCP 47-shaped tag such as "en", "sv-SE" or "zh-Hant-TW", at most 35
+ * characters (the schema's pattern and maxLength).
  *
  * @param mixed           $value   Submitted value.
  * @param WP_REST_Request $request The request.
@@ -460,8 +370,7 @@ function secure_privacy_rest_validate_version( $value, $request, $param ) {
  * @return true|WP_Error
  */
 function secure_privacy_rest_validate_language( $value, $request, $param ) {
-	if ( ! is_string( $value ) || strlen( $value ) > SECURE_PRIVACY_MAX_LANGUAGE_LENGTH
-		|| 1 !== preg_match( '/^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$/D', $value ) ) {
+	if ( ! secure_privacy_rest_schema_valid( $value, $request, $param ) ) {
 		/* translators: %s: field name. */
 		return secure_privacy_rest_field_error( $param, sprintf( __( '%s must be a BCP 47 language tag such as sv-SE.', 'secure-privacy' ), $param ) );
 	}
@@ -540,7 +449,7 @@ function secure_privacy_rest_sanitize_uuid( $value ): string {
 }
 
 /**
- * A validated flag object with its keys in the registered (contract) order.
+ * A validated flag object with its keys in the registered (payload) order.
  *
  * @param mixed           $value   Validated object.
  * @param WP_REST_Request $request The request.

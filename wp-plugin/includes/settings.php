@@ -18,12 +18,6 @@ const SECURE_PRIVACY_SETTINGS_GROUP = 'secure_privacy';
  */
 const SECURE_PRIVACY_FORM_MARKER = '_form';
 
-/** Longest policy version, in characters (the REST route accepts the same). */
-const SECURE_PRIVACY_MAX_VERSION_LENGTH = 64;
-
-/** Optional consent categories, in display order (`necessary` is always on). */
-const SECURE_PRIVACY_OPTIONAL_CATEGORIES = array( 'preferences', 'statistics', 'marketing' );
-
 /** Text keys of the banner that the site owner may override per language. */
 const SECURE_PRIVACY_TEXT_KEYS = array( 'title', 'body', 'acceptAll', 'rejectAll', 'preferences', 'save', 'withdraw', 'open', 'close', 'privacyLink', 'gpcNotice', 'dntNotice', 'policyNotice', 'blocked' );
 
@@ -411,7 +405,7 @@ function secure_privacy_sanitize_texts( $value ): array {
  */
 function secure_privacy_text_keys(): array {
 	$keys = SECURE_PRIVACY_TEXT_KEYS;
-	foreach ( array_merge( array( 'necessary' ), SECURE_PRIVACY_OPTIONAL_CATEGORIES ) as $category ) {
+	foreach ( SECURE_PRIVACY_CATEGORIES as $category ) {
 		$keys[] = 'label_' . $category;
 		$keys[] = 'description_' . $category;
 	}

@@ -22,7 +22,7 @@ const SECURE_PRIVACY_REJECTED = 'rejected';
 /**
  * Sign $payload now with the newest key and send it to the sidecar.
  *
- * @param array $payload The consent payload (CONTRACT §4), unsigned.
+ * @param array $payload The consent payload (docs/api.md §2), unsigned.
  * @return array{outcome: string, status: int, error: string} outcome is one of
  *     SECURE_PRIVACY_DELIVERED / _RETRY / _REJECTED; status is the HTTP status (0 without
  *     an answer); error says why it was not delivered ('' when it was).

@@ -22,8 +22,7 @@
 
 defined( 'ABSPATH' ) || exit;
 
-/** Longest page URL accepted. */
-const SECURE_PRIVACY_PAGE_URL_MAX_LENGTH = 2048;
+require_once __DIR__ . '/vocabulary.php'; // SECURE_PRIVACY_MAX_URL_LENGTH (also loaded alone, by the unit tests).
 
 /**
  * Why $url is not a page URL by the rule above, or '' when it is one. The reasons are the
@@ -38,8 +37,8 @@ function secure_privacy_page_url_error( $url ): string {
 	if ( '' === $url ) {
 		return 'must not be empty';
 	}
-	if ( strlen( $url ) > SECURE_PRIVACY_PAGE_URL_MAX_LENGTH ) {
-		return 'must be at most ' . SECURE_PRIVACY_PAGE_URL_MAX_LENGTH . ' characters';
+	if ( strlen( $url ) > SECURE_PRIVACY_MAX_URL_LENGTH ) {
+		return 'must be at most ' . SECURE_PRIVACY_MAX_URL_LENGTH . ' characters';
 	}
 	if ( 1 !== preg_match( '/^[\x21-\x5B\x5D-\x7E]+$/D', $url ) ) {
 		return 'must be printable ASCII (percent-encoded, punycode host) without spaces, control characters or backslashes';
