@@ -1,4 +1,4 @@
-"""gunicorn settings of the sidecar. `gunicorn 'sidecar:create_app()'` (CONTRACT §2) reads this
+"""gunicorn settings of the sidecar. `gunicorn 'sidecar:create_app()'` reads this
 file from the working directory (the repository root, /app in the image); from anywhere else
 give it with `-c /path/to/this/repo/gunicorn.conf.py`. Options given on the command line or in
 GUNICORN_CMD_ARGS override it.
