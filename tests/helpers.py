@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import re
 import time
@@ -13,6 +14,7 @@ from datetime import UTC, datetime
 
 import pymysql
 import pytest
+from werkzeug.test import EnvironBuilder, run_wsgi_app
 
 from sidecar.db import connect_args
 from sidecar.signing import CONSENT_SALT, serializer
@@ -131,3 +133,14 @@ def served_versions(wp_url: str) -> dict:
         _served[wp_url] = {"policy_version": config["policyVersion"],
                            "banner_version": config["bannerVersion"]}
     return dict(_served[wp_url])
+
+
+def post_chunked(app, body: bytes) -> tuple[int, dict]:
+    """POST a consent body without a Content-Length (chunked, as gunicorn hands such a body
+    on), so the Flask view serves it rather than the WSGI fast path."""
+    environ = EnvironBuilder(method="POST", path="/v1/consents", input_stream=io.BytesIO(body),
+                             content_type="application/json").get_environ()
+    del environ["CONTENT_LENGTH"]
+    environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
+    out, status, _ = run_wsgi_app(app, environ, buffered=True)
+    return int(status.split()[0]), json.loads(b"".join(out))

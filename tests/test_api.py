@@ -7,7 +7,15 @@ import json
 import uuid
 
 import pytest
-from helpers import SITE, TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token
+from helpers import (
+    SITE,
+    TEST_KEYS,
+    TEST_TOKENS,
+    admin_headers,
+    consent_payload,
+    make_token,
+    post_chunked,
+)
 
 from sidecar.signing import load_receipt
 
@@ -328,21 +336,10 @@ def test_a_group_commit_batch_fails_at_once_when_the_database_is_down(monkeypatc
 def test_a_body_of_unknown_length_goes_through_the_flask_view(app, sql):
     """The fast path serves bodies whose length is given; a chunked one (no Content-Length,
     as gunicorn hands it on) is read and limited by Flask, whose view stores it the same way."""
-    import io
-
-    from werkzeug.test import EnvironBuilder, run_wsgi_app
-
-    def post_chunked(body: bytes):
-        environ = EnvironBuilder(method="POST", path="/v1/consents", input_stream=io.BytesIO(body),
-                                 content_type="application/json").get_environ()
-        del environ["CONTENT_LENGTH"]
-        environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
-        out, status, _ = run_wsgi_app(app, environ, buffered=True)
-        return int(status.split()[0]), json.loads(b"".join(out))
-
-    status, answer = post_chunked(json.dumps({"token": make_token(consent_payload())}).encode())
+    body = json.dumps({"token": make_token(consent_payload())}).encode()
+    status, answer = post_chunked(app, body)
     assert status == 201 and answer["id"], answer
     assert count(sql) == 1
-    status, answer = post_chunked(b'{"token": "' + b"a" * 20000 + b'"}')
+    status, answer = post_chunked(app, b'{"token": "' + b"a" * 20000 + b'"}')
     assert status == 413 and answer["error"]["code"] == "payload_too_large"
     assert count(sql) == 1
