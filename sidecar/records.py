@@ -17,13 +17,12 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 import pymysql
-import pymysql.cursors
 from flask import current_app
 
 from . import geo, ledger, metrics, renders
 from .clock import rfc3339, utcnow
 from .config import normalise_origin
-from .db import close_quietly, connect_args, table
+from .db import close_quietly, connect, connect_args, rollback_quietly, table
 from .urls import is_page_url
 from .validation import CATEGORIES
 
@@ -125,10 +124,7 @@ def write_batch(conn, prefix: str, batch: list) -> None:
             while cur.nextset():
                 pass
     except BaseException:
-        try:
-            conn.rollback()
-        except pymysql.MySQLError:
-            pass
+        rollback_quietly(conn)
         raise
 
 
@@ -217,7 +213,7 @@ class GroupCommitter:
 
     def _write(self, batch: list) -> None:
         if self.conn is None or not self.conn.open:
-            self.conn = pymysql.connect(**self.args)
+            self.conn = connect(self.args)
         try:
             write_batch(self.conn, self.prefix, batch)
         except pymysql.err.IntegrityError:
@@ -391,7 +387,7 @@ def stream_consents(conn_args: dict, filters: dict, prefix: str):
     """Yield every matching record, newest first, from an unbuffered cursor on a connection
     of its own (memory stays flat however many rows there are)."""
     where, args = _where(filters)
-    conn = pymysql.connect(**{**conn_args, "cursorclass": pymysql.cursors.SSDictCursor})
+    conn = connect(conn_args, streaming=True)
     try:
         with conn.cursor() as cur:
             cur.execute(f"SELECT {COLUMNS} FROM `{prefix}sp_consents` c"

@@ -35,7 +35,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from . import browser, ledger, renders
 from .clock import utcnow
-from .db import connect_args
+from .db import connect
 from .egress import Egress
 from .records import may_load
 
@@ -81,7 +81,7 @@ class Worker:
 
     def db(self):
         if self.conn is None or not self.conn.open:
-            self.conn = pymysql.connect(**connect_args(self.cfg["SP_DATABASE_URL"]))
+            self.conn = connect(self.cfg["SP_DATABASE_URL"])
         return self.conn
 
     def claim(self) -> dict | None:
