@@ -188,13 +188,6 @@ def hand_back(pool: Pool, conn, broken: bool = False) -> None:
     pool.put(conn, broken=broken)
 
 
-def table(name: str, prefix: str | None = None) -> str:
-    """Full table name, e.g. `wp_sp_consents` for "consents"."""
-    if prefix is None:
-        prefix = current_app.config["SP_TABLE_PREFIX"]
-    return f"{prefix}sp_{name}"
-
-
 def tables() -> Tables:
     """The app's table names (its SP_TABLE_PREFIX)."""
     return current_app.extensions["sp_tables"]

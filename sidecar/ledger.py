@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 from .clock import rfc3339, utcnow
-from .db import connect
+from .db import Tables, connect
 
 log = logging.getLogger("sidecar.ledger")
 GENESIS = "0" * 64
@@ -87,7 +87,8 @@ def legacy_link(prev: str, rec_hash: str, pos: int) -> str:
 
 
 def _tables(prefix: str) -> tuple[str, str, str]:
-    return f"`{prefix}sp_consents`", f"`{prefix}sp_chain`", f"`{prefix}sp_seals`"
+    t = Tables(prefix)
+    return t.consents, t.chain, t.seals
 
 
 def _scan_from(cur, s: str) -> int:
@@ -127,7 +128,7 @@ def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False,
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
     key = cfg["LEDGER_KEYS"][-1]
-    lock = f"{prefix}sp_seal"
+    lock = Tables(prefix).lock("seal")
     conn.commit()  # no snapshot from before the lock
     with conn.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, 0) AS got", (lock,))

@@ -37,7 +37,6 @@ from . import browser, ledger, renders
 from .clock import utcnow
 from .db import connect
 from .egress import Egress
-from .records import may_load
 
 log = logging.getLogger("sidecar.worker")
 WIDGET_JS = """
@@ -290,7 +289,7 @@ class Worker:
         # location.href, not current_url: on a refused redirect Chromium shows its error page
         # (chrome-error://) while current_url still names the page that redirected.
         for url in (d.current_url, d.execute_script("return location.href")):
-            if not may_load(url, self.cfg["SITE_ORIGINS"]):
+            if not renders.may_load(url, self.cfg["SITE_ORIGINS"]):
                 raise RenderError(f"the page navigated off the site to {url[:200]}")
 
     def render_with_deadline(self, job: dict) -> dict:
@@ -323,7 +322,7 @@ class Worker:
         return True
 
     def process(self, job: dict) -> None:
-        if not may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
+        if not renders.may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
             return
         # What is loaded is what the render records: the proof URL, nothing of the visitor's
