@@ -57,7 +57,17 @@ THUMB_WIDTH = 320
 
 
 class RenderError(Exception):
-    """The page could not be shown as proof; the message says why."""
+    """The page could not be shown as proof; the message says why. `retry` says whether
+    another attempt may succeed (a page that loaded too slowly may load in time later)."""
+
+    retry = True
+
+
+class RefusedPage(RenderError):
+    """The page went, or tried to go, where the browser must not (a blocked request or
+    navigation, off the site): not retried, as it would do the same again."""
+
+    retry = False
 
 
 class Worker:
@@ -138,7 +148,8 @@ class Worker:
     def render(self, job: dict) -> dict:
         """Load the page with no cookies or storage at the job's viewport, wait until the
         consent banner shows, and return {png, banner_text, banner_version, final_url, ms}.
-        Raises RenderError (what the page did wrong) or WebDriverException (browser)."""
+        Raises RenderError (what the page did wrong; RefusedPage, not to be retried, when it
+        went where it must not) or WebDriverException (browser)."""
         d = self.browser()
         self.egress.reset()
         width, height = renders.VIEWPORTS[job["viewport"]]
@@ -198,16 +209,16 @@ class Worker:
     def check_egress(self, d) -> None:
         """Fail the render if the page went (or tried to go) anywhere it must not."""
         if self.egress.blocked:
-            raise RenderError(f"blocked request to {self.egress.blocked[0]}")
+            raise RefusedPage(f"blocked request to {self.egress.blocked[0]}")
         for entry in browser.console_log(d):
             message = entry.get("message", "")
             if any(marker in message for marker in REFUSED_NAVIGATION):
-                raise RenderError(f"blocked navigation: {message[:200]}")
+                raise RefusedPage(f"blocked navigation: {message[:200]}")
         # location.href, not current_url: on a refused redirect Chromium shows its error page
         # (chrome-error://) while current_url still names the page that redirected.
         for url in (d.current_url, d.execute_script("return location.href")):
             if not renders.may_load(url, self.cfg["SITE_ORIGINS"]):
-                raise RenderError(f"the page navigated off the site to {url[:200]}")
+                raise RefusedPage(f"the page navigated off the site to {url[:200]}")
 
     def render_with_deadline(self, job: dict) -> dict:
         """render(), but a browser that hangs past the hard limit is killed (the call then
@@ -267,7 +278,7 @@ class Worker:
         try:
             shot = self.render_with_deadline(job)
         except RenderError as e:
-            self.fail(job, str(e), retry="blocked" not in str(e) and "off the site" not in str(e))
+            self.fail(job, str(e), retry=e.retry)
             return None
         except WebDriverException as e:
             self.recycle()
