@@ -17,12 +17,11 @@ import logging
 import time
 from http import HTTPStatus
 
-import pymysql
 from flask import Flask
 
-from . import commit, logs, metrics, signing
+from . import commit, errors, logs, metrics, signing
 from .db import hand_back
-from .errors import DATABASE_UNAVAILABLE, ApiError
+from .errors import ApiError
 from .validation import validate_consent
 
 log = logging.getLogger("sidecar.ingest")
@@ -131,18 +130,10 @@ class FastPath:
                 raise ApiError(413, "payload_too_large",
                                f"The body is larger than {self.max_body} bytes")
             status, answer = handle(self.app, environ["wsgi.input"].read(length), conn)
-        except ApiError as e:
-            status, answer, code = e.status, e.to_dict(), e.code
-        except pymysql.err.OperationalError as e:
-            broken, code = True, DATABASE_UNAVAILABLE
-            status, answer = 503, ApiError(503, code, "The database is not available; "
-                                                      "retry later").to_dict()
-            headers.append(("Retry-After", "5"))
-            log.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
-        except Exception:  # noqa: BLE001 - answered as the one JSON 500, and logged
-            broken, code = True, "internal_error"
-            status, answer = 500, ApiError(500, code, "Internal server error").to_dict()
-            log.exception("unhandled error")
+        except Exception as e:  # noqa: BLE001 - answered as errors.answer says, and logged
+            broken = not isinstance(e, ApiError)  # a failed query may leave it unusable
+            status, answer, extra, code = errors.answer(e, log)
+            headers.extend(extra)
         finally:
             conn.release(broken)
         out = _ANSWER.encode(answer).encode() + b"\n"
