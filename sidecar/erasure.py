@@ -95,10 +95,12 @@ def _scrub_shared(cur, t: Tables, render_ids: list) -> None:
 
 
 def erase_one(conn, t: Tables, record_id: str) -> int:
+    """Erase the record `record_id`; return how many were erased (0 or 1)."""
     return _erase(conn, t, "id = %s", (record_id,))
 
 
 def erase_subject(conn, t: Tables, subject_id: str) -> int:
+    """Erase every record of the visitor `subject_id`; return how many."""
     return _erase(conn, t, "subject_id = %s", (subject_id,))
 
 
@@ -139,6 +141,8 @@ def erase_ip(conn, t: Tables, ip: str, keys: list[bytes],
 
 
 def erase_wp_user(conn, t: Tables, wp_user_id: int) -> int:
+    """Erase every record of the WordPress user `wp_user_id` (none for 0, the logged-out
+    visitors); return how many."""
     return _erase(conn, t, "wp_user_id = %s", (wp_user_id,)) if wp_user_id > 0 else 0
 
 

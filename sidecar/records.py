@@ -44,6 +44,7 @@ def get(conn, t: Tables, record_id: str) -> dict | None:
 
 
 def get_by_event(conn, t: Tables, event_id: str) -> dict | None:
+    """The record of the widget's `event_id` (erased ones included), or None."""
     return _fetch_one(conn, t, "event_id = %s", (event_id,))
 
 
@@ -81,6 +82,7 @@ def to_record(row: dict) -> dict:
 
 
 def public(rec: dict) -> dict:
+    """A record as the API shows it (without the internal `_seq`)."""
     return {k: v for k, v in rec.items() if not k.startswith("_")}
 
 
