@@ -7,8 +7,8 @@ import sys
 
 from flask import Flask
 
+from . import commit, db, errors, geo, ingest, logs
 from . import config as config_mod
-from . import db, errors, geo, ingest, logs, records
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -26,7 +26,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         # docs/api.md §5: migrations also run at start (idempotent, serialised by a DB lock).
         db.migrate(app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
     if _group_commit(app.config["SP_GROUP_COMMIT"]):
-        app.extensions["sp_committer"] = records.GroupCommitter(
+        app.extensions["sp_committer"] = commit.GroupCommitter(
             app.config["SP_DATABASE_URL"], app.config["SP_TABLE_PREFIX"])
     errors.init_app(app)
     logs.init_app(app)

@@ -13,9 +13,10 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import ledger, records
+from . import erasure, ledger, records
+from . import stats as statistics
 from .clock import utcnow
-from .db import connect_args, get_db
+from .db import get_db, tables
 from .errors import ApiError
 from .openapi import MAX_WP_USER_ID
 from .validation import ACTIONS, CATEGORIES, METHODS, UUID4
@@ -127,14 +128,15 @@ def list_consents():
             cursor = records.decode_cursor(cursor)
         except ValueError:
             raise _bad("cursor", "not a cursor from this API") from None
-    items, next_seq = records.list_consents(get_db(), list_filters(), limit, cursor)
+    items, next_seq = records.list_consents(get_db(), tables(), list_filters(), limit,
+                                             cursor)
     return jsonify({"items": [records.public(r) for r in items],
                     "next_cursor": records.encode_cursor(next_seq) if next_seq else None})
 
 
 def _record_or_error(record_id: str) -> dict:
     """The record of a path's id (the route's converter took only UUIDs, in lower case)."""
-    rec = records.get(get_db(), record_id) if UUID4.fullmatch(record_id) else None
+    rec = records.get(get_db(), tables(), record_id) if UUID4.fullmatch(record_id) else None
     if rec is None:
         raise ApiError(404, "not_found", "No such consent record")
     if rec["erased"]:
@@ -154,7 +156,7 @@ def get_screenshot(record_id: uuid.UUID):
     size = _choice("size", ("full", "thumb"), "full")
     record_id = str(record_id)
     rec = _record_or_error(record_id)
-    shot = records.screenshot_of(get_db(), record_id, thumb=size == "thumb")
+    shot = records.screenshot_of(get_db(), tables(), record_id, thumb=size == "thumb")
     if shot is None:
         raise ApiError(404, "screenshot_not_available",
                        f"No screenshot yet (status {rec['screenshot']['status']})")
@@ -169,7 +171,7 @@ def delete_consent(record_id: uuid.UUID):
     """Erase one record (tombstone: personal fields and screenshot gone, hash kept)."""
     record_id = str(record_id)
     _record_or_error(record_id)
-    records.erase_one(get_db(), record_id)
+    erasure.erase_one(get_db(), tables(), record_id)
     current_app.logger.info("erased", extra={"fields": {"record": record_id, "erased": 1}})
     return "", 204
 
@@ -198,7 +200,7 @@ def erasures():
     if key == "subject_id":
         if not isinstance(value, str) or not UUID4.fullmatch(value.lower()):
             raise ApiError(422, "invalid_payload", "subject_id: must be a UUIDv4", field=key)
-        n = records.erase_subject(conn, value.lower())
+        n = erasure.erase_subject(conn, tables(), value.lower())
     elif key == "ip":
         try:
             addr = ipaddress.ip_address(value if isinstance(value, str) else "")
@@ -208,7 +210,8 @@ def erasures():
         except ValueError:
             raise ApiError(422, "invalid_payload", "ip: must be an IPv4 or IPv6 address",
                            field=key) from None
-        n, left = records.erase_ip(conn, ip, current_app.config["LEDGER_KEYS"], also)
+        n, left = erasure.erase_ip(conn, tables(), ip, current_app.config["LEDGER_KEYS"],
+                                   also)
         current_app.logger.info("erasure", extra={"fields": {
             "by": key, "erased": n, "unattributed": left}})
         return jsonify({"erased": n, "unattributed": left})
@@ -219,7 +222,7 @@ def erasures():
                 or not 1 <= value <= MAX_WP_USER_ID):
             raise ApiError(422, "invalid_payload", "wp_user_id: must be a positive integer",
                            field=key)
-        n = records.erase_wp_user(conn, value)
+        n = erasure.erase_wp_user(conn, tables(), value)
     current_app.logger.info("erasure", extra={"fields": {"by": key, "erased": n}})
     return jsonify({"erased": n})
 
@@ -248,8 +251,7 @@ def export():
     fmt = _choice("format", ("csv", "ndjson"), "csv")
     filters = list_filters()
     cfg = current_app.config
-    rows = records.stream_consents(connect_args(cfg["SP_DATABASE_URL"]), filters,
-                                   cfg["SP_TABLE_PREFIX"])
+    rows = records.stream_consents(cfg["SP_DATABASE_URL"], tables(), filters)
 
     def generate():
         if fmt == "ndjson":
@@ -278,7 +280,7 @@ def export():
 @bp.get("/v1/stats")
 def stats():
     group_by = _choice("group_by", ("day", "country", "category", "method"), "day")
-    groups = records.stats(get_db(), group_by, *_date_range())
+    groups = statistics.stats(get_db(), tables(), group_by, *_date_range())
     return jsonify({"group_by": group_by, "from": request.args.get("from"),
                     "to": request.args.get("to"), "groups": groups})
 
@@ -289,7 +291,7 @@ def integrity():
     heads anchored in this host's anchor file."""
     cfg = current_app.config
     ledger.seal(get_db(), cfg)
-    report = ledger.verify(connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"],
+    report = ledger.verify(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"],
                            cfg["LEDGER_KEYS"],
                            anchors=[cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else [])
     report["ledger_key_derived"] = cfg["LEDGER_KEYS_DERIVED"]

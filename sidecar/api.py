@@ -8,7 +8,7 @@ import pymysql
 from flask import Blueprint, current_app, jsonify, request
 
 from . import records
-from .db import get_db
+from .db import get_db, tables
 from .errors import ApiError
 from .ingest import handle
 
@@ -47,7 +47,7 @@ def healthz():
 def readyz():
     """Ready when the database answers and the schema is there."""
     try:
-        records.ping(get_db())
+        records.ping(get_db(), tables())
     except pymysql.MySQLError as e:
         # /readyz is public: the driver's text names the database host, so it goes to the log.
         log.warning("database not reachable", extra={"fields": {"error": str(e.args[-1])}})

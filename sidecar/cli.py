@@ -53,11 +53,14 @@ def main(argv: list[str] | None = None) -> int:
         return _verify(cfg, args.anchors, args.quiet)
     if args.command == "seal":
         from . import ledger
-        conn = db.Pool(cfg["SP_DATABASE_URL"], 1).get()
+        conn = db.connect(cfg["SP_DATABASE_URL"])
         n = 0
-        while (sealed := ledger.seal(conn, cfg, sweep=args.sweep,
-                                     accept_legacy=args.accept_legacy)) > 0:
-            n += sealed
+        try:
+            while (sealed := ledger.seal(conn, cfg, sweep=args.sweep,
+                                         accept_legacy=args.accept_legacy)) > 0:
+                n += sealed
+        finally:
+            conn.close()
         print(f"sealed {n} record(s)")
         return 0
     if args.command == "purge":
@@ -85,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 def _verify(cfg: dict, anchors: list[str] | None, quiet: bool) -> int:
     import time
 
-    from . import db, ledger
+    from . import ledger
     if anchors is None:
         anchors = [cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else []
     started = time.monotonic()
@@ -95,7 +98,7 @@ def _verify(cfg: dict, anchors: list[str] | None, quiet: bool) -> int:
             print(f"verify: {n} records checked, {time.monotonic() - started:.0f} s",
                   file=sys.stderr, flush=True)
 
-    report = ledger.verify(db.connect_args(cfg["SP_DATABASE_URL"]), cfg["SP_TABLE_PREFIX"],
+    report = ledger.verify(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"],
                            cfg["LEDGER_KEYS"], anchors=anchors, progress=progress)
     if cfg["LEDGER_KEYS_DERIVED"]:
         report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)
@@ -117,7 +120,7 @@ def _purge(cfg: dict, days: int | None, before: str | None) -> int:
     import logging
     from datetime import UTC, datetime, timedelta
 
-    from . import db, records
+    from . import db, erasure
     from .clock import utcnow
     if before:
         try:
@@ -135,22 +138,14 @@ def _purge(cfg: dict, days: int | None, before: str | None) -> int:
             print("sidecar purge: give --days N or set SP_RETENTION_DAYS", file=sys.stderr)
             return 2
         cutoff = utcnow() - timedelta(days=int(days))
-    pool = db.Pool(cfg["SP_DATABASE_URL"], 1)
-    conn = pool.get()
-    with _app_context(cfg):
-        n = records.purge_older_than(conn, cutoff)
-    conn.close()
+    conn = db.connect(cfg["SP_DATABASE_URL"])
+    try:
+        n = erasure.purge_older_than(conn, db.Tables(cfg["SP_TABLE_PREFIX"]), cutoff)
+    finally:
+        conn.close()
     logging.getLogger("sidecar.purge").info("purge", extra={"fields": {
         "retention_days": days, "cutoff": cutoff.isoformat() + "Z", "erased": n}})
     return 0
-
-
-def _app_context(cfg):
-    """An app context whose config is `cfg` (records' table names read the prefix there)."""
-    from flask import Flask
-    app = Flask("sidecar-cli")
-    app.config.update(cfg)
-    return app.app_context()
 
 
 if __name__ == "__main__":

@@ -1,8 +1,14 @@
-"""Database connections and schema migrations: the connection lifecycle lives here only.
+"""Database connections, table names and schema migrations: the only module that opens a
+connection.
 
-Connections come from a small per-process pool (PyMySQL, DictCursor, autocommit off); a
-request borrows one through `get_db()` and gives it back on teardown, rolled back if the
-view left a transaction open.
+- `connect(url)` opens one (PyMySQL, DictCursor, autocommit off; `streaming=True` for an
+  unbuffered cursor over a large result); `transaction(conn)` is a cursor whose block
+  commits, or rolls back when it raises.
+- `Tables(prefix)` names the tables (`t.consents` → `` `wp_sp_consents` ``), so storage code
+  takes a `Tables` and runs the same under Flask, in the CLI and in the worker.
+- Requests use a small per-process pool: a view borrows a connection through `get_db()`
+  and gives it back on teardown, rolled back if the view left a transaction open;
+  `tables()` is the app's `Tables`.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import queue
 import re
 import time
+from contextlib import contextmanager
 from importlib import resources
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -50,6 +57,60 @@ def connect_args(url: str) -> dict:
     return args
 
 
+def connect(target: str | dict, streaming: bool = False) -> pymysql.connections.Connection:
+    """A new connection to `target` (an SP_DATABASE_URL or the `connect_args()` of one);
+    `streaming`: rows come from an unbuffered cursor as they are read (flat memory)."""
+    args = connect_args(target) if isinstance(target, str) else dict(target)
+    if streaming:
+        args["cursorclass"] = pymysql.cursors.SSDictCursor
+    return pymysql.connect(**args)
+
+
+@contextmanager
+def transaction(conn):
+    """A cursor on `conn` in one transaction: COMMIT when the block ends (also by `return`),
+    ROLLBACK when it raises (a rollback that fails on a broken connection is not reported
+    over the error that broke it)."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        rollback_quietly(conn)
+        raise
+
+
+def rollback_quietly(conn) -> None:
+    try:
+        conn.rollback()
+    except pymysql.MySQLError:
+        pass
+
+
+class Tables:
+    """The quoted names of the sidecar's tables under one prefix: `Tables("wp_").consents`
+    and `Tables("wp_")["consents"]` are `` `wp_sp_consents` ``; `lock("seal")` names a
+    named lock of this prefix (`wp_sp_seal`)."""
+
+    NAMES = ("consents", "chain", "seals", "renders", "screenshots", "screenshot_jobs",
+             "migrations")
+
+    def __init__(self, prefix: str):
+        if not re.fullmatch(r"[A-Za-z0-9_]*", prefix):
+            raise ValueError("a table prefix holds only letters, digits and _")
+        self.prefix = prefix
+        for name in self.NAMES:
+            setattr(self, name, f"`{prefix}sp_{name}`")
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.NAMES:
+            raise KeyError(name)
+        return getattr(self, name)
+
+    def lock(self, name: str) -> str:
+        return f"{self.prefix}sp_{name}"
+
+
 class Pool:
     """A thread-safe LIFO pool of open connections; at most `size` kept idle."""
 
@@ -62,7 +123,7 @@ class Pool:
             try:
                 conn, since = self.idle.get_nowait()
             except queue.Empty:
-                return pymysql.connect(**self.args)
+                return connect(self.args)
             if time.monotonic() - since < IDLE_PING_SECONDS:
                 return conn
             try:
@@ -98,6 +159,7 @@ def close_quietly(conn) -> None:
 
 def init_app(app: Flask) -> None:
     app.extensions["sp_pool"] = Pool(app.config["SP_DATABASE_URL"], app.config["SP_DB_POOL_SIZE"])
+    app.extensions["sp_tables"] = Tables(app.config["SP_TABLE_PREFIX"])
     app.teardown_appcontext(_release)
 
 
@@ -126,11 +188,9 @@ def hand_back(pool: Pool, conn, broken: bool = False) -> None:
     pool.put(conn, broken=broken)
 
 
-def table(name: str, prefix: str | None = None) -> str:
-    """Full table name, e.g. `wp_sp_consents` for "consents"."""
-    if prefix is None:
-        prefix = current_app.config["SP_TABLE_PREFIX"]
-    return f"{prefix}sp_{name}"
+def tables() -> Tables:
+    """The app's table names (its SP_TABLE_PREFIX)."""
+    return current_app.extensions["sp_tables"]
 
 
 # ---- migrations ------------------------------------------------------------------------
@@ -147,31 +207,32 @@ def _migrations() -> list[tuple[int, str, str]]:
 def migrate(url: str, prefix: str) -> list[str]:
     """Apply the numbered SQL migrations not yet applied; return the names applied.
     Safe to run from several sidecars at once (a named lock serialises them)."""
-    conn = pymysql.connect(**connect_args(url))
+    conn = connect(url)
+    t = Tables(prefix)
     applied_now = []
     try:
         with conn.cursor() as cur:
-            cur.execute("SELECT GET_LOCK(%s, 60) AS got", (f"{prefix}sp_migrate",))
+            cur.execute("SELECT GET_LOCK(%s, 60) AS got", (t.lock("migrate"),))
             if not cur.fetchone()["got"]:
                 raise RuntimeError("could not take the migration lock within 60 s")
             cur.execute(
-                f"CREATE TABLE IF NOT EXISTS `{prefix}sp_migrations` ("
+                f"CREATE TABLE IF NOT EXISTS {t.migrations} ("
                 " version INT UNSIGNED NOT NULL PRIMARY KEY,"
                 " name VARCHAR(191) NOT NULL,"
                 " applied_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6)"
                 ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4")
-            cur.execute(f"SELECT version FROM `{prefix}sp_migrations`")
+            cur.execute(f"SELECT version FROM {t.migrations}")
             done = {row["version"] for row in cur.fetchall()}
             for version, name, sql in _migrations():
                 if version in done:
                     continue
                 for statement in _statements(sql.replace("{prefix}", prefix)):
                     cur.execute(statement)
-                cur.execute(f"INSERT INTO `{prefix}sp_migrations` (version, name) VALUES (%s, %s)",
+                cur.execute(f"INSERT INTO {t.migrations} (version, name) VALUES (%s, %s)",
                             (version, name))
                 conn.commit()
                 applied_now.append(name)
-            cur.execute("SELECT RELEASE_LOCK(%s)", (f"{prefix}sp_migrate",))
+            cur.execute("SELECT RELEASE_LOCK(%s)", (t.lock("migrate"),))
     finally:
         conn.close()
     return applied_now

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 
 import pymysql
@@ -34,33 +35,38 @@ def _snake(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def init_app(app: Flask) -> None:
-    @app.errorhandler(ApiError)
-    def api_error(e: ApiError):
-        g.error_code = e.code
-        return jsonify(e.to_dict()), e.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(e: HTTPException):
+def answer(e: BaseException, log: logging.Logger) -> tuple[int, dict, list, str]:
+    """The answer to a request that raised `e`: (HTTP status, JSON body, extra headers,
+    error code). Logs what the operator must see on `log`. Flask's error handlers and the
+    ingest fast path (ingest.FastPath) both answer through here."""
+    if isinstance(e, ApiError):
+        return e.status, e.to_dict(), [], e.code
+    if isinstance(e, HTTPException):
         code = {413: "payload_too_large", 405: "method_not_allowed"}.get(e.code, _snake(e.name))
-        message = e.description or e.name
-        g.error_code = code
-        resp = jsonify(ApiError(e.code, code, message).to_dict())
-        resp.status_code = e.code
+        headers = []
         if e.code == 405 and getattr(e, "valid_methods", None):
-            resp.headers["Allow"] = ", ".join(e.valid_methods)
-        return resp
-
-    @app.errorhandler(pymysql.err.OperationalError)
-    def database_unavailable(e: Exception):
-        app.logger.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
-        g.error_code = DATABASE_UNAVAILABLE
+            headers.append(("Allow", ", ".join(e.valid_methods)))
+        return e.code, ApiError(e.code, code, e.description or e.name).to_dict(), headers, code
+    if isinstance(e, pymysql.err.OperationalError):
+        log.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
         body = ApiError(503, DATABASE_UNAVAILABLE, "The database is not available; retry "
                                                      "later").to_dict()
-        return jsonify(body), 503, {"Retry-After": "5"}
+        return 503, body, [("Retry-After", "5")], DATABASE_UNAVAILABLE
+    log.error("unhandled error", exc_info=e)
+    return 500, ApiError(500, "internal_error", "Internal server error").to_dict(), [], \
+        "internal_error"
 
-    @app.errorhandler(Exception)
-    def unexpected(e: Exception):
-        app.logger.exception("unhandled error")
-        g.error_code = "internal_error"
-        return jsonify(ApiError(500, "internal_error", "Internal server error").to_dict()), 500
+
+def init_app(app: Flask) -> None:
+    def handle(e: Exception):
+        status, body, headers, code = answer(e, app.logger)
+        g.error_code = code
+        resp = jsonify(body)
+        resp.status_code = status
+        for name, value in headers:
+            resp.headers[name] = value
+        return resp
+
+    # Flask picks the handler of the most specific class; all four answer the same way.
+    for cls in (ApiError, HTTPException, pymysql.err.OperationalError, Exception):
+        app.register_error_handler(cls, handle)

@@ -17,12 +17,11 @@ import logging
 import time
 from http import HTTPStatus
 
-import pymysql
 from flask import Flask
 
-from . import logs, metrics, records, signing
+from . import commit, errors, logs, metrics, signing
 from .db import hand_back
-from .errors import DATABASE_UNAVAILABLE, ApiError
+from .errors import ApiError
 from .validation import validate_consent
 
 log = logging.getLogger("sidecar.ingest")
@@ -47,8 +46,8 @@ def handle(app: Flask, body: bytes, conn) -> tuple[int, dict]:
     payload = signing.load_consent(token, cfg["SECRET_KEYS"], cfg["SP_MAX_TOKEN_AGE"],
                                    cfg["SP_CLOCK_SKEW"])
     consent = validate_consent(payload)
-    rec, created = records.insert_consent(conn, consent, cfg,
-                                          app.extensions.get("sp_committer"))
+    rec, created = commit.insert_consent(conn, app.extensions["sp_tables"], consent, cfg,
+                                         app.extensions.get("sp_committer"))
     if not created:
         _check_same_event(consent, rec)
     metrics.child(metrics.INGEST, "created" if created else "duplicate").inc()
@@ -66,7 +65,7 @@ def handle(app: Flask, body: bytes, conn) -> tuple[int, dict]:
 # differ between the first attempt and a retry.
 CLIENT_FIELDS = ("event_id", "subject_id", "action", "method", "categories", "page_url",
                  "policy_version", "banner_version", "language", "signals")
-# Blanked by an erasure, so not comparable afterwards (records.py _erase).
+# Blanked by an erasure, so not comparable afterwards (erasure.py _erase).
 ERASED_FIELDS = ("subject_id", "page_url")
 
 
@@ -85,18 +84,16 @@ def _check_same_event(consent: dict, rec: dict) -> None:
 
 
 class _Borrowed:
-    """A pool connection borrowed on first use, with an app context for the queries that
-    read the settings (group commit needs neither); `release()` hands both back."""
+    """A pool connection borrowed on first use (group commit needs none); `release()` hands
+    it back."""
 
-    __slots__ = ("app", "conn", "ctx")
+    __slots__ = ("app", "conn")
 
     def __init__(self, app: Flask):
-        self.app, self.conn, self.ctx = app, None, None
+        self.app, self.conn = app, None
 
     def __call__(self):
         if self.conn is None:
-            self.ctx = self.app.app_context()
-            self.ctx.push()
             self.conn = self.app.extensions["sp_pool"].get()
         return self.conn
 
@@ -104,7 +101,6 @@ class _Borrowed:
         if self.conn is not None:
             hand_back(self.app.extensions["sp_pool"], self.conn, broken)
             self.conn = None
-            self.ctx.pop()
 
 
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase}" for s in HTTPStatus}
@@ -134,18 +130,10 @@ class FastPath:
                 raise ApiError(413, "payload_too_large",
                                f"The body is larger than {self.max_body} bytes")
             status, answer = handle(self.app, environ["wsgi.input"].read(length), conn)
-        except ApiError as e:
-            status, answer, code = e.status, e.to_dict(), e.code
-        except pymysql.err.OperationalError as e:
-            broken, code = True, DATABASE_UNAVAILABLE
-            status, answer = 503, ApiError(503, code, "The database is not available; "
-                                                      "retry later").to_dict()
-            headers.append(("Retry-After", "5"))
-            log.error("database unavailable", extra={"fields": {"error": str(e)[:200]}})
-        except Exception:  # noqa: BLE001 - answered as the one JSON 500, and logged
-            broken, code = True, "internal_error"
-            status, answer = 500, ApiError(500, code, "Internal server error").to_dict()
-            log.exception("unhandled error")
+        except Exception as e:  # noqa: BLE001 - answered as errors.answer says, and logged
+            broken = not isinstance(e, ApiError)  # a failed query may leave it unusable
+            status, answer, extra, code = errors.answer(e, log)
+            headers.extend(extra)
         finally:
             conn.release(broken)
         out = _ANSWER.encode(answer).encode() + b"\n"

@@ -22,10 +22,8 @@ import secrets
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
-import pymysql.cursors
-
 from .clock import rfc3339, utcnow
-from .db import connect_args
+from .db import Tables, connect
 
 log = logging.getLogger("sidecar.ledger")
 GENESIS = "0" * 64
@@ -89,7 +87,8 @@ def legacy_link(prev: str, rec_hash: str, pos: int) -> str:
 
 
 def _tables(prefix: str) -> tuple[str, str, str]:
-    return f"`{prefix}sp_consents`", f"`{prefix}sp_chain`", f"`{prefix}sp_seals`"
+    t = Tables(prefix)
+    return t.consents, t.chain, t.seals
 
 
 def _scan_from(cur, s: str) -> int:
@@ -129,7 +128,7 @@ def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False,
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
     key = cfg["LEDGER_KEYS"][-1]
-    lock = f"{prefix}sp_seal"
+    lock = Tables(prefix).lock("seal")
     conn.commit()  # no snapshot from before the lock
     with conn.cursor() as cur:
         cur.execute("SELECT GET_LOCK(%s, 0) AS got", (lock,))
@@ -212,7 +211,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
         conn.commit()
         if legacy_end <= pos:
             return 0
-        report = verify(connect_args(cfg["SP_DATABASE_URL"]), prefix, cfg["LEDGER_KEYS"],
+        report = verify(cfg["SP_DATABASE_URL"], prefix, cfg["LEDGER_KEYS"],
                         legacy_only=True)
         if not report["ok"] and accept:
             log.warning("ledger: converting the old unkeyed chain although it fails"
@@ -342,7 +341,7 @@ class _Legacy:
                           f" {self.pos}: records sealed before the keyed chain are missing")
 
 
-def verify(url_args: dict, prefix: str, keys: list[bytes], anchors: list[str] | None = None,
+def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[str] | None = None,
            max_problems: int = 100, legacy_only: bool = False,
            progress: Callable[[int], None] | None = None) -> dict:
     """Recompute every record's hash, the keyed chain, every seal and every anchored head;
@@ -369,8 +368,7 @@ def verify(url_args: dict, prefix: str, keys: list[bytes], anchors: list[str] | 
             sizes[path] = os.path.getsize(path)
         except OSError:
             sizes[path] = None
-    args = {**url_args, "cursorclass": pymysql.cursors.SSDictCursor}
-    conn, seal_conn = pymysql.connect(**args), pymysql.connect(**args)
+    conn, seal_conn = connect(url_args, streaming=True), connect(url_args, streaming=True)
     records = sealed = 0
     head, used_keys = GENESIS, set()
     anchor_state = {"files": list(anchors or []), "checked": 0, "last_pos": 0}

@@ -60,13 +60,13 @@ class DatabaseCollector:
 
     def collect(self):
         from . import records
-        from .db import get_db
+        from .db import get_db, tables
         depth = GaugeMetricFamily("sp_screenshot_queue_depth", "Screenshot jobs queued or running")
         unsealed = GaugeMetricFamily("sp_ledger_unsealed", "Records not yet sealed into the chain")
         with self.app.app_context():
             conn = get_db()
-            depth.add_metric([], records.queue_depth(conn))
-            unsealed.add_metric([], records.unsealed_count(conn))
+            depth.add_metric([], records.queue_depth(conn, tables()))
+            unsealed.add_metric([], records.unsealed_count(conn, tables()))
         yield depth
         yield unsealed
 

@@ -19,6 +19,9 @@ import hashlib
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
+from .config import normalise_origin
+from .urls import is_page_url
+
 VIEWPORTS = {"desktop": (1280, 800), "mobile": (390, 844)}
 MOBILE_UA = re.compile(r"Mobi|Android|iPhone|iPod|Windows Phone|BlackBerry|Opera Mini", re.I)
 # A mobile user agent for the mobile render (the page may serve different markup to it).
@@ -69,3 +72,14 @@ def render_key(proof: str, banner_version: str, viewport: str, language: str) ->
     """The key of a render of `proof` (a `proof_url()`)."""
     raw = "\n".join((proof, banner_version, viewport, language.lower()))
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def may_load(url: str, origins: list[str]) -> bool:
+    """True when `url` is a page URL by the one rule (sidecar/urls.py) on one of
+    SP_SITE_ORIGINS (the only pages a browser loads)."""
+    if not is_page_url(url):
+        return False
+    try:
+        return urlsplit(url).scheme in ("http", "https") and normalise_origin(url) in origins
+    except ValueError:
+        return False

@@ -1,5 +1,6 @@
-"""The screenshot worker: claims jobs from the durable queue in the site's database, renders
-the consent's page fresh in one warm headless Chromium, and stores the picture as proof.
+"""The screenshot worker: claims jobs from the durable queue in the site's database
+(`jobs.py` holds the queue's SQL), renders the consent's page fresh in one warm headless
+Chromium, and stores the picture as proof.
 
 - Jobs are claimed with `SELECT … FOR UPDATE SKIP LOCKED` and a lease (`locked_until`), so
   any number of workers on any number of machines share the queue; a job whose worker died
@@ -20,12 +21,10 @@ the consent's page fresh in one warm headless Chromium, and stores the picture a
 
 from __future__ import annotations
 
-import hashlib
 import io
 import logging
 import threading
 import time
-from datetime import timedelta
 
 import pymysql
 import urllib3
@@ -33,11 +32,9 @@ from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from . import browser, ledger, renders
-from .clock import utcnow
-from .db import connect_args
+from . import browser, jobs, ledger, renders
+from .db import Tables, connect
 from .egress import Egress
-from .records import may_load
 
 log = logging.getLogger("sidecar.worker")
 WIDGET_JS = """
@@ -60,13 +57,23 @@ THUMB_WIDTH = 320
 
 
 class RenderError(Exception):
-    """The page could not be shown as proof; the message says why."""
+    """The page could not be shown as proof; the message says why. `retry` says whether
+    another attempt may succeed (a page that loaded too slowly may load in time later)."""
+
+    retry = True
+
+
+class RefusedPage(RenderError):
+    """The page went, or tried to go, where the browser must not (a blocked request or
+    navigation, off the site): not retried, as it would do the same again."""
+
+    retry = False
 
 
 class Worker:
     def __init__(self, cfg: dict):
         self.cfg = cfg
-        self.prefix = cfg["SP_TABLE_PREFIX"]
+        self.tables = Tables(cfg["SP_TABLE_PREFIX"])
         self.freshness = int(cfg.get("SP_SCREENSHOT_FRESHNESS", 86400))
         self.conn = None
         self.driver = None
@@ -75,87 +82,30 @@ class Worker:
         self.renders = 0
         self.stopping = False
 
-    # ---- database -------------------------------------------------------------------
-    def t(self, name: str) -> str:
-        return f"`{self.prefix}sp_{name}`"
-
+    # ---- database (the queue's SQL is in jobs.py) ------------------------------------
     def db(self):
         if self.conn is None or not self.conn.open:
-            self.conn = pymysql.connect(**connect_args(self.cfg["SP_DATABASE_URL"]))
+            self.conn = connect(self.cfg["SP_DATABASE_URL"])
         return self.conn
 
     def claim(self) -> dict | None:
         """Take the oldest due job (or one whose worker's lease expired); None if none."""
-        conn = self.db()
-        now = utcnow()
-        lease = now + timedelta(seconds=self.cfg["SP_SCREENSHOT_LEASE"])
-        with conn.cursor() as cur:
-            cur.execute(
-                f"SELECT id, consent_seq, page_url, render_key, viewport, language,"
-                f" banner_version, attempts FROM {self.t('screenshot_jobs')}"
-                " WHERE (status = 'queued' AND available_at <= %s)"
-                " OR (status = 'running' AND locked_until < %s)"
-                " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", (now, now))
-            job = cur.fetchone()
-            if job:
-                cur.execute(
-                    f"UPDATE {self.t('screenshot_jobs')} SET status = 'running',"
-                    " attempts = attempts + 1, locked_until = %s WHERE id = %s",
-                    (lease, job["id"]))
-                job["attempts"] += 1
-        conn.commit()
-        return job
+        return jobs.claim(self.db(), self.tables, self.cfg["SP_SCREENSHOT_LEASE"])
 
     def fresh_render(self, key: str) -> dict | None:
-        conn = self.db()
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT id, image_id, banner_version FROM {self.t('renders')}"
-                        " WHERE render_key = %s AND created_at >= %s"
-                        " ORDER BY id DESC LIMIT 1",
-                        (key, utcnow() - timedelta(seconds=self.freshness)))
-            row = cur.fetchone()
-        conn.commit()
-        return row
+        return jobs.fresh_render(self.db(), self.tables, key, self.freshness)
 
     def link(self, job: dict, render: dict) -> int:
         """Point this job's consent — and every queued consent with the same key — at
         `render`; return the number of rows changed (consents and jobs)."""
-        conn = self.db()
-        c, j = self.t("consents"), self.t("screenshot_jobs")
-        set_ = ("c.screenshot_status = 'done', c.screenshot_id = %s, c.render_id = %s,"
-                " c.screenshot_error = NULL, c.banner_mismatch = (c.banner_version <> %s),"
-                " j.status = 'done', j.locked_until = NULL, j.last_error = NULL")
-        args = (render["image_id"], render["id"], render["banner_version"])
-        with conn.cursor() as cur:
-            n = cur.execute(f"UPDATE {c} c JOIN {j} j ON j.consent_seq = c.seq SET {set_}"
-                            " WHERE (j.id = %s OR (j.render_key = %s AND j.status = 'queued'))"
-                            " AND c.erased_at IS NULL", (*args, job["id"], job["render_key"]))
-            # a job whose consent was erased meanwhile has nothing left to prove
-            cur.execute(f"UPDATE {j} SET status = 'done', locked_until = NULL WHERE id = %s",
-                        (job["id"],))
-        conn.commit()
-        return n
+        return jobs.link(self.db(), self.tables, job, render)
 
     def fail(self, job: dict, reason: str, retry: bool = True) -> None:
         """Retry with exponential backoff, or give up after SP_SCREENSHOT_ATTEMPTS."""
         reason = reason[:250]
-        conn = self.db()
         final = not retry or job["attempts"] >= self.cfg["SP_SCREENSHOT_ATTEMPTS"]
-        with conn.cursor() as cur:
-            if final:
-                cur.execute(f"UPDATE {self.t('screenshot_jobs')} SET status = 'failed',"
-                            " locked_until = NULL, last_error = %s WHERE id = %s",
-                            (reason, job["id"]))
-                cur.execute(f"UPDATE {self.t('consents')} SET screenshot_status = 'failed',"
-                            " screenshot_error = %s WHERE seq = %s AND erased_at IS NULL",
-                            (reason, job["consent_seq"]))
-            else:
-                delay = timedelta(seconds=self.cfg.get("SP_SCREENSHOT_BACKOFF", 5)
-                                  * 2 ** (job["attempts"] - 1))
-                cur.execute(f"UPDATE {self.t('screenshot_jobs')} SET status = 'queued',"
-                            " locked_until = NULL, available_at = %s, last_error = %s"
-                            " WHERE id = %s", (utcnow() + delay, reason, job["id"]))
-        conn.commit()
+        jobs.fail(self.db(), self.tables, job, reason, final,
+                  self.cfg.get("SP_SCREENSHOT_BACKOFF", 5))
         log.warning("screenshot failed", extra={"fields": {
             "job": job["id"], "attempt": job["attempts"], "final": final, "reason": reason}})
 
@@ -163,18 +113,8 @@ class Worker:
         """Store a picture once per content (WebP); return its id."""
         out = io.BytesIO()
         img.save(out, "WEBP", quality=80, method=4)
-        data = out.getvalue()
-        digest = hashlib.sha256(data).hexdigest()
-        conn = self.db()
-        with conn.cursor() as cur:
-            cur.execute(f"INSERT IGNORE INTO {self.t('screenshots')} (sha256, mime, width,"
-                        " height, image, page_url, created_at) VALUES (%s,%s,%s,%s,%s,%s,%s)",
-                        (digest, "image/webp", img.width, img.height, data, page_url[:2048],
-                         utcnow()))
-            cur.execute(f"SELECT id FROM {self.t('screenshots')} WHERE sha256 = %s", (digest,))
-            image_id = cur.fetchone()["id"]
-        conn.commit()
-        return image_id
+        return jobs.store_image(self.db(), self.tables, out.getvalue(), "image/webp",
+                                img.width, img.height, page_url)
 
     def save_render(self, job: dict, shot: dict) -> dict:
         img = Image.open(io.BytesIO(shot["png"]))
@@ -184,22 +124,8 @@ class Worker:
                            Image.LANCZOS)
         image_id = self.store_image(img, job["page_url"])
         thumb_id = self.store_image(thumb, job["page_url"])
-        conn = self.db()
-        text = shot["banner_text"]
-        with conn.cursor() as cur:
-            cur.execute(
-                f"INSERT INTO {self.t('renders')} (render_key, page_url, final_url, viewport,"
-                " width, height, language, banner_version, banner_text, banner_text_hash,"
-                " image_id, thumb_id, render_ms, created_at)"
-                " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-                (job["render_key"], job["page_url"][:2048], shot["final_url"][:2048],
-                 job["viewport"], img.width, img.height, job["language"],
-                 shot["banner_version"][:64], text,
-                 hashlib.sha256(text.encode("utf-8")).hexdigest(), image_id, thumb_id,
-                 shot["ms"], utcnow()))
-            render_id = cur.lastrowid
-        conn.commit()
-        return {"id": render_id, "image_id": image_id, "banner_version": shot["banner_version"]}
+        return jobs.save_render(self.db(), self.tables, job, shot, img.width, img.height,
+                                image_id, thumb_id)
 
     # ---- browser --------------------------------------------------------------------
     def browser(self):
@@ -222,7 +148,8 @@ class Worker:
     def render(self, job: dict) -> dict:
         """Load the page with no cookies or storage at the job's viewport, wait until the
         consent banner shows, and return {png, banner_text, banner_version, final_url, ms}.
-        Raises RenderError (what the page did wrong) or WebDriverException (browser)."""
+        Raises RenderError (what the page did wrong; RefusedPage, not to be retried, when it
+        went where it must not) or WebDriverException (browser)."""
         d = self.browser()
         self.egress.reset()
         width, height = renders.VIEWPORTS[job["viewport"]]
@@ -282,16 +209,16 @@ class Worker:
     def check_egress(self, d) -> None:
         """Fail the render if the page went (or tried to go) anywhere it must not."""
         if self.egress.blocked:
-            raise RenderError(f"blocked request to {self.egress.blocked[0]}")
+            raise RefusedPage(f"blocked request to {self.egress.blocked[0]}")
         for entry in browser.console_log(d):
             message = entry.get("message", "")
             if any(marker in message for marker in REFUSED_NAVIGATION):
-                raise RenderError(f"blocked navigation: {message[:200]}")
+                raise RefusedPage(f"blocked navigation: {message[:200]}")
         # location.href, not current_url: on a refused redirect Chromium shows its error page
         # (chrome-error://) while current_url still names the page that redirected.
         for url in (d.current_url, d.execute_script("return location.href")):
-            if not may_load(url, self.cfg["SITE_ORIGINS"]):
-                raise RenderError(f"the page navigated off the site to {url[:200]}")
+            if not renders.may_load(url, self.cfg["SITE_ORIGINS"]):
+                raise RefusedPage(f"the page navigated off the site to {url[:200]}")
 
     def render_with_deadline(self, job: dict) -> dict:
         """render(), but a browser that hangs past the hard limit is killed (the call then
@@ -323,7 +250,7 @@ class Worker:
         return True
 
     def process(self, job: dict) -> None:
-        if not may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
+        if not renders.may_load(job["page_url"], self.cfg["SITE_ORIGINS"]):
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
             return
         # What is loaded is what the render records: the proof URL, nothing of the visitor's
@@ -335,21 +262,11 @@ class Worker:
             return
         render = self.fresh_render(job["render_key"])
         if render is None:
-            lock = f"{self.prefix}sp_render_{job['render_key'][:40]}"
-            conn = self.db()
-            with conn.cursor() as cur:
-                cur.execute("SELECT GET_LOCK(%s, %s) AS got",
-                            (lock, self.cfg["SP_SCREENSHOT_TIMEOUT"] + 30))
-                cur.fetchall()
-            try:
+            with jobs.render_lock(self.db(), self.tables, job["render_key"],
+                                  self.cfg["SP_SCREENSHOT_TIMEOUT"] + 30):
                 render = self.fresh_render(job["render_key"])  # another worker may have
                 if render is None:
                     render = self.render_job(job)
-            finally:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT RELEASE_LOCK(%s)", (lock,))
-                    cur.fetchall()
-                conn.commit()
         if render is not None:
             linked = self.link(job, render)
             log.info("screenshot linked", extra={"fields": {
@@ -361,7 +278,7 @@ class Worker:
         try:
             shot = self.render_with_deadline(job)
         except RenderError as e:
-            self.fail(job, str(e), retry="blocked" not in str(e) and "off the site" not in str(e))
+            self.fail(job, str(e), retry=e.retry)
             return None
         except WebDriverException as e:
             self.recycle()

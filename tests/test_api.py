@@ -287,7 +287,7 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
     consent is written alone; only the repeat carries the duplicate-key error."""
     import pymysql
 
-    from sidecar.records import Pending
+    from sidecar.commit import Pending
     app = make_app(SP_GROUP_COMMIT="on")
     committer = app.extensions["sp_committer"]
     assert post(app.test_client(), consent_payload()).status_code == 201  # committer running
@@ -316,7 +316,7 @@ def test_a_group_commit_batch_fails_at_once_when_the_database_is_down(monkeypatc
     every request of the batch gets the outage (503 for the client, who retries)."""
     import pymysql
 
-    from sidecar import records
+    from sidecar import commit
     attempts = []
     real_connect = pymysql.connect
 
@@ -324,9 +324,9 @@ def test_a_group_commit_batch_fails_at_once_when_the_database_is_down(monkeypatc
         attempts.append(kw["port"])
         return real_connect(**kw)
 
-    monkeypatch.setattr(records.pymysql, "connect", connect)
-    committer = records.GroupCommitter("mysql://nobody:x@127.0.0.1:1/none", "t_")
-    batch = [records.Pending((str(uuid.uuid4()),), None) for _ in range(5)]
+    monkeypatch.setattr(commit.pymysql, "connect", connect)
+    committer = commit.GroupCommitter("mysql://nobody:x@127.0.0.1:1/none", "t_")
+    batch = [commit.Pending((str(uuid.uuid4()),), None) for _ in range(5)]
     committer.commit(batch)
     assert attempts == [1]
     assert all(isinstance(i.error, pymysql.err.OperationalError) and i.done.is_set()

@@ -14,7 +14,7 @@ import pytest
 
 from sidecar import renders
 from sidecar.config import normalise_origin
-from sidecar.records import may_load
+from sidecar.renders import may_load
 from sidecar.urls import page_url_error
 
 VECTORS = json.loads((Path(__file__).parent / "vectors/urls.json").read_text())

@@ -1,0 +1,210 @@
+"""Writing consents: the row of a validated consent and its screenshot job, written in one
+transaction, alone or through the group committer that shares one COMMIT among the
+concurrent requests of a process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import threading
+import time
+import uuid
+
+import pymysql
+
+from . import geo, ledger, metrics, records, renders
+from .clock import rfc3339, utcnow
+from .db import Tables, close_quietly, connect, connect_args, rollback_quietly
+from .ips import ip_fingerprint, stored_ip
+
+log = logging.getLogger("sidecar.records")
+
+CONSENT_INSERT = (
+    "INSERT INTO {consents} (id, event_id, subject_id, action, method, categories,"
+    " page_url, policy_version, banner_version, language, signals, ip, country, region, city,"
+    " user_agent, wp_user_id, occurred_at, received_at, screenshot_status, screenshot_error,"
+    " hash, personal_digest, salt, ip_fp) VALUES ")
+CONSENT_ROW = "(" + ",".join(["%s"] * 25) + ")"
+JOB_INSERT = (
+    "INSERT INTO {jobs} (consent_seq, page_url, render_key, viewport,"
+    " language, banner_version, status, available_at, created_at) VALUES ")
+JOB_ROW = ("((SELECT seq FROM {consents} WHERE id = %s),"
+           " %s, %s, %s, %s, %s, 'queued', %s, %s)")
+
+
+def write_batch(conn, t: Tables, batch: list) -> None:
+    """Insert the consents and jobs of `batch` (Pending items) and COMMIT, in one round trip;
+    the server stops at the first failing statement, so COMMIT runs only when every INSERT
+    succeeded. Raises, rolled back, otherwise."""
+    values: list = []
+    sql = CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
+    for item in batch:
+        values.extend(item.consent)
+    jobs = [item.job for item in batch if item.job]
+    if jobs:
+        sql += ";\n" + JOB_INSERT.format(jobs=t.screenshot_jobs) + ",".join(
+            [JOB_ROW.format(consents=t.consents)] * len(jobs))
+        for job in jobs:
+            values.extend(job)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql + ";\nCOMMIT", values)
+            while cur.nextset():
+                pass
+    except BaseException:
+        rollback_quietly(conn)
+        raise
+
+
+class Pending:
+    """One consent on its way to the database: its row, its screenshot job's row (or None),
+    and for the group committer the event it waits on and what writing it raised."""
+
+    __slots__ = ("consent", "job", "done", "error")
+
+    def __init__(self, consent: tuple, job: tuple | None, event: bool = True):
+        self.consent, self.job = consent, job
+        self.done = threading.Event() if event else None
+        self.error: BaseException | None = None
+
+
+class GroupCommitter:
+    """Group commit: the concurrent requests of one worker process hand their rows to one
+    committer, which writes whatever has queued up as one multi-row INSERT per table and one
+    COMMIT (one round trip, one log flush for all). A request answers only after its batch
+    committed. A failing batch (a repeated event_id) is retried row by row, so a bad row fails
+    alone."""
+
+    MAX_BATCH = 64
+
+    def __init__(self, url: str, prefix: str):
+        self.args, self.tables = connect_args(url), Tables(prefix)
+        self.queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.conn = None
+        self.owner_pid = 0
+        self.lock = threading.Lock()
+
+    def write(self, item: Pending, timeout: float = 30) -> None:
+        """Write `item` durably, or raise what writing it raised."""
+        if self.owner_pid != os.getpid():  # gunicorn forks workers: one committer each
+            with self.lock:
+                if self.owner_pid != os.getpid():
+                    self.queue, self.conn = queue.SimpleQueue(), None
+                    threading.Thread(target=self._run, daemon=True, name="sp-commit").start()
+                    self.owner_pid = os.getpid()
+        self.queue.put(item)
+        if not item.done.wait(timeout):
+            # Unknown whether it committed: the client retries, and event_id keeps it single.
+            raise pymysql.err.OperationalError(2013, f"no commit within {timeout} s")
+        if item.error is not None:
+            raise item.error
+
+    def _run(self) -> None:
+        while True:
+            batch = [self.queue.get()]
+            time.sleep(0)  # let requests that are ready queue up behind the first one
+            while len(batch) < self.MAX_BATCH:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            try:
+                self.commit(batch)
+            except BaseException as e:  # noqa: BLE001 - the committer must live on
+                log.exception("group commit failed")
+                for item in batch:
+                    item.error = item.error or e
+                    item.done.set()
+
+    def commit(self, batch: list) -> None:
+        """Write `batch` in one transaction. When the database is unreachable every item
+        fails with that error at once; when the batch fails otherwise (a repeated event_id),
+        each item is written alone, so only the failing ones carry an error. Then wake every
+        waiting request."""
+        try:
+            self._write(batch)
+        except pymysql.err.OperationalError as e:
+            for item in batch:
+                item.error = e
+        except BaseException as e:  # noqa: BLE001 - handed to the requests
+            if len(batch) == 1:
+                batch[0].error = e
+            else:
+                for item in batch:
+                    try:
+                        self._write([item])
+                    except BaseException as e1:  # noqa: BLE001 - handed to the request
+                        item.error = e1
+        metrics.INGEST_BATCH.observe(len(batch))
+        for item in batch:
+            item.done.set()
+
+    def _write(self, batch: list) -> None:
+        if self.conn is None or not self.conn.open:
+            self.conn = connect(self.args)
+        try:
+            write_batch(self.conn, self.tables, batch)
+        except pymysql.err.IntegrityError:
+            raise
+        except BaseException:
+            conn, self.conn = self.conn, None  # maybe broken: a new connection next time
+            close_quietly(conn)
+            raise
+
+
+def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
+                   committer: GroupCommitter | None = None) -> tuple[dict, bool]:
+    """Store a validated consent and queue its screenshot in one transaction, through
+    `committer` when given (sharing the commit with concurrent requests), else on `conn()`.
+    Return (record, created); a repeated `event_id` returns the existing record, created=False."""
+    now = utcnow()
+    # Location is looked up on the full address, before SP_IP_STORAGE truncates it.
+    country, region, city = geo.lookup(payload["ip"], cfg["SP_GEOIP_DB"] or None)
+    occurred = payload["occurred_at"].replace(tzinfo=None)
+    rec = {
+        "id": str(uuid.uuid4()),
+        **{k: payload[k] for k in ("event_id", "subject_id", "action", "method", "categories",
+                                   "page_url", "policy_version", "banner_version", "language",
+                                   "signals", "user_agent", "wp_user_id")},
+        "ip": stored_ip(payload["ip"], cfg["SP_IP_STORAGE"]),
+        "country": country, "region": region, "city": city,
+        "occurred_at": rfc3339(occurred), "received_at": rfc3339(now),
+    }
+    salt = ledger.new_salt()
+    digest = ledger.personal_digest(rec, salt)
+    rec["hash"] = ledger.record_hash(rec, digest)
+    shoot = renders.may_load(rec["page_url"], cfg["SITE_ORIGINS"])
+    error = None if shoot else "page_url is not on SP_SITE_ORIGINS"
+    # The render loads and records the proof URL: nothing of this visitor's own (renders.py).
+    proof = renders.proof_url(rec["page_url"]) if shoot else None
+    if shoot and proof is None:
+        shoot, error = False, "page_url holds an e-mail address in its path; not rendered"
+    status = "pending" if shoot else "skipped"
+    consent = (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
+               json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
+               rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
+               country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
+               status, error, rec["hash"], digest, salt,
+               ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"]))
+    job = None
+    if shoot:
+        viewport = renders.viewport_for(rec["user_agent"])
+        job = (rec["id"], proof,
+               renders.render_key(proof, rec["banner_version"], viewport, rec["language"]),
+               viewport, rec["language"], rec["banner_version"], now, now)
+    try:
+        if committer is not None:
+            committer.write(Pending(consent, job))
+        else:
+            write_batch(conn(), t, [Pending(consent, job, event=False)])
+    except pymysql.err.IntegrityError as e:
+        if e.args and e.args[0] == 1062:  # the event is already recorded
+            existing = records.get_by_event(conn(), t, payload["event_id"])
+            if existing:
+                return existing, False
+        raise
+    rec.update(screenshot={"status": status, "url": None, "thumb_url": None, "error": error},
+               erased=False, chain=None)
+    return rec, True

@@ -1,0 +1,159 @@
+"""Erasing consent records: tombstones by record, subject, IP address, WordPress user or
+age. A tombstone keeps its hash and its place in the chain (docs/ledger.md) and loses every
+personal field, its screenshot link, and the renders and images no record uses any more.
+
+Every function takes a connection and the `db.Tables` of the site; none needs Flask.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from . import ledger, renders
+from .clock import utcnow
+from .config import normalise_origin
+from .db import Tables, transaction
+from .ips import canonical_ip, ip_fingerprints, stored_ip
+
+
+def _erase(conn, t: Tables, where: str, args: tuple) -> int:
+    """Tombstone matching records: personal fields and salt blanked, screenshot unlinked,
+    hash and chain kept (ledger.py). Images no record links to any more are deleted."""
+    now = utcnow()
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT seq, render_id FROM {t.consents} WHERE ({where})"
+                    " AND erased_at IS NULL FOR UPDATE", args)
+        rows = cur.fetchall()
+        if not rows:
+            return 0
+        seqs = [r["seq"] for r in rows]
+        marks = ",".join(["%s"] * len(seqs))
+        cur.execute(
+            f"UPDATE {t.consents} SET subject_id = %s, page_url = '', ip = NULL, ip_fp = NULL,"
+            " country = '',"
+            " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
+            " screenshot_id = NULL, render_id = NULL, banner_mismatch = NULL,"
+            " screenshot_status = 'erased', screenshot_error = NULL,"
+            f" erased_at = %s WHERE seq IN ({marks})", (ledger.ERASED_SUBJECT, now, *seqs))
+        cur.execute(f"DELETE FROM {t.screenshot_jobs} WHERE consent_seq IN ({marks})", seqs)
+        # A render (and its images) proves several consents; it goes with the last of them.
+        render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
+        if render_ids:
+            rm = ",".join(["%s"] * len(render_ids))
+            cur.execute(f"SELECT id, image_id, thumb_id FROM {t.renders} WHERE id IN"
+                        f" ({rm}) AND id NOT IN (SELECT render_id FROM {t.consents} WHERE"
+                        f" render_id IN ({rm}))", (*render_ids, *render_ids))
+            orphans = cur.fetchall()
+            _scrub_shared(cur, t, render_ids)
+            if orphans:
+                om = ",".join(["%s"] * len(orphans))
+                cur.execute(f"DELETE FROM {t.renders} WHERE id IN ({om})",
+                            [o["id"] for o in orphans])
+                images = sorted({i for o in orphans for i in (o["image_id"], o["thumb_id"])})
+                im = ",".join(["%s"] * len(images))
+                cur.execute(
+                    f"DELETE FROM {t.screenshots} WHERE id IN ({im})"
+                    f" AND id NOT IN (SELECT image_id FROM {t.renders})"
+                    f" AND id NOT IN (SELECT thumb_id FROM {t.renders})", images)
+    return len(rows)
+
+
+def _scrub(url: str) -> str:
+    """`url` as a proof URL; the bare origin when even that is personal or unparsable."""
+    try:
+        clean = renders.proof_url(url)
+        return clean if clean is not None else normalise_origin(url) + "/"
+    except ValueError:
+        return ""
+
+
+def _scrub_shared(cur, t: Tables, render_ids: list) -> None:
+    """The renders of erased records (and their images), before the unused ones are deleted,
+    keep nothing of the erased visitor: renders made before proof URLs (renders.py)
+    recorded the first visitor's full URL, so it is cleaned here. New renders are clean
+    already (a no-op)."""
+    if not render_ids:
+        return
+    marks = ",".join(["%s"] * len(render_ids))
+    cur.execute(f"SELECT id, page_url, final_url, image_id, thumb_id FROM {t.renders}"
+                f" WHERE id IN ({marks})", render_ids)
+    rows = cur.fetchall()
+    for r in rows:
+        page, final = _scrub(r["page_url"]), _scrub(r["final_url"])
+        if (page, final) != (r["page_url"], r["final_url"]):
+            cur.execute(f"UPDATE {t.renders} SET page_url = %s, final_url = %s"
+                        " WHERE id = %s", (page, final, r["id"]))
+    # Images are stored once by content: one may outlive the render that first stored it.
+    images = sorted({i for r in rows for i in (r["image_id"], r["thumb_id"])})
+    if images:
+        cur.execute(f"SELECT id, page_url FROM {t.screenshots} WHERE id IN"
+                    f" ({','.join(['%s'] * len(images))})", images)
+        for img in cur.fetchall():
+            if _scrub(img["page_url"]) != img["page_url"]:
+                cur.execute(f"UPDATE {t.screenshots} SET page_url = %s WHERE id = %s",
+                            (_scrub(img["page_url"]), img["id"]))
+
+
+def erase_one(conn, t: Tables, record_id: str) -> int:
+    """Erase the record `record_id`; return how many were erased (0 or 1)."""
+    return _erase(conn, t, "id = %s", (record_id,))
+
+
+def erase_subject(conn, t: Tables, subject_id: str) -> int:
+    """Erase every record of the visitor `subject_id`; return how many."""
+    return _erase(conn, t, "subject_id = %s", (subject_id,))
+
+
+def _ip_match(ip: str, keys: list[bytes]) -> tuple[str, tuple, str, tuple]:
+    """SQL conditions (exact, unattributed) for the records of the address `ip`.
+
+    exact: the fingerprint under any ledger key (so rotation keeps matching), or, on rows
+    stored before fingerprints, `ip` equal to the full address (`full` mode kept it) — unless
+    the address is itself a network address of its /24 or /48, which a truncated row shows too.
+    unattributed: rows without a fingerprint whose `ip` is the address's /24 or /48 as
+    `truncated` mode stored it — maybe this visitor's, maybe another's of the same network."""
+    full = canonical_ip(ip)
+    net = stored_ip(full, "truncated")
+    fps = ip_fingerprints(full, keys)
+    exact = f"ip_fp IN ({','.join(['%s'] * len(fps))})"
+    exact_args: tuple = tuple(fps)
+    if full != net:
+        exact = f"({exact} OR (ip_fp IS NULL AND ip = %s))"
+        exact_args += (full,)
+    return exact, exact_args, "(ip_fp IS NULL AND ip = %s)", (net,)
+
+
+def erase_ip(conn, t: Tables, ip: str, keys: list[bytes],
+             unattributed: bool = False) -> tuple[int, int]:
+    """Erase the records of exactly the address `ip` (its keyed fingerprint, whatever
+    SP_IP_STORAGE kept in `ip`); with `unattributed`, also the older rows without a
+    fingerprint stored truncated to its /24 or /48. Return (erased, unattributed rows left).
+    In `none` mode no fingerprint is kept, so new records are not found by IP."""
+    exact, exact_args, legacy, legacy_args = _ip_match(ip, keys)
+    if unattributed:
+        return _erase(conn, t, f"{exact} OR {legacy}", exact_args + legacy_args), 0
+    n = _erase(conn, t, exact, exact_args)
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT COUNT(*) AS n FROM {t.consents} WHERE {legacy}"
+                    " AND erased_at IS NULL", legacy_args)
+        left = int(cur.fetchone()["n"])
+    return n, left
+
+
+def erase_wp_user(conn, t: Tables, wp_user_id: int) -> int:
+    """Erase every record of the WordPress user `wp_user_id` (none for 0, the logged-out
+    visitors); return how many."""
+    return _erase(conn, t, "wp_user_id = %s", (wp_user_id,)) if wp_user_id > 0 else 0
+
+
+def purge_older_than(conn, t: Tables, cutoff: datetime, batch: int = 1000) -> int:
+    """Tombstone records received before `cutoff`, in batches; return how many."""
+    total = 0
+    while True:
+        with transaction(conn) as cur:
+            cur.execute(f"SELECT id FROM {t.consents} WHERE received_at < %s AND"
+                        " erased_at IS NULL ORDER BY seq LIMIT %s", (cutoff, batch))
+            ids = [r["id"] for r in cur.fetchall()]
+        if not ids:
+            return total
+        total += _erase(conn, t, f"id IN ({','.join(['%s'] * len(ids))})", tuple(ids))
