@@ -1,5 +1,7 @@
 """Test session fixtures: one private MariaDB (and, for end-to-end tests, one WordPress,
-sidecar, worker and browser) per test session, started by the same code as `make demo`."""
+sidecar, worker and browser) per test session, started by the same code as `make demo`.
+The end-to-end tests' own fixtures (`site`, `b`, `fresh_browser`, `admin`) are in
+tests/e2e/conftest.py, what they do in tests/e2e/pages.py."""
 
 from __future__ import annotations
 
@@ -11,10 +13,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from helpers import SITE, TEST_KEYS, TEST_TOKENS, AdminApi, db_conn  # noqa: E402
+from helpers import (  # noqa: E402
+    SITE,
+    TEST_KEYS,
+    TEST_TOKENS,
+    AdminApi,
+    require_packages,
+    run_sql,
+    wipe_tables,
+)
 from stack import DEBIAN_WP, WP_VERSIONS, Stack, free_port  # noqa: E402
-from syspkgs import message as missing_message  # noqa: E402
-from syspkgs import missing as missing_packages  # noqa: E402
 
 from sidecar import create_app  # noqa: E402
 from sidecar.browser import new_driver, quit_driver  # noqa: E402
@@ -50,14 +58,6 @@ def pytest_generate_tests(metafunc):
         versions = _wordpress_versions(metafunc.config)
         metafunc.parametrize("full_stack", versions, indirect=True, scope="session",
                              ids=[f"wp{WP_VERSIONS[v]}" for v in versions])
-
-
-def require_packages(*names: str) -> None:
-    """Fail (not with a confusing assertion later) naming the Debian packages that are missing
-    (scripts/syspkgs.py, the list install.sh installs from)."""
-    gone = missing_packages(*names)
-    if gone:
-        pytest.fail("Missing system packages:\n" + missing_message(gone), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -140,11 +140,7 @@ def anchor_file(tmp_path):
 @pytest.fixture
 def make_app(test_db, anchor_file):
     """Build sidecar apps on the (emptied) test database; keyword args override settings."""
-    with db_conn(test_db) as conn, conn.cursor() as cur:
-        for name in ("consents", "screenshot_jobs", "screenshots", "seals", "chain", "renders"):
-            if _exists(cur, f"t_sp_{name}"):  # the first app of the session creates them
-                cur.execute(f"DELETE FROM t_sp_{name}")
-        conn.commit()
+    wipe_tables(test_db, "t_")  # none yet before the first app of the session makes them
     apps = []
 
     def build(**overrides):
@@ -165,11 +161,6 @@ def make_app(test_db, anchor_file):
         app.extensions["sp_pool"].close()
 
 
-def _exists(cur, name: str) -> bool:
-    cur.execute("SHOW TABLES LIKE %s", (name,))
-    return bool(cur.fetchall())
-
-
 @pytest.fixture
 def app(make_app):
     return make_app()
@@ -184,11 +175,7 @@ def client(app):
 def sql(test_db):
     """Run one SQL statement on the test database; returns the rows."""
     def run(statement, args=()):
-        with db_conn(test_db) as conn, conn.cursor() as cur:
-            cur.execute(statement, args)
-            rows = cur.fetchall()
-            conn.commit()
-            return rows
+        return run_sql(test_db, statement, args)
     return run
 
 
@@ -200,15 +187,6 @@ def browser():
     driver.set_page_load_timeout(30)
     yield driver
     quit_driver(driver)
-
-
-@pytest.fixture
-def fresh_browser(browser, full_stack):
-    """The session's browser with no cookies or storage for the site: a first-time visitor."""
-    browser.get(full_stack.wp_url + "/wp-includes/images/blank.gif")
-    browser.delete_all_cookies()
-    browser.execute_script("localStorage.clear(); sessionStorage.clear();")
-    return browser
 
 
 @pytest.fixture(scope="session")

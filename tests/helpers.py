@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import re
+import socket
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -35,6 +36,40 @@ class db_conn:
 
     def __exit__(self, *exc):
         self.conn.close()
+
+
+def run_sql(url: str, statement: str, args=()) -> list:
+    """Run one SQL statement on a connection of its own, commit; the rows."""
+    with db_conn(url) as conn, conn.cursor() as cur:
+        cur.execute(statement, args)
+        rows = cur.fetchall()
+        conn.commit()
+        return rows
+
+
+def wipe_tables(url: str, prefix: str) -> list[str]:
+    """Empty every sidecar table under `prefix`, as the database lists them (a table a new
+    migration adds is emptied too), but the record of applied migrations; their names."""
+    like = (prefix + "sp_").replace("\\", "\\\\").replace("_", "\\_").replace("%", "\\%") + "%"
+    with db_conn(url) as conn, conn.cursor() as cur:
+        cur.execute("SHOW TABLES LIKE %s", (like,))
+        names = [next(iter(row.values())) for row in cur.fetchall()]
+        names = [n for n in names if n != f"{prefix}sp_migrations"]
+        for name in names:
+            cur.execute(f"DELETE FROM `{name}`")
+        conn.commit()
+    return names
+
+
+def require_packages(*names: str) -> None:
+    """Fail (not with a confusing assertion later) naming the Debian packages that are missing
+    (scripts/syspkgs.py, the list install.sh installs from; tests/conftest.py puts scripts/ on
+    the path)."""
+    from syspkgs import message, missing
+
+    gone = missing(*names)
+    if gone:
+        pytest.fail("Missing system packages:\n" + message(gone), pytrace=False)
 
 
 def consent_payload(**overrides) -> dict:
@@ -111,28 +146,68 @@ class AdminApi:
         return status, body, headers
 
 
-def records_of(admin_api, subject_id: str, n: int) -> list:
-    """The sidecar's records of a subject, newest first, once there are `n`."""
-    def check():
-        status, body, _ = admin_api.get(f"/v1/consents?subject_id={subject_id}")
-        assert status == 200, body
-        return body["items"] if len(body["items"]) >= n else None
-    return wait_for(check, 15, what=f"{n} record(s) of subject {subject_id}")
+class _Counter:
+    """A socket on 127.0.0.1 (bound by the subclass) that counts what reaches it (`hits`)."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.port = sock.getsockname()[1]
+        self.hits = 0
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _run(self):
+        while True:
+            try:
+                got = self._receive()
+            except OSError:  # closed
+                return
+            self.hits += 1
+            self._answer(got)
+
+    def _receive(self):
+        raise NotImplementedError
+
+    def _answer(self, got) -> None:
+        pass
+
+    def close(self):
+        self.sock.close()
 
 
-_served: dict = {}
+class TcpCounter(_Counter):
+    """A TCP listener on 127.0.0.1 that counts the connections it receives; with `reply`, it
+    reads each request and answers with those bytes before closing."""
+
+    def __init__(self, reply: bytes | None = None):
+        self.reply = reply
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        sock.listen(16)
+        super().__init__(sock)
+
+    def _receive(self):
+        return self.sock.accept()[0]
+
+    def _answer(self, conn) -> None:
+        try:
+            if self.reply is not None:
+                conn.recv(65536)
+                conn.sendall(self.reply)
+        finally:
+            conn.close()
 
 
-def served_versions(wp_url: str) -> dict:
-    """The policy and banner versions the site's banner serves now (its configuration island):
-    the plugin's public route accepts only versions it has served. Read once per site."""
-    if wp_url not in _served:
-        html = urllib.request.urlopen(wp_url + "/", timeout=10).read().decode()
-        config = json.loads(re.search(r'<script[^>]*id="sp-consent-config"[^>]*>(.*?)</script>',
-                                      html, re.S).group(1))
-        _served[wp_url] = {"policy_version": config["policyVersion"],
-                           "banner_version": config["bannerVersion"]}
-    return dict(_served[wp_url])
+class UdpCounter(_Counter):
+    """A UDP socket on 127.0.0.1 that counts the datagrams it receives: a server that never
+    answers."""
+
+    def __init__(self):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.bind(("127.0.0.1", 0))
+        super().__init__(sock)
+
+    def _receive(self):
+        return self.sock.recvfrom(65536)
 
 
 def post_chunked(app, body: bytes) -> tuple[int, dict]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 
 import pytest
+from helpers import TcpCounter
 
 from sidecar.egress import Egress, embedded_ipv4, is_public, public_address
 
@@ -115,45 +115,25 @@ def test_unresolvable_name_is_not_an_address():
     assert public_address("no-such-host.invalid", 80) == ""
 
 
-class Counter:
+def counter() -> TcpCounter:
     """A TCP listener on 127.0.0.1 that counts connections and answers one HTTP 200."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.hits = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.hits += 1
-            try:
-                conn.recv(65536)
-                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-            finally:
-                conn.close()
+    return TcpCounter(reply=b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
 
 
 @pytest.fixture(scope="module")
 def site():
     """The site (on loopback, as in the tests and the demo)."""
-    c = Counter()
+    c = counter()
     yield c
-    c.sock.close()
+    c.close()
 
 
 @pytest.fixture(scope="module")
 def internal():
     """Something else on loopback the browser must never reach."""
-    c = Counter()
+    c = counter()
     yield c
-    c.sock.close()
+    c.close()
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ DESCRIPTION = ("Cookie consent banner with a tamper-evident consent ledger kept 
 
 @pytest.fixture(autouse=True)
 def _gettext_tools():
-    from conftest import require_packages
+    from helpers import require_packages
     require_packages("gettext")  # xgettext, msgcat, msgfmt
 
 

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import require_packages
+from helpers import require_packages
 from stack import WP_VERSIONS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,18 +10,27 @@ import json
 import os
 import re
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import unquote
 
 import pytest
 from helpers import wait_for
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from pages import (
+    accept_confirm,
+    admin_get,
+    click,
+    click_css,
+    consent_click,
+    fetch_with_cookies,
+    login,
+    notice_text,
+    php_value,
+    records,
+    visit_as_new_visitor,
+    wait_records,
+)
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -31,138 +40,12 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # ---- helpers ------------------------------------------------------------------------------
 
-def php_str(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-def get_settings(stack) -> dict:
-    return json.loads(stack.wp_eval(
-        "echo wp_json_encode(get_option('secure_privacy_settings'));"))
-
-
-def set_settings(stack, **changes):
-    """Merge `changes` into the stored settings (through the sanitize callback)."""
-    stack.wp_eval(
-        "$s = get_option('secure_privacy_settings');"
-        f"$s = array_merge($s, json_decode({php_str(json.dumps(changes))}, true));"
-        "update_option('secure_privacy_settings', $s);")
-
-
-def visit_as_new_visitor(d, stack, path="/"):
-    d.get(stack.wp_url + "/wp-includes/images/blank.gif")
-    d.delete_all_cookies()
-    d.execute_script("localStorage.clear(); sessionStorage.clear();")
-    d.get(stack.wp_url + path)
-
-
-def click(d, selector: str, timeout: float = 10):
-    el = WebDriverWait(d, timeout).until(EC.element_to_be_clickable((By.CSS_SELECTOR, selector)))
-    el.click()
-    return el
-
-
-def consent_cookie(d) -> dict | None:
-    c = d.get_cookie("sp_consent")
-    return json.loads(unquote(c["value"])) if c else None
-
-
-WATCH_FETCH = """
-window.__spStatuses = [];
-const original = window.fetch;
-window.fetch = function () {
-  return original.apply(this, arguments).then(function (r) {
-    if (String(r.url).indexOf('secure-privacy/v1/consent') >= 0) window.__spStatuses.push(r.status);
-    return r;
-  });
-};
-"""
-
-
-def consent_click(d, action="accept-all") -> tuple[str, int]:
-    """Click a banner choice; return the visitor's subject id and the consent POST's status."""
-    WebDriverWait(d, 10).until(EC.visibility_of_element_located(
-        (By.CSS_SELECTOR, '#sp-consent [role="dialog"]')))
-    d.execute_script(WATCH_FETCH)
-    click(d, f'#sp-consent [data-sp-action="{action}"]')
-    status = wait_for(lambda: (d.execute_script("return window.__spStatuses") or [None])[0],
-                      15, interval=0.05, what="the consent POST")
-    cookie = wait_for(lambda: consent_cookie(d), 5, what="the sp_consent cookie")
-    return cookie["subject_id"], status
-
-
-def login(d, stack, user="admin", password=None):
-    """Sign in through wp-login.php (a second try when a loaded machine is slow)."""
-    for attempt in range(2):
-        d.get(stack.wp_url + "/wp-login.php")
-        d.delete_all_cookies()
-        d.get(stack.wp_url + "/wp-login.php")  # sets WordPress's test cookie
-        WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "user_login")))
-        d.find_element(By.ID, "user_login").clear()
-        d.find_element(By.ID, "user_login").send_keys(user)
-        d.find_element(By.ID, "user_pass").send_keys(password or stack.wp_admin_password)
-        d.find_element(By.ID, "wp-submit").click()
-        try:
-            WebDriverWait(d, 30).until(lambda drv: "wp-login.php" not in drv.current_url)
-            return
-        except TimeoutException:
-            if attempt:
-                raise
-
-
-def admin_get(d, stack, path: str):
-    d.get(stack.wp_url + "/wp-admin/" + path)
-    WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "wpbody")))
-
-
-def accept_confirm(d):
-    try:
-        WebDriverWait(d, 3).until(EC.alert_is_present())
-        d.switch_to.alert.accept()
-    except (NoAlertPresentException, Exception):  # noqa: BLE001 - no confirm() shown
-        pass
-
-
-def notice_text(d) -> str:
-    el = WebDriverWait(d, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".sp-flash")))
-    return el.text
-
-
-def fetch_with_cookies(d, url: str) -> tuple[int, bytes, dict]:
-    cookie = "; ".join(f"{c['name']}={c['value']}" for c in d.get_cookies())
-    req = urllib.request.Request(url, headers={"Cookie": cookie})
-    try:
-        with urllib.request.urlopen(req, timeout=30) as r:
-            return r.status, r.read(), dict(r.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, e.read(), dict(e.headers)
-
-
-def records(admin_api, **filters) -> list:
-    query = "&".join(f"{k}={v}" for k, v in filters.items())
-    status, body, _ = admin_api.get(f"/v1/consents?limit=500&{query}")
-    assert status == 200, body
-    return body["items"]
-
-
-def wait_records(admin_api, n: int, timeout: float = 15, **filters) -> list:
-    return wait_for(lambda: (lambda items: items if len(items) >= n else None)(
-        records(admin_api, **filters)), timeout, what=f"{n} record(s) for {filters}")
-
-
 @pytest.fixture(scope="module", autouse=True)
-def keep_settings(full_stack):
+def keep_settings(site):
     """Whatever these tests change, the stack's settings are put back afterwards."""
-    saved = full_stack.wp_eval("echo wp_json_encode(get_option('secure_privacy_settings'));")
-    yield
-    full_stack.wp_eval(
-        f"update_option('secure_privacy_settings', json_decode({php_str(saved)}, true));"
-        "delete_option('secure_privacy_policy_edited');")
-
-
-@pytest.fixture
-def admin(browser, full_stack):
-    login(browser, full_stack)
-    return browser
+    with site.settings():
+        yield
+    site.stack.wp_eval("delete_option('secure_privacy_policy_edited');")
 
 
 def screenshot_dir() -> Path | None:
@@ -196,27 +79,27 @@ def save_page(d, name: str, element: str | None = None):
 
 # ---- settings -----------------------------------------------------------------------------
 
-def test_settings_save_sanitised_and_policy_version_reaches_the_widget(admin, full_stack):
+def test_settings_save_sanitised_and_policy_version_reaches_the_widget(admin, full_stack, site):
     d = admin
     admin_get(d, full_stack, "admin.php?page=secure-privacy")
-    click(d, '[data-sp-tab="secure_privacy_consent"]')
+    click_css(d, '[data-sp-tab="secure_privacy_consent"]')
     version = d.find_element(By.ID, "secure_privacy_policy_version")
     version.clear()
     version.send_keys("7.1 <b>x</b>")
-    click(d, '[data-sp-tab="secure_privacy_network"]')
+    click_css(d, '[data-sp-tab="secure_privacy_network"]')
     header = d.find_element(By.ID, "secure_privacy_trusted_proxy_header")
     header.clear()
     header.send_keys("X-Forwarded-For: evil")  # not a header name: dropped by the sanitizer
     limit = d.find_element(By.ID, "secure_privacy_rate_limit_per_minute")
     limit.clear()
     limit.send_keys("300")
-    click(d, '[data-sp-tab="secure_privacy_banner"]')
+    click_css(d, '[data-sp-tab="secure_privacy_banner"]')
     marketing = d.find_element(By.ID, "secure_privacy_category_marketing")
     if marketing.is_selected():
         marketing.click()
     Select(d.find_element(By.ID, "secure_privacy_position")).select_by_value("bottom-left")
     d.execute_script("document.getElementById('secure_privacy_primary_color').value = '#AA3300'")
-    click(d, '[data-sp-tab="secure_privacy_texts"]')
+    click_css(d, '[data-sp-tab="secure_privacy_texts"]')
     accept = d.find_element(By.ID, "secure_privacy_text_en_US_acceptAll")
     accept.clear()
     accept.send_keys("Sure, go ahead")
@@ -224,7 +107,7 @@ def test_settings_save_sanitised_and_policy_version_reaches_the_widget(admin, fu
     WebDriverWait(d, 10).until(
         EC.presence_of_element_located((By.ID, "setting-error-settings_updated")))
 
-    s = get_settings(full_stack)
+    s = site.get_settings()
     assert s["policy_version"] == "7.1 x"  # tags stripped
     assert s["trusted_proxy_header"] == ""
     assert s["rate_limit_per_minute"] == 300
@@ -242,12 +125,9 @@ def test_settings_save_sanitised_and_policy_version_reaches_the_widget(admin, fu
     assert config["policyVersion"] == "7.1 x"
 
 
-def test_banner_texts_colour_and_position_reach_the_widget(browser, full_stack):
-    full_stack.wp_eval(
-        "$s = get_option('secure_privacy_settings');"
-        "$s['texts'] = array('en_US' => array('acceptAll' => 'Sure, go ahead'));"
-        "$s['primary_color'] = '#aa3300'; $s['position'] = 'bottom-left';"
-        "update_option('secure_privacy_settings', $s);")
+def test_banner_texts_colour_and_position_reach_the_widget(browser, full_stack, site):
+    site.set_settings(texts={"en_US": {"acceptAll": "Sure, go ahead"}},
+                      primary_color="#aa3300", position="bottom-left")
     d = browser
     visit_as_new_visitor(d, full_stack)
     button = WebDriverWait(d, 10).until(EC.visibility_of_element_located(
@@ -286,10 +166,11 @@ def test_admin_actions_need_capability_and_nonce(browser, full_stack):
 
 # ---- consent log --------------------------------------------------------------------------
 
-def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_stack, admin_api):
+def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_stack, site,
+                                                                 admin_api):
     d = browser
-    set_settings(full_stack, policy_version="1",
-                 categories_enabled=["preferences", "statistics", "marketing"])
+    site.set_settings(policy_version="1",
+                      categories_enabled=["preferences", "statistics", "marketing"])
     visit_as_new_visitor(d, full_stack, "/?page_id=2")
     subject, status = consent_click(d, "accept-all")
     assert status == 202
@@ -350,8 +231,8 @@ def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
     victim, _ = consent_click(d, "reject-all")
     visit_as_new_visitor(d, full_stack)
     subject, _ = consent_click(d, "accept-all")
-    click(d, '#sp-consent [data-sp-action="open"]')
-    click(d, '#sp-consent [data-sp-action="withdraw"]')
+    click(d, "open")
+    click(d, "withdraw")
     (one,) = wait_records(admin_api, 1, subject_id=victim)
     wait_records(admin_api, 2, subject_id=subject)
 
@@ -397,7 +278,7 @@ def test_privacy_exporter_and_eraser_for_a_signed_in_user(browser, full_stack, a
     name = "carol" + uuid.uuid4().hex[:6]
     email = f"{name}@example.com"
     user_id = int(full_stack.wp_eval(
-        f"echo wp_create_user({php_str(name)}, 'Carol-pass-123', {php_str(email)});"))
+        f"echo wp_create_user({php_value(name)}, 'Carol-pass-123', {php_value(email)});"))
 
     # Carol consents while signed in: the record carries her user id.
     login(d, full_stack, name, "Carol-pass-123")
@@ -442,12 +323,11 @@ def test_privacy_exporter_and_eraser_for_a_signed_in_user(browser, full_stack, a
 
 # ---- policy versioning --------------------------------------------------------------------
 
-def test_editing_the_privacy_policy_offers_a_version_bump(admin, full_stack):
+def test_editing_the_privacy_policy_offers_a_version_bump(admin, full_stack, site):
     d = admin
+    site.set_settings(policy_version="4", next_policy_version="", next_policy_effective="",
+                      policy_notice_days=14)
     full_stack.wp_eval(
-        "$s = get_option('secure_privacy_settings'); $s['policy_version'] = '4';"
-        "$s['next_policy_version'] = ''; $s['next_policy_effective'] = '';"
-        "$s['policy_notice_days'] = 14; update_option('secure_privacy_settings', $s);"
         "$id = (int) get_option('wp_page_for_privacy_policy');"
         "wp_update_post(array('ID' => $id,"
         " 'post_content' => 'New policy ' . wp_generate_uuid4()));")
@@ -456,7 +336,7 @@ def test_editing_the_privacy_policy_offers_a_version_bump(admin, full_stack):
     assert "version 5" in notice.text
     d.find_element(By.ID, "sp-policy-bump").click()
     assert "Policy version 5 is announced" in notice_text(d)
-    s = get_settings(full_stack)
+    s = site.get_settings()
     assert s["policy_version"] == "4" and s["next_policy_version"] == "5"
     assert s["next_policy_effective"] == (datetime.now(UTC) + timedelta(days=14)).strftime(
         "%Y-%m-%d")
@@ -465,10 +345,10 @@ def test_editing_the_privacy_policy_offers_a_version_bump(admin, full_stack):
 
 # ---- nothing lost -------------------------------------------------------------------------
 
-def test_nothing_lost_while_the_sidecar_is_down(browser, full_stack, admin_api):
+def test_nothing_lost_while_the_sidecar_is_down(browser, full_stack, site, admin_api):
     d = browser
-    set_settings(full_stack, policy_version="1", next_policy_version="",
-                 categories_enabled=["preferences", "statistics", "marketing"])
+    site.set_settings(policy_version="1", next_policy_version="",
+                      categories_enabled=["preferences", "statistics", "marketing"])
     full_stack.stop_part("sidecar")
     subjects = []
     try:
@@ -479,8 +359,7 @@ def test_nothing_lost_while_the_sidecar_is_down(browser, full_stack, admin_api):
             assert status == 202
             subjects.append(subject)
         took = time.monotonic() - started
-        waiting = json.loads(full_stack.wp_eval(
-            "echo wp_json_encode(secure_privacy_outbox_status());"))
+        waiting = site.outbox_status()
         assert waiting["pending"] == 50, waiting
         assert took < 50 * 3, f"visitors were slowed down: {took:.1f}s for 50 consents"
 
@@ -501,8 +380,7 @@ def test_nothing_lost_while_the_sidecar_is_down(browser, full_stack, admin_api):
     for subject in subjects:
         items = records(admin_api, subject_id=subject)
         assert len(items) == 1, (subject, items)  # exactly once
-    assert json.loads(full_stack.wp_eval(
-        "echo wp_json_encode(secure_privacy_outbox_status());"))["pending"] == 0
+    assert site.outbox_status()["pending"] == 0
 
 
 # ---- statistics ---------------------------------------------------------------------------

@@ -7,14 +7,21 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
-import threading
 import time
 
 import pytest
-from helpers import consent_payload, db_conn, make_token, wait_for
+from helpers import (
+    TcpCounter,
+    UdpCounter,
+    consent_payload,
+    make_token,
+    run_sql,
+    wait_for,
+    wipe_tables,
+)
+from pages import stop_worker
 
 from sidecar import browser, config, create_app
 from sidecar.screenshots import Worker
@@ -45,45 +52,6 @@ SECRETS = {
 }
 
 
-class UdpCounter:
-    """A UDP socket on 127.0.0.1 that counts the datagrams it receives (a STUN server that
-    never answers)."""
-
-    def __init__(self):
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.datagrams = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                self.sock.recvfrom(65536)
-            except OSError:
-                return
-            self.datagrams += 1
-
-
-class TcpCounter:
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port = self.sock.getsockname()[1]
-        self.connections = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            conn.close()
-
-
 def worker_settings(stack, prefix: str) -> dict:
     return {"SP_DATABASE_URL": stack.database_url(), "SP_TABLE_PREFIX": prefix,
             "SP_SECRET_KEYS": SECRETS["SP_SECRET_KEYS"],
@@ -95,9 +63,7 @@ def worker_settings(stack, prefix: str) -> dict:
 def worker(full_stack):
     w = Worker(config.load(overrides=worker_settings(full_stack, "bx_")))
     yield w
-    w.recycle()
-    if w.egress is not None:
-        w.egress.close()
+    stop_worker(w)
 
 
 def test_webrtc_sends_no_udp_past_the_egress_proxy(full_stack, worker):
@@ -111,22 +77,22 @@ def test_webrtc_sends_no_udp_past_the_egress_proxy(full_stack, worker):
         d.get(f"{full_stack.wp_url}/sp-test-webrtc.html?udp={udp.port}&tcp={tcp.port}")
         deadline = time.monotonic() + 20
         state = {}
-        while time.monotonic() < deadline and not udp.datagrams:
+        while time.monotonic() < deadline and not udp.hits:
             state = d.execute_script("return window.sp")
             if state["error"] or state["done"]:
                 break
             time.sleep(0.1)
         time.sleep(0.5)  # anything still in flight
         assert state.get("error") is None, state
-        assert udp.datagrams == 0, f"{udp.datagrams} STUN datagrams reached 127.0.0.1"
-        assert tcp.connections == 0
+        assert udp.hits == 0, f"{udp.hits} STUN datagrams reached 127.0.0.1"
+        assert tcp.hits == 0
         assert state["started"] and state["done"], state  # gathering really ran to its end
         assert not any(" host " in c or " srflx " in c for c in state["candidates"]), state
         # TURN over TCP went to the proxy, which judged it like any other request.
         assert f"CONNECT https://127.0.0.1:{tcp.port}" in worker.egress.blocked
     finally:
-        udp.sock.close()
-        tcp.sock.close()
+        udp.close()
+        tcp.close()
 
 
 def _proc(pid: int) -> dict | None:
@@ -218,10 +184,7 @@ def test_demo_worker_browser_is_isolated_and_screenshots_work(full_stack):
     settings = worker_settings(full_stack, "bd_")
     app = create_app(settings)  # makes the bd_ tables
     try:
-        with db_conn(full_stack.database_url()) as conn, conn.cursor() as cur:
-            for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals"):
-                cur.execute(f"DELETE FROM bd_sp_{t}")
-            conn.commit()
+        wipe_tables(full_stack.database_url(), "bd_")
         p = consent_payload(page_url=full_stack.wp_url + "/?page_id=2")
         r = app.test_client().post("/v1/consents", json={
             "token": make_token(p, keys=[settings["SP_SECRET_KEYS"]])})
@@ -231,11 +194,10 @@ def test_demo_worker_browser_is_isolated_and_screenshots_work(full_stack):
     proc = full_stack.start_worker("worker-isolation", **settings)
     try:
         def job():
-            with db_conn(full_stack.database_url()) as conn, conn.cursor() as cur:
-                cur.execute("SELECT j.status, j.last_error, c.screenshot_status FROM"
-                            " bd_sp_screenshot_jobs j JOIN bd_sp_consents c"
-                            " ON c.seq = j.consent_seq")
-                return cur.fetchone()
+            return run_sql(full_stack.database_url(),
+                           "SELECT j.status, j.last_error, c.screenshot_status FROM"
+                           " bd_sp_screenshot_jobs j JOIN bd_sp_consents c"
+                           " ON c.seq = j.consent_seq")[0]
 
         wait_for(lambda: job()["status"] in ("done", "failed"), 60,
                  what="the demo worker to render the consent's page")

@@ -5,85 +5,26 @@ while the widget on the site still records (F5)."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import http.server
 import itertools
 import json
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
-from urllib.parse import unquote
 
 import pytest
-from helpers import records_of, served_versions, wait_for
-from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from helpers import wait_for
+from pages import (
+    CONSENT_ROUTE,
+    click,
+    consent_cookie,
+    records,
+    records_of,
+    route_consent,
+    send,
+)
 
-ROUTE = "/secure-privacy/v1/consent"
 BODY_LIMIT = 8192
-
-
-def php_value(value) -> str:
-    data = base64.b64encode(json.dumps(value).encode()).decode()
-    return f"json_decode(base64_decode('{data}'), true)"
-
-
-@contextlib.contextmanager
-def settings(stack, **changes):
-    """The plugin's settings with `changes` merged in, restored afterwards."""
-    before = stack.wp_eval("echo wp_json_encode(get_option('secure_privacy_settings'));")
-    stack.wp_eval("update_option('secure_privacy_settings', array_merge("
-                  f"get_option('secure_privacy_settings'), {php_value(changes)}));")
-    try:
-        yield
-    finally:
-        stack.wp_eval(f"update_option('secure_privacy_settings', json_decode({before!r}, true));")
-
-
-@contextlib.contextmanager
-def pretty_permalinks(stack):
-    """/wp-json/ URLs (rewrite rules) for the duration."""
-    stack.wp_eval("update_option('permalink_structure', '/%postname%/');"
-                  " flush_rewrite_rules(false);")
-    try:
-        yield
-    finally:
-        stack.wp_eval("update_option('permalink_structure', ''); flush_rewrite_rules(false);")
-
-
-def consent(wp_url: str, **overrides) -> dict:
-    """A valid consent body as the widget on the site sends it."""
-    body = {
-        "event_id": str(uuid.uuid4()), "subject_id": str(uuid.uuid4()), "action": "grant",
-        "method": "accept_all",
-        "categories": {"necessary": True, "preferences": True, "statistics": True,
-                       "marketing": True},
-        "page_url": wp_url + "/", "language": "en-US", "signals": {"gpc": False, "dnt": False},
-        **served_versions(wp_url),
-    }
-    body.update(overrides)
-    return body
-
-
-def send(url: str, body: bytes | None, headers: dict | None = None, method: str = "POST"):
-    """(status, JSON or text, headers) of one request."""
-    req = urllib.request.Request(url, data=body, method=method,
-                                 headers={"Content-Type": "application/json", **(headers or {})})
-    try:
-        with urllib.request.urlopen(req, timeout=20) as r:
-            status, raw, hdrs = r.status, r.read(), r.headers
-    except urllib.error.HTTPError as e:
-        status, raw, hdrs = e.code, e.read(), e.headers
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = raw.decode(errors="replace")
-    return status, data, hdrs
 
 
 _visitors = itertools.count(1)
@@ -103,16 +44,8 @@ def window_start():
         time.sleep(left + 0.5)
 
 
-def outbox_has(stack, event_ids: list) -> int:
-    return int(stack.wp_eval(
-        "global $wpdb; $ids = " + php_value(event_ids) + "; $n = 0;"
-        " foreach ($ids as $id) { $n += (int) $wpdb->get_var($wpdb->prepare("
-        "'SELECT COUNT(*) FROM ' . secure_privacy_outbox_table() . ' WHERE event_id = %s', $id)); }"
-        " echo $n;"))
-
-
 def no_records(admin_api, subject_ids: list) -> bool:
-    return all(admin_api.get(f"/v1/consents?subject_id={s}")[1]["items"] == [] for s in subject_ids)
+    return all(records(admin_api, subject_id=s) == [] for s in subject_ids)
 
 
 # ---- F2 -------------------------------------------------------------------------------------
@@ -130,39 +63,39 @@ REFUSED_FORMS = {
 }
 
 
-def check_forms(stack, admin_api, limited: dict, refused: dict):
-    wp = stack.wp_url
+def check_forms(site, admin_api, limited: dict, refused: dict):
+    wp = site.url
     for name, path in limited.items():
         window_start()
         visitor = new_visitor()
-        statuses = [send(wp + path, json.dumps(consent(wp)).encode(), visitor)[0] for _ in range(5)]
+        statuses = [send(wp + path, json.dumps(route_consent(wp)).encode(), visitor)[0]
+                    for _ in range(5)]
         assert statuses == [202, 202, 202, 429, 429], (name, statuses)
-        big = consent(wp, page_url=wp + "/?" + "a" * BODY_LIMIT)
+        big = route_consent(wp, page_url=wp + "/?" + "a" * BODY_LIMIT)
         status, data, _ = send(wp + path, json.dumps(big).encode(),
                                {"X-Forwarded-For": "192.0.2.200"})
         assert (status, data["code"]) == (413, "secure_privacy_body_too_large"), (name, data)
     sent = []
     for name, path in refused.items():
-        body = consent(wp)
+        body = route_consent(wp)
         status, data, _ = send(wp + path, json.dumps(body).encode())
         assert status == 404, (name, status, data)
-        big = consent(wp, page_url=wp + "/?" + "a" * BODY_LIMIT)
+        big = route_consent(wp, page_url=wp + "/?" + "a" * BODY_LIMIT)
         assert send(wp + path, json.dumps(big).encode())[0] == 404, name
         sent += [body, big]
     assert no_records(admin_api, [b["subject_id"] for b in sent])
-    assert outbox_has(stack, [b["event_id"] for b in sent]) == 0
+    assert site.outbox_count([b["event_id"] for b in sent]) == 0
 
 
-def test_every_route_spelling_wordpress_dispatches_keeps_the_limits_over_http(full_stack,
-                                                                             admin_api):
+def test_every_route_spelling_wordpress_dispatches_keeps_the_limits_over_http(site, admin_api):
     # Each visitor is named by X-Forwarded-For from the (trusted, loopback) php -S peer.
-    with settings(full_stack, rate_limit_per_minute=3, trusted_proxy_header="X-Forwarded-For",
-                  trusted_proxies="127.0.0.1"):
-        check_forms(full_stack, admin_api, LIMITED_FORMS, REFUSED_FORMS)
-        with pretty_permalinks(full_stack):
+    with site.settings(rate_limit_per_minute=3, trusted_proxy_header="X-Forwarded-For",
+                       trusted_proxies="127.0.0.1"):
+        check_forms(site, admin_api, LIMITED_FORMS, REFUSED_FORMS)
+        with site.pretty_permalinks():
             # WordPress's rewrite rule (^wp-json/(.*)?) stops at the newline: "%0A" reaches
             # the route as its own spelling, and so is limited like it; "%0D%0A" leaves "\r".
-            check_forms(full_stack, admin_api,
+            check_forms(site, admin_api,
                         {"wp-json": "/wp-json/secure-privacy/v1/consent",
                          "wp-json upper case": "/wp-json/SECURE-PRIVACY/v1/consent",
                          "wp-json %0A": "/wp-json/secure-privacy/v1/consent%0A"},
@@ -175,9 +108,9 @@ def test_every_route_spelling_wordpress_dispatches_keeps_the_limits_over_http(fu
 CORS_HEADERS = ("Access-Control-Allow-Origin", "Access-Control-Allow-Credentials")
 
 
-def test_a_foreign_origin_gets_403_and_no_cors_over_http(full_stack, admin_api):
-    wp = full_stack.wp_url
-    url = wp + "/?rest_route=" + ROUTE
+def test_a_foreign_origin_gets_403_and_no_cors_over_http(site, admin_api):
+    wp = site.url
+    url = wp + CONSENT_ROUTE
     foreign = "http://evil.example"
 
     preflight = {"Origin": foreign, "Access-Control-Request-Method": "POST",
@@ -186,23 +119,23 @@ def test_a_foreign_origin_gets_403_and_no_cors_over_http(full_stack, admin_api):
     assert status == 403
     assert not [h for h in CORS_HEADERS if headers.get(h)], dict(headers)
 
-    body = consent(wp)
+    body = route_consent(wp)
     status, data, headers = send(url, json.dumps(body).encode(), {"Origin": foreign})
     assert (status, data["code"]) == (403, "secure_privacy_foreign_origin"), data
     assert not [h for h in CORS_HEADERS if headers.get(h)], dict(headers)
-    cross = consent(wp)
+    cross = route_consent(wp)
     status, _, _ = send(url, json.dumps(cross).encode(), {"Sec-Fetch-Site": "cross-site"})
     assert status == 403
     time.sleep(1)
     assert no_records(admin_api, [body["subject_id"], cross["subject_id"]])
-    assert outbox_has(full_stack, [body["event_id"], cross["event_id"]]) == 0
+    assert site.outbox_count([body["event_id"], cross["event_id"]]) == 0
 
     # The site's own pages and non-browser clients are served as before.
-    own = consent(wp)
+    own = route_consent(wp)
     status, data, headers = send(url, json.dumps(own).encode(), {"Origin": wp})
     assert status == 202, data
     assert headers.get("Access-Control-Allow-Origin") == wp
-    plain = consent(wp)
+    plain = route_consent(wp)
     assert send(url, json.dumps(plain).encode())[0] == 202
     records_of(admin_api, own["subject_id"], 1)
     records_of(admin_api, plain["subject_id"], 1)
@@ -235,11 +168,11 @@ def foreign_site():
 
 
 def test_another_sites_page_in_chromium_cannot_record_but_the_widget_can(
-        fresh_browser, full_stack, admin_api, foreign_site):
+        fresh_browser, full_stack, site, admin_api, foreign_site):
     server, origin = foreign_site
     wp = full_stack.wp_url
-    url = wp + "/?rest_route=" + ROUTE
-    cors, simple = consent(wp), consent(wp)
+    url = wp + CONSENT_ROUTE
+    cors, simple = route_consent(wp), route_consent(wp)
     _Page.html = f"""<!doctype html><title>other site</title><script>
     window.results = {{}};
     fetch({json.dumps(url)}, {{method: 'POST', credentials: 'include', mode: 'cors',
@@ -266,13 +199,11 @@ def test_another_sites_page_in_chromium_cannot_record_but_the_widget_can(
     assert re.search(r"\[403\]: POST /\?rest_route=/secure-privacy/v1/consent", lines), lines
     time.sleep(1)
     assert no_records(admin_api, [cors["subject_id"], simple["subject_id"]])
-    assert outbox_has(full_stack, [cors["event_id"], simple["event_id"]]) == 0
+    assert site.outbox_count([cors["event_id"], simple["event_id"]]) == 0
 
     # The widget on the site itself still records (its fetch carries the site's Origin).
     d.get(wp + "/")
-    WebDriverWait(d, 10).until(EC.element_to_be_clickable(
-        (By.CSS_SELECTOR, '#sp-consent [data-sp-action="accept-all"]'))).click()
-    cookie = wait_for(lambda: d.get_cookie("sp_consent"), 5, what="the consent cookie")
-    subject = json.loads(unquote(cookie["value"]))["subject_id"]
+    click(d, "accept-all")
+    subject = wait_for(lambda: consent_cookie(d), 5, what="the consent cookie")["subject_id"]
     (rec,) = records_of(admin_api, subject, 1)
     assert rec["method"] == "accept_all"

@@ -24,8 +24,9 @@ pytestmark = pytest.mark.faults
 
 
 @pytest.fixture(scope="module")
-def site(full_stack, tmp_path_factory, request):
-    """The session's stack, open to load from 127.0.0.1, and a place for the counts."""
+def fault(full_stack, tmp_path_factory, request):
+    """`fault(name)`: the counts of one scenario, run once per module on the session's stack
+    (open to load from 127.0.0.1); named apart from the shared `site` fixture."""
     limit = faults.allow_load(full_stack, 0)
     out = tmp_path_factory.mktemp("faults") / "faults.json"
     results: dict = {}
@@ -70,24 +71,24 @@ def assert_nothing_lost(c: dict) -> None:
     assert c["outbox_pending"] == 0 and c["outbox_failed"] == 0, c
 
 
-def test_sidecar_sigkilled_during_traffic_every_202_is_stored_exactly_once(site):
-    c = site("sidecar_kill")
+def test_sidecar_sigkilled_during_traffic_every_202_is_stored_exactly_once(fault):
+    c = fault("sidecar_kill")
     assert_nothing_lost(c)
     # Visitors never saw the crash: the plugin kept what it could not deliver.
     assert c["accepted"] == c["sent"], c
     assert c["accepted_via_outbox"] > 0, c
 
 
-def test_mariadb_stopped_during_traffic_every_202_is_stored_exactly_once(site):
-    c = site("db_stop")
+def test_mariadb_stopped_during_traffic_every_202_is_stored_exactly_once(fault):
+    c = fault("db_stop")
     assert_nothing_lost(c)
     # WordPress itself needs the database: some visitors were refused and retried.
     assert c["accepted"] < c["sent"] and c["retried_202"] == c["retried"], c
     assert c["direct"]["lost"] == 0 and c["direct"]["duplicates"] == 0, c
 
 
-def test_sidecar_answers_503_fast_while_mariadb_is_down_and_readyz_recovers_by_itself(site):
-    c = site("db_stop")
+def test_sidecar_answers_503_fast_while_mariadb_is_down_and_readyz_recovers_by_itself(fault):
+    c = fault("db_stop")
     down = c["sidecar_while_down"]
     assert down["requests"] >= 5 and down["statuses"] == {"503": down["requests"]}, c
     assert down["max_ms"] < 2000 and down["readyz_max_ms"] < 2000, c
@@ -97,31 +98,31 @@ def test_sidecar_answers_503_fast_while_mariadb_is_down_and_readyz_recovers_by_i
     assert not c["problems"], c["problems"]
 
 
-def job(site, name: str) -> dict:
-    c = site("browser")
+def job(fault, name: str) -> dict:
+    c = fault("browser")
     assert_nothing_lost(c)
     return c["jobs"][name]
 
 
-def test_chromium_killed_mid_screenshot_the_job_is_retried_and_done_once(site):
-    j = job(site, "chromium_killed")
+def test_chromium_killed_mid_screenshot_the_job_is_retried_and_done_once(fault):
+    j = job(fault, "chromium_killed")
     assert j.get("killed_pids"), j
     assert (j["status"], j["screenshot_status"], j["attempts"], j["renders"]) == \
         ("done", "done", 2, 1), j
 
 
-def test_chromedriver_killed_mid_screenshot_the_worker_keeps_serving(site):
-    j = job(site, "chromedriver_killed")
+def test_chromedriver_killed_mid_screenshot_the_worker_keeps_serving(fault):
+    j = job(fault, "chromedriver_killed")
     assert j.get("killed_pids"), j
     assert (j["status"], j["screenshot_status"], j["attempts"], j["renders"]) == \
         ("done", "done", 2, 1), j
-    assert site("browser")["worker_survived"]
+    assert fault("browser")["worker_survived"]
 
 
-def test_a_page_that_never_finishes_loading_is_shot_once_and_later_jobs_are_done(site):
+def test_a_page_that_never_finishes_loading_is_shot_once_and_later_jobs_are_done(fault):
     for name in ("never_loads", "later_0", "later_1"):
-        j = job(site, name)
+        j = job(fault, name)
         assert (j["status"], j["screenshot_status"], j["attempts"], j["renders"]) == \
             ("done", "done", 1, 1), (name, j)
-    assert site("browser")["worker_survived"]
-    assert not site("browser")["problems"], site("browser")["problems"]
+    assert fault("browser")["worker_survived"]
+    assert not fault("browser")["problems"], fault("browser")["problems"]

@@ -9,26 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
-import urllib.request
 from pathlib import Path
 
-import pymysql
 import pytest
-from helpers import admin_headers, consent_payload, make_token, wait_for
+from helpers import (
+    TcpCounter,
+    admin_headers,
+    consent_payload,
+    make_token,
+    run_sql,
+    wait_for,
+    wipe_tables,
+)
+from pages import banner_config, stop_worker
 from PIL import Image
 from stack import free_port
 
 from sidecar import config, create_app
-from sidecar.db import connect_args
 from sidecar.screenshots import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,19 +77,10 @@ class Shots:
         self.client = app.test_client()
 
     def sql(self, statement, args=()):
-        conn = pymysql.connect(**connect_args(self.stack.database_url()))
-        try:
-            with conn.cursor() as cur:
-                cur.execute(statement, args)
-                rows = cur.fetchall()
-            conn.commit()
-            return rows
-        finally:
-            conn.close()
+        return run_sql(self.stack.database_url(), statement, args)
 
     def clean(self):
-        for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals", "chain"):
-            self.sql(f"DELETE FROM sx_sp_{t}")
+        wipe_tables(self.stack.database_url(), "sx_")
 
     def ingest(self, page, **overrides) -> str:
         url = page if page.startswith("http") else self.stack.wp_url + page
@@ -121,16 +116,10 @@ class Shots:
                     time.sleep(0.2)
             pytest.fail("the screenshot queue did not drain")
         finally:
-            worker.recycle()
-            if worker.egress:
-                worker.egress.close()
-                worker.egress = None
+            stop_worker(worker)
 
     def banner_version(self, page="/") -> str:
-        html = urllib.request.urlopen(self.stack.wp_url + page).read().decode()
-        m = re.search(r'<script type="application/json" id="sp-consent-config">(.*?)</script>',
-                      html, re.S)
-        return json.loads(m.group(1))["bannerVersion"]
+        return banner_config(self.stack.wp_url + page)["bannerVersion"]
 
 
 @pytest.fixture
@@ -300,32 +289,12 @@ def _open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-class Listener:
-    """A TCP listener on 127.0.0.1 that counts the connections it receives."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.hits = 0
-        threading.Thread(target=self._run, daemon=True).start()
-
-    def _run(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.hits += 1
-            conn.close()
-
-
 @pytest.fixture
 def listener():
-    lst = Listener()
+    """A TCP listener on 127.0.0.1 that counts the connections it receives."""
+    lst = TcpCounter()
     yield lst
-    lst.sock.close()
+    lst.close()
 
 
 @pytest.mark.parametrize("page,target", [

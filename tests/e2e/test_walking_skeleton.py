@@ -4,29 +4,15 @@ consent record with a screenshot, visible through the admin API (issue 2)."""
 from __future__ import annotations
 
 import io
-import json
-from urllib.parse import unquote
 
 import pytest
-from helpers import records_of, wait_for
+from helpers import wait_for
+from pages import ALL_OFF, ALL_ON, click, consent_cookie, dialog, records_of
 from PIL import Image
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 # Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
 pytestmark = pytest.mark.every_wordpress
-
-
-def click(driver, action: str):
-    el = WebDriverWait(driver, 10).until(
-        EC.element_to_be_clickable((By.CSS_SELECTOR, f'#sp-consent [data-sp-action="{action}"]')))
-    el.click()
-
-
-def consent_cookie(driver) -> dict | None:
-    c = driver.get_cookie("sp_consent")
-    return json.loads(unquote(c["value"])) if c else None
 
 
 def test_accept_then_withdraw_in_a_real_browser(fresh_browser, full_stack, admin_api):
@@ -35,9 +21,7 @@ def test_accept_then_withdraw_in_a_real_browser(fresh_browser, full_stack, admin
     d.get(home)
 
     # The widget shows bottom-right as a dialog with the three choices.
-    dialog = WebDriverWait(d, 10).until(EC.visibility_of_element_located(
-        (By.CSS_SELECTOR, '#sp-consent [role="dialog"]')))
-    rect = dialog.rect
+    rect = dialog(d).rect
     width, height = d.execute_script("return [innerWidth, innerHeight]")
     assert rect["x"] + rect["width"] > width * 0.75, rect
     assert rect["y"] + rect["height"] > height * 0.75, rect
@@ -52,8 +36,7 @@ def test_accept_then_withdraw_in_a_real_browser(fresh_browser, full_stack, admin
     (rec,) = records_of(admin_api, subject, 1)
     assert rec["action"] == "grant" and rec["method"] == "accept_all"
     assert rec["ip"] == "127.0.0.1"
-    assert rec["categories"] == {"necessary": True, "preferences": True, "statistics": True,
-                                 "marketing": True}
+    assert rec["categories"] == ALL_ON
     assert rec["page_url"] == home
     assert rec["policy_version"] == "1"
     assert rec["user_agent"] == d.execute_script("return navigator.userAgent")
@@ -77,7 +60,6 @@ def test_accept_then_withdraw_in_a_real_browser(fresh_browser, full_stack, admin
     records = records_of(admin_api, subject, 2)
     latest = records[0]
     assert latest["action"] == "withdraw" and latest["method"] == "withdraw"
-    assert latest["categories"] == {"necessary": True, "preferences": False,
-                                    "statistics": False, "marketing": False}
+    assert latest["categories"] == ALL_OFF
     assert latest["id"] != rec["id"]
     assert d.find_element(By.CSS_SELECTOR, '[data-sp-action="open"]').is_displayed()

@@ -1,213 +1,36 @@
 """The visitor widget in a real Chromium on the real WordPress (issue 5): every behaviour a
 visitor, a data-protection authority and an accessibility auditor rely on.
 
-Settings and pages a test changes are restored when it ends; browser emulations (signals,
-clock, viewport, media, blocked URLs) are undone by the `b` fixture."""
+Settings and pages a test changes are restored when it ends (`site`); browser emulations
+(signals, clock, viewport, media, blocked URLs) are undone by the `b` fixture (both in
+tests/e2e/conftest.py, built on pages.py)."""
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import urllib.request
 import uuid
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, unquote
+from urllib.parse import quote
 
 import pytest
-from helpers import records_of, wait_for
-from selenium.webdriver.common.action_chains import ActionChains
-from selenium.webdriver.common.by import By
+from helpers import wait_for
+from pages import ALL_OFF, ALL_ON, FRAME, FRAME_SRC, records, records_of, today
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
 
 # Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
 pytestmark = pytest.mark.every_wordpress
 
-ALL_ON = {"necessary": True, "preferences": True, "statistics": True, "marketing": True}
-ALL_OFF = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
-
 # A page with a blocked statistics script and a blocked (same-origin) marketing iframe.
 STATS_SCRIPT = ('<script type="text/plain" data-sp-category="statistics">'
                 "window.spStatsRuns = (window.spStatsRuns || 0) + 1;</script>")
-FRAME_SRC = "/wp-includes/images/blank.gif"
-FRAME = (f'<iframe id="sp-test-frame" data-sp-src="{FRAME_SRC}" data-sp-category="marketing" '
-         'title="Embedded map" width="400" height="240"></iframe>')
-
-
-# ---- site: settings and pages, restored afterwards ---------------------------------------
-
-def php_value(value) -> str:
-    """A PHP expression for a JSON value (no quoting pitfalls)."""
-    data = base64.b64encode(json.dumps(value).encode()).decode()
-    return f"json_decode(base64_decode('{data}'), true)"
-
-
-class Site:
-    """The test WordPress, changed through wp_eval."""
-
-    def __init__(self, stack):
-        self.stack = stack
-        self.url = stack.wp_url
-
-    def eval_json(self, code: str):
-        return json.loads(self.stack.wp_eval(code))
-
-    @contextmanager
-    def settings(self, **changes):
-        """secure_privacy_settings with `changes` merged in, restored afterwards."""
-        before = self.eval_json("echo wp_json_encode(get_option('secure_privacy_settings'));")
-        self.stack.wp_eval("update_option('secure_privacy_settings', array_merge("
-                           f"get_option('secure_privacy_settings'), {php_value(changes)}));")
-        try:
-            yield
-        finally:
-            self.stack.wp_eval(f"update_option('secure_privacy_settings', {php_value(before)});")
-
-    @contextmanager
-    def option(self, name: str, value):
-        before = self.eval_json(f"echo wp_json_encode(get_option({php_value(name)}));")
-        self.stack.wp_eval(f"update_option({php_value(name)}, {php_value(value)});")
-        try:
-            yield
-        finally:
-            self.stack.wp_eval(f"update_option({php_value(name)}, {php_value(before)});")
-
-    @contextmanager
-    def page(self, title: str, html: str):
-        """A published page whose content is `html` as it is (scripts included); its URL."""
-        created = self.eval_json(
-            "wp_set_current_user(1); kses_remove_filters();"
-            "$id = wp_insert_post(array('post_type' => 'page', 'post_status' => 'publish',"
-            f" 'post_title' => {php_value(title)},"
-            f" 'post_content' => '<!-- wp:html -->' . {php_value(html)} . '<!-- /wp:html -->'));"
-            "echo wp_json_encode(array('id' => $id, 'url' => get_permalink($id)));")
-        try:
-            yield created["url"]
-        finally:
-            self.stack.wp_eval(f"wp_delete_post({int(created['id'])}, true);")
-
-
-@pytest.fixture(scope="module")
-def site(full_stack):
-    return Site(full_stack)
 
 
 @pytest.fixture(scope="module")
 def blocked_page(site):
     with site.page("Blocked things", f"<p>Tracked page.</p>{STATS_SCRIPT}{FRAME}") as url:
         yield url
-
-
-# ---- browser: a first-time visitor, emulations undone afterwards --------------------------
-
-class Visitor:
-    """The session's browser as one visitor, with the emulations a test asked for."""
-
-    def __init__(self, driver):
-        self.d = driver
-        self._scripts = []
-
-    def on_new_document(self, js: str) -> None:
-        """Run `js` in every page before the page's own scripts."""
-        r = self.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": js})
-        self._scripts.append(r["identifier"])
-
-    def gpc(self) -> None:
-        self.on_new_document("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl',"
-                             " {get: () => true, configurable: true});")
-
-    def dnt(self) -> None:
-        self.on_new_document("Object.defineProperty(Navigator.prototype, 'doNotTrack',"
-                             " {get: () => '1', configurable: true});")
-
-    def clock(self, days: float) -> None:
-        """The browser's clock `days` ahead (the server's is untouched)."""
-        self.on_new_document(f"""(() => {{
-            const D = Date, off = {days} * 864e5;
-            class Shifted extends D {{
-              constructor(...a) {{ if (a.length) super(...a); else super(D.now() + off); }}
-              static now() {{ return D.now() + off; }}
-            }}
-            window.Date = Shifted;
-        }})();""")
-
-    def viewport(self, width: int, height: int, scale: float = 1, mobile: bool = False) -> None:
-        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
-            "width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile})
-
-    def undo(self) -> None:
-        for ident in self._scripts:
-            self.d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
-                                   {"identifier": ident})
-        self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
-        self.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
-        self.d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
-
-    # -- the widget --
-    def get(self, url: str) -> None:
-        self.d.get(url)
-
-    def js(self, script: str, *args):
-        return self.d.execute_script(script, *args)
-
-    def el(self, css: str):
-        return self.d.find_element(By.CSS_SELECTOR, css)
-
-    def els(self, css: str):
-        return self.d.find_elements(By.CSS_SELECTOR, css)
-
-    def dialog(self):
-        return WebDriverWait(self.d, 10).until(EC.visibility_of_element_located(
-            (By.CSS_SELECTOR, '#sp-consent [role="dialog"]')))
-
-    def click(self, action: str) -> None:
-        WebDriverWait(self.d, 10).until(EC.element_to_be_clickable(
-            (By.CSS_SELECTOR, f'#sp-consent [data-sp-action="{action}"]'))).click()
-
-    def has(self, css: str) -> bool:
-        return bool(self.els(css))
-
-    def cookie(self) -> dict | None:
-        c = self.d.get_cookie("sp_consent")
-        return json.loads(unquote(c["value"])) if c else None
-
-    def set_cookie(self, state: dict) -> None:
-        self.d.add_cookie({"name": "sp_consent", "value": quote(json.dumps(state), safe=""),
-                           "path": "/", "sameSite": "Lax"})
-
-    def layer(self) -> list:
-        return self.js("return (window.dataLayer || []).map((a) => Array.from(a));")
-
-    def updates(self) -> list:
-        return [x[2] for x in self.layer() if x[:2] == ["consent", "update"]]
-
-    def active(self) -> str:
-        """What has focus: its data-sp-action, data-sp-category, role or tag."""
-        return self.js("const a = document.activeElement; return a.dataset.spAction"
-                       " || a.dataset.spCategory || a.getAttribute('role')"
-                       " || a.tagName.toLowerCase();")
-
-    def keys(self, *keys) -> None:
-        ActionChains(self.d).send_keys(*keys).perform()
-
-    def shift_tab(self) -> None:
-        ActionChains(self.d).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
-
-
-@pytest.fixture
-def b(fresh_browser):
-    v = Visitor(fresh_browser)
-    try:
-        yield v
-    finally:
-        v.undo()
-
-
-def today(days: int = 0) -> str:
-    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d")
 
 
 # ---- first layer, preferences, floating button ------------------------------------------
@@ -684,7 +507,7 @@ def test_choice_survives_a_failed_rest_call_and_is_delivered_from_the_next_page(
     queue = "return JSON.parse(localStorage.getItem('sp_consent_pending'))"
     pending = wait_for(lambda: b.js(queue), 5, what="the pending event")
     assert len(pending) == 1 and pending[0]["subject_id"] == cookie["subject_id"]
-    assert admin_api.get(f"/v1/consents?subject_id={cookie['subject_id']}")[1]["items"] == []
+    assert records(admin_api, subject_id=cookie["subject_id"]) == []
 
     b.d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
     b.get(site.url + "/")

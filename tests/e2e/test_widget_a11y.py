@@ -9,8 +9,8 @@ import os
 from pathlib import Path
 
 import pytest
+from pages import FRAME, Visitor, today
 from PIL import Image
-from test_widget import FRAME, Site, Visitor, today  # noqa: F401 - fixtures below use them
 
 ROOT = Path(__file__).resolve().parents[2]
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
@@ -19,20 +19,6 @@ BLOCKING = ("serious", "critical")
 
 # Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
 pytestmark = pytest.mark.every_wordpress
-
-
-@pytest.fixture(scope="module")
-def site(full_stack):
-    return Site(full_stack)
-
-
-@pytest.fixture
-def b(fresh_browser):
-    v = Visitor(fresh_browser)
-    try:
-        yield v
-    finally:
-        v.undo()
 
 
 def axe(b: Visitor, include: str) -> dict:

@@ -1,0 +1,38 @@
+"""Fixtures of the end-to-end tests, on top of the session's stack and browser
+(tests/conftest.py). What they do is in pages.py; fixtures live here, not imported into
+test modules (an imported fixture shadows the test's argument of the same name)."""
+
+from __future__ import annotations
+
+import pytest
+from pages import Site, Visitor, forget_site, login
+
+
+@pytest.fixture(scope="module")
+def site(full_stack):
+    """The test WordPress: settings, options and pages a test changes and restores."""
+    return Site(full_stack)
+
+
+@pytest.fixture
+def fresh_browser(browser, full_stack):
+    """The session's browser with no cookies or storage for the site: a first-time visitor."""
+    forget_site(browser, full_stack.wp_url)
+    return browser
+
+
+@pytest.fixture
+def b(fresh_browser):
+    """The browser as one first-time visitor; the emulations a test asks for are undone."""
+    v = Visitor(fresh_browser)
+    try:
+        yield v
+    finally:
+        v.undo()
+
+
+@pytest.fixture
+def admin(browser, full_stack):
+    """The session's browser, signed in to wp-admin as the site's administrator."""
+    login(browser, full_stack)
+    return browser

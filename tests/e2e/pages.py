@@ -1,0 +1,433 @@
+"""What the end-to-end tests do to the site and in the browser, written once (import it:
+`from pages import ...`; the fixtures built on it, `site`, `b`, `fresh_browser` and `admin`,
+are in tests/e2e/conftest.py).
+
+- the site: settings and options merged in and restored, pages, the outbox (`Site`);
+- the visitor: the widget's buttons (`data-sp-action`), the consent cookie (`click`,
+  `consent_cookie`, `Visitor`);
+- wp-admin: sign-in, pages, requests with the browser's cookies (`login`, `admin_get`,
+  `fetch_with_cookies`);
+- the public consent route: a body as the widget sends it, one request (`route_consent`,
+  `send`, `served_versions`);
+- the sidecar's records of a visitor (`records`, `records_of`, `wait_records`).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote, unquote
+
+from helpers import wait_for
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+ALL_ON = {"necessary": True, "preferences": True, "statistics": True, "marketing": True}
+ALL_OFF = {"necessary": True, "preferences": False, "statistics": False, "marketing": False}
+
+# A blocked (same-origin) marketing iframe, for pages that test blocking.
+FRAME_SRC = "/wp-includes/images/blank.gif"
+FRAME = (f'<iframe id="sp-test-frame" data-sp-src="{FRAME_SRC}" data-sp-category="marketing" '
+         'title="Embedded map" width="400" height="240"></iframe>')
+
+CONSENT_ROUTE = "/?rest_route=/secure-privacy/v1/consent"
+
+
+def today(days: int = 0) -> str:
+    """The UTC date `days` from now, as the settings write dates."""
+    return (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%d")
+
+
+# ---- the site: settings, options, pages, outbox --------------------------------------------
+
+def php_value(value) -> str:
+    """A PHP expression for a JSON value (no quoting pitfalls)."""
+    data = base64.b64encode(json.dumps(value).encode()).decode()
+    return f"json_decode(base64_decode('{data}'), true)"
+
+
+class Site:
+    """The test WordPress, changed through wp_eval."""
+
+    def __init__(self, stack):
+        self.stack = stack
+        self.url = stack.wp_url
+
+    def eval_json(self, code: str):
+        return json.loads(self.stack.wp_eval(code))
+
+    def get_settings(self) -> dict:
+        return self.eval_json("echo wp_json_encode(get_option('secure_privacy_settings'));")
+
+    def set_settings(self, **changes) -> None:
+        """Merge `changes` into the stored settings (through the sanitize callback)."""
+        self.stack.wp_eval("update_option('secure_privacy_settings', array_merge("
+                           f"get_option('secure_privacy_settings'), {php_value(changes)}));")
+
+    @contextmanager
+    def settings(self, **changes):
+        """secure_privacy_settings with `changes` merged in, restored afterwards (with no
+        changes: whatever the body changes is put back)."""
+        before = self.get_settings()
+        if changes:
+            self.set_settings(**changes)
+        try:
+            yield
+        finally:
+            self.stack.wp_eval(f"update_option('secure_privacy_settings', {php_value(before)});")
+
+    @contextmanager
+    def option(self, name: str, value):
+        before = self.eval_json(f"echo wp_json_encode(get_option({php_value(name)}));")
+        self.stack.wp_eval(f"update_option({php_value(name)}, {php_value(value)});")
+        try:
+            yield
+        finally:
+            self.stack.wp_eval(f"update_option({php_value(name)}, {php_value(before)});")
+
+    @contextmanager
+    def page(self, title: str, html: str):
+        """A published page whose content is `html` as it is (scripts included); its URL."""
+        created = self.eval_json(
+            "wp_set_current_user(1); kses_remove_filters();"
+            "$id = wp_insert_post(array('post_type' => 'page', 'post_status' => 'publish',"
+            f" 'post_title' => {php_value(title)},"
+            f" 'post_content' => '<!-- wp:html -->' . {php_value(html)} . '<!-- /wp:html -->'));"
+            "echo wp_json_encode(array('id' => $id, 'url' => get_permalink($id)));")
+        try:
+            yield created["url"]
+        finally:
+            self.stack.wp_eval(f"wp_delete_post({int(created['id'])}, true);")
+
+    @contextmanager
+    def pretty_permalinks(self):
+        """/wp-json/ URLs (rewrite rules) for the duration."""
+        self.stack.wp_eval("update_option('permalink_structure', '/%postname%/');"
+                           " flush_rewrite_rules(false);")
+        try:
+            yield
+        finally:
+            self.stack.wp_eval("update_option('permalink_structure', '');"
+                               " flush_rewrite_rules(false);")
+
+    # -- the plugin's outbox (consents not yet delivered to the sidecar) --
+    def outbox(self) -> list[dict]:
+        return self.eval_json(
+            "global $wpdb; echo wp_json_encode($wpdb->get_results('SELECT event_id, subject_id,"
+            " status, last_error FROM ' . secure_privacy_outbox_table() . ' ORDER BY id',"
+            " ARRAY_A));")
+
+    def outbox_count(self, event_ids: list) -> int:
+        """How many of `event_ids` the outbox holds."""
+        return int(self.stack.wp_eval(
+            "global $wpdb; $ids = " + php_value(event_ids) + "; $n = 0;"
+            " foreach ($ids as $id) { $n += (int) $wpdb->get_var($wpdb->prepare("
+            "'SELECT COUNT(*) FROM ' . secure_privacy_outbox_table() . ' WHERE event_id = %s',"
+            " $id)); }"
+            " echo $n;"))
+
+    def outbox_status(self) -> dict:
+        return self.eval_json("echo wp_json_encode(secure_privacy_outbox_status());")
+
+    def clear_outbox(self) -> None:
+        self.stack.wp_eval("global $wpdb;"
+                           " $wpdb->query('DELETE FROM ' . secure_privacy_outbox_table());")
+
+
+# ---- the visitor: the widget in the browser ------------------------------------------------
+
+def forget_site(d, wp_url: str) -> None:
+    """The browser with no cookies or storage for the site: a first-time visitor."""
+    d.get(wp_url + "/wp-includes/images/blank.gif")
+    d.delete_all_cookies()
+    d.execute_script("localStorage.clear(); sessionStorage.clear();")
+
+
+def visit_as_new_visitor(d, stack, path: str = "/") -> None:
+    forget_site(d, stack.wp_url)
+    d.get(stack.wp_url + path)
+
+
+def click_css(d, css: str, timeout: float = 10):
+    """Click the element matching `css` once it is clickable; the element."""
+    el = WebDriverWait(d, timeout).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
+    el.click()
+    return el
+
+
+def click(d, action: str):
+    """Click the widget's control `data-sp-action="<action>"` once it is clickable."""
+    return click_css(d, f'#sp-consent [data-sp-action="{action}"]')
+
+
+def dialog(d):
+    """The widget's dialog, once visible."""
+    return WebDriverWait(d, 10).until(EC.visibility_of_element_located(
+        (By.CSS_SELECTOR, '#sp-consent [role="dialog"]')))
+
+
+def consent_cookie(d) -> dict | None:
+    """The visitor's `sp_consent` cookie, decoded (None before a choice)."""
+    c = d.get_cookie("sp_consent")
+    return json.loads(unquote(c["value"])) if c else None
+
+
+WATCH_FETCH = """
+window.__spStatuses = [];
+const original = window.fetch;
+window.fetch = function () {
+  return original.apply(this, arguments).then(function (r) {
+    if (String(r.url).indexOf('secure-privacy/v1/consent') >= 0) window.__spStatuses.push(r.status);
+    return r;
+  });
+};
+"""
+
+
+def consent_click(d, action: str = "accept-all") -> tuple[str, int]:
+    """Click a banner choice; return the visitor's subject id and the consent POST's status."""
+    dialog(d)
+    d.execute_script(WATCH_FETCH)
+    click(d, action)
+    status = wait_for(lambda: (d.execute_script("return window.__spStatuses") or [None])[0],
+                      15, interval=0.05, what="the consent POST")
+    cookie = wait_for(lambda: consent_cookie(d), 5, what="the sp_consent cookie")
+    return cookie["subject_id"], status
+
+
+class Visitor:
+    """The session's browser as one visitor, with the emulations a test asked for (undone by
+    `undo`, which the `b` fixture calls)."""
+
+    def __init__(self, driver):
+        self.d = driver
+        self._scripts = []
+
+    def on_new_document(self, js: str) -> None:
+        """Run `js` in every page before the page's own scripts."""
+        r = self.d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": js})
+        self._scripts.append(r["identifier"])
+
+    def gpc(self) -> None:
+        self.on_new_document("Object.defineProperty(Navigator.prototype, 'globalPrivacyControl',"
+                             " {get: () => true, configurable: true});")
+
+    def dnt(self) -> None:
+        self.on_new_document("Object.defineProperty(Navigator.prototype, 'doNotTrack',"
+                             " {get: () => '1', configurable: true});")
+
+    def clock(self, days: float) -> None:
+        """The browser's clock `days` ahead (the server's is untouched)."""
+        self.on_new_document(f"""(() => {{
+            const D = Date, off = {days} * 864e5;
+            class Shifted extends D {{
+              constructor(...a) {{ if (a.length) super(...a); else super(D.now() + off); }}
+              static now() {{ return D.now() + off; }}
+            }}
+            window.Date = Shifted;
+        }})();""")
+
+    def viewport(self, width: int, height: int, scale: float = 1, mobile: bool = False) -> None:
+        self.d.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+            "width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile})
+
+    def undo(self) -> None:
+        for ident in self._scripts:
+            self.d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument",
+                                   {"identifier": ident})
+        self.d.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        self.d.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+        self.d.execute_cdp_cmd("Network.setBlockedURLs", {"urls": []})
+
+    # -- the widget --
+    def get(self, url: str) -> None:
+        self.d.get(url)
+
+    def js(self, script: str, *args):
+        return self.d.execute_script(script, *args)
+
+    def el(self, css: str):
+        return self.d.find_element(By.CSS_SELECTOR, css)
+
+    def els(self, css: str):
+        return self.d.find_elements(By.CSS_SELECTOR, css)
+
+    def dialog(self):
+        return dialog(self.d)
+
+    def click(self, action: str) -> None:
+        click(self.d, action)
+
+    def has(self, css: str) -> bool:
+        return bool(self.els(css))
+
+    def cookie(self) -> dict | None:
+        return consent_cookie(self.d)
+
+    def set_cookie(self, state: dict) -> None:
+        self.d.add_cookie({"name": "sp_consent", "value": quote(json.dumps(state), safe=""),
+                           "path": "/", "sameSite": "Lax"})
+
+    def layer(self) -> list:
+        return self.js("return (window.dataLayer || []).map((a) => Array.from(a));")
+
+    def updates(self) -> list:
+        return [x[2] for x in self.layer() if x[:2] == ["consent", "update"]]
+
+    def active(self) -> str:
+        """What has focus: its data-sp-action, data-sp-category, role or tag."""
+        return self.js("const a = document.activeElement; return a.dataset.spAction"
+                       " || a.dataset.spCategory || a.getAttribute('role')"
+                       " || a.tagName.toLowerCase();")
+
+    def keys(self, *keys) -> None:
+        ActionChains(self.d).send_keys(*keys).perform()
+
+    def shift_tab(self) -> None:
+        ActionChains(self.d).key_down(Keys.SHIFT).send_keys(Keys.TAB).key_up(Keys.SHIFT).perform()
+
+
+# ---- wp-admin ------------------------------------------------------------------------------
+
+def login(d, stack, user: str = "admin", password: str | None = None) -> None:
+    """Sign in through wp-login.php (a second try when a loaded machine is slow)."""
+    for attempt in range(2):
+        d.get(stack.wp_url + "/wp-login.php")
+        d.delete_all_cookies()
+        d.get(stack.wp_url + "/wp-login.php")  # sets WordPress's test cookie
+        WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "user_login")))
+        d.find_element(By.ID, "user_login").clear()
+        d.find_element(By.ID, "user_login").send_keys(user)
+        d.find_element(By.ID, "user_pass").send_keys(password or stack.wp_admin_password)
+        d.find_element(By.ID, "wp-submit").click()
+        try:
+            WebDriverWait(d, 30).until(lambda drv: "wp-login.php" not in drv.current_url)
+            return
+        except TimeoutException:
+            if attempt:
+                raise
+
+
+def admin_get(d, stack, path: str) -> None:
+    """Open wp-admin/<path> and wait for its body."""
+    d.get(stack.wp_url + "/wp-admin/" + path)
+    WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "wpbody")))
+
+
+def accept_confirm(d) -> None:
+    """Accept the page's confirm() if one shows within 3 s."""
+    try:
+        WebDriverWait(d, 3).until(EC.alert_is_present())
+        d.switch_to.alert.accept()
+    except (NoAlertPresentException, Exception):  # noqa: BLE001 - no confirm() shown
+        pass
+
+
+def notice_text(d) -> str:
+    """The text of the plugin's admin notice (`.sp-flash`)."""
+    el = WebDriverWait(d, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".sp-flash")))
+    return el.text
+
+
+def fetch_with_cookies(d, url: str) -> tuple[int, bytes, dict]:
+    """GET `url` outside the browser with the browser's cookies: (status, body, headers)."""
+    cookie = "; ".join(f"{c['name']}={c['value']}" for c in d.get_cookies())
+    req = urllib.request.Request(url, headers={"Cookie": cookie})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+# ---- the public consent route --------------------------------------------------------------
+
+def banner_config(url: str) -> dict:
+    """The configuration island (`#sp-consent-config`) of the page at `url`."""
+    html = urllib.request.urlopen(url, timeout=10).read().decode()
+    m = re.search(r'<script[^>]*id="sp-consent-config"[^>]*>(.*?)</script>', html, re.S)
+    return json.loads(m.group(1))
+
+
+_served: dict = {}
+
+
+def served_versions(wp_url: str) -> dict:
+    """The policy and banner versions the site's banner serves now: the plugin's public route
+    accepts only versions it has served. Read once per site."""
+    if wp_url not in _served:
+        config = banner_config(wp_url + "/")
+        _served[wp_url] = {"policy_version": config["policyVersion"],
+                           "banner_version": config["bannerVersion"]}
+    return dict(_served[wp_url])
+
+
+def route_consent(wp_url: str, **overrides) -> dict:
+    """A valid consent body as the widget on the site sends it to the public route."""
+    return {
+        "event_id": str(uuid.uuid4()), "subject_id": str(uuid.uuid4()), "action": "grant",
+        "method": "accept_all", "categories": dict(ALL_ON),
+        "page_url": wp_url + "/", "language": "en-US", "signals": {"gpc": False, "dnt": False},
+        **served_versions(wp_url), **overrides,
+    }
+
+
+def send(url: str, body: bytes | None, headers: dict | None = None, method: str = "POST"):
+    """(status, JSON, text or None when empty, headers) of one request with a JSON body."""
+    req = urllib.request.Request(url, data=body, method=method,
+                                 headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=20) as r:
+            status, raw, hdrs = r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        status, raw, hdrs = e.code, e.read(), e.headers
+    if not raw:
+        return status, None, hdrs
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        data = raw.decode(errors="replace")
+    return status, data, hdrs
+
+
+# ---- the sidecar's records -----------------------------------------------------------------
+
+def records(admin_api, **filters) -> list:
+    """The sidecar's records matching `filters` (query parameters of /v1/consents), newest
+    first, up to 500."""
+    query = urllib.parse.urlencode({"limit": 500, **filters})
+    status, body, _ = admin_api.get(f"/v1/consents?{query}")
+    assert status == 200, body
+    return body["items"]
+
+
+def wait_records(admin_api, n: int, timeout: float = 15, **filters) -> list:
+    """`records(admin_api, **filters)` once there are at least `n`."""
+    return wait_for(lambda: (lambda items: items if len(items) >= n else None)(
+        records(admin_api, **filters)), timeout, what=f"{n} record(s) for {filters}")
+
+
+def records_of(admin_api, subject_id: str, n: int) -> list:
+    """The sidecar's records of a subject, newest first, once there are `n`."""
+    return wait_records(admin_api, n, subject_id=subject_id)
+
+
+# ---- the screenshot worker -----------------------------------------------------------------
+
+def stop_worker(worker) -> None:
+    """Close a test's own `Worker`: its browser and its egress proxy."""
+    worker.recycle()
+    if worker.egress is not None:
+        worker.egress.close()
+        worker.egress = None
