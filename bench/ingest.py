@@ -193,7 +193,7 @@ class ProcesslistSampler(threading.Thread):
 
     def __init__(self, url: str, every: float = 0.1):
         super().__init__(daemon=True)
-        self.conn = pymysql.connect(**connect_args(url), autocommit=True)
+        self.conn = pymysql.connect(**{**connect_args(url), "autocommit": True})
         self.every, self.stop = every, threading.Event()
         self.samples, self.seen = 0, {}
 
@@ -314,8 +314,8 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
              stack.sidecar_url], capture_output=True, text=True,
             env=dict(os.environ, SP_TOKENS_DIR=str(tokdir)))
     finally:
-        processlist = sampler.finish()
         stopped = time.perf_counter()
+        processlist = sampler.finish()
         if args.pause_worker:
             signal_worker(stack, signal.SIGCONT)
     shutil.rmtree(tokdir, ignore_errors=True)
@@ -328,11 +328,11 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
     drain = {}
     if not args.no_worker:
         backlog = unsealed(conn, prefix)
+        jobs_at_stop = jobs_by_status(conn, prefix, before_job)
         waited = wait_for(lambda: unsealed(conn, prefix) == 0, args.drain_timeout)
         drain = {"unsealed_at_stop": backlog,
                  "seal_drain_s": None if waited is None
                  else round(time.perf_counter() - stopped, 2)}
-        jobs_at_stop = jobs_by_status(conn, prefix, before_job)
         queue_s = wait_for(lambda: not {"queued", "running"} & jobs_by_status(
             conn, prefix, before_job).keys(), args.drain_timeout, every=0.5)
         drain.update({
