@@ -270,6 +270,26 @@ def wait_for(check, timeout: float, every: float = 0.05) -> float | None:
     return time.perf_counter() - t0
 
 
+def cpu_seconds(stack: Stack) -> dict:
+    """CPU seconds used so far by each part's process group (the part and its children,
+    reaped ones included), this bench with wrk, and the whole machine (/proc/stat)."""
+    names = {proc.pid: name for name, proc in stack.procs.items()}
+    names[os.getpgrp()] = "bench+wrk"
+    tick = os.sysconf("SC_CLK_TCK")
+    used = dict.fromkeys(names.values(), 0.0)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            f = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        name = names.get(int(f[2]))
+        if name:
+            used[name] += sum(int(x) for x in f[11:15]) / tick
+    cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    used["machine"] = sum(int(x) for i, x in enumerate(cpu) if i not in (3, 4)) / tick
+    return used
+
+
 def signal_worker(stack: Stack, sig: int) -> None:
     """`sig` to the worker's process group: the worker, chromedriver and Chromium."""
     os.killpg(stack.procs["worker"].pid, sig)
@@ -307,6 +327,8 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
         signal_worker(stack, signal.SIGSTOP)
     sampler = ProcesslistSampler(url)
     sampler.start()
+    cpu0 = cpu_seconds(stack)
+    started = time.perf_counter()
     try:
         out = subprocess.run(
             ["wrk", "-t", str(args.threads), "-c", str(args.connections),
@@ -315,6 +337,7 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
             env=dict(os.environ, SP_TOKENS_DIR=str(tokdir)))
     finally:
         stopped = time.perf_counter()
+        cpu1 = cpu_seconds(stack)
         processlist = sampler.finish()
         if args.pause_worker:
             signal_worker(stack, signal.SIGCONT)
@@ -380,6 +403,9 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
         "ratio_narrow": round(rps / narrow["rps"], 3), "ratio_full": round(rps / full["rps"], 3),
         **drain,
         "jobs_end": jobs_end, "renders_created": renders, "consent_screenshots": shots,
+        "cpu_ms_per_request": {k: round((cpu1[k] - cpu0.get(k, 0)) * 1000 / w["requests"], 3)
+                               for k in cpu1},
+        "cpu_cores_busy": round((cpu1["machine"] - cpu0["machine"]) / (stopped - started), 2),
         "processlist": processlist,
     }
 
@@ -400,6 +426,8 @@ def report(r: dict) -> None:
               f"jobs at stop {r['jobs_at_stop']}, at end {r['jobs_end']}, queue empty "
               f"{'after ' + str(r['queue_drain_s']) + ' s' if r['queue_drain_s'] is not None else 'NOT within timeout'}; "  # noqa: E501
               f"renders {r['renders_created']}")
+    print(f"  CPU ms per request during the load: {r['cpu_ms_per_request']} "
+          f"({r['cpu_cores_busy']} cores busy)")
     missed = []
     if r["ratio_narrow"] < TARGET_RATIO:
         missed.append(f"ratio {r['ratio_narrow']} < {TARGET_RATIO}")
