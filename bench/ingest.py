@@ -279,12 +279,17 @@ def cpu_seconds(stack: Stack) -> dict:
     used = dict.fromkeys(names.values(), 0.0)
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            f = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
+            comm, f = stat.read_text().split(" (", 1)[1].rsplit(")", 1)
+            f = f.split()
+        except (OSError, IndexError, ValueError):
             continue
         name = names.get(int(f[2]))
         if name:
-            used[name] += sum(int(x) for x in f[11:15]) / tick
+            seconds = sum(int(x) for x in f[11:15]) / tick
+            used[name] += seconds
+            if name == "worker":  # the worker's own Python apart from its browser
+                part = "worker:browser" if comm.startswith("chrom") else "worker:python"
+                used[part] = used.get(part, 0.0) + seconds
     cpu = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     used["machine"] = sum(int(x) for i, x in enumerate(cpu) if i not in (3, 4)) / tick
     return used
@@ -381,6 +386,14 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
         conn.rollback()
     conn.close()
 
+    if w["non2xx"]:  # what the sidecar logged about them
+        log = (stack.log_dir / "sidecar.log").read_text(errors="replace").splitlines()
+        print("\n".join([ln for ln in log if re.search(
+            r'"status": ?[345]\d\d|ERROR|Error|Traceback|WORKER', ln)][-20:]), flush=True)
+        db_log = (stack.log_dir / "mariadb.log").read_text(errors="replace").splitlines()
+        print("\n".join([ln[:160] for ln in db_log if re.search(
+            r"DEADLOCK|TRANSACTION \d|^(INSERT|UPDATE|SELECT|DELETE) |Lock wait", ln)][-16:]),
+            flush=True)
     rps = w["requests"] / (w["duration_us"] / 1e6)
     return {
         "run": n, "worker": worker,
@@ -388,7 +401,7 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
         "p50_ms": round(w["p50_us"] / 1000, 2), "p99_ms": round(w["p99_us"] / 1000, 2),
         "max_ms": round(w["max_us"] / 1000, 2),
         "requests": w["requests"], "created_201": w["created"], "repeated_200": w["repeated"],
-        "non2xx": w["non2xx"],
+        "non2xx": w["non2xx"], "non2xx_codes": w["codes"],
         "socket_errors": w["connect_errors"] + w["read_errors"] + w["write_errors"]
         + w["timeouts"],
         "rows_stored": stored, "distinct_event_ids": distinct,
@@ -403,7 +416,7 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
         "ratio_narrow": round(rps / narrow["rps"], 3), "ratio_full": round(rps / full["rps"], 3),
         **drain,
         "jobs_end": jobs_end, "renders_created": renders, "consent_screenshots": shots,
-        "cpu_ms_per_request": {k: round((cpu1[k] - cpu0.get(k, 0)) * 1000 / w["requests"], 3)
+        "cpu_ms_per_request": {k: round((cpu1[k] - cpu0.get(k, 0.0)) * 1000 / w["requests"], 3)
                                for k in cpu1},
         "cpu_cores_busy": round((cpu1["machine"] - cpu0["machine"]) / (stopped - started), 2),
         "processlist": processlist,
@@ -502,6 +515,7 @@ def main() -> int:
         if not args.no_worker:
             stack.start_worker()
         stack.sql("GRANT PROCESS ON *.* TO 'wordpress'@'127.0.0.1'")  # the processlist sampler
+        stack.sql("SET GLOBAL innodb_print_all_deadlocks = ON")  # into mariadb.log
         conn = pymysql.connect(**connect_args(stack.database_url()))
         durable = scalar(conn, "SELECT CONCAT('innodb_flush_log_at_trx_commit=',"
                                " @@innodb_flush_log_at_trx_commit, ', log_bin=', @@log_bin)")
