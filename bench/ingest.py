@@ -388,8 +388,8 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
 
     if w["non2xx"]:  # what the sidecar logged about them
         log = (stack.log_dir / "sidecar.log").read_text(errors="replace").splitlines()
-        print("\n".join([ln for ln in log if re.search(
-            r'"status": ?[345]\d\d|ERROR|Error|Traceback|WORKER', ln)][-20:]), flush=True)
+        errors = [ln for ln in log if re.search(r'"level": ?"error"|Traceback|WORKER', ln)]
+        print("\n".join(dict.fromkeys(ln[:300] for ln in errors[-200:])), flush=True)
         db_log = (stack.log_dir / "mariadb.log").read_text(errors="replace").splitlines()
         print("\n".join([ln[:160] for ln in db_log if re.search(
             r"DEADLOCK|TRANSACTION \d|^(INSERT|UPDATE|SELECT|DELETE) |Lock wait", ln)][-16:]),
