@@ -30,6 +30,10 @@ CONSENT_ROW = "(" + ",".join(["%s"] * 25) + ")"
 JOB_INSERT = (
     "INSERT INTO {jobs} (consent_seq, page_url, render_key, viewport,"
     " language, banner_version, status, available_at, created_at) VALUES ")
+# InnoDB rolled the transaction (or, for a lock wait timeout, the statement) back because of
+# another transaction, not because of this data: the same writes are tried again.
+TRANSIENT = (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
+ATTEMPTS = 3
 JOB_ROW = ("((SELECT seq FROM {consents} WHERE id = %s),"
            " %s, %s, %s, %s, %s, 'queued', %s, %s)")
 
@@ -37,7 +41,8 @@ JOB_ROW = ("((SELECT seq FROM {consents} WHERE id = %s),"
 def write_batch(conn, t: Tables, batch: list) -> None:
     """Insert the consents and jobs of `batch` (Pending items) and COMMIT, in one round trip;
     the server stops at the first failing statement, so COMMIT runs only when every INSERT
-    succeeded. Raises, rolled back, otherwise."""
+    succeeded. A deadlock or lock wait timeout (another transaction's doing, such as the
+    worker's) is retried up to ATTEMPTS times. Raises, rolled back, otherwise."""
     values: list = []
     sql = CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
     for item in batch:
@@ -48,14 +53,22 @@ def write_batch(conn, t: Tables, batch: list) -> None:
             [JOB_ROW.format(consents=t.consents)] * len(jobs))
         for job in jobs:
             values.extend(job)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql + ";\nCOMMIT", values)
-            while cur.nextset():
-                pass
-    except BaseException:
-        rollback_quietly(conn)
-        raise
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql + ";\nCOMMIT", values)
+                while cur.nextset():
+                    pass
+            return
+        except pymysql.err.OperationalError as e:
+            rollback_quietly(conn)
+            if not e.args or e.args[0] not in TRANSIENT or attempt == ATTEMPTS:
+                raise
+            log.warning("ingest transaction retried", extra={"fields": {
+                "mysql_error": e.args[0], "attempt": attempt, "rows": len(batch)}})
+        except BaseException:
+            rollback_quietly(conn)
+            raise
 
 
 class Pending:

@@ -7,9 +7,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pymysql
 import pytest
 
-from sidecar import db
+from sidecar import commit, db
+from sidecar.db import Tables
 from sidecar.screenshots import RefusedPage, RenderError, Worker
 
 SIDECAR = Path(__file__).resolve().parent.parent / "sidecar"
@@ -124,3 +126,62 @@ def test_the_refused_page_errors_of_the_worker_are_final():
     with pytest.raises(RefusedPage) as e:
         w.check_egress(None)
     assert e.value.retry is False and str(e.value) == "blocked request to http://10.0.0.1/"
+
+
+class _FlakyCursor:
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def execute(self, sql, values):
+        self.conn.executed += 1
+        if self.conn.failures:
+            raise pymysql.err.OperationalError(self.conn.failures.pop(0), "simulated")
+
+    def nextset(self):
+        return None
+
+
+class _FlakyConn:
+    """A connection whose first statements fail with the given MySQL error codes."""
+
+    def __init__(self, failures):
+        self.failures, self.executed, self.rollbacks = list(failures), 0, 0
+
+    def cursor(self):
+        return _FlakyCursor(self)
+
+    def rollback(self):
+        self.rollbacks += 1
+
+
+def _batch():
+    return [commit.Pending(tuple(range(25)), None)]  # the row's values do not matter here
+
+
+@pytest.mark.parametrize("code", [1213, 1205])
+def test_a_deadlock_or_lock_wait_timeout_is_retried_not_answered_503(code):
+    """InnoDB rolls back a transaction that deadlocked with the worker's; the same writes are
+    tried again (the bench saw ingest batches answered 503 for exactly this)."""
+    conn = _FlakyConn([code, code])
+    commit.write_batch(conn, Tables("t_"), _batch())
+    assert (conn.executed, conn.rollbacks) == (3, 2)
+
+
+def test_a_deadlock_that_persists_fails_after_three_attempts():
+    conn = _FlakyConn([1213] * 5)
+    with pytest.raises(pymysql.err.OperationalError):
+        commit.write_batch(conn, Tables("t_"), _batch())
+    assert conn.executed == commit.ATTEMPTS == 3
+
+
+def test_other_database_errors_are_not_retried():
+    conn = _FlakyConn([2013])  # lost connection: the caller decides (503, new connection)
+    with pytest.raises(pymysql.err.OperationalError):
+        commit.write_batch(conn, Tables("t_"), _batch())
+    assert conn.executed == 1
