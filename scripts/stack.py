@@ -226,23 +226,13 @@ class Stack:
     def stop_part(self, name: str) -> None:
         """Stop one part ("mariadb", "wordpress", "sidecar", "worker"); start it again with
         its start_* method (tests use this to take the sidecar away and bring it back)."""
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        self.kill_part(name, signal.SIGTERM)
 
     def kill_part(self, name: str, sig: int = signal.SIGKILL) -> None:
-        """Kill one part outright with `sig` (its whole process group: gunicorn's master and
-        workers, or the worker and its browser), with no shutdown of its own, and reap it.
-        The fault suite's crash; start it again with restart_part()."""
+        """Send `sig` to one part's whole process group (gunicorn's master and workers, or the
+        worker and its browser) and reap it, with SIGKILL after 15 s. The default SIGKILL is
+        the fault suite's crash (no shutdown of its own); start it again with
+        restart_part()."""
         proc = self.procs.pop(name, None)
         if proc is None or proc.poll() is not None:
             return
