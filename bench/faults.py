@@ -519,10 +519,14 @@ def job_of(stack: Stack, event_id: str) -> dict | None:
     p = stack.table_prefix
     try:
         with conn.cursor() as cur:
+            # The consent's render job: the one of its render key in the seal that took it.
             cur.execute(
                 f"SELECT j.id, j.status, j.attempts, j.last_error, j.render_key,"
-                f" c.screenshot_status, c.screenshot_id, c.render_id"
-                f" FROM `{p}sp_screenshot_jobs` j JOIN `{p}sp_consents` c ON c.seq = j.consent_seq"
+                f" j.status AS screenshot_status, j.render_id"
+                f" FROM `{p}sp_consents` c JOIN `{p}sp_chain` ch ON ch.consent_seq = c.seq"
+                f" JOIN `{p}sp_render_jobs` j ON j.key16 = c.render_key AND j.seal_id ="
+                f" (SELECT s.id FROM `{p}sp_seals` s WHERE s.version = 2 AND"
+                "  s.last_pos >= ch.pos ORDER BY s.last_pos LIMIT 1)"
                 " WHERE c.event_id = %s", (event_id,))
             rows = cur.fetchall()
             for row in rows:
@@ -599,7 +603,7 @@ def browser_faults(stack: Stack, timeout: int = 8, visitors: int = 1,
         want_attempts = 2 if name.endswith("_killed") else 1
         if not job or job.get("status") != "done" or job.get("screenshot_status") != "done":
             bad.append(f"{name}: job not done exactly once: {job}")
-        elif job["renders"] != 1 or not job["screenshot_id"]:
+        elif job["renders"] != 1 or not job["render_id"]:
             bad.append(f"{name}: {job['renders']} renders for its key")
         elif job["attempts"] != want_attempts:
             bad.append(f"{name}: {job['attempts']} attempts, want {want_attempts}")

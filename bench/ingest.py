@@ -54,7 +54,8 @@ sys.path.insert(0, str(ROOT))
 
 from stack import Stack, free_port  # noqa: E402
 
-from sidecar.db import connect_args  # noqa: E402
+from sidecar import records  # noqa: E402
+from sidecar.db import Tables, connect_args  # noqa: E402
 from sidecar.signing import CONSENT_SALT, serializer  # noqa: E402
 
 DESKTOP = ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
@@ -248,7 +249,7 @@ def banner_version(page: str) -> str:
 
 def jobs_by_status(conn, prefix: str, after_id: int) -> dict:
     with conn.cursor() as cur:
-        cur.execute(f"SELECT status, COUNT(*) AS n FROM `{prefix}sp_screenshot_jobs`"
+        cur.execute(f"SELECT status, COUNT(*) AS n FROM `{prefix}sp_render_jobs`"
                     " WHERE id > %s GROUP BY status", (after_id,))
         rows = cur.fetchall()
     conn.commit()
@@ -323,7 +324,7 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
     conn = pymysql.connect(**connect_args(url))
     before_seq = scalar(conn, f"SELECT COALESCE(MAX(seq), 0) AS n FROM `{prefix}sp_consents`")
     before_job = scalar(conn, "SELECT COALESCE(MAX(id), 0) AS n FROM"
-                              f" `{prefix}sp_screenshot_jobs`")
+                              f" `{prefix}sp_render_jobs`")
     before_render = scalar(conn, f"SELECT COALESCE(MAX(id), 0) AS n FROM `{prefix}sp_renders`")
     worker = "none" if args.no_worker else "paused" if args.pause_worker else "running"
     print(f"== run {n}: load, wrk {args.connections} connections, {args.seconds:.0f} s, "
@@ -375,15 +376,7 @@ def one_run(n: int, args, stack: Stack, pages: list[str], banner: str, state: Pa
     jobs_end = jobs_by_status(conn, prefix, before_job)
     renders = scalar(conn, f"SELECT COUNT(*) AS n FROM `{prefix}sp_renders` WHERE id > %s",
                      (before_render,))
-    shots = {}
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT screenshot_status AS s, COUNT(*) AS n FROM `{prefix}sp_consents`"
-                        " WHERE seq > %s GROUP BY screenshot_status", (before_seq,))
-            shots = {r["s"]: int(r["n"]) for r in cur.fetchall()}
-        conn.commit()
-    except pymysql.MySQLError:  # a schema without per-consent screenshot status
-        conn.rollback()
+    shots = records.screenshot_counts(conn, Tables(prefix), before_seq)
     conn.close()
 
     if w["non2xx"]:  # what the sidecar logged about them

@@ -38,9 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from stack import Stack, free_port  # noqa: E402
 
-from sidecar import create_app  # noqa: E402
+from sidecar import create_app, jobs, ledger, records  # noqa: E402
 from sidecar.browser import process_tree  # noqa: E402
-from sidecar.db import connect_args  # noqa: E402
+from sidecar.db import Tables, connect_args  # noqa: E402
 from sidecar.signing import CONSENT_SALT, serializer  # noqa: E402
 
 DESKTOP = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
@@ -122,11 +122,9 @@ def main() -> int:
         while True:
             pss, rss = tree_memory(worker.pid)
             peak, peak_rss = max(peak, pss), max(peak_rss, rss)
-            with conn.cursor() as cur:
-                cur.execute("SELECT COUNT(*) AS n FROM wp_sp_screenshot_jobs"
-                            " WHERE status IN ('queued', 'running')")
-                left = cur.fetchone()["n"]
-            conn.commit()
+            # Render jobs are written when the records are sealed: done when every record is
+            # sealed and no job is queued or running.
+            left = ledger.unsealed_count(conn, "wp_") + jobs.queue_depth(conn, Tables("wp_"))
             if not left:
                 break
             if worker.poll() is not None:
@@ -139,9 +137,7 @@ def main() -> int:
         with conn.cursor() as cur:
             cur.execute("SELECT render_ms FROM wp_sp_renders ORDER BY id")
             render_ms = [r["render_ms"] for r in cur.fetchall()]
-            cur.execute("SELECT screenshot_status AS s, COUNT(*) AS n FROM wp_sp_consents"
-                        " GROUP BY s")
-            statuses = {r["s"]: r["n"] for r in cur.fetchall()}
+        statuses = records.screenshot_counts(conn, Tables("wp_"))
         conn.close()
         warm = render_ms[1:] or render_ms
         p50 = statistics.median(warm) / 1000

@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import erasure, ledger, records
+from . import erasure, jobs, ledger, records
 from . import stats as statistics
 from .clock import utcnow
 from .db import get_db, tables
@@ -290,7 +290,7 @@ def integrity():
     """Seal what is pending, then verify every record, the keyed chain, every seal and the
     heads anchored in this host's anchor file."""
     cfg = current_app.config
-    ledger.seal(get_db(), cfg)
+    jobs.seal(get_db(), cfg)
     report = ledger.verify(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"],
                            cfg["LEDGER_KEYS"],
                            anchors=[cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else [])

@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "verify":
         return _verify(cfg, args.anchors, args.quiet)
     if args.command == "seal":
-        from . import ledger
+        from . import jobs
         conn = db.connect(cfg["SP_DATABASE_URL"])
         n = 0
         try:
-            while (sealed := ledger.seal(conn, cfg, sweep=args.sweep,
+            while (sealed := jobs.seal(conn, cfg, sweep=args.sweep,
                                          accept_legacy=args.accept_legacy)) > 0:
                 n += sealed
         finally:

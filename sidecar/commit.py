@@ -1,6 +1,7 @@
-"""Writing consents: the row of a validated consent and its screenshot job, written in one
-transaction, alone or through the group committer that shares one COMMIT among the
-concurrent requests of a process."""
+"""Writing consents: the row of a validated consent, inserted alone or through the group
+committer that shares one COMMIT among the concurrent requests of a process. Ingest only
+inserts: the row names the render that will prove it (`render_key`), and the worker queues
+that render when the record is sealed (jobs.queue_renders), without touching the row."""
 
 from __future__ import annotations
 
@@ -23,36 +24,25 @@ log = logging.getLogger("sidecar.records")
 
 CONSENT_INSERT = (
     "INSERT INTO {consents} (id, event_id, subject_id, action, method, categories,"
-    " page_url, policy_version, banner_version, language, signals, ip, country, region, city,"
-    " user_agent, wp_user_id, occurred_at, received_at, screenshot_status, screenshot_error,"
-    " hash, personal_digest, salt, ip_fp) VALUES ")
-CONSENT_ROW = "(" + ",".join(["%s"] * 25) + ")"
-JOB_INSERT = (
-    "INSERT INTO {jobs} (consent_seq, page_url, render_key, viewport,"
-    " language, banner_version, status, available_at, created_at) VALUES ")
+    " page_url, render_key, policy_version, banner_version, language, signals, ip, country,"
+    " region, city, user_agent, wp_user_id, occurred_at, received_at, screenshot_status,"
+    " screenshot_error, hash, personal_digest, salt, ip_fp) VALUES ")
+CONSENT_ROW = "(" + ",".join(["%s"] * 26) + ")"
 # InnoDB rolled the transaction (or, for a lock wait timeout, the statement) back because of
 # another transaction, not because of this data: the same writes are tried again.
 TRANSIENT = (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
 ATTEMPTS = 3
-JOB_ROW = ("((SELECT seq FROM {consents} WHERE id = %s),"
-           " %s, %s, %s, %s, %s, 'queued', %s, %s)")
 
 
 def write_batch(conn, t: Tables, batch: list) -> None:
-    """Insert the consents and jobs of `batch` (Pending items) and COMMIT, in one round trip;
-    the server stops at the first failing statement, so COMMIT runs only when every INSERT
-    succeeded. A deadlock or lock wait timeout (another transaction's doing, such as the
-    worker's) is retried up to ATTEMPTS times. Raises, rolled back, otherwise."""
+    """Insert the consents of `batch` (Pending items) as one multi-row INSERT and COMMIT, in
+    one round trip; the server stops at the first failing statement, so COMMIT runs only
+    when the INSERT succeeded. A deadlock or lock wait timeout (another transaction's doing)
+    is retried up to ATTEMPTS times. Raises, rolled back, otherwise."""
     values: list = []
     sql = CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
     for item in batch:
         values.extend(item.consent)
-    jobs = [item.job for item in batch if item.job]
-    if jobs:
-        sql += ";\n" + JOB_INSERT.format(jobs=t.screenshot_jobs) + ",".join(
-            [JOB_ROW.format(consents=t.consents)] * len(jobs))
-        for job in jobs:
-            values.extend(job)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with conn.cursor() as cur:
@@ -72,20 +62,20 @@ def write_batch(conn, t: Tables, batch: list) -> None:
 
 
 class Pending:
-    """One consent on its way to the database: its row, its screenshot job's row (or None),
-    and for the group committer the event it waits on and what writing it raised."""
+    """One consent on its way to the database: its row, and for the group committer the
+    event it waits on and what writing it raised."""
 
-    __slots__ = ("consent", "job", "done", "error")
+    __slots__ = ("consent", "done", "error")
 
-    def __init__(self, consent: tuple, job: tuple | None, event: bool = True):
-        self.consent, self.job = consent, job
+    def __init__(self, consent: tuple, event: bool = True):
+        self.consent = consent
         self.done = threading.Event() if event else None
         self.error: BaseException | None = None
 
 
 class GroupCommitter:
     """Group commit: the concurrent requests of one worker process hand their rows to one
-    committer, which writes whatever has queued up as one multi-row INSERT per table and one
+    committer, which writes whatever has queued up as one multi-row INSERT and one
     COMMIT (one round trip, one log flush for all). A request answers only after its batch
     committed. A failing batch (a repeated event_id) is retried row by row, so a bad row fails
     alone."""
@@ -169,7 +159,7 @@ class GroupCommitter:
 
 def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
                    committer: GroupCommitter | None = None) -> tuple[dict, bool]:
-    """Store a validated consent and queue its screenshot in one transaction, through
+    """Store a validated consent (its screenshot is queued when it is sealed), through
     `committer` when given (sharing the commit with concurrent requests), else on `conn()`.
     Return (record, created); a repeated `event_id` returns the existing record, created=False."""
     now = utcnow()
@@ -195,23 +185,22 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
     if shoot and proof is None:
         shoot, error = False, "page_url holds an e-mail address in its path; not rendered"
     status = "pending" if shoot else "skipped"
+    key16 = None
+    if shoot:
+        viewport = renders.viewport_for(rec["user_agent"])
+        key16 = bytes.fromhex(renders.render_key(proof, rec["banner_version"], viewport,
+                                                 rec["language"]))[:16]
     consent = (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
-               json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
+               json.dumps(rec["categories"]), rec["page_url"], key16, rec["policy_version"],
                rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
                country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
                status, error, rec["hash"], digest, salt,
                ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"]))
-    job = None
-    if shoot:
-        viewport = renders.viewport_for(rec["user_agent"])
-        job = (rec["id"], proof,
-               renders.render_key(proof, rec["banner_version"], viewport, rec["language"]),
-               viewport, rec["language"], rec["banner_version"], now, now)
     try:
         if committer is not None:
-            committer.write(Pending(consent, job))
+            committer.write(Pending(consent))
         else:
-            write_batch(conn(), t, [Pending(consent, job, event=False)])
+            write_batch(conn(), t, [Pending(consent, event=False)])
     except pymysql.err.IntegrityError as e:
         if e.args and e.args[0] == 1062:  # the event is already recorded
             existing = records.get_by_event(conn(), t, payload["event_id"])

@@ -92,7 +92,7 @@ class Tables:
     and `Tables("wp_")["consents"]` are `` `wp_sp_consents` ``; `lock("seal")` names a
     named lock of this prefix (`wp_sp_seal`)."""
 
-    NAMES = ("consents", "chain", "seals", "renders", "screenshots", "screenshot_jobs",
+    NAMES = ("consents", "chain", "seals", "renders", "screenshots", "render_jobs",
              "migrations")
 
     def __init__(self, prefix: str):

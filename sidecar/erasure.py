@@ -1,6 +1,7 @@
 """Erasing consent records: tombstones by record, subject, IP address, WordPress user or
 age. A tombstone keeps its hash and its place in the chain (docs/ledger.md) and loses every
-personal field, its screenshot link, and the renders and images no record uses any more.
+personal field and its screenshot link; old renders (linked by `render_id`) and their images
+go with the last record that uses them.
 
 Every function takes a connection and the `db.Tables` of the site; none needs Flask.
 """
@@ -32,11 +33,12 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
             f"UPDATE {t.consents} SET subject_id = %s, page_url = '', ip = NULL, ip_fp = NULL,"
             " country = '',"
             " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
-            " screenshot_id = NULL, render_id = NULL, banner_mismatch = NULL,"
+            " screenshot_id = NULL, render_id = NULL, render_key = NULL, banner_mismatch = NULL,"
             " screenshot_status = 'erased', screenshot_error = NULL,"
             f" erased_at = %s WHERE seq IN ({marks})", (ledger.ERASED_SUBJECT, now, *seqs))
-        cur.execute(f"DELETE FROM {t.screenshot_jobs} WHERE consent_seq IN ({marks})", seqs)
-        # A render (and its images) proves several consents; it goes with the last of them.
+        # A render made before migration 006 (linked by `render_id`) goes, with its images,
+        # with the last consent it proves. Newer renders are linked through render jobs and
+        # hold only the proof URL's page (renders.py), nothing of any one visitor: they stay.
         render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
         if render_ids:
             rm = ",".join(["%s"] * len(render_ids))

@@ -1,9 +1,12 @@
-"""The screenshot queue in the site's database: claiming jobs under a lease, retries with
-backoff, the render lock, stored images and renders, and linking consents to their render.
-The browser loop that works the queue is `screenshots.Worker`.
+"""The screenshot queue in the site's database: one render job per render key among the
+records of a seal (written in the seal's transaction), claiming jobs under a lease, retries
+with backoff, the render lock, stored images and renders. A job is also the set-wise link
+between consents and their proof: `records.py` finds a consent's render through the job
+of its key in the seal that took it. No function here writes a consent row. The browser
+loop that works the queue is `screenshots.Worker`.
 
-Every function takes a connection and the `db.Tables` of the site; each commits what it
-did before it returns.
+Every function takes a connection (or, for `queue_renders`, the seal's cursor) and the
+`db.Tables` of the site; each commits what it did before it returns.
 """
 
 from __future__ import annotations
@@ -12,8 +15,68 @@ import hashlib
 from contextlib import contextmanager
 from datetime import timedelta
 
+from . import ledger, renders
 from .clock import utcnow
 from .db import Tables, transaction
+
+JOB_COLUMNS = ("id, render_key, page_url, viewport, language, banner_version, attempts,"
+               " created_at")
+
+
+def queue_renders(cur, t: Tables, freshness: int, seal_id: int, first_pos: int,
+                  last_pos: int) -> int:
+    """In the transaction of seal `seal_id` (chain positions first_pos..last_pos): write one
+    render job per render key among its records. A key with a render made within
+    `freshness` seconds before its newest record gets a job that is done at once (the
+    render is reused); the others are queued. Return the number of jobs written."""
+    cur.execute(f"SELECT c.render_key AS key16, MIN(c.seq) AS seq, COUNT(*) AS n,"
+                f" MAX(c.received_at) AS newest FROM {t.chain} ch"
+                f" JOIN {t.consents} c ON c.seq = ch.consent_seq"
+                " WHERE ch.pos BETWEEN %s AND %s AND c.render_key IS NOT NULL"
+                " AND c.erased_at IS NULL GROUP BY c.render_key", (first_pos, last_pos))
+    keys = cur.fetchall()
+    if not keys:
+        return 0
+    marks = ",".join(["%s"] * len(keys))
+    cur.execute(f"SELECT seq, page_url, user_agent, language, banner_version FROM {t.consents}"
+                f" WHERE seq IN ({marks})", [k["seq"] for k in keys])
+    samples = {r["seq"]: r for r in cur.fetchall()}
+    now = utcnow()
+    rows = []
+    for k in keys:
+        c = samples[k["seq"]]
+        proof = renders.proof_url(c["page_url"])
+        if proof is None:  # ingest gives no key to such a page; an old row may have one
+            continue
+        viewport = renders.viewport_for(c["user_agent"])
+        key = renders.render_key(proof, c["banner_version"], viewport, c["language"])
+        cur.execute(f"SELECT id, created_at FROM {t.renders} WHERE render_key = %s"
+                    " AND created_at >= %s ORDER BY id DESC LIMIT 1",
+                    (key, k["newest"] - timedelta(seconds=freshness)))
+        fresh = cur.fetchone()
+        done = fresh is not None
+        rows.append((seal_id, bytes(k["key16"]), key, proof[:2048], viewport, c["language"],
+                     c["banner_version"], k["n"], "done" if done else "queued", now,
+                     fresh["id"] if done else None, int(done), now, now if done else None))
+    if rows:
+        cur.executemany(
+            f"INSERT INTO {t.render_jobs} (seal_id, key16, render_key, page_url, viewport,"
+            " language, banner_version, consents, status, available_at, render_id, reused,"
+            " created_at, finished_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
+            rows)
+    return len(rows)
+
+
+def seal(conn, cfg: dict, **kwargs) -> int:
+    """Seal pending records into the ledger (ledger.seal) and queue, in the same
+    transaction, the renders that prove them. Every sealer goes through here."""
+    t = Tables(cfg["SP_TABLE_PREFIX"])
+    freshness = int(cfg.get("SP_SCREENSHOT_FRESHNESS", 86400))
+
+    def on_sealed(cur, seal_id, first_pos, last_pos):
+        queue_renders(cur, t, freshness, seal_id, first_pos, last_pos)
+
+    return ledger.seal(conn, cfg, on_sealed=on_sealed, **kwargs)
 
 
 def claim(conn, t: Tables, lease_seconds: float) -> dict | None:
@@ -22,15 +85,14 @@ def claim(conn, t: Tables, lease_seconds: float) -> dict | None:
     lease = now + timedelta(seconds=lease_seconds)
     with transaction(conn) as cur:
         cur.execute(
-            f"SELECT id, consent_seq, page_url, render_key, viewport, language,"
-            f" banner_version, attempts FROM {t.screenshot_jobs}"
+            f"SELECT {JOB_COLUMNS} FROM {t.render_jobs}"
             " WHERE (status = 'queued' AND available_at <= %s)"
             " OR (status = 'running' AND locked_until < %s)"
             " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED", (now, now))
         job = cur.fetchone()
         if job:
             cur.execute(
-                f"UPDATE {t.screenshot_jobs} SET status = 'running',"
+                f"UPDATE {t.render_jobs} SET status = 'running',"
                 " attempts = attempts + 1, locked_until = %s WHERE id = %s",
                 (lease, job["id"]))
             job["attempts"] += 1
@@ -40,7 +102,7 @@ def claim(conn, t: Tables, lease_seconds: float) -> dict | None:
 def fresh_render(conn, t: Tables, key: str, freshness: int) -> dict | None:
     """The newest render of `key` made within `freshness` seconds, or None."""
     with transaction(conn) as cur:
-        cur.execute(f"SELECT id, image_id, banner_version FROM {t.renders}"
+        cur.execute(f"SELECT id, image_id, banner_version, created_at FROM {t.renders}"
                     " WHERE render_key = %s AND created_at >= %s"
                     " ORDER BY id DESC LIMIT 1",
                     (key, utcnow() - timedelta(seconds=freshness)))
@@ -65,39 +127,39 @@ def render_lock(conn, t: Tables, key: str, timeout: float):
 
 
 def link(conn, t: Tables, job: dict, render: dict) -> int:
-    """Point this job's consent — and every queued consent with the same key — at
-    `render`; return the number of rows changed (consents and jobs)."""
-    c, j = t.consents, t.screenshot_jobs
-    set_ = ("c.screenshot_status = 'done', c.screenshot_id = %s, c.render_id = %s,"
-            " c.screenshot_error = NULL, c.banner_mismatch = (c.banner_version <> %s),"
-            " j.status = 'done', j.locked_until = NULL, j.last_error = NULL")
-    args = (render["image_id"], render["id"], render["banner_version"])
+    """Mark this job, and every queued job of the same render key, done with `render`
+    (set-wise: the consents of all of them are proven by it); return how many jobs."""
     with transaction(conn) as cur:
-        n = cur.execute(f"UPDATE {c} c JOIN {j} j ON j.consent_seq = c.seq SET {set_}"
-                        " WHERE (j.id = %s OR (j.render_key = %s AND j.status = 'queued'))"
-                        " AND c.erased_at IS NULL", (*args, job["id"], job["render_key"]))
-        # a job whose consent was erased meanwhile has nothing left to prove
-        cur.execute(f"UPDATE {j} SET status = 'done', locked_until = NULL WHERE id = %s",
-                    (job["id"],))
-    return n
+        return cur.execute(
+            f"UPDATE {t.render_jobs} SET status = 'done', render_id = %s,"
+            " reused = (%s < created_at), locked_until = NULL, last_error = NULL,"
+            " finished_at = %s WHERE id = %s OR (render_key = %s AND status = 'queued')",
+            (render["id"], render["created_at"], utcnow(), job["id"], job["render_key"]))
 
 
 def fail(conn, t: Tables, job: dict, reason: str, final: bool, backoff: float) -> None:
-    """Record a failed attempt: `final` marks the job and its consent `failed` (the dead
-    letter); otherwise the job is queued again after `backoff` * 2^(attempts-1) seconds."""
+    """Record a failed attempt. `final` marks the job failed (the dead letter), and with it
+    every queued job of the same render key (the same page would fail the same way);
+    otherwise they are all queued again after `backoff` * 2^(attempts-1) seconds."""
+    same = "(id = %s OR (render_key = %s AND status = 'queued'))"
     with transaction(conn) as cur:
         if final:
-            cur.execute(f"UPDATE {t.screenshot_jobs} SET status = 'failed',"
-                        " locked_until = NULL, last_error = %s WHERE id = %s",
-                        (reason, job["id"]))
-            cur.execute(f"UPDATE {t.consents} SET screenshot_status = 'failed',"
-                        " screenshot_error = %s WHERE seq = %s AND erased_at IS NULL",
-                        (reason, job["consent_seq"]))
+            cur.execute(f"UPDATE {t.render_jobs} SET status = 'failed', locked_until = NULL,"
+                        f" last_error = %s, finished_at = %s WHERE {same}",
+                        (reason, utcnow(), job["id"], job["render_key"]))
         else:
             delay = timedelta(seconds=backoff * 2 ** (job["attempts"] - 1))
-            cur.execute(f"UPDATE {t.screenshot_jobs} SET status = 'queued',"
-                        " locked_until = NULL, available_at = %s, last_error = %s"
-                        " WHERE id = %s", (utcnow() + delay, reason, job["id"]))
+            cur.execute(f"UPDATE {t.render_jobs} SET status = 'queued', locked_until = NULL,"
+                        f" available_at = %s, last_error = %s WHERE {same}",
+                        (utcnow() + delay, reason, job["id"], job["render_key"]))
+
+
+def queue_depth(conn, t: Tables) -> int:
+    """Render jobs queued or running."""
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT COUNT(*) AS n FROM {t.render_jobs}"
+                    " WHERE status IN ('queued', 'running')")
+        return int(cur.fetchone()["n"])
 
 
 def store_image(conn, t: Tables, data: bytes, mime: str, width: int, height: int,
@@ -115,8 +177,9 @@ def store_image(conn, t: Tables, data: bytes, mime: str, width: int, height: int
 def save_render(conn, t: Tables, job: dict, shot: dict, width: int, height: int,
                 image_id: int, thumb_id: int) -> dict:
     """Record the render of `job` (`shot` as `Worker.render` returns it, its images stored);
-    return {id, image_id, banner_version} for `link`."""
+    return {id, image_id, banner_version, created_at} for `link`."""
     text = shot["banner_text"]
+    now = utcnow()
     with transaction(conn) as cur:
         cur.execute(
             f"INSERT INTO {t.renders} (render_key, page_url, final_url, viewport,"
@@ -127,6 +190,7 @@ def save_render(conn, t: Tables, job: dict, shot: dict, width: int, height: int,
              job["viewport"], width, height, job["language"],
              shot["banner_version"][:64], text,
              hashlib.sha256(text.encode("utf-8")).hexdigest(), image_id, thumb_id,
-             shot["ms"], utcnow()))
+             shot["ms"], now))
         render_id = cur.lastrowid
-    return {"id": render_id, "image_id": image_id, "banner_version": shot["banner_version"]}
+    return {"id": render_id, "image_id": image_id, "banner_version": shot["banner_version"],
+            "created_at": now}

@@ -117,14 +117,18 @@ def unsealed_count(conn, prefix: str) -> int:
 
 
 def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False,
-         accept_legacy: bool = False) -> int:
+         accept_legacy: bool = False,
+         on_sealed: Callable[[object, int, int, int], None] | None = None) -> int:
     """Append every committed record not yet in the chain (oldest `seq` first, at most
     `limit`) to the keyed chain and write one seal; return how many were sealed.
 
     Never updates a consent row. Serialised across processes by a named lock; returns 0 if
     another sealer holds it. `sweep` searches the whole table instead of the recent part.
     Records sealed by the old unkeyed chain are first converted (once, after verifying it;
-    `accept_legacy` converts even when it fails, so that sealing can go on)."""
+    `accept_legacy` converts even when it fails, so that sealing can go on).
+    `on_sealed(cursor, seal_id, first_pos, last_pos)` runs in the seal's transaction, so
+    what it writes (the render jobs of the sealed records) commits with the seal or not at
+    all: every record is handed to it exactly once."""
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
     key = cfg["LEDGER_KEYS"][-1]
@@ -156,6 +160,8 @@ def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False,
                 conn.commit()
                 return done
             seal_id, new_head = _append(cur, cfg, key, pos, head, rows, start)
+            if on_sealed is not None:
+                on_sealed(cur, seal_id, pos + 1, pos + len(rows))
             conn.commit()
             new_pos = pos + len(rows)
             _anchor(cfg, seal_id, new_pos, new_head)

@@ -59,13 +59,13 @@ class DatabaseCollector:
         self.app = app
 
     def collect(self):
-        from . import records
+        from . import jobs, records
         from .db import get_db, tables
-        depth = GaugeMetricFamily("sp_screenshot_queue_depth", "Screenshot jobs queued or running")
+        depth = GaugeMetricFamily("sp_screenshot_queue_depth", "Render jobs queued or running")
         unsealed = GaugeMetricFamily("sp_ledger_unsealed", "Records not yet sealed into the chain")
         with self.app.app_context():
             conn = get_db()
-            depth.add_metric([], records.queue_depth(conn, tables()))
+            depth.add_metric([], jobs.queue_depth(conn, tables()))
             unsealed.add_metric([], records.unsealed_count(conn, tables()))
         yield depth
         yield unsealed

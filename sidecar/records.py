@@ -16,9 +16,20 @@ from .db import Tables, connect, transaction
 
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
-        "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
-        "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "erased_at")
-COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + (
+        "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "hash", "erased_at")
+# The proof of a consent with a render key is read from the render job of its key in the
+# seal that took it (jobs.queue_renders): the worker never writes the consent row. Rows
+# stored before migration 006, and skipped or erased ones (no key), keep their own columns.
+_PROOF = (
+    " CASE WHEN c.render_key IS NULL THEN c.screenshot_status"
+    " WHEN j.status IN ('done', 'failed') THEN j.status ELSE 'pending' END"
+    " AS screenshot_status,"
+    " CASE WHEN c.render_key IS NULL THEN c.screenshot_error"
+    " WHEN j.status = 'failed' THEN j.last_error END AS screenshot_error,"
+    " CASE WHEN c.render_key IS NULL THEN c.banner_mismatch"
+    " ELSE c.banner_version <> r.banner_version END AS banner_mismatch,"
+    " j.reused AS render_reused")
+COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + "," + _PROOF + (
     ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
     " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
     " r.banner_text_hash, r.created_at AS taken_at")
@@ -26,9 +37,14 @@ COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + (
 
 def _from(t: Tables) -> str:
     """The FROM clause every record read uses: the consent, its place in the ledger's chain
-    and the render that proves it."""
+    and the render that proves it (through its render job, or for old rows `render_id`)."""
     return (f"{t.consents} c LEFT JOIN {t.chain} ch ON ch.consent_seq = c.seq"
-            f" LEFT JOIN {t.renders} r ON r.id = c.render_id")
+            f" LEFT JOIN {t.render_jobs} j ON c.render_key IS NOT NULL"
+            " AND j.key16 = c.render_key AND j.seal_id = (SELECT s.id FROM"
+            f" {t.seals} s WHERE s.version = 2 AND s.last_pos >= ch.pos"
+            " ORDER BY s.last_pos LIMIT 1)"
+            f" LEFT JOIN {t.renders} r ON r.id = IF(c.render_key IS NULL, c.render_id,"
+            " IF(j.status = 'done', j.render_id, NULL))")
 
 
 def _fetch_one(conn, t: Tables, where: str, args: tuple) -> dict | None:
@@ -153,28 +169,23 @@ def stream_consents(url: str | dict, t: Tables, filters: dict):
 def screenshot_of(conn, t: Tables, record_id: str, thumb: bool = False) -> dict | None:
     """The stored image ({mime, image, sha256}) of a record's screenshot or its thumbnail,
     or None when there is none (yet)."""
-    image_col = "r.thumb_id" if thumb else "c.screenshot_id"
+    image_col = "r.thumb_id" if thumb else "r.image_id"
     with transaction(conn) as cur:
         cur.execute(
             f"SELECT s.mime, s.image, s.sha256 FROM {_from(t)}"
             f" JOIN {t.screenshots} s ON s.id = {image_col}"
-            " WHERE c.id = %s AND c.erased_at IS NULL AND c.screenshot_status = 'done'",
-            (record_id,))
+            " WHERE c.id = %s AND c.erased_at IS NULL", (record_id,))
         row = cur.fetchone()
     return row
 
 
-def _count(conn, sql: str) -> int:
+def screenshot_counts(conn, t: Tables, after_seq: int = 0) -> dict:
+    """How many records after `after_seq` have each screenshot status, as reads show it."""
+    status = _PROOF.split(" AS screenshot_status")[0]
     with transaction(conn) as cur:
-        cur.execute(sql)
-        n = cur.fetchone()["n"]
-    return int(n)
-
-
-def queue_depth(conn, t: Tables) -> int:
-    """Screenshot jobs queued or running."""
-    return _count(conn, f"SELECT COUNT(*) AS n FROM {t.screenshot_jobs}"
-                        " WHERE status IN ('queued', 'running')")
+        cur.execute(f"SELECT {status} AS s, COUNT(*) AS n FROM {_from(t)} WHERE c.seq > %s"
+                    " GROUP BY s", (after_seq,))
+        return {r["s"]: int(r["n"]) for r in cur.fetchall()}
 
 
 def unsealed_count(conn, t: Tables) -> int:

@@ -1,14 +1,17 @@
-"""The screenshot worker: claims jobs from the durable queue in the site's database
-(`jobs.py` holds the queue's SQL), renders the consent's page fresh in one warm headless
-Chromium, and stores the picture as proof.
+"""The screenshot worker: seals new records into the ledger and queues one render job per
+render key among them (`jobs.seal`), claims jobs from that durable queue in the site's
+database (`jobs.py` holds the queue's SQL), renders the page fresh in one warm headless
+Chromium, and stores the picture as proof. It never writes a consent row: a consent finds
+its render through the job of its key in its seal (`records.py`).
 
 - Jobs are claimed with `SELECT … FOR UPDATE SKIP LOCKED` and a lease (`locked_until`), so
   any number of workers on any number of machines share the queue; a job whose worker died
   is claimed again when its lease expires. Failures retry with exponential backoff and end
   as `failed` (the dead letter) after SP_SCREENSHOT_ATTEMPTS.
 - One render serves every consent with the same key (proof URL, banner version,
-  viewport, language) within SP_SCREENSHOT_FRESHNESS seconds; a named lock per key keeps
-  two workers from rendering the same thing at once.
+  viewport, language) within SP_SCREENSHOT_FRESHNESS seconds; a render job is written per
+  key and seal, not per consent, and a render completes every queued job of its key; a named
+  lock per key keeps two workers from rendering the same thing at once.
 - The browser loads the proof URL (`renders.proof_url`: the page without the visitor's click
   ids, campaign tags or personal parameters), and the render and its images record exactly
   that URL, so a render shared by several visitors holds nothing of any one of them.
@@ -32,7 +35,7 @@ from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from . import browser, jobs, ledger, renders
+from . import browser, jobs, renders
 from .db import Tables, connect
 from .egress import Egress
 
@@ -81,6 +84,7 @@ class Worker:
         self.shots = 0
         self.renders = 0
         self.stopping = False
+        self.next_seal = 0.0  # monotonic time of the next seal
 
     # ---- database (the queue's SQL is in jobs.py) ------------------------------------
     def db(self):
@@ -96,8 +100,8 @@ class Worker:
         return jobs.fresh_render(self.db(), self.tables, key, self.freshness)
 
     def link(self, job: dict, render: dict) -> int:
-        """Point this job's consent — and every queued consent with the same key — at
-        `render`; return the number of rows changed (consents and jobs)."""
+        """Mark this job and every queued job of its key done with `render`; return how
+        many jobs."""
         return jobs.link(self.db(), self.tables, job, render)
 
     def fail(self, job: dict, reason: str, retry: bool = True) -> None:
@@ -235,7 +239,11 @@ class Worker:
 
     # ---- loop -----------------------------------------------------------------------
     def run_once(self) -> bool:
-        """Process one job; return False when the queue had nothing due."""
+        """Seal new records when a seal is due (queueing the renders that prove them, in the
+        same transaction), then process one job; return False when none was due."""
+        if time.monotonic() >= self.next_seal:
+            jobs.seal(self.db(), self.cfg)
+            self.next_seal = time.monotonic() + SEAL_EVERY
         job = self.claim()
         if job is None:
             return False
@@ -254,7 +262,7 @@ class Worker:
             self.fail(job, "page_url is not on SP_SITE_ORIGINS", retry=False)
             return
         # What is loaded is what the render records: the proof URL, nothing of the visitor's
-        # own (renders.py). New jobs hold it already; older jobs are cleaned here.
+        # own (renders.py). Jobs hold it already (queue_renders); this keeps it so.
         job["page_url"] = renders.proof_url(job["page_url"])
         if job["page_url"] is None:
             self.fail(job, "page_url holds an e-mail address in its path; not rendered",
@@ -270,7 +278,7 @@ class Worker:
         if render is not None:
             linked = self.link(job, render)
             log.info("screenshot linked", extra={"fields": {
-                "job": job["id"], "render": render["id"], "rows": linked}})
+                "job": job["id"], "render": render["id"], "jobs": linked}})
         if self.shots >= RECYCLE_AFTER:
             self.recycle()
 
@@ -295,14 +303,9 @@ class Worker:
     def run(self, idle_sleep: float = 0.5) -> None:
         """Work until `stopping` is set; the current job always finishes first."""
         log.info("worker started")
-        next_seal = 0.0
         try:
             while not self.stopping:
                 try:
-                    if time.monotonic() >= next_seal:
-                        # The worker also seals new records into the ledger's hash chain.
-                        ledger.seal(self.db(), self.cfg)
-                        next_seal = time.monotonic() + SEAL_EVERY
                     busy = self.run_once()
                 except pymysql.MySQLError as e:
                     log.error("database error", extra={"fields": {"error": str(e)}})

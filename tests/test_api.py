@@ -45,9 +45,12 @@ def test_ingest_stores_record_and_returns_verifiable_receipt(client, sql):
     receipt = load_receipt(body["receipt"], TEST_KEYS)
     assert receipt["id"] == body["id"] and receipt["event_id"] == p["event_id"]
     assert receipt["hash"] == rec["hash"] and receipt["categories"] == p["categories"]
-    # a screenshot job was queued in the same transaction
-    jobs = sql("SELECT page_url, status FROM t_sp_screenshot_jobs")
-    assert jobs == [{"page_url": p["page_url"], "status": "queued"}]
+    # ingest only inserted the consent, naming its render; sealing queues the render job
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_render_jobs")[0]["n"] == 0
+    assert sql("SELECT render_key IS NOT NULL AS k FROM t_sp_consents") == [{"k": 1}]
+    assert client.get("/v1/integrity", headers=admin_headers()).status_code == 200
+    jobs = sql("SELECT page_url, status, consents FROM t_sp_render_jobs")
+    assert jobs == [{"page_url": p["page_url"], "status": "queued", "consents": 1}]
 
 
 def test_same_event_twice_is_one_record(client, sql):
@@ -156,7 +159,9 @@ def test_page_off_site_origins_is_stored_but_never_shot(client, sql):
     assert r.status_code == 201
     rec = client.get(f"/v1/consents/{r.get_json()['id']}", headers=admin_headers()).get_json()
     assert rec["screenshot"]["status"] == "skipped"
-    assert sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs")[0]["n"] == 0
+    assert client.get("/v1/integrity", headers=admin_headers()).status_code == 200
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_render_jobs")[0]["n"] == 0
+    assert sql("SELECT render_key FROM t_sp_consents") == [{"render_key": None}]
 
 
 NO_SUCH = "00000000-0000-4000-8000-000000000000"
@@ -264,9 +269,11 @@ def test_concurrent_ingest_keeps_duplicates_apart(make_app, sql, group_commit):
     rows = sql("SELECT id, event_id FROM t_sp_consents")
     assert len(rows) == 24
     assert {r["id"] for r in rows} == {rid for _, code, rid in results if code == 201}
-    jobs = sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs j JOIN t_sp_consents c"
-               " ON c.seq = j.consent_seq")
-    assert jobs[0]["n"] == 24  # every job points at its own consent
+    # one render job per render key, not per consent: together they cover all 24
+    app.test_client().get("/v1/integrity", headers=admin_headers())
+    keys = sql("SELECT COUNT(DISTINCT render_key) AS n FROM t_sp_consents")[0]["n"]
+    jobs = sql("SELECT COUNT(*) AS n, SUM(consents) AS c FROM t_sp_render_jobs")[0]
+    assert (jobs["n"], int(jobs["c"])) == (keys, 24)
 
 
 @pytest.mark.parametrize("group_commit", ["off", "on"])
@@ -296,10 +303,10 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
     def item(event_id):
         p = consent_payload(event_id=event_id)
         values = (str(uuid.uuid4()), p["event_id"], p["subject_id"], "grant", "accept_all",
-                  json.dumps(p["categories"]), p["page_url"], "1", "b", "en", "{}", None,
+                  json.dumps(p["categories"]), p["page_url"], None, "1", "b", "en", "{}", None,
                   "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00", "skipped",
                   None, "0" * 64, "0" * 64, "0" * 32, None)
-        return Pending(values, None)
+        return Pending(values)
 
     first = str(uuid.uuid4())
     batch = [item(first), item(str(uuid.uuid4())), item(first), item(str(uuid.uuid4()))]
@@ -326,7 +333,7 @@ def test_a_group_commit_batch_fails_at_once_when_the_database_is_down(monkeypatc
 
     monkeypatch.setattr(commit.pymysql, "connect", connect)
     committer = commit.GroupCommitter("mysql://nobody:x@127.0.0.1:1/none", "t_")
-    batch = [commit.Pending((str(uuid.uuid4()),), None) for _ in range(5)]
+    batch = [commit.Pending((str(uuid.uuid4()),)) for _ in range(5)]
     committer.commit(batch)
     assert attempts == [1]
     assert all(isinstance(i.error, pymysql.err.OperationalError) and i.done.is_set()

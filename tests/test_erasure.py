@@ -5,14 +5,12 @@ its browser is replaced by a fixed picture (tests/e2e/test_screenshots.py runs C
 from __future__ import annotations
 
 import hashlib
-import io
 
 import pytest
+from fake_worker import run_worker
 from helpers import SITE, admin_headers, consent_payload, make_token
-from PIL import Image
 
-from sidecar import config, renders
-from sidecar.screenshots import Worker
+from sidecar import renders
 
 
 def ingest(client, **overrides) -> str:
@@ -46,33 +44,6 @@ def tables_holding(sql, needle: str) -> list[str]:
 
 
 # ---- F3: a shared render holds nothing of any one visitor ------------------------------
-
-class FakeBrowserWorker(Worker):
-    """The real worker (claim, dedupe, store, link) with a fixed picture for a browser: it
-    records which URL it was asked to load."""
-
-    loaded: list
-
-    def render_with_deadline(self, job):
-        self.loaded.append(job["page_url"])
-        out = io.BytesIO()
-        Image.new("RGB", (64, 40), (200, 30, 30)).save(out, "PNG")
-        return {"png": out.getvalue(), "banner_text": "Accept all", "banner_version": "b4nn3r",
-                "final_url": job["page_url"], "ms": 1}
-
-
-def run_worker(app) -> FakeBrowserWorker:
-    w = FakeBrowserWorker(config.load(overrides={
-        k: v for k, v in app.config.items() if k.startswith("SP_")}))
-    w.loaded = []
-    try:
-        while w.run_once():
-            pass
-    finally:
-        w.conn.close()
-    return w
-
-
 @pytest.mark.parametrize("url,proof", [
     (SITE + "/offer/?gclid=Cj0KCQ-1&utm_term=alice%40example.com&utm_source=g",
      SITE + "/offer/"),
@@ -115,12 +86,15 @@ def test_erasing_one_visitor_leaves_no_trace_in_a_render_another_visitor_shares(
 
 
 def test_erasure_cleans_a_shared_render_made_before_proof_urls(make_app, sql):
-    """Renders stored by earlier versions recorded the first visitor's full URL."""
+    """Renders stored by earlier versions recorded the first visitor's full URL, and were
+    linked from each consent row (`render_id`, before migration 006)."""
     app = make_app()
     c = app.test_client()
     alice = ingest(c, page_url=SITE + "/offer/?gclid=OLD-GCLID")
     bob = ingest(c, page_url=SITE + "/offer/")
     run_worker(app)
+    sql("UPDATE t_sp_consents SET render_id = (SELECT MIN(id) FROM t_sp_renders),"
+        " render_key = NULL, screenshot_status = 'done'")
     legacy = SITE + "/offer/?gclid=OLD-GCLID&utm_term=alice%40example.com"
     sql("UPDATE t_sp_renders SET page_url = %s, final_url = %s", (legacy, legacy))
     sql("UPDATE t_sp_screenshots SET page_url = %s", (legacy,))
@@ -137,7 +111,8 @@ def test_a_page_url_with_an_address_in_its_path_is_not_rendered(make_app, sql):
     rid = ingest(c, page_url=SITE + "/u/erin@example.com/")
     shot = record(c, rid)["screenshot"]
     assert shot["status"] == "skipped" and "e-mail" in shot["error"]
-    assert sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs")[0]["n"] == 0
+    run_worker(app)  # seals the record: no render job for it
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_render_jobs")[0]["n"] == 0
 
 
 # ---- F7: erasure by IP erases that address, not its network ----------------------------

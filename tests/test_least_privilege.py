@@ -17,7 +17,7 @@ import pytest
 from helpers import admin_headers, consent_payload, make_token
 from PIL import Image
 
-from sidecar import config
+from sidecar import config, jobs
 from sidecar.db import connect_args
 from sidecar.screenshots import Worker
 
@@ -76,6 +76,7 @@ def test_the_documented_grants_run_the_workers_queue(make_app, least_url):
     cfg = config.load(overrides={**{k: v for k, v in app.config.items() if k.startswith("SP_")},
                                  "SP_DATABASE_URL": least_url})
     worker = Worker(cfg)
+    assert jobs.seal(worker.db(), cfg) == 1  # sealing queues the render job
     job = worker.claim()
     assert job is not None
     png = io.BytesIO()

@@ -216,8 +216,11 @@ def test_metrics_count_ingest_and_errors(client):
     assert 'sp_ingest_total{result="created"}' in text
     assert 'sp_errors_total{code="invalid_signature"}' in text
     assert "sp_ingest_seconds_bucket" in text
-    assert "sp_screenshot_queue_depth 1.0" in text
+    assert "sp_screenshot_queue_depth 0.0" in text  # its render is queued when it is sealed
     assert "sp_ledger_unsealed 1.0" in text
+    assert client.get("/v1/integrity", headers=admin_headers()).status_code == 200
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "sp_screenshot_queue_depth 1.0" in text and "sp_ledger_unsealed 0.0" in text
 
 
 def test_openapi_describes_exactly_the_served_routes(app, client):

@@ -51,7 +51,7 @@ def test_storage_modules_do_not_need_flask(name):
 def test_tables_give_the_quoted_names_of_one_prefix():
     t = db.Tables("wp_")
     assert t.consents == t["consents"] == "`wp_sp_consents`"
-    assert t.screenshot_jobs == "`wp_sp_screenshot_jobs`"
+    assert t.render_jobs == "`wp_sp_render_jobs`"
     assert t.lock("seal") == "wp_sp_seal"
     with pytest.raises(KeyError):
         t["users"]
@@ -161,7 +161,7 @@ class _FlakyConn:
 
 
 def _batch():
-    return [commit.Pending(tuple(range(25)), None)]  # the row's values do not matter here
+    return [commit.Pending(tuple(range(26)))]  # the row's values do not matter here
 
 
 @pytest.mark.parametrize("code", [1213, 1205])

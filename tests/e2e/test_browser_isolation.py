@@ -194,14 +194,13 @@ def test_demo_worker_browser_is_isolated_and_screenshots_work(full_stack):
     proc = full_stack.start_worker("worker-isolation", **settings)
     try:
         def job():
-            return run_sql(full_stack.database_url(),
-                           "SELECT j.status, j.last_error, c.screenshot_status FROM"
-                           " bd_sp_screenshot_jobs j JOIN bd_sp_consents c"
-                           " ON c.seq = j.consent_seq")[0]
+            rows = run_sql(full_stack.database_url(),  # queued once the record is sealed
+                           "SELECT status, last_error, consents FROM bd_sp_render_jobs")
+            return rows[0] if rows else {"status": None}
 
         wait_for(lambda: job()["status"] in ("done", "failed"), 60,
                  what="the demo worker to render the consent's page")
-        assert job() == {"status": "done", "last_error": None, "screenshot_status": "done"}
+        assert job() == {"status": "done", "last_error": None, "consents": 1}
         assert_isolated(_browser_procs(proc.pid, exclude=proc.pid))
         log = (full_stack.log_dir / "worker-isolation.log").read_text()
         assert "browser started" in log and "sandbox" in log, log[-2000:]

@@ -108,7 +108,7 @@ class Shots:
         try:
             while time.monotonic() < deadline:
                 busy = worker.run_once()
-                left = self.sql("SELECT COUNT(*) AS n FROM sx_sp_screenshot_jobs"
+                left = self.sql("SELECT COUNT(*) AS n FROM sx_sp_render_jobs"
                                 " WHERE status IN ('queued', 'running')")[0]["n"]
                 if not left:
                     return
@@ -219,7 +219,7 @@ def test_a_shared_render_keeps_nothing_of_an_erased_visitor(sx):
     subject = sx.record(alice)["subject_id"]
     r = sx.client.post("/v1/erasures", json={"subject_id": subject}, headers=admin_headers())
     assert r.get_json() == {"erased": 1}
-    for t in ("consents", "screenshot_jobs", "screenshots", "renders", "seals"):
+    for t in ("consents", "render_jobs", "screenshots", "renders", "seals"):
         text = repr(sx.sql(f"SELECT * FROM sx_sp_{t}"))
         for needle in ("GCLID-OF-ALICE", "alice@example.com", "alice%40example.com",
                        "198.51.100.1"):
@@ -232,7 +232,7 @@ def test_hung_page_times_out_and_is_retried(sx):
     rid = sx.ingest(f"/sp-test-slow.php?id=hang{time.time_ns()}&s=14", user_agent=DESKTOP_UA)
     worker = sx.worker()
     sx.drain(worker, timeout=90)
-    (job,) = sx.sql("SELECT status, attempts, last_error FROM sx_sp_screenshot_jobs")
+    (job,) = sx.sql("SELECT status, attempts, last_error FROM sx_sp_render_jobs")
     assert job["status"] == "done" and job["attempts"] == 2
     assert sx.record(rid)["screenshot"]["status"] == "done"
 
@@ -244,8 +244,9 @@ def test_worker_killed_mid_job_loses_nothing(sx):
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                              start_new_session=True)
     try:
-        wait_for(lambda: sx.sql("SELECT status FROM sx_sp_screenshot_jobs")[0]["status"]
-                 == "running", 30, what="the first worker to take the job")
+        wait_for(lambda: sx.sql("SELECT COUNT(*) AS n FROM sx_sp_render_jobs"
+                                " WHERE status = 'running'")[0]["n"] == 1,
+                 30, what="the first worker to take the job")
         os.killpg(first.pid, signal.SIGKILL)  # the worker and its browser, mid-render
         first.wait()
     finally:
@@ -261,7 +262,7 @@ def test_worker_killed_mid_job_loses_nothing(sx):
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(30)
-    (job,) = sx.sql("SELECT status, attempts FROM sx_sp_screenshot_jobs")
+    (job,) = sx.sql("SELECT status, attempts FROM sx_sp_render_jobs")
     assert job == {"status": "done", "attempts": 2}
     assert sx.sql("SELECT COUNT(*) AS n FROM sx_sp_renders")[0]["n"] == 1
 
@@ -322,7 +323,7 @@ def test_ssrf_attempts_fail_the_job_and_reach_nothing(sx, listener, page, target
     # An SSRF attempt is final at once. (An attempt before it may have failed otherwise, e.g.
     # the browser timing out on a loaded machine: that one is retried, as it should be.)
     failures = [r.fields for r in caplog.records if r.getMessage() == "screenshot failed"]
-    (job,) = sx.sql("SELECT attempts FROM sx_sp_screenshot_jobs")
+    (job,) = sx.sql("SELECT attempts FROM sx_sp_render_jobs")
     assert job["attempts"] == len(failures)
     blocked = [f for f in failures if re.search(r"blocked|off the site", f["reason"])]
     assert blocked and all(f["final"] for f in blocked), failures

@@ -1,0 +1,101 @@
+"""Screenshot work keyed by render, not by consent (issue 11): ingest only inserts, the
+worker never writes a consent row, one render job per render key and seal is the set-wise
+link between consents and their proof — against the real MariaDB, with the worker's
+database side for real and a fixed picture for its browser (tests/fake_worker.py)."""
+
+from __future__ import annotations
+
+from fake_worker import run_worker
+from helpers import SITE, admin_headers, consent_payload, make_token
+
+from sidecar.screenshots import RefusedPage
+
+
+def ingest(client, **overrides) -> str:
+    r = client.post("/v1/consents", json={"token": make_token(consent_payload(**overrides))})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["id"]
+
+
+def shot(client, rid) -> dict:
+    return client.get(f"/v1/consents/{rid}", headers=admin_headers()).get_json()["screenshot"]
+
+
+def test_the_worker_never_writes_a_consent_row_and_queues_one_job_per_render(make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    offer = [ingest(c, page_url=SITE + f"/offer/?utm_source=n{i}") for i in range(5)]
+    about = ingest(c, page_url=SITE + "/about/")
+    before = sql("SELECT * FROM t_sp_consents ORDER BY seq")
+    worker = run_worker(app)
+    assert sql("SELECT * FROM t_sp_consents ORDER BY seq") == before
+    assert sorted(worker.loaded) == [SITE + "/about/", SITE + "/offer/"]
+    jobs = sql("SELECT page_url, consents, status, reused FROM t_sp_render_jobs ORDER BY"
+               " page_url")
+    assert jobs == [
+        {"page_url": SITE + "/about/", "consents": 1, "status": "done", "reused": 0},
+        {"page_url": SITE + "/offer/", "consents": 5, "status": "done", "reused": 0}]
+    shots = [shot(c, rid) for rid in offer]
+    assert {s["status"] for s in shots} == {"done"}
+    assert len({s["taken_at"] for s in shots}) == 1  # one render proves all five
+    assert shot(c, about)["status"] == "done" and shot(c, about)["taken_at"]
+    r = c.get(f"/v1/consents/{offer[3]}/screenshot?size=thumb", headers=admin_headers())
+    assert r.status_code == 200 and r.mimetype == "image/webp"
+
+
+def test_a_fresh_render_is_reused_when_the_record_is_sealed(make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    first = ingest(c)
+    assert run_worker(app).loaded == [SITE + "/about/"]
+    later = ingest(c)
+    assert shot(c, later)["status"] == "pending"  # not sealed yet
+    worker = run_worker(app)
+    assert worker.loaded == []  # nothing rendered again: the seal linked the fresh render
+    (job,) = sql("SELECT status, reused, consents FROM t_sp_render_jobs WHERE id ="
+                 " (SELECT MAX(id) FROM t_sp_render_jobs)")
+    assert job == {"status": "done", "reused": 1, "consents": 1}
+    assert shot(c, later)["taken_at"] == shot(c, first)["taken_at"]
+
+
+def test_a_render_older_than_the_freshness_window_is_not_reused(make_app, sql):
+    app = make_app(SP_SCREENSHOT_FRESHNESS="60")
+    c = app.test_client()
+    ingest(c)
+    run_worker(app)
+    sql("UPDATE t_sp_renders SET created_at = created_at - INTERVAL 2 MINUTE")
+    later = ingest(c)
+    assert run_worker(app).loaded == [SITE + "/about/"]
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_renders")[0]["n"] == 2
+    assert shot(c, later)["status"] == "done"
+
+
+def test_a_refused_page_fails_every_consent_of_its_key_with_the_reason(make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    rids = [ingest(c, page_url=SITE + "/shop/") for _ in range(3)]
+    other = ingest(c, page_url=SITE + "/about/")
+    run_worker(app, failure=RefusedPage("blocked request to http://tracker.test/x.js"))
+    for rid in rids + [other]:
+        s = shot(c, rid)
+        assert (s["status"], s["error"], s["url"]) == \
+            ("failed", "blocked request to http://tracker.test/x.js", None), s
+    assert sql("SELECT status, attempts FROM t_sp_render_jobs ORDER BY id") == [
+        {"status": "failed", "attempts": 1}, {"status": "failed", "attempts": 1}]
+    r = c.get(f"/v1/consents/{rids[0]}/screenshot", headers=admin_headers())
+    assert r.status_code == 404
+
+
+def test_an_erased_record_shows_no_screenshot_and_others_of_its_render_keep_theirs(
+        make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    alice, bob = ingest(c), ingest(c)
+    run_worker(app)
+    assert c.delete(f"/v1/consents/{alice}", headers=admin_headers()).status_code == 204
+    assert c.get(f"/v1/consents/{alice}", headers=admin_headers()).status_code == 410
+    assert c.get(f"/v1/consents/{alice}/screenshot", headers=admin_headers()).status_code \
+        in (404, 410)
+    assert sql("SELECT render_key, screenshot_status FROM t_sp_consents WHERE erased_at IS"
+               " NOT NULL") == [{"render_key": None, "screenshot_status": "erased"}]
+    assert shot(c, bob)["status"] == "done"
