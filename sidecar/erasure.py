@@ -1,7 +1,7 @@
 """Erasing consent records: tombstones by record, subject, IP address, WordPress user or
 age. A tombstone keeps its hash and its place in the chain (docs/ledger.md) and loses every
-personal field and its screenshot link; old renders (linked by `render_id`) and their images
-go with the last record that uses them.
+personal field and its screenshot link; a render and its images go with the last record
+they prove.
 
 Every function takes a connection and the `db.Tables` of the site; none needs Flask.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import ledger, renders
+from . import jobs, ledger, renders
 from .clock import utcnow
 from .config import normalise_origin
 from .db import Tables, transaction
@@ -22,13 +22,19 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
     hash and chain kept (ledger.py). Images no record links to any more are deleted."""
     now = utcnow()
     with transaction(conn) as cur:
-        cur.execute(f"SELECT seq, render_id FROM {t.consents} WHERE ({where})"
-                    " AND erased_at IS NULL FOR UPDATE", args)
-        rows = cur.fetchall()
-        if not rows:
+        cur.execute(f"SELECT seq FROM {t.consents} WHERE ({where}) AND erased_at IS NULL"
+                    " FOR UPDATE", args)
+        seqs = [r["seq"] for r in cur.fetchall()]
+        if not seqs:
             return 0
-        seqs = [r["seq"] for r in rows]
         marks = ",".join(["%s"] * len(seqs))
+        # The render that proves each: through its render job, or (rows stored before
+        # migration 006) its own `render_id`.
+        cur.execute(f"SELECT IF(c.render_key IS NULL, c.render_id, j.render_id) AS render_id"
+                    f" FROM {t.consents} c LEFT JOIN {t.chain} ch ON ch.consent_seq = c.seq"
+                    f" LEFT JOIN {t.render_jobs} j ON c.render_key IS NOT NULL"
+                    f" AND {jobs.job_of_consent(t)} WHERE c.seq IN ({marks})", seqs)
+        rows = cur.fetchall()
         cur.execute(
             f"UPDATE {t.consents} SET subject_id = %s, page_url = '', ip = NULL, ip_fp = NULL,"
             " country = '',"
@@ -36,16 +42,14 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
             " screenshot_id = NULL, render_id = NULL, render_key = NULL, banner_mismatch = NULL,"
             " screenshot_status = 'erased', screenshot_error = NULL,"
             f" erased_at = %s WHERE seq IN ({marks})", (ledger.ERASED_SUBJECT, now, *seqs))
-        # A render made before migration 006 (linked by `render_id`) goes, with its images,
-        # with the last consent it proves. Newer renders are linked through render jobs and
-        # hold only the proof URL's page (renders.py), nothing of any one visitor: they stay.
+        # A render (and its images) proves several consents; it goes with the last of them.
         render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
         if render_ids:
+            kept = jobs.renders_in_use(cur, t, render_ids)
             rm = ",".join(["%s"] * len(render_ids))
-            cur.execute(f"SELECT id, image_id, thumb_id FROM {t.renders} WHERE id IN"
-                        f" ({rm}) AND id NOT IN (SELECT render_id FROM {t.consents} WHERE"
-                        f" render_id IN ({rm}))", (*render_ids, *render_ids))
-            orphans = cur.fetchall()
+            cur.execute(f"SELECT id, image_id, thumb_id FROM {t.renders} WHERE id IN ({rm})",
+                        render_ids)
+            orphans = [r for r in cur.fetchall() if r["id"] not in kept]
             _scrub_shared(cur, t, render_ids)
             if orphans:
                 om = ",".join(["%s"] * len(orphans))
@@ -57,7 +61,7 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
                     f"DELETE FROM {t.screenshots} WHERE id IN ({im})"
                     f" AND id NOT IN (SELECT image_id FROM {t.renders})"
                     f" AND id NOT IN (SELECT thumb_id FROM {t.renders})", images)
-    return len(rows)
+    return len(seqs)
 
 
 def _scrub(url: str) -> str:

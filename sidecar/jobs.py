@@ -23,6 +23,30 @@ JOB_COLUMNS = ("id, render_key, page_url, viewport, language, banner_version, at
                " created_at")
 
 
+def job_of_consent(t: Tables) -> str:
+    """The JOIN condition between a consent `c` at chain position `ch` and its render job
+    `j`: the job of its render key in the seal that took it."""
+    return ("j.key16 = c.render_key AND j.seal_id = (SELECT s.id FROM"
+            f" {t.seals} s WHERE s.version = {ledger.KEYED} AND s.last_pos >= ch.pos"
+            " ORDER BY s.last_pos LIMIT 1)")
+
+
+def renders_in_use(cur, t: Tables, render_ids: list) -> set:
+    """Those of `render_ids` that still prove a consent not erased (through a render job,
+    or for rows stored before migration 006 through `render_id`)."""
+    if not render_ids:
+        return set()
+    marks = ",".join(["%s"] * len(render_ids))
+    cur.execute(f"SELECT DISTINCT j.render_id FROM {t.render_jobs} j"
+                f" JOIN {t.seals} s ON s.id = j.seal_id"
+                f" JOIN {t.chain} ch ON ch.pos BETWEEN s.first_pos AND s.last_pos"
+                f" JOIN {t.consents} c ON c.seq = ch.consent_seq AND c.render_key = j.key16"
+                f" WHERE j.render_id IN ({marks}) AND c.erased_at IS NULL"
+                f" UNION SELECT render_id FROM {t.consents} WHERE render_id IN ({marks})"
+                " AND erased_at IS NULL", (*render_ids, *render_ids))
+    return {r["render_id"] for r in cur.fetchall()}
+
+
 def queue_renders(cur, t: Tables, freshness: int, seal_id: int, first_pos: int,
                   last_pos: int) -> int:
     """In the transaction of seal `seal_id` (chain positions first_pos..last_pos): write one

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 
-from . import ledger
+from . import jobs, ledger
 from .clock import rfc3339
 from .db import Tables, connect, transaction
 
@@ -40,9 +40,7 @@ def _from(t: Tables) -> str:
     and the render that proves it (through its render job, or for old rows `render_id`)."""
     return (f"{t.consents} c LEFT JOIN {t.chain} ch ON ch.consent_seq = c.seq"
             f" LEFT JOIN {t.render_jobs} j ON c.render_key IS NOT NULL"
-            " AND j.key16 = c.render_key AND j.seal_id = (SELECT s.id FROM"
-            f" {t.seals} s WHERE s.version = 2 AND s.last_pos >= ch.pos"
-            " ORDER BY s.last_pos LIMIT 1)"
+            f" AND {jobs.job_of_consent(t)}"
             f" LEFT JOIN {t.renders} r ON r.id = IF(c.render_key IS NULL, c.render_id,"
             " IF(j.status = 'done', j.render_id, NULL))")
 

@@ -99,3 +99,8 @@ def test_an_erased_record_shows_no_screenshot_and_others_of_its_render_keep_thei
     assert sql("SELECT render_key, screenshot_status FROM t_sp_consents WHERE erased_at IS"
                " NOT NULL") == [{"render_key": None, "screenshot_status": "erased"}]
     assert shot(c, bob)["status"] == "done"
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_renders")[0]["n"] == 1
+    # the render, and its images, go with the last consent it proves
+    assert c.delete(f"/v1/consents/{bob}", headers=admin_headers()).status_code == 204
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_renders")[0]["n"] == 0
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_screenshots")[0]["n"] == 0
