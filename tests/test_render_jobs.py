@@ -104,3 +104,49 @@ def test_an_erased_record_shows_no_screenshot_and_others_of_its_render_keep_thei
     assert c.delete(f"/v1/consents/{bob}", headers=admin_headers()).status_code == 204
     assert sql("SELECT COUNT(*) AS n FROM t_sp_renders")[0]["n"] == 0
     assert sql("SELECT COUNT(*) AS n FROM t_sp_screenshots")[0]["n"] == 0
+
+
+def test_migration_006_converts_the_old_per_consent_queue(make_app, sql):
+    """A site upgrading with screenshots still queued in the old per-consent table: the
+    sealed consent gets a render job in its seal, the unsealed one gets its job when it is
+    sealed, and both end with their proof."""
+    from sidecar import db, jobs, renders
+    app = make_app()
+    c = app.test_client()
+    url, cfg = app.config["SP_DATABASE_URL"], app.config
+    proof = SITE + "/about/"
+    key = renders.render_key(proof, "b4nn3r", "desktop", "en-US")
+    sealed = ingest(c)
+    sql("UPDATE t_sp_consents SET render_key = NULL")
+    conn = db.connect(url)
+    try:
+        assert jobs.seal(conn, cfg) == 1  # no render key: no job, as before 006
+    finally:
+        conn.close()
+    unsealed = ingest(c)
+    sql("UPDATE t_sp_consents SET render_key = NULL")
+    # The schema as 005 left it: the old queue, one job per consent, no render_key column.
+    sql("DROP TABLE t_sp_render_jobs")
+    sql("ALTER TABLE t_sp_consents DROP COLUMN render_key")
+    sql("DELETE FROM t_sp_migrations WHERE version = 6")
+    sql("CREATE TABLE t_sp_screenshot_jobs (id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT"
+        " PRIMARY KEY, consent_seq BIGINT UNSIGNED NOT NULL, page_url VARCHAR(2048) NOT NULL,"
+        " render_key CHAR(64) NOT NULL DEFAULT '', viewport VARCHAR(16) NOT NULL DEFAULT"
+        " 'desktop', language VARCHAR(35) NOT NULL DEFAULT '', banner_version VARCHAR(64)"
+        " NOT NULL DEFAULT '', status VARCHAR(16) NOT NULL DEFAULT 'queued', attempts INT"
+        " UNSIGNED NOT NULL DEFAULT 0, available_at DATETIME(6) NOT NULL, locked_until"
+        " DATETIME(6) NULL, last_error VARCHAR(255) NULL, created_at DATETIME(6) NOT NULL)")
+    sql("INSERT INTO t_sp_screenshot_jobs (consent_seq, page_url, render_key, language,"
+        " banner_version, status, available_at, created_at) SELECT seq, %s, %s, 'en-US',"
+        " 'b4nn3r', 'queued', NOW(6), NOW(6) FROM t_sp_consents", (proof, key))
+
+    assert db.migrate(url, "t_") == ["006_render_jobs.sql"]
+    assert sql("SHOW TABLES LIKE 't\\_sp\\_screenshot\\_jobs'") == ()
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_consents WHERE render_key = UNHEX(LEFT(%s, 32))",
+               (key,))[0]["n"] == 2
+    assert sql("SELECT render_key, status, consents FROM t_sp_render_jobs") == [
+        {"render_key": key, "status": "queued", "consents": 1}]
+    assert shot(c, sealed)["status"] == shot(c, unsealed)["status"] == "pending"
+    assert run_worker(app).loaded == [proof]
+    assert shot(c, sealed)["status"] == shot(c, unsealed)["status"] == "done"
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_render_jobs WHERE status = 'done'")[0]["n"] == 2
