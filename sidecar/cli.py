@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 
@@ -73,6 +74,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from .screenshots import Worker
         db.migrate(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
+        # Screenshots are background work: the worker and the browsers it starts yield the
+        # CPU to ingest, whose latency a visitor's request waits on.
+        if cfg["SP_WORKER_NICE"]:
+            os.nice(cfg["SP_WORKER_NICE"])
         worker = Worker(cfg)
 
         def stop(signum, frame):

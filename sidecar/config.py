@@ -25,6 +25,7 @@ DEFAULTS = {
     "SP_GROUP_COMMIT": "auto",
     "SP_LEDGER_KEYS": "",
     "SP_ANCHOR_FILE": "",
+    "SP_WORKER_NICE": "10",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
@@ -108,6 +109,12 @@ def load(env=None, overrides: dict | None = None) -> dict:
         raise ConfigError("SP_CLOCK_SKEW must be an integer (seconds)") from None
     if not 0 <= cfg["SP_CLOCK_SKEW"] <= 3600:
         raise ConfigError("SP_CLOCK_SKEW must be 0 to 3600 seconds")
+    try:
+        cfg["SP_WORKER_NICE"] = int(raw["SP_WORKER_NICE"])
+    except (TypeError, ValueError):
+        raise ConfigError("SP_WORKER_NICE must be an integer (0 to 19)") from None
+    if not 0 <= cfg["SP_WORKER_NICE"] <= 19:
+        raise ConfigError("SP_WORKER_NICE must be 0 to 19")
     try:
         cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
     except (TypeError, ValueError):

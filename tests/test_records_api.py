@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from helpers import admin_headers, consent_payload, make_token
+from helpers import SITE, admin_headers, consent_payload, make_token
 
 from sidecar.openapi import SPEC
 
@@ -98,6 +98,16 @@ def test_invalid_ip_storage_mode_is_refused(make_app):
     from sidecar.config import ConfigError
     with pytest.raises(ConfigError, match="SP_IP_STORAGE"):
         make_app(SP_IP_STORAGE="partial")
+
+
+@pytest.mark.parametrize("value", ["-1", "20", "low"])
+def test_a_worker_niceness_outside_0_to_19_is_refused(value):
+    from sidecar import config
+    env = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": "k",
+           "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": SITE, "SP_WORKER_NICE": value}
+    with pytest.raises(config.ConfigError, match="SP_WORKER_NICE"):
+        config.load(env)
+    assert config.load({**env, "SP_WORKER_NICE": "0"})["SP_WORKER_NICE"] == 0
 
 
 # ---- filters, pagination ---------------------------------------------------------------
