@@ -33,18 +33,22 @@ def job_of_consent(t: Tables) -> str:
 
 def renders_in_use(cur, t: Tables, render_ids: list) -> set:
     """Those of `render_ids` that still prove a consent not erased (through a render job,
-    or for rows stored before migration 006 through `render_id`)."""
-    if not render_ids:
-        return set()
-    marks = ",".join(["%s"] * len(render_ids))
-    cur.execute(f"SELECT DISTINCT j.render_id FROM {t.render_jobs} j"
-                f" JOIN {t.seals} s ON s.id = j.seal_id"
-                f" JOIN {t.chain} ch ON ch.pos BETWEEN s.first_pos AND s.last_pos"
-                f" JOIN {t.consents} c ON c.seq = ch.consent_seq AND c.render_key = j.key16"
-                f" WHERE j.render_id IN ({marks}) AND c.erased_at IS NULL"
-                f" UNION SELECT render_id FROM {t.consents} WHERE render_id IN ({marks})"
-                " AND erased_at IS NULL", (*render_ids, *render_ids))
-    return {r["render_id"] for r in cur.fetchall()}
+    or for rows stored before migration 006 through `render_id`). One indexed look-up per
+    render that stops at the first consent found."""
+    kept = set()
+    for render_id in render_ids:
+        cur.execute(f"SELECT 1 FROM {t.render_jobs} j JOIN {t.seals} s ON s.id = j.seal_id"
+                    f" JOIN {t.chain} ch ON ch.pos BETWEEN s.first_pos AND s.last_pos"
+                    f" JOIN {t.consents} c ON c.seq = ch.consent_seq AND c.render_key = j.key16"
+                    " WHERE j.render_id = %s AND c.erased_at IS NULL LIMIT 1", (render_id,))
+        found = cur.fetchall()
+        if not found:
+            cur.execute(f"SELECT 1 FROM {t.consents} WHERE render_id = %s"
+                        " AND erased_at IS NULL LIMIT 1", (render_id,))
+            found = cur.fetchall()
+        if found:
+            kept.add(render_id)
+    return kept
 
 
 def queue_renders(cur, t: Tables, freshness: int, seal_id: int, first_pos: int,

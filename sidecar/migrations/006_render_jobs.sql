@@ -28,7 +28,8 @@ CREATE TABLE IF NOT EXISTS `{prefix}sp_render_jobs` (
   finished_at DATETIME(6) NULL,
   UNIQUE KEY uniq_seal_key (seal_id, key16),
   KEY idx_claim (status, available_at),
-  KEY idx_render_key (render_key, status)
+  KEY idx_render_key (render_key, status),
+  KEY idx_render (render_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci;
 
 -- The old queue (one job per consent) is converted: each consent still waiting for its
