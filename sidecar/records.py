@@ -17,8 +17,8 @@ from .db import Tables, connect, transaction
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
         "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "hash", "erased_at")
-# The proof of a consent with a render key is read from the render job of its key in the
-# seal that took it (jobs.queue_renders): the worker never writes the consent row. Rows
+# The proof of a consent with a render key is read from the render job of its key whose
+# range holds its chain position (jobs.queue_renders): the worker never writes the row. Rows
 # stored before migration 006, and skipped or erased ones (no key), keep their own columns.
 _PROOF = (
     " CASE WHEN c.render_key IS NULL THEN c.screenshot_status"
@@ -28,7 +28,9 @@ _PROOF = (
     " WHEN j.status = 'failed' THEN j.last_error END AS screenshot_error,"
     " CASE WHEN c.render_key IS NULL THEN c.banner_mismatch"
     " ELSE c.banner_version <> r.banner_version END AS banner_mismatch,"
-    " j.reused AS render_reused")
+    # shared: the render predates this consent, or its job serves other consents too
+    " IF(c.render_key IS NULL, NULL, r.created_at < c.received_at OR j.consents > 1)"
+    " AS render_shared")
 COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + "," + _PROOF + (
     ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
     " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
