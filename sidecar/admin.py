@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 
 from . import erasure, jobs, ledger, records
 from . import stats as statistics
-from .clock import utcnow
+from .clock import rfc3339, utcnow
 from .db import get_db, tables
 from .errors import ApiError
 from .openapi import MAX_WP_USER_ID
@@ -283,6 +283,28 @@ def stats():
     groups = statistics.stats(get_db(), tables(), group_by, *_date_range())
     return jsonify({"group_by": group_by, "from": request.args.get("from"),
                     "to": request.args.get("to"), "groups": groups})
+
+
+@bp.get("/v1/status")
+def status():
+    """What the plugin's Test connection checks: the site origins this sidecar screenshots,
+    whether a screenshot worker is alive, the queue and the ledger's backlog."""
+    from .api import _version
+    cfg, conn, t = current_app.config, get_db(), tables()
+    seen = jobs.workers(conn, t)
+    return jsonify({
+        "version": _version(), "time": rfc3339(utcnow()),
+        "site_origins": cfg["SITE_ORIGINS"],
+        "worker_alive": any(w["alive"] for w in seen),
+        "workers": [{"name": w["name"], "host": w["host"], "alive": w["alive"],
+                     "started_at": rfc3339(w["started_at"]), "seen_at": rfc3339(w["seen_at"]),
+                     "seen_seconds_ago": w["seen_seconds_ago"], "renders": w["renders"]}
+                    for w in seen],
+        "screenshot_queue": jobs.queue_depth(conn, t),
+        "unsealed": records.unsealed_count(conn, t),
+        "ledger_key_derived": cfg["LEDGER_KEYS_DERIVED"],
+        "anchor_file": bool(cfg["ANCHOR_FILE"]),
+        "retention_days": cfg["SP_RETENTION_DAYS"]})
 
 
 @bp.get("/v1/integrity")

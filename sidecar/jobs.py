@@ -192,6 +192,35 @@ def fail(conn, t: Tables, job: dict, reason: str, final: bool, backoff: float) -
                         (utcnow() + delay, reason, job["id"], job["render_key"]))
 
 
+# A worker writes its row at least this often; one not seen for WORKER_GONE seconds is gone.
+HEARTBEAT_SECONDS = 10
+WORKER_GONE = 60
+
+
+def heartbeat(conn, t: Tables, name: str, host: str, pid: int, started_at, renders: int) -> None:
+    """Record that worker `name` is alive (its row is written, or its time updated)."""
+    with transaction(conn) as cur:
+        cur.execute(f"INSERT INTO {t.workers} (name, host, pid, started_at, seen_at, renders)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE"
+                    " seen_at = VALUES(seen_at), renders = VALUES(renders)",
+                    (name[:191], host[:191], pid, started_at, utcnow(), renders))
+
+
+def workers(conn, t: Tables) -> list[dict]:
+    """The workers seen in the last day, most recent first, each with `alive` (seen within
+    WORKER_GONE seconds) and `seen_seconds_ago`."""
+    now = utcnow()
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT name, host, pid, started_at, seen_at, renders FROM {t.workers}"
+                    " WHERE seen_at >= %s ORDER BY seen_at DESC LIMIT 20",
+                    (now - timedelta(days=1),))
+        rows = cur.fetchall()
+    for r in rows:
+        ago = max(0.0, (now - r["seen_at"]).total_seconds())
+        r.update(seen_seconds_ago=round(ago, 1), alive=ago <= WORKER_GONE)
+    return rows
+
+
 def queue_depth(conn, t: Tables) -> int:
     """Render jobs queued or running."""
     with transaction(conn) as cur:

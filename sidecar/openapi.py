@@ -238,6 +238,27 @@ SPEC = {
                 "group_by": {"type": "string"}, "from": {"type": ["string", "null"]},
                 "to": {"type": ["string", "null"]}, "groups": {"type": "array"}}}),
                 **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
+        "/v1/status": {"get": {
+            "summary": "What Test connection checks: site origins, screenshot workers seen,"
+                       " the screenshot queue and the ledger's backlog",
+            "security": ADMIN,
+            "responses": {"200": _json("Status", {"type": "object", "required": [
+                "version", "time", "site_origins", "worker_alive", "workers",
+                "screenshot_queue", "unsealed", "ledger_key_derived", "anchor_file",
+                "retention_days"], "properties": {
+                "version": {"type": "string"}, "time": {"type": "string"},
+                "site_origins": {"type": "array", "items": {"type": "string"}},
+                "worker_alive": {"type": "boolean", "description":
+                                 "A worker wrote its heartbeat within the last 60 s"},
+                "workers": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "host": {"type": "string"},
+                    "alive": {"type": "boolean"}, "started_at": {"type": "string"},
+                    "seen_at": {"type": "string"}, "seen_seconds_ago": {"type": "number"},
+                    "renders": {"type": "integer"}}}},
+                "screenshot_queue": {"type": "integer"}, "unsealed": {"type": "integer"},
+                "ledger_key_derived": {"type": "boolean"}, "anchor_file": {"type": "boolean"},
+                "retention_days": {"type": "integer"}}}),
+                **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity": {"get": {
             "summary": "Seal pending records, then verify the whole ledger (docs/ledger.md)",
             "security": ADMIN,
