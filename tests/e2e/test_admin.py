@@ -147,7 +147,29 @@ def test_test_connection_reports_readiness_and_version(admin, full_stack):
     assert re.search(r"Ready, version \S+", result.text), result.text
     assert "Accepted." in result.text
     assert "verifies this site's signatures" in result.text
+    assert f"{full_stack.wp_url} is on the sidecar's SP_SITE_ORIGINS" in result.text
+    assert "A screenshot worker is running." in result.text
     assert "Connected to the sidecar" in notice_text(d)
+
+
+def test_test_connection_fails_naming_the_fix_when_no_worker_runs(admin, full_stack):
+    """The worker stopped (SIGSTOP) and its last heartbeat two minutes old, as if it died."""
+    import signal
+
+    from helpers import run_sql
+    worker = full_stack.procs["worker"].pid
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        run_sql(full_stack.database_url(), f"UPDATE {full_stack.table_prefix}sp_workers"
+                " SET seen_at = seen_at - INTERVAL 2 MINUTE")
+        admin_get(admin, full_stack, "admin.php?page=secure-privacy")
+        admin.find_element(By.ID, "sp-test-connection").click()
+        result = WebDriverWait(admin, 15).until(EC.presence_of_element_located(
+            (By.ID, "sp-connection-result")))
+        assert "No screenshot worker has been seen in the last minute" in result.text
+        assert "Start the worker on the sidecar's host" in result.text
+    finally:
+        os.kill(worker, signal.SIGCONT)
 
 
 def test_admin_actions_need_capability_and_nonce(browser, full_stack):
