@@ -281,9 +281,26 @@ function secure_privacy_render_settings_page(): void {
 				?>
 			</form>
 			<aside class="sp-side">
+				<?php secure_privacy_render_setup_box(); ?>
 				<?php secure_privacy_render_status_box(); ?>
 			</aside>
 		</div>
+	</div>
+	<?php
+}
+
+/**
+ * The setup checklist (includes/setup.php) while any step is left.
+ */
+function secure_privacy_render_setup_box(): void {
+	$items = secure_privacy_setup_checklist();
+	if ( ! in_array( false, array_column( $items, 'done' ), true ) ) {
+		return;
+	}
+	?>
+	<div class="postbox sp-box" id="sp-setup">
+		<h2 class="sp-box-title"><?php esc_html_e( 'Setup', 'secure-privacy' ); ?></h2>
+		<div class="inside"><?php secure_privacy_render_checklist( $items ); ?></div>
 	</div>
 	<?php
 }
@@ -297,7 +314,7 @@ function secure_privacy_render_status_box(): void {
 	<div class="postbox sp-box">
 		<h2 class="sp-box-title"><?php esc_html_e( 'Sidecar', 'secure-privacy' ); ?></h2>
 		<div class="inside">
-			<p><?php esc_html_e( 'Checks that the sidecar is ready, accepts the admin token and verifies this site\'s signatures.', 'secure-privacy' ); ?></p>
+			<p><?php esc_html_e( 'Checks that the sidecar is ready, accepts the admin token and verifies this site\'s signatures, that this site is on its SP_SITE_ORIGINS and that its screenshot worker runs.', 'secure-privacy' ); ?></p>
 			<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
 				<input type="hidden" name="action" value="secure_privacy_test_connection">
 				<?php wp_nonce_field( 'secure_privacy_test_connection' ); ?>
@@ -338,6 +355,11 @@ function secure_privacy_render_status_box(): void {
  */
 function secure_privacy_render_outbox_summary( array $outbox ): void {
 	if ( ! $outbox['pending'] && ! $outbox['failed'] ) {
+		if ( ! secure_privacy_is_live() ) {
+			// Nothing has been delivered anywhere yet: nothing to be green about.
+			echo '<p class="sp-neutral">' . esc_html__( 'Empty. Consents are delivered once the sidecar is connected and Test connection passes.', 'secure-privacy' ) . '</p>';
+			return;
+		}
 		echo '<p class="sp-ok"><span class="dashicons dashicons-yes-alt" aria-hidden="true"></span> ' . esc_html__( 'Empty: every consent reached the sidecar.', 'secure-privacy' ) . '</p>';
 		return;
 	}

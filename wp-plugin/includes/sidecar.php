@@ -200,6 +200,7 @@ function secure_privacy_clock_check( string $date ): ?array {
 	$ok    = abs( $ahead ) <= SECURE_PRIVACY_CLOCK_TOLERANCE;
 	return array(
 		'ok'     => $ok,
+		'key'    => 'clock',
 		'label'  => __( 'Clock', 'secure-privacy' ),
 		'detail' => $ok
 			? __( 'The clocks of WordPress and the sidecar agree.', 'secure-privacy' )
@@ -244,6 +245,7 @@ function secure_privacy_status_checks( $status, string $home ): array {
 		return array(
 			array(
 				'ok'     => false,
+				'key'    => 'status',
 				'label'  => __( 'Sidecar status', 'secure-privacy' ),
 				'detail' => is_wp_error( $status ) && 404 === ( $status->get_error_data()['status'] ?? 0 )
 					? __( 'The sidecar is too old to report its status (GET /v1/status): update it to the version of this plugin.', 'secure-privacy' )
@@ -258,6 +260,7 @@ function secure_privacy_status_checks( $status, string $home ): array {
 	$checks  = array(
 		array(
 			'ok'     => $on,
+			'key'    => 'site_address',
 			'label'  => __( 'Site address', 'secure-privacy' ),
 			'detail' => $on
 				/* translators: %s: the site's origin. */
@@ -269,6 +272,7 @@ function secure_privacy_status_checks( $status, string $home ): array {
 	$alive    = ! empty( $json['worker_alive'] );
 	$checks[] = array(
 		'ok'     => $alive,
+		'key'    => 'worker',
 		'label'  => __( 'Screenshot worker', 'secure-privacy' ),
 		'detail' => $alive
 			? __( 'A screenshot worker is running.', 'secure-privacy' )
@@ -308,14 +312,17 @@ function secure_privacy_test_connection(): array {
 	if ( '' === $settings['sidecar_url'] ) {
 		$checks[] = array(
 			'ok'     => false,
+			'key'    => 'sidecar_url',
 			'label'  => __( 'Sidecar URL', 'secure-privacy' ),
 			'detail' => __( 'Not set.', 'secure-privacy' ),
 		);
-		return array(
+		$result = array(
 			'ok'      => false,
 			'version' => '',
 			'checks'  => $checks,
 		);
+		secure_privacy_record_connection( $result );
+		return $result;
 	}
 	$base = array(
 		'timeout'     => SECURE_PRIVACY_SIDECAR_TIMEOUT,
@@ -330,6 +337,7 @@ function secure_privacy_test_connection(): array {
 	if ( is_wp_error( $ready ) ) {
 		$checks[] = array(
 			'ok'     => false,
+			'key'    => 'readiness',
 			'label'  => __( 'Readiness', 'secure-privacy' ),
 			'detail' => $ready->get_error_message(),
 		);
@@ -339,6 +347,7 @@ function secure_privacy_test_connection(): array {
 		$version  = is_array( $json ) && isset( $json['version'] ) && is_string( $json['version'] ) ? $json['version'] : '';
 		$checks[] = array(
 			'ok'     => 200 === $status,
+			'key'    => 'readiness',
 			'label'  => __( 'Readiness', 'secure-privacy' ),
 			'detail' => 200 === $status
 				/* translators: %s: sidecar version. */
@@ -354,6 +363,7 @@ function secure_privacy_test_connection(): array {
 	$list     = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'limit' => 1 ) );
 	$checks[] = array(
 		'ok'     => ! is_wp_error( $list ),
+		'key'    => 'admin_token',
 		'label'  => __( 'Admin API token', 'secure-privacy' ),
 		'detail' => is_wp_error( $list ) ? $list->get_error_message() : __( 'Accepted.', 'secure-privacy' ),
 	);
@@ -364,6 +374,7 @@ function secure_privacy_test_connection(): array {
 	if ( null !== $weak ) {
 		$checks[] = array(
 			'ok'     => false,
+			'key'    => 'secret_strength',
 			'label'  => __( 'Secret strength', 'secure-privacy' ),
 			'detail' => $weak,
 		);
@@ -388,13 +399,16 @@ function secure_privacy_test_connection(): array {
 	}
 	$checks[] = array(
 		'ok'     => $ok,
+		'key'    => 'signing',
 		'label'  => __( 'Signing secret', 'secure-privacy' ),
 		'detail' => $detail,
 	);
 
-	return array(
+	$result = array(
 		'ok'      => ! in_array( false, array_column( $checks, 'ok' ), true ),
 		'version' => $version,
 		'checks'  => $checks,
 	);
+	secure_privacy_record_connection( $result );
+	return $result;
 }
