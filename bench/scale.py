@@ -56,6 +56,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pymysql
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT))
@@ -323,6 +325,7 @@ def storage(conn, stack: Stack, records: int) -> dict:
                 "ibd_bytes": ibd_bytes, "ibd_allocated_bytes": ibd_alloc,
                 "ibd_bytes_per_record": round(ibd_bytes / records, 1) if ibd_bytes else None})
     conn.commit()
+    indexes = index_sizes(conn, like)
     total = sum(t["data_bytes"] + t["index_bytes"] for t in tables)
     ibd_total = sum(t["ibd_bytes"] or 0 for t in tables)
     per = total / records
@@ -338,15 +341,42 @@ def storage(conn, stack: Stack, records: int) -> dict:
     print(f"    {'total':<28} {'':>10} {sum(t['data_bytes'] for t in tables):>12,}"
           f" {sum(t['index_bytes'] for t in tables):>12,} {per:>9,.1f} {ibd_total:>13,}"
           f" {ibd_total / records:>10,.1f}")
+    if indexes:
+        print("    by index (InnoDB persistent statistics, pages x page size; PRIMARY is the"
+              " table's data):")
+        for t in tables:
+            mine = [x for x in indexes if x["table"] == t["table"] and x["bytes"] > 16384]
+            if mine:
+                print(f"      {t['table']}: " + ", ".join(
+                    f"{x['index']} {x['bytes'] / records:,.1f}" for x in mine) + " B/record")
     print(f"    target <= {TARGET_BYTES} B/record: {per:,.0f} B/record = "
           f"{per / TARGET_BYTES:.2f}x the target ({'met' if per <= TARGET_BYTES else 'MISSED'});"
           f" .ibd files {ibd_total / records:,.0f} B/record = "
           f"{ibd_total / records / TARGET_BYTES:.2f}x", flush=True)
-    return {"tables": tables, "total_bytes": total, "bytes_per_record": round(per, 1),
+    return {"tables": tables, "indexes": indexes,
+            "total_bytes": total, "bytes_per_record": round(per, 1),
             "target_bytes_per_record": TARGET_BYTES,
             "ratio_to_target": round(per / TARGET_BYTES, 2),
             "ibd_total_bytes": ibd_total, "ibd_bytes_per_record": round(ibd_total / records, 1),
             "ibd_ratio_to_target": round(ibd_total / records / TARGET_BYTES, 2)}
+
+
+def index_sizes(conn, like: str) -> list[dict]:
+    """Bytes of each index of the tables matching `like` (mysql.innodb_index_stats, read
+    after ANALYZE TABLE; the bench grants the stack's user SELECT on it). Empty if unreadable."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT table_name AS t, index_name AS i, stat_value * @@innodb_page_size"
+                        " AS b FROM mysql.innodb_index_stats WHERE database_name = DATABASE()"
+                        " AND table_name LIKE %s AND stat_name = 'size'"
+                        " ORDER BY table_name, stat_value DESC", (like,))
+            rows = cur.fetchall()
+        conn.commit()
+    except pymysql.MySQLError as e:
+        conn.rollback()
+        print(f"    (index sizes not read: {e})")
+        return []
+    return [{"table": r["t"], "index": r["i"], "bytes": int(r["b"])} for r in rows]
 
 
 def key_fields(report: dict) -> dict:
@@ -388,7 +418,9 @@ def integrity(stack: Stack, runs: int, timeout: float) -> dict:
     timeouts = [ln for ln in (stack.log_dir / "sidecar.log").read_text(
         errors="replace").splitlines() if "WORKER TIMEOUT" in ln]
     if timeouts:
-        print(f"  sidecar log: {len(timeouts)} WORKER TIMEOUT line(s) so far", flush=True)
+        print(f"  sidecar log: {len(timeouts)} WORKER TIMEOUT line(s) so far: gunicorn killed"
+              " the worker serving the request at its timeout, so no answer came"
+              " (--gunicorn-timeout N times it without the kill)", flush=True)
     return {"runs": result, "min_s": min(times) if times else None,
             "median_s": statistics.median(times) if times else None,
             "max_s": max(times) if times else None, "worker_timeouts_in_log": len(timeouts)}
@@ -487,6 +519,9 @@ def main() -> int:
     ap.add_argument("--buffer-pool", default="1G", help="innodb_buffer_pool_size")
     ap.add_argument("--integrity-runs", type=int, default=3)
     ap.add_argument("--http-timeout", type=float, default=3600)
+    ap.add_argument("--gunicorn-timeout", type=int, default=None,
+                    help="override gunicorn.conf.py's worker timeout (GUNICORN_CMD_ARGS), to"
+                         " time a /v1/integrity that the default timeout kills")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--keep", metavar="DIR", type=Path, default=None,
                     help="stack folder to use and keep (reused: records are topped up)")
@@ -502,13 +537,18 @@ def main() -> int:
     state = args.keep.resolve() if args.keep else Path(
         tempfile.mkdtemp(prefix="sp-scale-", dir="/var/tmp" if os.path.isdir("/var/tmp")
                          else None))
+    extra = {"SP_SITE_ORIGINS": SITE}
+    if args.gunicorn_timeout:
+        extra["GUNICORN_CMD_ARGS"] = f"--timeout {args.gunicorn_timeout}"
     stack = Stack(state_dir=state, db_port=free_port(), sidecar_port=free_port(),
-                  extra_sidecar_env={"SP_SITE_ORIGINS": SITE})
+                  extra_sidecar_env=extra)
     out = {"date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": git_commit(),
            "cpus": os.cpu_count(), "state_dir": str(state), "kept": bool(args.keep),
+           "gunicorn_timeout": args.gunicorn_timeout or "gunicorn.conf.py",
            "sizes": []}
     try:
         stack.start_db()
+        stack.sql("GRANT SELECT ON mysql.innodb_index_stats TO 'wordpress'@'127.0.0.1'")
         conn = connect(stack.database_url())
         out["mariadb"] = set_buffer_pool(stack, conn, args.buffer_pool)
         stack.start_sidecar()  # runs `sidecar migrate` first
@@ -516,7 +556,9 @@ def main() -> int:
         prefix = stack.table_prefix
         print(f"stack: {state} ({'kept: --keep' if args.keep else 'fresh, removed at the end'})"
               f"\n  MariaDB 127.0.0.1:{stack.db_port}: {out['mariadb']}"
-              f"\n  sidecar {stack.sidecar_url} (gunicorn.conf.py), SP_SITE_ORIGINS={SITE},"
+              f"\n  sidecar {stack.sidecar_url} (gunicorn.conf.py"
+              + (f", --timeout {args.gunicorn_timeout}" if args.gunicorn_timeout else "")
+              + f"), SP_SITE_ORIGINS={SITE},"
               f" no screenshot worker\n  commit {out['commit']}, {os.cpu_count()} CPUs,"
               f" generator: {args.procs} processes x batches of {args.batch}", flush=True)
         for size in sizes:
@@ -531,7 +573,11 @@ def main() -> int:
                 print(f"  generated {gen['records']:,} records in {gen['seconds']} s:"
                       f" {gen['per_s']:,} records/s ({gen['processes']} processes)", flush=True)
             sealed = seal(env, size - have)  # also what an interrupted --keep run left
-            r = {"records": size, "generate": gen, "seal": sealed,
+            load = os.getloadavg()
+            print(f"  load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (machine shared?)",
+                  flush=True)
+            r = {"records": size, "load_before_measuring": [round(x, 2) for x in load],
+                 "generate": gen, "seal": sealed,
                  "storage": storage(conn, stack, size),
                  "integrity": integrity(stack, args.integrity_runs, args.http_timeout),
                  "verify": verify(env)}
