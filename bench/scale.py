@@ -129,6 +129,7 @@ def make_payload(rng: random.Random, subjects: list[str], now: datetime) -> dict
     """One consent as the widget and the plugin send it (decisionFor / eventAction of
     wp-plugin/assets/widget.js): the choice, the signals honoured, and the plugin's fields."""
     gpc, dnt = rng.random() < 0.06, rng.random() < 0.12
+    forced = "gpc" if gpc else "dnt" if dnt else ""  # this site honours DNT too
     returning = subjects and rng.random() < 0.2
     subject = rng.choice(subjects) if returning else str(uuid.uuid4())
     if not returning:
@@ -146,12 +147,12 @@ def make_payload(rng: random.Random, subjects: list[str], now: datetime) -> dict
             method, cats = "reject_all", dict.fromkeys(CATS, False)
         else:
             method, cats = "custom", {k: rng.random() < 0.5 for k in CATS}
-        if gpc and cats["marketing"]:  # an honoured GPC signal keeps marketing off
+        if forced and cats["marketing"]:  # an honoured signal keeps marketing off
             cats["marketing"] = False
             if method == "accept_all":
-                method = "gpc"
-        if gpc and returning and r > 0.97:
-            method = "gpc"  # the signal itself changed an earlier choice
+                method = forced
+        if forced and returning and r > 0.97:
+            method = forced  # the signal itself changed an earlier choice
     cats["necessary"] = True
     if rng.random() < 0.15:
         ip = (f"2a02:{rng.randrange(0x1000, 0xffff):x}:{rng.randrange(0xffff):x}:"
