@@ -394,7 +394,7 @@ def key_fields(report: dict) -> dict:
     return out
 
 
-def integrity(stack: Stack, runs: int, timeout: float) -> dict:
+def integrity(stack: Stack, runs: int, timeout: float, label: str = "#") -> dict:
     result = []
     for n in range(1, runs + 1):
         req = urllib.request.Request(stack.sidecar_url + "/v1/integrity",
@@ -412,7 +412,7 @@ def integrity(stack: Stack, runs: int, timeout: float) -> dict:
             fields = key_fields(json.loads(body))
         except ValueError:
             fields = {"body": body[:300].decode(errors="replace")}
-        print(f"  GET /v1/integrity #{n}: HTTP {status} in {seconds:.2f} s: "
+        print(f"  GET /v1/integrity {label}{n}: HTTP {status} in {seconds:.2f} s: "
               f"{json.dumps(fields, default=str)}", flush=True)
         result.append({"seconds": round(seconds, 2), "status": status, "fields": fields})
     times = [r["seconds"] for r in result if r["status"] == 200]
@@ -486,10 +486,18 @@ def git_commit() -> str:
     return out.stdout.strip() + (" (sidecar/ modified)" if dirty else "")
 
 
+def after(i: dict | None) -> str:
+    if not i:
+        return "-"
+    run = i["runs"][0]
+    return f"{run['seconds']} s" if run["status"] == 200 else f"failed ({run['status']})"
+
+
 def summary(results: list[dict]) -> None:
     print("\n| records | generated/s | seal | B/record (data+index) | vs 800 | .ibd B/record |"
-          " /v1/integrity (min/median/max of 3) | verify | verify peak RSS |")
-    print("|---:" * 9 + "|")
+          " /v1/integrity (min/median/max) | verify | verify peak RSS |"
+          " /v1/integrity after verify |")
+    print("|---:" * 10 + "|")
     for r in results:
         s, i, v, g = r["storage"], r["integrity"], r["verify"], r["generate"]
         seal_text = f"{r['seal']['seconds']} s ({r['seal']['per_s'] or '-'}/s)"
@@ -497,7 +505,8 @@ def summary(results: list[dict]) -> None:
               else "failed: " + ", ".join(str(x["status"]) for x in i["runs"]))
         print(f"| {r['records']:,} | {g['per_s']:,} | {seal_text} | {s['bytes_per_record']:,.0f} |"
               f" {s['ratio_to_target']}x | {s['ibd_bytes_per_record']:,.0f} | {it} |"
-              f" {v['seconds']} s (exit {v['exit']}) | {v['peak_rss_mb']} MB |")
+              f" {v['seconds']} s (exit {v['exit']}) | {v['peak_rss_mb']} MB |"
+              f" {after(r.get('integrity_after_verify'))} |")
     if len(results) > 1:
         a, b = results[0], results[-1]
         print(f"verify peak RSS {a['verify']['peak_rss_mb']} MB at {a['records']:,} ->"
@@ -520,6 +529,9 @@ def main() -> int:
     ap.add_argument("--buffer-pool", default="1G", help="innodb_buffer_pool_size")
     ap.add_argument("--integrity-runs", type=int, default=3)
     ap.add_argument("--http-timeout", type=float, default=3600)
+    ap.add_argument("--no-integrity-after-verify", dest="integrity_after_verify",
+                    action="store_false",
+                    help="skip the one GET /v1/integrity after `sidecar verify`")
     ap.add_argument("--gunicorn-timeout", type=int, default=None,
                     help="override gunicorn.conf.py's worker timeout (GUNICORN_CMD_ARGS), to"
                          " time a /v1/integrity that the default timeout kills")
@@ -563,7 +575,7 @@ def main() -> int:
               f" no screenshot worker\n  commit {out['commit']}, {os.cpu_count()} CPUs,"
               f" generator: {args.procs} processes x batches of {args.batch}", flush=True)
         for size in sizes:
-            have = scalar(conn, f"SELECT COUNT(*) FROM `{prefix}sp_consents`")
+            have = scalar(conn, f"SELECT COUNT(*) FROM {Tables(prefix).consents}")
             print(f"\n== {size:,} records ({have:,} there) ==", flush=True)
             if have > size:
                 print(f"  skipped: the tables already hold {have:,} records (--keep)")
@@ -582,6 +594,9 @@ def main() -> int:
                  "storage": storage(conn, stack, size),
                  "integrity": integrity(stack, args.integrity_runs, args.http_timeout),
                  "verify": verify(env)}
+            if args.integrity_after_verify:  # an answer that a verify run's checkpoint speeds up
+                r["integrity_after_verify"] = integrity(stack, 1, args.http_timeout,
+                                                        "after sidecar verify #")
             out["sizes"].append(r)
             if args.json:  # after every size, so a long run leaves what it measured
                 args.json.write_text(json.dumps(out, indent=2, default=str))
