@@ -227,6 +227,34 @@ def erasures():
     return jsonify({"erased": n})
 
 
+# Records one POST /v1/purge tombstones at most: the caller repeats while `more` is true.
+PURGE_LIMIT = 5000
+MAX_RETENTION_DAYS = 36500
+
+
+@bp.post("/v1/purge")
+def purge():
+    """Apply a retention: `{"days": n}` tombstones (as erasure does) up to PURGE_LIMIT records
+    received more than n days ago, oldest first → `{"erased", "before", "more"}`. The plugin's
+    daily cron sends its "Record retention (days)" setting here."""
+    from .api import json_body
+    body = json_body()
+    days = body.get("days")
+    if isinstance(days, float) and days.is_integer():
+        days = int(days)
+    if not isinstance(days, int) or isinstance(days, bool) or \
+            not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ApiError(422, "invalid_payload",
+                       f"days: must be an integer from 1 to {MAX_RETENTION_DAYS}", field="days")
+    cutoff = utcnow() - timedelta(days=days)
+    conn = get_db()
+    n = erasure.purge_older_than(conn, tables(), cutoff, limit=PURGE_LIMIT)
+    more = erasure.any_older_than(conn, tables(), cutoff)
+    current_app.logger.info("purge", extra={"fields": {"days": days, "erased": n,
+                                                       "more": more}})
+    return jsonify({"erased": n, "before": rfc3339(cutoff), "more": more})
+
+
 CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", *CATEGORIES,
               "page_url", "policy_version", "banner_version",
               "language", "gpc", "dnt", "ip", "country", "region", "city", "user_agent",

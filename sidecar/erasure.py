@@ -152,14 +152,26 @@ def erase_wp_user(conn, t: Tables, wp_user_id: int) -> int:
     return _erase(conn, t, "wp_user_id = %s", (wp_user_id,)) if wp_user_id > 0 else 0
 
 
-def purge_older_than(conn, t: Tables, cutoff: datetime, batch: int = 1000) -> int:
-    """Tombstone records received before `cutoff`, in batches; return how many."""
+def purge_older_than(conn, t: Tables, cutoff: datetime, batch: int = 1000,
+                     limit: int | None = None) -> int:
+    """Tombstone records received before `cutoff`, in batches (oldest first, at most `limit`
+    in all when given); return how many."""
     total = 0
-    while True:
+    while limit is None or total < limit:
+        size = batch if limit is None else min(batch, limit - total)
         with transaction(conn) as cur:
             cur.execute(f"SELECT id FROM {t.consents} WHERE received_at < %s AND"
-                        " erased_at IS NULL ORDER BY seq LIMIT %s", (cutoff, batch))
+                        " erased_at IS NULL ORDER BY seq LIMIT %s", (cutoff, size))
             ids = [r["id"] for r in cur.fetchall()]
         if not ids:
             return total
         total += _erase(conn, t, f"id IN ({','.join(['%s'] * len(ids))})", tuple(ids))
+    return total
+
+
+def any_older_than(conn, t: Tables, cutoff: datetime) -> bool:
+    """Whether a record received before `cutoff` is not erased yet."""
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT 1 FROM {t.consents} WHERE received_at < %s"
+                    " AND erased_at IS NULL LIMIT 1", (cutoff,))
+        return bool(cur.fetchall())

@@ -227,6 +227,21 @@ SPEC = {
                             "subject_id, ip or wp_user_id, or `unattributed` not a boolean "
                             "(`invalid_payload` with `field`)"),
                 **AUTH_ERRORS, **UNAVAILABLE}}},
+        "/v1/purge": {"post": {
+            "summary": "Apply a retention: tombstone up to 5,000 records received more than"
+                       " `days` days ago (oldest first); repeat while `more` is true",
+            "security": ADMIN,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["days"], "properties": {
+                    "days": {"type": "integer", "minimum": 1, "maximum": 36500}}}}}},
+            "responses": {"200": _json("Purged", {"type": "object", "required": [
+                "erased", "before", "more"], "properties": {
+                "erased": {"type": "integer"}, "before": {"type": "string"},
+                "more": {"type": "boolean"}}}),
+                **TOO_LARGE,
+                "422": _err("Not a JSON object (`invalid_json`), or `days` not an integer"
+                            " from 1 to 36500 (`invalid_payload` with `field`)"),
+                **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/stats": {"get": {
             "summary": "Counts and opt-in rates", "security": ADMIN,
             "parameters": [

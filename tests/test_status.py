@@ -33,3 +33,27 @@ def test_status_needs_an_admin_token(client):
     assert client.get("/v1/status").status_code == 401
     assert client.get("/v1/status", headers={"Authorization": "Bearer nope"}).status_code \
         == 403
+
+
+def test_purge_applies_a_retention_in_bounded_steps(make_app, sql, monkeypatch):
+    from helpers import consent_payload, make_token
+
+    from sidecar import admin
+    app = make_app()
+    c = app.test_client()
+    ids = []
+    for _ in range(3):
+        r = c.post("/v1/consents", json={"token": make_token(consent_payload())})
+        ids.append(r.get_json()["id"])
+    sql("UPDATE t_sp_consents SET received_at = received_at - INTERVAL 40 DAY WHERE id IN"
+        " (%s, %s)", (ids[0], ids[1]))
+    monkeypatch.setattr(admin, "PURGE_LIMIT", 1)
+    first = c.post("/v1/purge", json={"days": 30}, headers=admin_headers()).get_json()
+    assert (first["erased"], first["more"]) == (1, True)
+    second = c.post("/v1/purge", json={"days": 30}, headers=admin_headers()).get_json()
+    assert (second["erased"], second["more"]) == (1, False)
+    assert [c.get(f"/v1/consents/{i}", headers=admin_headers()).status_code for i in ids] \
+        == [410, 410, 200]  # tombstones; the recent record stays
+    for bad in ({}, {"days": 0}, {"days": "30"}, {"days": True}, {"days": 36501}):
+        r = c.post("/v1/purge", json=bad, headers=admin_headers())
+        assert r.status_code == 422 and r.get_json()["error"]["field"] == "days", bad

@@ -28,6 +28,8 @@ from pages import (
     notice_text,
     php_value,
     records,
+    route_consent,
+    send,
     visit_as_new_visitor,
     wait_records,
 )
@@ -469,3 +471,27 @@ def test_admin_screenshots(admin, full_stack):
         assert not d.find_elements(By.CSS_SELECTOR, ".sp-sidecar-error"), name
         assert "Fatal error" not in d.page_source and "Warning:" not in d.page_source
         save_page(d, name)
+
+
+def test_the_plugins_retention_turns_older_records_into_tombstones(admin, full_stack,
+                                                                     admin_api):
+    """Issue 12: "Record retention (days)" reaches the sidecar through the daily upkeep."""
+    from helpers import run_sql
+    wp = full_stack.wp_url
+    old, recent = route_consent(wp), route_consent(wp)
+    for body in (old, recent):
+        status, answer, _ = send(f"{wp}/?rest_route=/secure-privacy/v1/consent",
+                                 json.dumps(body).encode())
+        assert status == 202 and answer["delivered"], answer
+    (rec,) = wait_records(admin_api, 1, subject_id=old["subject_id"])
+    days = int(full_stack.wp_eval("echo secure_privacy_settings()['retention_days'];"))
+    run_sql(full_stack.database_url(), f"UPDATE {full_stack.table_prefix}sp_consents SET"
+            f" received_at = received_at - INTERVAL {days + 1} DAY WHERE id = %s",
+            (rec["id"],))
+    full_stack.wp_eval("secure_privacy_daily_maintenance();")
+    assert admin_api.get(f"/v1/consents/{rec['id']}")[0] == 410  # a tombstone now
+    assert len(records(admin_api, subject_id=recent["subject_id"])) == 1
+    admin_get(admin, full_stack, "admin.php?page=secure-privacy#secure_privacy_consent")
+    text = admin.find_element(By.TAG_NAME, "body").get_attribute("textContent")
+    assert re.search(rf"Last applied .*ago: \d+ records? older than {days} days", text), \
+        text[-3000:]

@@ -180,7 +180,7 @@ function secure_privacy_admin_settings_fields(): void {
 			'type'        => 'number',
 			'min'         => 1,
 			'max'         => 36500,
-			'description' => __( 'How long consent records are kept as proof. The sidecar erases older records when its purge runs (sidecar purge --days, or SP_RETENTION_DAYS).', 'secure-privacy' ),
+			'description' => __( 'How long consent records are kept as proof. Every day the plugin asks the sidecar to turn older records into tombstones (as erasure does: the proof of their order stays, nothing personal).', 'secure-privacy' ) . ' ' . secure_privacy_last_purge_text(),
 		)
 	);
 

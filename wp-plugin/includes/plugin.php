@@ -228,6 +228,7 @@ function secure_privacy_initialize_site( $site ): void {
 function secure_privacy_daily_maintenance(): void {
 	secure_privacy_rate_cleanup();
 	secure_privacy_policy_promote();
+	secure_privacy_apply_retention();
 }
 
 /**
