@@ -719,6 +719,9 @@ function secure_privacy_admin_text_labels(): array {
 		'dntNotice'    => __( 'Do Not Track notice', 'secure-privacy' ),
 		'policyNotice' => __( 'Policy change notice', 'secure-privacy' ),
 		'blocked'      => __( 'Placeholder of blocked content ({categories} = the categories needed)', 'secure-privacy' ),
+		'visitorId'    => __( 'Visitor id, in the preferences', 'secure-privacy' ),
+		'copy'         => __( '"Copy" button of the visitor id', 'secure-privacy' ),
+		'copied'       => __( 'Said once the visitor id is copied', 'secure-privacy' ),
 	);
 	foreach ( secure_privacy_category_labels() as $category => $label ) {
 		/* translators: %s: category name. */

@@ -371,6 +371,9 @@ function secure_privacy_banner_texts(): array {
 		'policyNotice' => __( 'Our privacy policy changes on {date}. We will ask for your consent again then.', 'secure-privacy' ),
 		/* translators: {categories} is replaced with category names, e.g. "Marketing"; keep it as it is. */
 		'blocked'      => __( 'This content is blocked until you allow: {categories}.', 'secure-privacy' ),
+		'visitorId'    => __( 'Your visitor id, to quote if you ask to see or erase your records:', 'secure-privacy' ),
+		'copy'         => __( 'Copy', 'secure-privacy' ),
+		'copied'       => __( 'Copied.', 'secure-privacy' ),
 	);
 }
 
