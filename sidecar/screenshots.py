@@ -302,6 +302,9 @@ class Worker:
                     if time.monotonic() >= next_seal:
                         # The worker also seals new records into the ledger's hash chain.
                         ledger.seal(self.db(), self.cfg)
+                        # ... and verifies the chain from its last keyed checkpoint
+                        # (throttled inside; docs/ledger.md "Checkpoints").
+                        ledger.maybe_advance_checkpoint(self.db(), self.cfg)
                         next_seal = time.monotonic() + SEAL_EVERY
                     busy = self.run_once()
                 except pymysql.MySQLError as e:
