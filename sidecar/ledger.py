@@ -948,9 +948,10 @@ def full_verify(cfg: dict, anchors: list[str] | None = None,
         anchors = [cfg["ANCHOR_FILE"]] if cfg.get("ANCHOR_FILE") else []
     report = verify(url, prefix, keys, anchors=anchors, progress=progress)
     report["new_checkpoint"] = None
-    if write and report["ok"] and report["through_pos"]:
-        conn = connect(url)
-        try:
+    conn = connect(url)
+    try:
+        cps = read_checkpoints(conn, prefix, keys)  # rows written without the key
+        if write and report["ok"] and report["through_pos"]:
             now = utcnow()
             report["new_checkpoint"] = _write_checkpoint(conn, prefix, keys[-1], {
                 "kind": "full", "pos": report["through_pos"], "head": report["head"],
@@ -958,8 +959,11 @@ def full_verify(cfg: dict, anchors: list[str] | None = None,
                 "recheck_pos": 0, "recheck_at": now, "recheck_cycle_at": started,
                 "recheck_done_at": now, "started_at": started, "finished_at": now},
                 report["warnings"])
-        finally:
-            conn.close()
+    finally:
+        conn.close()
+    report["problems"] = (cps["problems"] + report["problems"])[:100]
+    report["warnings"] += cps["warnings"] if cps["readable"] else []
+    report["ok"] = not report["problems"]
     return report
 
 

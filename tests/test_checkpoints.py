@@ -70,7 +70,7 @@ def _forge(sql, row, **changes):
     return sql("SELECT MAX(id) AS id FROM t_sp_checkpoints")[0]["id"]
 
 
-def test_forged_checkpoint_is_ignored_and_reported(client, sql):
+def test_forged_checkpoint_is_ignored_and_reported(client, sql, test_db):
     ingest(client, 3)
     integrity(client)  # the real checkpoint: position 3
     ids = ingest(client, 2)
@@ -89,6 +89,9 @@ def test_forged_checkpoint_is_ignored_and_reported(client, sql):
     assert any(p["problem"].startswith(f"checkpoint {forged} (position 5") and
                "was not written by the sidecar" in p["problem"] for p in report["problems"])
     assert report["new_checkpoint"] is None
+    result = _cli(test_db, "off", "verify")  # the full verify reports the row as well
+    assert result.returncode == 1
+    assert f"TAMPERED ledger: checkpoint {forged} (position 5" in result.stdout
 
 
 def test_checkpoint_under_a_key_not_configured_is_ignored_with_a_warning(client, sql):
