@@ -297,3 +297,25 @@ def _quiet_worker_throttle():
     yield
     ledger._next_checkpoint.clear()
     logging.getLogger("sidecar.ledger").setLevel(logging.NOTSET)
+
+
+def test_worker_loop_seals_and_writes_a_checkpoint(client, sql):
+    import threading
+
+    from sidecar import config
+    from sidecar.screenshots import Worker
+    ingest(client, 2, page_url="http://elsewhere.test/")  # no screenshot work
+    app = client.application
+    cfg = config.load(overrides={k: v for k, v in app.config.items() if k.startswith("SP_")})
+    worker = Worker(cfg)
+    loop = threading.Thread(target=worker.run, kwargs={"idle_sleep": 0.05})
+    loop.start()
+    try:
+        for _ in range(100):
+            if checkpoints(sql):
+                break
+            threading.Event().wait(0.05)
+    finally:
+        worker.stopping = True
+        loop.join(10)
+    assert [(c["kind"], c["pos"]) for c in checkpoints(sql)] == [("incremental", 2)]
