@@ -482,11 +482,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                              " AND last_pos <= %s ORDER BY last_pos", (from_pos, seal_stop))
                 seal_row = scur.fetchone()
                 expected_pos = from_pos + 1
-                cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
-                            f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
-                            " WHERE ch.pos > %s AND ch.pos <= %s ORDER BY ch.pos",
-                            (from_pos, stop))
-                for row in cur:
+                for row in _chain_rows(cur, t, c, from_pos, stop):
                     pos = row["pos"]
                     walked += 1
                     if pos != expected_pos:
@@ -603,6 +599,22 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
             "from_pos": from_pos, "through_pos": through_pos, "end": end,
             "complete": not stopped and stop >= end, "walked": walked,
             "chain_records": base + chain_records}
+
+
+CHAIN_CHUNK = 5000
+
+
+def _chain_rows(cur, t: str, c: str, after: int, through: int) -> Iterator[dict]:
+    """The chain rows after position `after` through `through`, each with its record, in
+    position order: one query per CHAIN_CHUNK positions (in the same snapshot), so that a
+    walk stopped by its deadline leaves at most one chunk unread."""
+    while after < through:
+        upto = min(after + CHAIN_CHUNK, through)
+        cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
+                    f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
+                    " WHERE ch.pos > %s AND ch.pos <= %s ORDER BY ch.pos", (after, upto))
+        yield from cur
+        after = upto
 
 
 def _start_at(cur, t: str, c: str, s: str, start: dict, from_pos: int, end: int,
@@ -764,6 +776,8 @@ def read_checkpoints(conn, prefix: str, keys: list[bytes]) -> dict:
         out["readable"] = False
         out["warnings"].append(f"checkpoints cannot be read ({e.args[-1] if e.args else e}):"
                                " verifying from the genesis within this call's budget")
+        _log_once("ledger: checkpoints cannot be read; every verification starts from the"
+                  " genesis (grant SELECT, INSERT, DELETE on the checkpoints table)", e)
         return out
     unknown: dict = {}
     for row in rows[:CHECKPOINTS_READ]:
@@ -807,7 +821,18 @@ def _write_checkpoint(conn, prefix: str, key: bytes, cp: dict, warnings: list[st
     except pymysql.MySQLError as e:
         conn.rollback()
         warnings.append(f"no checkpoint was written ({e.args[-1] if e.args else e})")
+        _log_once("ledger: a checkpoint could not be written", e)
         return None
+
+
+_logged: set = set()
+
+
+def _log_once(message: str, error: Exception) -> None:
+    """Log an error once per process (not every few seconds)."""
+    if (message, str(error)) not in _logged:
+        _logged.add((message, str(error)))
+        log.error(message, extra={"fields": {"error": str(error)}})
 
 
 def _prune_checkpoints(conn, prefix: str, valid: list[dict]) -> None:
@@ -987,6 +1012,6 @@ def maybe_advance_checkpoint(conn, cfg: dict) -> dict | None:
     except Exception:  # noqa: BLE001 - verification must never stop the screenshots
         log.exception("ledger: incremental verification failed")
         return None
-    if not report["complete"]:
+    if not report["complete"] and report["new_checkpoint"] is not None:
         _next_checkpoint[key] = time.monotonic() + CHECKPOINT_CATCHUP
     return report
