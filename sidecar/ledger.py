@@ -645,22 +645,26 @@ def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
     """Check the records not in the keyed chain ("all", "recent": those after where the
     sealer searches, or "legacy": those of the old chain); return (old-chain records,
     records checked, whether some were left unchecked, whether the whole table was
-    searched)."""
+    searched). Old-chain records are walked in their old order, except in "recent" mode
+    (which reads in `seq` order, so that its LIMIT bounds the work)."""
     with conn.cursor() as cur:
-        args: tuple = ()
+        after = _scan_from(cur, s) if mode == "recent" else 0
+        if mode == "recent" and after == 0:
+            mode = "all"  # the sealer searches the whole table: so do we
+        order = "r.chain_pos IS NULL, r.chain_pos, r.seq"
         if mode == "legacy":
             where = "WHERE r.chain_pos IS NOT NULL"
         elif mode == "all":
             where = f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE ch.consent_seq IS NULL"
         else:
-            where = (f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE r.seq > %s"
+            where = (f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE r.seq > {int(after)}"
                      " AND ch.consent_seq IS NULL")
-            args = (_scan_from(cur, s),)
-        whole = mode != "recent" or args == (0,)
-        sql = f"SELECT {_COLS} FROM {t} r {where} ORDER BY r.chain_pos IS NULL, r.chain_pos, r.seq"
+            order = "r.seq"
+        whole = mode != "recent"
+        sql = f"SELECT {_COLS} FROM {t} r {where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit) + 1}"
-        cur.execute(sql, args)
+        cur.execute(sql)
         old = checked = 0
         for row in cur:
             if limit is not None and checked >= limit:
@@ -669,7 +673,8 @@ def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
             _check_record(row, problem)
             if row["chain_pos"] is not None:
                 old += 1
-                legacy.feed(row, problem)
+                if whole:
+                    legacy.feed(row, problem)
             if progress and checked % 100000 == 0:
                 progress(checked)
             if deadline is not None and checked % 256 == 0 and time.monotonic() > deadline:
