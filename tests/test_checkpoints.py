@@ -319,3 +319,29 @@ def test_worker_loop_seals_and_writes_a_checkpoint(client, sql):
         worker.stopping = True
         loop.join(10)
     assert [(c["kind"], c["pos"]) for c in checkpoints(sql)] == [("incremental", 2)]
+
+
+def test_anchor_file_is_read_from_the_checkpoint_on_by_bisection(tmp_path):
+    """A long anchor file is not read from its start on every call: the reader bisects to
+    the anchors after the checkpoint and still finds the newest one at or before it."""
+    import json
+    path = tmp_path / "anchors.jsonl"
+    lines = [json.dumps({"seal": n, "pos": 3 * n, "head": f"{n:064x}", "key_id": "k",
+                         "at": "2026-11-29T20:00:00.000000Z"}) for n in range(1, 20001)]
+    path.write_text("\n".join(lines) + "\n")
+    size = path.stat().st_size
+    assert size > 1_000_000
+    for after in (0, 1, 3, 29999, 30000, 59999, 60000, 70000):
+        problems, warnings, missing = [], [], []
+        stream, before = ledger._anchor_stream(
+            {str(path): size}, lambda row, text, out=problems: out.append(text), warnings,
+            missing, after)
+        got = [a["pos"] for a in stream]
+        assert got == [3 * n for n in range(1, 20001) if 3 * n > after], after
+        newest = max((3 * n for n in range(1, 20001) if 3 * n <= after), default=None)
+        assert (before[str(path)]["pos"] if before else None) == newest, after
+        assert problems == warnings == missing == []
+        # it starts reading at most one bisection window before the first line it needs
+        first = sum(len(line) + 1 for line in lines[:after // 3])
+        offset = ledger._anchor_offset(str(path), size, after) if after else 0
+        assert 0 <= first - offset <= 65536, (after, first, offset)
