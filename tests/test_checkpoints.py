@@ -6,7 +6,6 @@ real MariaDB."""
 from __future__ import annotations
 
 import hmac
-import logging
 
 import pytest
 from helpers import admin_headers, bulk_consents, consent_payload, make_token
@@ -292,11 +291,13 @@ def test_large_ledger_endpoint_checks_only_what_follows_the_checkpoint(client, s
 
 
 @pytest.fixture(autouse=True)
-def _quiet_worker_throttle():
+def _fresh_process_state():
+    """The worker's throttle and the log-once memory, as in a new process."""
     ledger._next_checkpoint.clear()
+    ledger._logged.clear()
     yield
     ledger._next_checkpoint.clear()
-    logging.getLogger("sidecar.ledger").setLevel(logging.NOTSET)
+    ledger._logged.clear()
 
 
 def test_worker_loop_seals_and_writes_a_checkpoint(client, sql):
@@ -345,3 +346,19 @@ def test_anchor_file_is_read_from_the_checkpoint_on_by_bisection(tmp_path):
         first = sum(len(line) + 1 for line in lines[:after // 3])
         offset = ledger._anchor_offset(str(path), size, after) if after else 0
         assert 0 <= first - offset <= 65536, (after, first, offset)
+
+
+def test_integrity_answers_without_a_usable_checkpoint_table(client, sql, caplog):
+    # A sidecar user not granted the table yet (SECURITY.md), or 008 not applied: the
+    # endpoint verifies from the genesis within its budget, says so, and logs it once.
+    ingest(client, 3)
+    sql("RENAME TABLE t_sp_checkpoints TO t_sp_checkpoints_away")
+    try:
+        first, second = integrity(client), integrity(client)
+    finally:
+        sql("RENAME TABLE t_sp_checkpoints_away TO t_sp_checkpoints")
+    for report in (first, second):
+        assert report["ok"] and report["complete"] and report["verified_from"] == 0
+        assert report["verified_through"] == 3 and report["new_checkpoint"] is None
+        assert any(w.startswith("checkpoints cannot be read") for w in report["warnings"])
+    assert caplog.text.count("checkpoints cannot be read; every verification starts") == 1
