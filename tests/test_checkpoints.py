@@ -15,6 +15,16 @@ from sidecar import ledger
 from sidecar.clock import utcnow
 
 
+@pytest.fixture(autouse=True)
+def _fresh_process_state():
+    """The worker's throttle and the log-once memory, as in a new process."""
+    ledger._next_checkpoint.clear()
+    ledger._logged.clear()
+    yield
+    ledger._next_checkpoint.clear()
+    ledger._logged.clear()
+
+
 def checkpoints(sql):
     return sql("SELECT * FROM t_sp_checkpoints ORDER BY id")
 
@@ -289,15 +299,6 @@ def test_large_ledger_endpoint_checks_only_what_follows_the_checkpoint(client, s
     assert report["recheck"]["from_pos"] == 0
     assert report["recheck"]["through_pos"] <= ledger.REQUEST_RECHECK
 
-
-@pytest.fixture(autouse=True)
-def _fresh_process_state():
-    """The worker's throttle and the log-once memory, as in a new process."""
-    ledger._next_checkpoint.clear()
-    ledger._logged.clear()
-    yield
-    ledger._next_checkpoint.clear()
-    ledger._logged.clear()
 
 
 def test_worker_loop_seals_and_writes_a_checkpoint(client, sql):
