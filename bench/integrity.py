@@ -10,8 +10,8 @@ One private MariaDB (scripts/stack.py, a temp folder, durable commits). It store
     budget got (`verified_through`, `complete`);
  2. `GET /v1/integrity?full=1` (the limit lifted): a full verify from the genesis inside
     the request, which is what the endpoint did before checkpoints;
- 3. `sidecar verify` (a subprocess): its time and its progress lines (stderr); it writes a
-    'full' checkpoint;
+ 3. `sidecar verify` (a subprocess): its time, its peak memory (max RSS) and its progress
+    lines (stderr); it writes a 'full' checkpoint;
  4. `--calls` times: `--new` more consents ingested, then `GET /v1/integrity` — from the
     checkpoint: time, verified_from/through, recheck slice;
  5. the checkpoint table's size.
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -103,7 +104,9 @@ def main() -> int:
             out = subprocess.run([sys.executable, "-m", "sidecar.cli", "verify"],
                                  env={**os.environ, **env}, capture_output=True, text=True)
             took = time.perf_counter() - t
-            print(f"3. sidecar verify: {took:.1f} s, exit {out.returncode}; stderr:")
+            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            print(f"3. sidecar verify: {took:.1f} s, exit {out.returncode}, max RSS"
+                  f" {rss:.0f} MB; stderr:")
             for line in out.stderr.splitlines():
                 if line.startswith("verify:"):
                     print("     " + line)
