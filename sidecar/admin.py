@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, stream_wit
 from . import erasure, ledger, records
 from . import stats as statistics
 from .clock import utcnow
-from .db import get_db, tables
+from .db import get_db, hand_back, tables
 from .errors import ApiError
 from .openapi import MAX_WP_USER_ID
 from .validation import ACTIONS, CATEGORIES, METHODS, UUID4
@@ -310,10 +310,19 @@ def integrity():
         for k in ("from_pos", "through_pos", "end", "walked", "chain_records"):
             report.pop(k)
     else:
-        report = ledger.advance_checkpoint(
-            cfg, get_db(), budget=ledger.REQUEST_BUDGET, recheck=ledger.REQUEST_RECHECK,
-            deadline=began + ledger.REQUEST_SECONDS,
-            recheck_deadline=began + ledger.REQUEST_SECONDS + ledger.REQUEST_RECHECK_SECONDS)
+        # A second connection of the pool streams the seals beside the chain.
+        pool = current_app.extensions["sp_pool"]
+        second = pool.get()
+        try:
+            report = ledger.advance_checkpoint(
+                cfg, get_db(), budget=ledger.REQUEST_BUDGET, recheck=ledger.REQUEST_RECHECK,
+                deadline=began + ledger.REQUEST_SECONDS,
+                recheck_deadline=began + ledger.REQUEST_SECONDS
+                + ledger.REQUEST_RECHECK_SECONDS, second=second)
+        except BaseException:
+            hand_back(pool, second, broken=True)
+            raise
+        hand_back(pool, second)
     report["ledger_key_derived"] = cfg["LEDGER_KEYS_DERIVED"]
     if cfg["LEDGER_KEYS_DERIVED"]:
         report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)

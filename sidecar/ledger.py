@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import pymysql
+import pymysql.cursors
 
 from .clock import rfc3339, utcnow
 from .db import Tables, connect
@@ -385,7 +386,8 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
            max_problems: int = 100, legacy_only: bool = False,
            progress: Callable[[int], None] | None = None, start: dict | None = None,
            through: int | None = None, deadline: float | None = None,
-           unsealed: str | None = "all", unsealed_limit: int | None = None) -> dict:
+           unsealed: str | None = "all", unsealed_limit: int | None = None,
+           conns: tuple | None = None) -> dict:
     """Recompute every record's hash, the keyed chain, every seal and every anchored head;
     report what does not match.
 
@@ -397,7 +399,8 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
     then says `complete: false` and how far it got. `unsealed`: "all" checks every record
     not in the keyed chain, "recent" those the sealer searches (docs/ledger.md), None none.
 
-    Streams the tables on unbuffered connections of their own, so memory stays flat. Returns
+    Streams the tables on unbuffered cursors, so memory stays flat: on two connections of
+    its own, or on `conns` (two open connections, left open; its snapshot is ended). Returns
     {ok, records, sealed, unsealed, head, key_ids, anchors, warnings, problems} and
     {from_pos, through_pos, end, complete, walked, chain_records}."""
     t, c, s = _tables(prefix)
@@ -421,7 +424,9 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
             sizes[path] = os.path.getsize(path)
         except OSError:
             sizes[path] = None
-    conn, seal_conn = connect(url_args, streaming=True), connect(url_args, streaming=True)
+    own = conns is None
+    conn, seal_conn = conns or (connect(url_args, streaming=True),
+                                connect(url_args, streaming=True))
     walked = chain_records = checked = 0
     head, used_keys = GENESIS, set(start.get("key_ids") or ())
     anchor_state = {"files": list(anchors or []), "checked": 0, "last_pos": 0}
@@ -430,7 +435,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
     end = stop = 0
     pending_legacy = 0
     try:
-        with conn.cursor() as cur:
+        with _ss(conn) as cur:
             # One snapshot for the chain and the records; the seals, read on a second
             # connection, are bounded by the chain's end in this snapshot.
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
@@ -464,7 +469,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                 # them is checked again here (one indexed read): a rewrite of any position
                 # before it changes its link.
                 newest = max(before.values(), key=lambda a: a["pos"])
-                with conn.cursor() as cur:
+                with _ss(conn) as cur:
                     cur.execute(f"SELECT mac FROM {c} WHERE pos = %s", (newest["pos"],))
                     at = cur.fetchall()
                 if newest["pos"] > end or not at:
@@ -476,7 +481,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                     _check_anchor(newest, newest["pos"], bytes(at[0]["mac"]).hex(), problem)
                 anchor_state["checked"] += 1
                 anchor_state["last_pos"] = newest["pos"]
-            with seal_conn.cursor() as scur, conn.cursor() as cur:
+            with _ss(seal_conn) as scur, _ss(conn) as cur:
                 scur.execute(f"SELECT id, first_pos, last_pos, records, prev_head, head, key_id,"
                              f" legacy_head FROM {s} WHERE version = {KEYED} AND last_pos > %s"
                              " AND last_pos <= %s ORDER BY last_pos", (from_pos, seal_stop))
@@ -570,8 +575,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
             if not from_pos and not stopped and stop >= end and whole:
                 legacy.finish(problem)
     finally:
-        conn.close()
-        seal_conn.close()
+        _release(own, conn, seal_conn)
     through_pos = from_pos + walked if not legacy_only else 0
     if pending_legacy and not legacy_only:
         warnings.append(f"{pending_legacy} record(s) are sealed only by the old unkeyed chain"
@@ -601,7 +605,21 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
             "chain_records": base + chain_records}
 
 
-CHAIN_CHUNK = 5000
+CHAIN_CHUNK = 2000
+
+
+def _ss(conn):
+    """An unbuffered cursor (rows as they are read), on any connection."""
+    return conn.cursor(pymysql.cursors.SSDictCursor)
+
+
+def _release(own: bool, *conns) -> None:
+    """Close the connections verify() opened; end the transactions on those it was lent."""
+    for conn in conns:
+        if own:
+            conn.close()
+        else:
+            conn.rollback()
 
 
 def _chain_rows(cur, t: str, c: str, after: int, through: int) -> Iterator[dict]:
@@ -647,7 +665,7 @@ def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
     records checked, whether some were left unchecked, whether the whole table was
     searched). Old-chain records are walked in their old order, except in "recent" mode
     (which reads in `seq` order, so that its LIMIT bounds the work)."""
-    with conn.cursor() as cur:
+    with _ss(conn) as cur:
         after = _scan_from(cur, s) if mode == "recent" else 0
         if mode == "recent" and after == 0:
             mode = "all"  # the sealer searches the whole table: so do we
@@ -865,19 +883,24 @@ def _public_checkpoint(cp: dict | None) -> dict | None:
 
 def advance_checkpoint(cfg: dict, conn=None, budget: int = WORKER_BUDGET,
                        recheck: int = WORKER_RECHECK, deadline: float | None = None,
-                       recheck_deadline: float | None = None, write: bool = True) -> dict:
+                       recheck_deadline: float | None = None, write: bool = True,
+                       second=None) -> dict:
     """Verify incrementally: from the newest checkpoint that verifies under a configured
     key (rows that do not are reported and ignored) to the end of the newest seal, at most
     `budget` positions and until `deadline`; then re-check the next `recheck` old positions
     of the rolling re-check (round robin from the genesis, until `recheck_deadline`). When
     neither found a problem, write a new checkpoint there. Returns the report of
     `GET /v1/integrity`: verify()'s fields and `checkpoint`, `verified_from`,
-    `verified_through`, `chain_end`, `complete`, `recheck`, `new_checkpoint`."""
+    `verified_through`, `chain_end`, `complete`, `recheck`, `new_checkpoint`.
+
+    Runs on `conn` and `second` (opened here when not given; connecting costs tens of
+    milliseconds of CPU, as PyMySQL builds a TLS context for each connection)."""
     prefix, url, keys = cfg["SP_TABLE_PREFIX"], cfg["SP_DATABASE_URL"], cfg["LEDGER_KEYS"]
     anchors = [cfg["ANCHOR_FILE"]] if cfg.get("ANCHOR_FILE") else []
     started = utcnow()
-    own = conn is None
+    own, own_second = conn is None, second is None
     conn = connect(url) if own else conn
+    second = connect(url) if own_second else second
     try:
         cps = read_checkpoints(conn, prefix, keys)
         cp = cps["best"]
@@ -887,13 +910,14 @@ def advance_checkpoint(cfg: dict, conn=None, budget: int = WORKER_BUDGET,
             "what": f"checkpoint {cp['id']} ({cp['kind']}, {rfc3339(cp['finished_at'])})"}
         from_pos = cp["pos"] if cp else 0
         report = verify(url, prefix, keys, anchors, start=start, through=from_pos + budget,
-                        deadline=deadline, unsealed="recent", unsealed_limit=budget)
+                        deadline=deadline, unsealed="recent", unsealed_limit=budget,
+                        conns=(conn, second))
         rc = None
         if cp is not None and cp["pos"] and recheck > 0:
             rc_from = cp["recheck_pos"] if cp["recheck_pos"] < cp["pos"] else 0
             part = verify(url, prefix, keys, anchors, start={"pos": rc_from, "head": None},
                           through=min(rc_from + recheck, cp["pos"]),
-                          deadline=recheck_deadline, unsealed=None)
+                          deadline=recheck_deadline, unsealed=None, conns=(conn, second))
             now = utcnow()
             done = part["through_pos"] >= cp["pos"] and not part["problems"]
             rc = {"from_pos": rc_from, "through_pos": part["through_pos"], "at": now,
@@ -927,6 +951,8 @@ def advance_checkpoint(cfg: dict, conn=None, budget: int = WORKER_BUDGET,
             if new_id is not None:
                 _prune_checkpoints(conn, prefix, cps["valid"])
     finally:
+        if own_second:
+            second.close()
         if own:
             conn.close()
     return _answer(report, cps, cp, rc, new_id)
