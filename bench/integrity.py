@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -46,6 +45,15 @@ from stack import Stack, free_port  # noqa: E402
 
 from sidecar import create_app, ledger  # noqa: E402
 from sidecar.db import connect  # noqa: E402
+
+# `sidecar verify` as the console script runs it, then its own peak memory (max RSS).
+VERIFY_WITH_RSS = """
+import resource, sys
+from sidecar.cli import main
+rc = main(["verify"])
+print("maxrss_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)
+sys.exit(rc)
+"""
 
 
 def timed_get(client, url):
@@ -101,12 +109,13 @@ def main() -> int:
                 conn.commit()
 
             t = time.perf_counter()
-            out = subprocess.run([sys.executable, "-m", "sidecar.cli", "verify"],
+            out = subprocess.run([sys.executable, "-c", VERIFY_WITH_RSS],
                                  env={**os.environ, **env}, capture_output=True, text=True)
             took = time.perf_counter() - t
-            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+            rss = [line.split()[1] for line in out.stderr.splitlines()
+                   if line.startswith("maxrss_kb ")]
             print(f"3. sidecar verify: {took:.1f} s, exit {out.returncode}, max RSS"
-                  f" {rss:.0f} MB; stderr:")
+                  f" {int(rss[0]) // 1024 if rss else '?'} MB; stderr:")
             for line in out.stderr.splitlines():
                 if line.startswith("verify:"):
                     print("     " + line)

@@ -397,7 +397,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
     head None takes the stored link as it is: a re-check slice of old positions). `through`
     stops after that position, `deadline` (time.monotonic()) when the time is up; the report
     then says `complete: false` and how far it got. `unsealed`: "all" checks every record
-    not in the keyed chain, "recent" those the sealer searches (docs/ledger.md), None none.
+    not in the keyed chain, "recent" those after the newest seal's records, None none.
 
     Streams the tables on unbuffered cursors, so memory stays flat: on two connections of
     its own, or on `conns` (two open connections, left open; its snapshot is ended). Returns
@@ -660,15 +660,20 @@ def _start_at(cur, t: str, c: str, s: str, start: dict, from_pos: int, end: int,
 def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
                     legacy: _Legacy, problem, progress,
                     deadline) -> tuple[int, int, bool, bool]:
-    """Check the records not in the keyed chain ("all", "recent": those after where the
-    sealer searches, or "legacy": those of the old chain); return (old-chain records,
+    """Check the records not in the keyed chain ("all", "recent": those after the newest
+    seal's highest `seq`, or "legacy": those of the old chain); return (old-chain records,
     records checked, whether some were left unchecked, whether the whole table was
     searched). Old-chain records are walked in their old order, except in "recent" mode
     (which reads in `seq` order, so that its LIMIT bounds the work)."""
     with _ss(conn) as cur:
-        after = _scan_from(cur, s) if mode == "recent" else 0
+        after = 0
+        if mode == "recent":
+            cur.execute(f"SELECT max_seq FROM {s} WHERE version = {KEYED}"
+                        " ORDER BY last_pos DESC LIMIT 1")
+            newest = cur.fetchall()
+            after = (newest[0]["max_seq"] or 0) if newest else 0
         if mode == "recent" and after == 0:
-            mode = "all"  # the sealer searches the whole table: so do we
+            mode = "all"  # nothing sealed yet: search the whole table
         order = "r.chain_pos IS NULL, r.chain_pos, r.seq"
         if mode == "legacy":
             where = "WHERE r.chain_pos IS NOT NULL"
