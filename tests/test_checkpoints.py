@@ -363,3 +363,13 @@ def test_integrity_answers_without_a_usable_checkpoint_table(client, sql, caplog
         assert report["verified_through"] == 3 and report["new_checkpoint"] is None
         assert any(w.startswith("checkpoints cannot be read") for w in report["warnings"])
     assert caplog.text.count("checkpoints cannot be read; every verification starts") == 1
+
+
+def test_unsealed_record_after_the_newest_seal_is_checked_incrementally(client, sql):
+    ingest(client, 3)
+    integrity(client)
+    (rid,) = ingest(client, 1)  # not sealed: no integrity call, no worker
+    sql("UPDATE t_sp_consents SET policy_version = '99' WHERE id = %s", (rid,))
+    report = ledger.advance_checkpoint(client.application.config)
+    assert report["verified_from"] == 3 and report["unsealed"] == 1
+    assert [p["id"] for p in report["problems"]] == [rid]
