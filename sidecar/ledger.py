@@ -472,11 +472,13 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                 with _ss(conn) as cur:
                     cur.execute(f"SELECT mac FROM {c} WHERE pos = %s", (newest["pos"],))
                     at = cur.fetchall()
-                if newest["pos"] > end or not at:
+                if newest["pos"] > end:
                     problem(None, f"anchored position {newest['pos']} (seal"
                                   f" {newest.get('seal')}, {newest.get('at')}, in"
                                   f" {newest['file']}) is beyond the end of the chain at"
                                   f" {end}: sealed records were removed")
+                elif not at:  # reported as "not in the chain"
+                    _check_anchor(newest, -1, "", problem)
                 else:
                     _check_anchor(newest, newest["pos"], bytes(at[0]["mac"]).hex(), problem)
                 anchor_state["checked"] += 1
@@ -586,7 +588,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
         if not anchor_state["checked"] and through_pos:
             warnings.append("no anchors were checked: truncation of the newest records"
                             " cannot be detected without the anchor file")
-        elif anchor_state["last_pos"] < through_pos:
+        elif anchor_state["last_pos"] < through_pos and not stopped and stop >= end:
             warnings.append(f"the newest anchor is at position {anchor_state['last_pos']},"
                             f" the chain ends at {through_pos}: removal of positions after the"
                             " newest anchor would not be detected (another host may seal"
@@ -595,8 +597,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
     records = base + chain_records + checked
     sealed = through_pos
     return {"ok": not problems, "records": records, "sealed": sealed,
-            "unsealed": records - sealed, "head": head if through_pos else
-            (start.get("head") or head), "key_ids": sorted(used_keys),
+            "unsealed": records - sealed, "head": head, "key_ids": sorted(used_keys),
             "anchors": {"files": anchor_state["files"], "checked": anchor_state["checked"],
                         "last_pos": anchor_state["last_pos"]},
             "warnings": warnings, "problems": problems,
