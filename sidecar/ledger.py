@@ -776,7 +776,7 @@ CHECKPOINT_EVERY = 30.0  # seconds between the worker's incremental verification
 CHECKPOINT_CATCHUP = 5.0  # ... while it has not reached the chain's end
 WORKER_BUDGET, WORKER_RECHECK, WORKER_SECONDS = 200_000, 20_000, 2.0
 REQUEST_BUDGET, REQUEST_RECHECK = 20_000, 5_000  # GET /v1/integrity, within:
-REQUEST_SECONDS, REQUEST_RECHECK_SECONDS = 0.6, 0.2
+REQUEST_SECONDS, REQUEST_RECHECK_SECONDS = 0.5, 0.2
 FULL_REQUEST_MAX = 20_000  # ?full=1 on larger ledgers: `sidecar verify` instead
 
 
