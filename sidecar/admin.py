@@ -10,13 +10,14 @@ import json
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from . import erasure, jobs, ledger, records
 from . import stats as statistics
 from .clock import rfc3339, utcnow
-from .db import get_db, tables
+from .db import get_db, hand_back, tables
 from .errors import ApiError
 from .openapi import MAX_WP_USER_ID
 from .validation import ACTIONS, CATEGORIES, METHODS, UUID4
@@ -337,13 +338,41 @@ def status():
 
 @bp.get("/v1/integrity")
 def integrity():
-    """Seal what is pending, then verify every record, the keyed chain, every seal and the
-    heads anchored in this host's anchor file."""
+    """Seal what is pending, then verify incrementally within about a second: from the
+    newest keyed checkpoint to the end of the chain, plus the next slice of the rolling
+    re-check of older records (docs/ledger.md, "Checkpoints"). The answer says exactly what
+    it checked. `?full=1` verifies everything from the genesis, on ledgers of at most
+    FULL_REQUEST_MAX positions (409 above: that is `sidecar verify`'s job)."""
     cfg = current_app.config
+    full = _choice("full", ("0", "1"), "0") == "1"
+    began = monotonic()
     jobs.seal(get_db(), cfg)
-    report = ledger.verify(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"],
-                           cfg["LEDGER_KEYS"],
-                           anchors=[cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else [])
+    if full:
+        end = ledger.sealed_end(get_db(), cfg["SP_TABLE_PREFIX"])
+        if end > ledger.FULL_REQUEST_MAX:
+            raise ApiError(409, "too_large_for_request",
+                           f"The ledger holds {end} sealed records; a full verification above"
+                           f" {ledger.FULL_REQUEST_MAX} runs as `sidecar verify` (with"
+                           " progress), not in a request")
+        report = ledger.full_verify(cfg)
+        report.update(checkpoint=None, verified_from=0, verified_through=report["through_pos"],
+                      chain_end=report["end"], recheck=None)
+        for k in ("from_pos", "through_pos", "end", "walked", "chain_records"):
+            report.pop(k)
+    else:
+        # A second connection of the pool streams the seals beside the chain.
+        pool = current_app.extensions["sp_pool"]
+        second = pool.get()
+        try:
+            report = ledger.advance_checkpoint(
+                cfg, get_db(), budget=ledger.REQUEST_BUDGET, recheck=ledger.REQUEST_RECHECK,
+                deadline=began + ledger.REQUEST_SECONDS,
+                recheck_deadline=began + ledger.REQUEST_SECONDS
+                + ledger.REQUEST_RECHECK_SECONDS, second=second)
+        except BaseException:
+            hand_back(pool, second, broken=True)
+            raise
+        hand_back(pool, second)
     report["ledger_key_derived"] = cfg["LEDGER_KEYS_DERIVED"]
     if cfg["LEDGER_KEYS_DERIVED"]:
         report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)

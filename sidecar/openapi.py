@@ -275,10 +275,16 @@ SPEC = {
                 "retention_days": {"type": "integer"}}}),
                 **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity": {"get": {
-            "summary": "Seal pending records, then verify the whole ledger (docs/ledger.md)",
+            "summary": "Seal pending records, then verify incrementally from the newest keyed"
+                       " checkpoint, within about a second (docs/ledger.md, Checkpoints)",
             "security": ADMIN,
+            "parameters": [
+                _q("full", _enum("0", "1", default="0"),
+                   "1: verify everything from the genesis in this request (ledgers of at most"
+                   " 20,000 sealed records; 409 above, run `sidecar verify`)")],
             "responses": {"200": _json("Verification report", {"type": "object", "properties": {
-                "ok": {"type": "boolean"}, "records": {"type": "integer"},
+                "ok": {"type": "boolean", "description": "No problem in what was checked"},
+                "records": {"type": "integer"},
                 "sealed": {"type": "integer"}, "unsealed": {"type": "integer"},
                 "head": {"type": "string", "description": "The keyed chain's head (hex)"},
                 "key_ids": {"type": "array", "items": {"type": "string"}},
@@ -288,8 +294,20 @@ SPEC = {
                     "files": {"type": "array", "items": {"type": "string"}},
                     "checked": {"type": "integer"}, "last_pos": {"type": "integer"}}},
                 "warnings": {"type": "array", "items": {"type": "string"}},
-                "problems": {"type": "array"}}}),
-                **AUTH_ERRORS, **UNAVAILABLE}}},
+                "problems": {"type": "array"},
+                "checkpoint": {"type": ["object", "null"], "description":
+                               "Where verification started: id, pos, kind, verified_at"},
+                "verified_from": {"type": "integer"}, "verified_through": {"type": "integer"},
+                "chain_end": {"type": "integer"},
+                "complete": {"type": "boolean", "description":
+                             "False when the time budget ran out before chain_end"},
+                "recheck": {"type": ["object", "null"], "description":
+                            "The rolling re-check of older positions: from_pos, through_pos,"
+                            " at, cycle_started_at, last_cycle_completed_at, problems"},
+                "new_checkpoint": {"type": ["integer", "null"]}}}),
+                "409": _err("`too_large_for_request`: ?full=1 on a ledger above 20,000 sealed"
+                            " records"),
+                **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity/anchors": {"get": {
             "summary": "This host's ledger anchors (one JSON line per seal), to keep outside"
                        " the database and check with `sidecar verify --anchors FILE`",

@@ -37,7 +37,7 @@ from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from . import browser, jobs, renders
+from . import browser, jobs, ledger, renders
 from .clock import utcnow
 from .db import Tables, connect
 from .egress import Egress
@@ -253,6 +253,9 @@ class Worker:
             self.next_beat = time.monotonic() + jobs.HEARTBEAT_SECONDS
         if time.monotonic() >= self.next_seal:
             jobs.seal(self.db(), self.cfg)
+            # ... and verifies the chain from its last keyed checkpoint (throttled inside;
+            # docs/ledger.md "Checkpoints").
+            ledger.maybe_advance_checkpoint(self.db(), self.cfg)
             self.next_seal = time.monotonic() + SEAL_EVERY
         job = self.claim()
         if job is None:
