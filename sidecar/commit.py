@@ -4,7 +4,6 @@ concurrent requests of a process."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -14,7 +13,7 @@ import uuid
 
 import pymysql
 
-from . import geo, ledger, metrics, records, renders
+from . import codec, geo, ledger, metrics, records, renders
 from .clock import rfc3339, utcnow
 from .db import Tables, close_quietly, connect, connect_args, rollback_quietly
 from .ips import ip_fingerprint, stored_ip
@@ -195,16 +194,19 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
     if shoot and proof is None:
         shoot, error = False, "page_url holds an e-mail address in its path; not rendered"
     status = "pending" if shoot else "skipped"
-    consent = (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
-               json.dumps(rec["categories"]), rec["page_url"], rec["policy_version"],
-               rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
+    consent = (codec.uuid_to_db(rec["id"]), codec.uuid_to_db(rec["event_id"]),
+               codec.uuid_to_db(rec["subject_id"]), rec["action"], rec["method"],
+               codec.categories_to_db(rec["categories"]), rec["page_url"],
+               rec["policy_version"], rec["banner_version"], rec["language"],
+               codec.signals_to_db(rec["signals"]), rec["ip"],
                country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
-               status, error, rec["hash"], digest, salt,
-               ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"]))
+               status, error, codec.hex_to_db(rec["hash"]), codec.hex_to_db(digest),
+               codec.hex_to_db(salt), codec.fp_to_db(
+                   ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"])))
     job = None
     if shoot:
         viewport = renders.viewport_for(rec["user_agent"])
-        job = (rec["id"], proof,
+        job = (codec.uuid_to_db(rec["id"]), proof,
                renders.render_key(proof, rec["banner_version"], viewport, rec["language"]),
                viewport, rec["language"], rec["banner_version"], now, now)
     try:

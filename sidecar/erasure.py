@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from . import ledger, renders
+from . import codec, ledger, renders
 from .clock import utcnow
 from .config import normalise_origin
 from .db import Tables, transaction
@@ -34,7 +34,8 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
             " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
             " screenshot_id = NULL, render_id = NULL, banner_mismatch = NULL,"
             " screenshot_status = 'erased', screenshot_error = NULL,"
-            f" erased_at = %s WHERE seq IN ({marks})", (ledger.ERASED_SUBJECT, now, *seqs))
+            f" erased_at = %s WHERE seq IN ({marks})",
+            (codec.uuid_to_db(ledger.ERASED_SUBJECT), now, *seqs))
         cur.execute(f"DELETE FROM {t.screenshot_jobs} WHERE consent_seq IN ({marks})", seqs)
         # A render (and its images) proves several consents; it goes with the last of them.
         render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
@@ -96,12 +97,12 @@ def _scrub_shared(cur, t: Tables, render_ids: list) -> None:
 
 def erase_one(conn, t: Tables, record_id: str) -> int:
     """Erase the record `record_id`; return how many were erased (0 or 1)."""
-    return _erase(conn, t, "id = %s", (record_id,))
+    return _erase(conn, t, "id = %s", (codec.uuid_to_db(record_id),))
 
 
 def erase_subject(conn, t: Tables, subject_id: str) -> int:
     """Erase every record of the visitor `subject_id`; return how many."""
-    return _erase(conn, t, "subject_id = %s", (subject_id,))
+    return _erase(conn, t, "subject_id = %s", (codec.uuid_to_db(subject_id),))
 
 
 def _ip_match(ip: str, keys: list[bytes]) -> tuple[str, tuple, str, tuple]:
@@ -116,7 +117,7 @@ def _ip_match(ip: str, keys: list[bytes]) -> tuple[str, tuple, str, tuple]:
     net = stored_ip(full, "truncated")
     fps = ip_fingerprints(full, keys)
     exact = f"ip_fp IN ({','.join(['%s'] * len(fps))})"
-    exact_args: tuple = tuple(fps)
+    exact_args: tuple = tuple(codec.fp_to_db(fp) for fp in fps)
     if full != net:
         exact = f"({exact} OR (ip_fp IS NULL AND ip = %s))"
         exact_args += (full,)

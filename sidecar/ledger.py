@@ -22,6 +22,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+from . import codec
 from .clock import rfc3339, utcnow
 from .db import Tables, connect
 
@@ -89,6 +90,12 @@ def legacy_link(prev: str, rec_hash: str, pos: int) -> str:
 def _tables(prefix: str) -> tuple[str, str, str]:
     t = Tables(prefix)
     return t.consents, t.chain, t.seals
+
+
+def _legacy_table(prefix: str) -> str:
+    """The old unkeyed chain's positions and links (migration 007 moved them out of the
+    consent rows): one row per record sealed before migration 004."""
+    return f"`{prefix}sp_legacy_chain`"
 
 
 def _scan_from(cur, s: str) -> int:
@@ -179,6 +186,7 @@ def _append(cur, cfg, key, pos, head, rows, scan_from, legacy_head=None) -> tupl
     links = []
     for row in rows:
         pos += 1
+        codec.from_db(row)
         mac = chain_mac(key, mac, pos, row["id"], row["hash"])
         links.append((pos, row["seq"], mac))
     cur.executemany(f"INSERT INTO {c} (pos, consent_seq, mac) VALUES (%s, %s, %s)", links)
@@ -197,6 +205,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
     is nothing to convert) or None when the old chain does not verify."""
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
+    lc = _legacy_table(prefix)
     key = cfg["LEDGER_KEYS"][-1]
     with conn.cursor() as cur:
         cur.execute(f"SELECT last_pos, head, legacy_head FROM {s} WHERE version = {KEYED}"
@@ -205,7 +214,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
         if last and last["legacy_head"] is None:
             conn.commit()
             return 0  # keyed sealing has begun: conversion is over
-        cur.execute(f"SELECT MAX(chain_pos) AS n FROM {t}")
+        cur.execute(f"SELECT MAX(chain_pos) AS n FROM {lc}")
         legacy_end = cur.fetchone()["n"] or 0
         pos, head = (last["last_pos"], last["head"]) if last else (0, GENESIS)
         conn.commit()
@@ -225,8 +234,9 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
             return None
         converted = 0
         while pos < legacy_end:
-            cur.execute(f"SELECT seq, id, hash, chain_pos, chain_hash FROM {t}"
-                        " WHERE chain_pos > %s ORDER BY chain_pos LIMIT 5000", (pos,))
+            cur.execute(f"SELECT r.seq, r.id, r.hash, lc.chain_pos, lc.chain_hash FROM {lc} lc"
+                        f" JOIN {t} r ON r.seq = lc.consent_seq"
+                        " WHERE lc.chain_pos > %s ORDER BY lc.chain_pos LIMIT 5000", (pos,))
             rows = cur.fetchall()
             if not rows:
                 break
@@ -299,19 +309,17 @@ def read_anchors(path: str, limit: int | None = None) -> Iterator[dict]:
 # ---- verification -------------------------------------------------------------------------
 
 def _row_to_fields(row: dict) -> dict:
-    """The hashed form of a stored row (the same values insert hashed)."""
-    rec = {k: row[k] for k in CORE + PERSONAL if k not in ("categories", "signals",
-                                                          "occurred_at", "received_at")}
-    rec["categories"] = json.loads(row["categories"])
-    rec["signals"] = json.loads(row["signals"])
+    """The hashed form of a row read back in its logical form (`codec.from_db`): the same
+    values insert hashed."""
+    rec = {k: row[k] for k in CORE + PERSONAL if k not in ("occurred_at", "received_at")}
     rec["occurred_at"] = rfc3339(row["occurred_at"])
     rec["received_at"] = rfc3339(row["received_at"])
     return rec
 
 
-_COLS = ", ".join(f"r.{col}" for col in ("seq", "chain_pos", "chain_hash", "hash",
-                                          "personal_digest", "salt", "erased_at") + CORE
-                  + PERSONAL)
+_COLS = "lc.chain_pos, lc.chain_hash, " + ", ".join(
+    f"r.{col}" for col in ("seq", "hash", "personal_digest", "salt", "erased_at") + CORE
+    + PERSONAL)
 
 
 class _Legacy:
@@ -350,6 +358,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
     Streams the tables on unbuffered connections of their own, so memory stays flat.
     Returns {ok, records, sealed, unsealed, head, key_ids, anchors, warnings, problems}."""
     t, c, s = _tables(prefix)
+    lc = _legacy_table(prefix)
     keys_by_id = {key_id(k): k for k in keys}
     problems: list[dict] = []
     warnings: list[str] = []
@@ -399,8 +408,10 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                 expected_pos, prev_seal_head = 1, GENESIS
                 cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
                             f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
+                            f" LEFT JOIN {lc} lc ON lc.consent_seq = r.seq"
                             " WHERE ch.pos <= %s ORDER BY ch.pos", (end,))
                 for row in cur:
+                    codec.from_db(row)
                     pos = row["pos"]
                     sealed += 1
                     if pos != expected_pos:
@@ -471,13 +482,15 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                                   f" {expected_pos - 1}: sealed records were removed")
                     next_anchor = next(anchor_iter, None)
         # Records not in the keyed chain: old-chain records first (in old order), then new.
-        where = "WHERE r.chain_pos IS NOT NULL" if legacy_only else \
+        where = "WHERE lc.chain_pos IS NOT NULL" if legacy_only else \
             f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE ch.consent_seq IS NULL"
         pending_legacy = 0
         with conn.cursor() as cur:
-            cur.execute(f"SELECT {_COLS} FROM {t} r {where}"
-                        " ORDER BY r.chain_pos IS NULL, r.chain_pos, r.seq")
+            cur.execute(f"SELECT {_COLS} FROM {t} r"
+                        f" LEFT JOIN {lc} lc ON lc.consent_seq = r.seq {where}"
+                        " ORDER BY lc.chain_pos IS NULL, lc.chain_pos, r.seq")
             for row in cur:
+                codec.from_db(row)
                 records += 1
                 _check_record(row, problem)
                 if row["chain_pos"] is not None:

@@ -7,10 +7,9 @@ Every function takes a connection and the `db.Tables` of the site; none needs Fl
 
 from __future__ import annotations
 
-import json
 import re
 
-from . import ledger
+from . import codec, ledger
 from .clock import rfc3339
 from .db import Tables, connect, transaction
 
@@ -33,7 +32,8 @@ def _from(t: Tables) -> str:
 
 def _fetch_one(conn, t: Tables, where: str, args: tuple) -> dict | None:
     with transaction(conn) as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM {_from(t)} WHERE c.{where}", args)
+        cur.execute(f"SELECT {COLUMNS} FROM {_from(t)} WHERE c.{where}",
+                    tuple(codec.uuid_to_db(a) for a in args))
         row = cur.fetchone()
     return to_record(row) if row else None
 
@@ -50,6 +50,7 @@ def get_by_event(conn, t: Tables, event_id: str) -> dict | None:
 
 def to_record(row: dict) -> dict:
     """The API form of a row (docs/api.md §4.2), plus `_seq` for pagination."""
+    codec.from_db(row)
     done = row["screenshot_status"] == "done"
     shot_url = f"/v1/consents/{row['id']}/screenshot" if done else None
     shot = {"status": row["screenshot_status"], "url": shot_url,
@@ -66,9 +67,9 @@ def to_record(row: dict) -> dict:
     return {
         "id": row["id"], "event_id": row["event_id"], "subject_id": row["subject_id"],
         "action": row["action"], "method": row["method"],
-        "categories": json.loads(row["categories"]), "page_url": row["page_url"],
+        "categories": row["categories"], "page_url": row["page_url"],
         "policy_version": row["policy_version"], "banner_version": row["banner_version"],
-        "language": row["language"], "signals": json.loads(row["signals"]), "ip": row["ip"],
+        "language": row["language"], "signals": row["signals"], "ip": row["ip"],
         "country": row["country"], "region": row["region"], "city": row["city"],
         "user_agent": row["user_agent"], "wp_user_id": row["wp_user_id"],
         "occurred_at": rfc3339(row["occurred_at"]), "received_at": rfc3339(row["received_at"]),
@@ -108,7 +109,8 @@ def _where(filters: dict) -> tuple[list[str], list]:
     for col in ("subject_id", "country", "method", "page_url", "action", "wp_user_id"):
         if filters.get(col):
             where.append(f"c.{col} = %s")
-            args.append(filters[col])
+            args.append(codec.uuid_to_db(filters[col]) if col == "subject_id"
+                        else filters[col])
     if filters.get("from"):
         where.append("c.received_at >= %s")
         args.append(filters["from"])
@@ -159,7 +161,7 @@ def screenshot_of(conn, t: Tables, record_id: str, thumb: bool = False) -> dict 
             f"SELECT s.mime, s.image, s.sha256 FROM {_from(t)}"
             f" JOIN {t.screenshots} s ON s.id = {image_col}"
             " WHERE c.id = %s AND c.erased_at IS NULL AND c.screenshot_status = 'done'",
-            (record_id,))
+            (codec.uuid_to_db(record_id),))
         row = cur.fetchone()
     return row
 

@@ -17,6 +17,7 @@ from helpers import (
     post_chunked,
 )
 
+from sidecar import codec
 from sidecar.signing import load_receipt
 
 
@@ -263,7 +264,8 @@ def test_concurrent_ingest_keeps_duplicates_apart(make_app, sql, group_commit):
     assert len({rid for ev, _, rid in results if ev == dup["event_id"]}) == 1
     rows = sql("SELECT id, event_id FROM t_sp_consents")
     assert len(rows) == 24
-    assert {r["id"] for r in rows} == {rid for _, code, rid in results if code == 201}
+    assert {codec.uuid_from_db(r["id"]) for r in rows} == \
+        {rid for _, code, rid in results if code == 201}
     jobs = sql("SELECT COUNT(*) AS n FROM t_sp_screenshot_jobs j JOIN t_sp_consents c"
                " ON c.seq = j.consent_seq")
     assert jobs[0]["n"] == 24  # every job points at its own consent
@@ -295,10 +297,11 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
 
     def item(event_id):
         p = consent_payload(event_id=event_id)
-        values = (str(uuid.uuid4()), p["event_id"], p["subject_id"], "grant", "accept_all",
-                  json.dumps(p["categories"]), p["page_url"], "1", "b", "en", "{}", None,
-                  "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00", "skipped",
-                  None, "0" * 64, "0" * 64, "0" * 32, None)
+        values = (uuid.uuid4().bytes, codec.uuid_to_db(p["event_id"]),
+                  codec.uuid_to_db(p["subject_id"]), "grant", "accept_all",
+                  codec.categories_to_db(p["categories"]), p["page_url"], "1", "b", "en", 0,
+                  None, "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00",
+                  "skipped", None, bytes(32), bytes(32), bytes(16), None)
         return Pending(values, None)
 
     first = str(uuid.uuid4())

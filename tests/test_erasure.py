@@ -11,7 +11,7 @@ import pytest
 from helpers import SITE, admin_headers, consent_payload, make_token
 from PIL import Image
 
-from sidecar import config, renders
+from sidecar import codec, config, renders
 from sidecar.screenshots import Worker
 
 
@@ -157,16 +157,18 @@ def test_truncated_storage_erases_only_the_exact_address(make_app, sql):
         assert c.get(f"/v1/consents/{i}", headers=admin_headers()).status_code == 410
     for i in (neighbour, v6_other):
         assert record(c, i)["erased"] is False
-    fp = {r["id"]: r["ip_fp"] for r in sql("SELECT id, ip_fp FROM t_sp_consents")}
-    assert fp[mine[0]] is None and len(fp[neighbour]) == 64  # erased: its fingerprint too
+    fp = {codec.uuid_from_db(r["id"]): r["ip_fp"]
+          for r in sql("SELECT id, ip_fp FROM t_sp_consents")}
+    assert fp[mine[0]] is None and len(fp[neighbour]) == 16  # erased: its fingerprint too
 
 
 def test_the_fingerprint_is_keyed_and_matches_under_every_ledger_key(make_app, sql):
     old = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS="ledger-key-1").test_client()
     rid = ingest(old, ip="193.10.5.77")
-    (row,) = sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s", (rid,))
-    assert row["ip"] == "193.10.5.0" and len(row["ip_fp"]) == 64
-    assert row["ip_fp"] != hashlib.sha256(b"193.10.5.77").hexdigest()
+    (row,) = sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s",
+                 (codec.uuid_to_db(rid),))
+    assert row["ip"] == "193.10.5.0" and len(row["ip_fp"]) == 16  # 128 bits of the HMAC
+    assert row["ip_fp"] != hashlib.sha256(b"193.10.5.77").digest()[:16]
     # The key rotated: the old key is still listed (oldest first), so the record is found.
     new = make_app(SP_IP_STORAGE="truncated",
                    SP_LEDGER_KEYS="ledger-key-1,ledger-key-2").test_client()
@@ -201,6 +203,7 @@ def test_rows_stored_before_fingerprints_are_reported_not_silently_erased(make_a
 def test_none_mode_keeps_nothing_derived_from_the_address(make_app, sql):
     c = make_app(SP_IP_STORAGE="none").test_client()
     rid = ingest(c, ip="193.10.5.77")
-    assert sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s", (rid,)) == [
+    assert sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s",
+               (codec.uuid_to_db(rid),)) == [
         {"ip": None, "ip_fp": None}]
     assert erase(c, ip="193.10.5.77") == {"erased": 0, "unattributed": 0}
