@@ -15,7 +15,6 @@ IPv4 and some IPv6 addresses, a mix of actions and methods.
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import sys
 import tempfile

@@ -8,6 +8,8 @@ still verify: they are defined over the logical values, never over the stored by
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import uuid
 
 from .validation import CATEGORIES, SIGNALS
@@ -83,6 +85,22 @@ def category_granted_sql(name: str, column: str = "categories") -> str:
     return f"({column} & {CATEGORY_BIT[name]} <> 0)"
 
 
+# ---- user agents: stored once in sp_user_agents, referenced by a 64-bit id ---------------
+# The id of a new user agent is a keyed hash (HMAC-SHA256 under the newest ledger key, top
+# bit set), so concurrent ingests agree on it without a round trip, and no one without the
+# key can make two strings collide. Migration 007 gave the user agents it found ids below
+# 2^63 (an unkeyed hash of their bytes, checked row by row), so the two never meet.
+UA_CONTEXT = b"secure-privacy/user-agent/v1\n"
+
+
+def ua_id(user_agent: str, key: bytes) -> int | None:
+    """The sp_user_agents id of `user_agent`; None (no row) for the empty string."""
+    if not user_agent:
+        return None
+    digest = hmac.new(key, UA_CONTEXT + user_agent.encode(), hashlib.sha256).digest()
+    return int.from_bytes(digest[:8], "big") | 1 << 63
+
+
 # ---- a row read from the database, in its logical form -------------------------------------
 
 _UUIDS = ("id", "event_id", "subject_id")
@@ -104,4 +122,16 @@ def from_db(row: dict) -> dict:
         row["categories"] = categories_from_db(row["categories"])
     if row.get("signals") is not None:
         row["signals"] = signals_from_db(row["signals"])
+    if "user_agent" in row and row["user_agent"] is None and row.get("seq") is not None:
+        row["user_agent"] = ""  # no sp_user_agents row: the empty string, or erased
     return row
+
+
+def user_agent_sql(ua: str = "ua") -> str:
+    """The select expression of a record's user agent (joined with `user_agent_join`)."""
+    return f"{ua}.user_agent AS user_agent"
+
+
+def user_agent_join(table: str, consent: str = "c", ua: str = "ua") -> str:
+    """The LEFT JOIN that brings a record's user agent from `table` (sp_user_agents)."""
+    return f" LEFT JOIN {table} {ua} ON {ua}.id = {consent}.ua_id"

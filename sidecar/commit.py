@@ -23,9 +23,12 @@ log = logging.getLogger("sidecar.records")
 CONSENT_INSERT = (
     "INSERT INTO {consents} (id, event_id, subject_id, action, method, categories,"
     " page_url, policy_version, banner_version, language, signals, ip, country, region, city,"
-    " user_agent, wp_user_id, occurred_at, received_at, screenshot_status, screenshot_error,"
+    " ua_id, wp_user_id, occurred_at, received_at, screenshot_status, screenshot_error,"
     " hash, personal_digest, salt, ip_fp) VALUES ")
 CONSENT_ROW = "(" + ",".join(["%s"] * 25) + ")"
+# Each user agent is stored once (codec.ua_id); its row is written before the consents that
+# name it, in the same transaction and round trip.
+UA_INSERT = "INSERT IGNORE INTO {user_agents} (id, user_agent) VALUES "
 JOB_INSERT = (
     "INSERT INTO {jobs} (consent_seq, page_url, render_key, viewport,"
     " language, banner_version, status, available_at, created_at) VALUES ")
@@ -43,7 +46,14 @@ def write_batch(conn, t: Tables, batch: list) -> None:
     succeeded. A deadlock or lock wait timeout (another transaction's doing, such as the
     worker's) is retried up to ATTEMPTS times. Raises, rolled back, otherwise."""
     values: list = []
-    sql = CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
+    # In id order, so two batches naming the same new user agents lock them in one order.
+    agents = sorted({item.ua for item in batch if item.ua})
+    sql = ""
+    if agents:
+        sql = UA_INSERT.format(user_agents=t.user_agents) + ",".join(["(%s,%s)"] * len(agents))
+        sql += ";\n"
+        values.extend(v for agent in agents for v in agent)
+    sql += CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
     for item in batch:
         values.extend(item.consent)
     jobs = [item.job for item in batch if item.job]
@@ -72,12 +82,14 @@ def write_batch(conn, t: Tables, batch: list) -> None:
 
 class Pending:
     """One consent on its way to the database: its row, its screenshot job's row (or None),
-    and for the group committer the event it waits on and what writing it raised."""
+    its user agent's (id, text) or None, and for the group committer the event it waits on
+    and what writing it raised."""
 
-    __slots__ = ("consent", "job", "done", "error")
+    __slots__ = ("consent", "job", "ua", "done", "error")
 
-    def __init__(self, consent: tuple, job: tuple | None, event: bool = True):
-        self.consent, self.job = consent, job
+    def __init__(self, consent: tuple, job: tuple | None, event: bool = True,
+                 ua: tuple | None = None):
+        self.consent, self.job, self.ua = consent, job, ua
         self.done = threading.Event() if event else None
         self.error: BaseException | None = None
 
@@ -194,15 +206,17 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
     if shoot and proof is None:
         shoot, error = False, "page_url holds an e-mail address in its path; not rendered"
     status = "pending" if shoot else "skipped"
+    agent = codec.ua_id(rec["user_agent"], cfg["LEDGER_KEYS"][-1])
     consent = (codec.uuid_to_db(rec["id"]), codec.uuid_to_db(rec["event_id"]),
                codec.uuid_to_db(rec["subject_id"]), rec["action"], rec["method"],
                codec.categories_to_db(rec["categories"]), rec["page_url"],
                rec["policy_version"], rec["banner_version"], rec["language"],
                codec.signals_to_db(rec["signals"]), rec["ip"],
-               country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
+               country, region, city, agent, rec["wp_user_id"], occurred, now,
                status, error, codec.hex_to_db(rec["hash"]), codec.hex_to_db(digest),
                codec.hex_to_db(salt), codec.fp_to_db(
                    ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"])))
+    ua = (agent, rec["user_agent"]) if agent is not None else None
     job = None
     if shoot:
         viewport = renders.viewport_for(rec["user_agent"])
@@ -211,9 +225,9 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
                viewport, rec["language"], rec["banner_version"], now, now)
     try:
         if committer is not None:
-            committer.write(Pending(consent, job))
+            committer.write(Pending(consent, job, ua=ua))
         else:
-            write_batch(conn(), t, [Pending(consent, job, event=False)])
+            write_batch(conn(), t, [Pending(consent, job, event=False, ua=ua)])
     except pymysql.err.IntegrityError as e:
         if e.args and e.args[0] == 1062:  # the event is already recorded
             existing = records.get_by_event(conn(), t, payload["event_id"])

@@ -93,7 +93,7 @@ class Tables:
     named lock of this prefix (`wp_sp_seal`)."""
 
     NAMES = ("consents", "chain", "seals", "renders", "screenshots", "screenshot_jobs",
-             "migrations")
+             "migrations", "user_agents", "legacy_chain")
 
     def __init__(self, prefix: str):
         if not re.fullmatch(r"[A-Za-z0-9_]*", prefix):

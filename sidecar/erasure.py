@@ -21,7 +21,7 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
     hash and chain kept (ledger.py). Images no record links to any more are deleted."""
     now = utcnow()
     with transaction(conn) as cur:
-        cur.execute(f"SELECT seq, render_id FROM {t.consents} WHERE ({where})"
+        cur.execute(f"SELECT seq, render_id, ua_id FROM {t.consents} WHERE ({where})"
                     " AND erased_at IS NULL FOR UPDATE", args)
         rows = cur.fetchall()
         if not rows:
@@ -31,12 +31,13 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
         cur.execute(
             f"UPDATE {t.consents} SET subject_id = %s, page_url = '', ip = NULL, ip_fp = NULL,"
             " country = '',"
-            " region = '', city = '', user_agent = '', wp_user_id = 0, salt = NULL,"
+            " region = '', city = '', ua_id = NULL, wp_user_id = 0, salt = NULL,"
             " screenshot_id = NULL, render_id = NULL, banner_mismatch = NULL,"
             " screenshot_status = 'erased', screenshot_error = NULL,"
             f" erased_at = %s WHERE seq IN ({marks})",
             (codec.uuid_to_db(ledger.ERASED_SUBJECT), now, *seqs))
         cur.execute(f"DELETE FROM {t.screenshot_jobs} WHERE consent_seq IN ({marks})", seqs)
+        _drop_unused_agents(cur, t, sorted({r["ua_id"] for r in rows if r["ua_id"]}))
         # A render (and its images) proves several consents; it goes with the last of them.
         render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
         if render_ids:
@@ -57,6 +58,26 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
                     f" AND id NOT IN (SELECT image_id FROM {t.renders})"
                     f" AND id NOT IN (SELECT thumb_id FROM {t.renders})", images)
     return len(rows)
+
+
+def _drop_unused_agents(cur, t: Tables, ids: list) -> None:
+    """Delete the user agents (sp_user_agents) of erased records that no record names any
+    more: a rare user agent can single a visitor out. The rows are locked first, so an
+    ingest that found one of them (INSERT IGNORE holds a shared lock on it) commits its
+    record before the check, and a later one waits and writes the row again; the check is a
+    locking read, so it sees every committed record."""
+    if not ids:
+        return
+    marks = ",".join(["%s"] * len(ids))
+    cur.execute(f"SELECT id FROM {t.user_agents} WHERE id IN ({marks}) FOR UPDATE", ids)
+    cur.fetchall()
+    cur.execute(f"SELECT DISTINCT ua_id FROM {t.consents} WHERE ua_id IN ({marks})"
+                " LOCK IN SHARE MODE", ids)
+    used = {r["ua_id"] for r in cur.fetchall()}
+    unused = [i for i in ids if i not in used]
+    if unused:
+        cur.execute(f"DELETE FROM {t.user_agents} WHERE id IN"
+                    f" ({','.join(['%s'] * len(unused))})", unused)
 
 
 def _scrub(url: str) -> str:

@@ -95,7 +95,7 @@ def _tables(prefix: str) -> tuple[str, str, str]:
 def _legacy_table(prefix: str) -> str:
     """The old unkeyed chain's positions and links (migration 007 moved them out of the
     consent rows): one row per record sealed before migration 004."""
-    return f"`{prefix}sp_legacy_chain`"
+    return Tables(prefix).legacy_chain
 
 
 def _scan_from(cur, s: str) -> int:
@@ -317,9 +317,9 @@ def _row_to_fields(row: dict) -> dict:
     return rec
 
 
-_COLS = "lc.chain_pos, lc.chain_hash, " + ", ".join(
+_COLS = "lc.chain_pos, lc.chain_hash, " + codec.user_agent_sql() + ", " + ", ".join(
     f"r.{col}" for col in ("seq", "hash", "personal_digest", "salt", "erased_at") + CORE
-    + PERSONAL)
+    + PERSONAL if col != "user_agent")
 
 
 class _Legacy:
@@ -409,6 +409,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                 cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
                             f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
                             f" LEFT JOIN {lc} lc ON lc.consent_seq = r.seq"
+                            + codec.user_agent_join(Tables(prefix).user_agents, "r") +
                             " WHERE ch.pos <= %s ORDER BY ch.pos", (end,))
                 for row in cur:
                     codec.from_db(row)
@@ -487,7 +488,8 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
         pending_legacy = 0
         with conn.cursor() as cur:
             cur.execute(f"SELECT {_COLS} FROM {t} r"
-                        f" LEFT JOIN {lc} lc ON lc.consent_seq = r.seq {where}"
+                        f" LEFT JOIN {lc} lc ON lc.consent_seq = r.seq"
+                        + codec.user_agent_join(Tables(prefix).user_agents, "r") + f" {where}"
                         " ORDER BY lc.chain_pos IS NULL, lc.chain_pos, r.seq")
             for row in cur:
                 codec.from_db(row)

@@ -15,9 +15,9 @@ from .db import Tables, connect, transaction
 
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
-        "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
+        "city", "wp_user_id", "occurred_at", "received_at", "screenshot_status",
         "screenshot_id", "screenshot_error", "banner_mismatch", "hash", "erased_at")
-COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + (
+COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + ", " + codec.user_agent_sql() + (
     ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
     " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
     " r.banner_text_hash, r.created_at AS taken_at")
@@ -27,7 +27,8 @@ def _from(t: Tables) -> str:
     """The FROM clause every record read uses: the consent, its place in the ledger's chain
     and the render that proves it."""
     return (f"{t.consents} c LEFT JOIN {t.chain} ch ON ch.consent_seq = c.seq"
-            f" LEFT JOIN {t.renders} r ON r.id = c.render_id")
+            f" LEFT JOIN {t.renders} r ON r.id = c.render_id"
+            + codec.user_agent_join(t.user_agents))
 
 
 def _fetch_one(conn, t: Tables, where: str, args: tuple) -> dict | None:

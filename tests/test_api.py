@@ -300,7 +300,7 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
         values = (uuid.uuid4().bytes, codec.uuid_to_db(p["event_id"]),
                   codec.uuid_to_db(p["subject_id"]), "grant", "accept_all",
                   codec.categories_to_db(p["categories"]), p["page_url"], "1", "b", "en", 0,
-                  None, "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00",
+                  None, "", "", "", None, 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00",
                   "skipped", None, bytes(32), bytes(32), bytes(16), None)
         return Pending(values, None)
 

@@ -207,3 +207,25 @@ def test_none_mode_keeps_nothing_derived_from_the_address(make_app, sql):
                (codec.uuid_to_db(rid),)) == [
         {"ip": None, "ip_fp": None}]
     assert erase(c, ip="193.10.5.77") == {"erased": 0, "unattributed": 0}
+
+
+# ---- user agents are stored once (migration 007): erasure leaves none of the visitor's -------
+
+def test_erasure_deletes_a_user_agent_no_record_names_any_more(make_app, sql):
+    c = make_app().test_client()
+    shared = "Mozilla/5.0 (X11; Linux x86_64) Shared/1.0"
+    rare = "RareBrowser/9.9 (custom build 4f1c-alice)"
+    mine = [ingest(c, user_agent=rare, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
+            ingest(c, user_agent=shared, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")]
+    theirs = ingest(c, user_agent=shared)
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_user_agents")[0]["n"] == 2  # stored once each
+    assert [record(c, i)["user_agent"] for i in (*mine, theirs)] == [rare, shared, shared]
+    assert tables_holding(sql, "RareBrowser") == ["t_sp_user_agents"]
+
+    assert erase(c, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d") == {"erased": 2}
+    assert tables_holding(sql, "RareBrowser") == []  # no record names it: deleted
+    assert record(c, theirs)["user_agent"] == shared  # still named by another record
+    assert c.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
+    # the same string arriving again is stored again
+    again = ingest(c, user_agent=rare)
+    assert record(c, again)["user_agent"] == rare

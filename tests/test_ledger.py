@@ -55,6 +55,13 @@ def db_id(rid):
     return codec.uuid_to_db(rid)
 
 
+def stored(sql, where, args):
+    """The consent row `where` selects, in its logical form (user agent joined)."""
+    return codec.from_db(sql(
+        "SELECT c.*, u.user_agent FROM t_sp_consents c LEFT JOIN t_sp_user_agents u"
+        f" ON u.id = c.ua_id WHERE c.{where}", args)[0])
+
+
 def test_sealed_ledger_verifies_and_reports_its_head(client, sql):
     ids = ingest(client, 5)
     report = integrity(client)  # seals the 5 pending records first
@@ -166,10 +173,11 @@ def test_erasure_keeps_the_ledger_verifiable(client, sql, test_db):
         assert client.get(f"/v1/consents/{rid}/screenshot", headers=h).status_code == 410
     listed = [i["id"] for i in client.get("/v1/consents", headers=h).get_json()["items"]]
     assert listed == [ids[3]]
-    row = sql("SELECT subject_id, ip, user_agent, page_url, salt, hash, HEX(mac) AS mac"
+    row = sql("SELECT subject_id, ip, ua_id, page_url, salt, hash, HEX(mac) AS mac"
               " FROM t_sp_consents JOIN t_sp_chain ON consent_seq = seq WHERE id = %s",
               (db_id(ids[0]),))[0]
-    assert row["ip"] is None and row["user_agent"] == "" and row["page_url"] == ""
+    assert row["ip"] is None and row["ua_id"] is None and row["page_url"] == ""
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_user_agents")[0]["n"] == 1  # ids[3]'s only
     assert row["salt"] is None and codec.uuid_from_db(row["subject_id"]) != subject
     assert len(row["hash"]) == 32 and len(row["mac"]) == 64
     report = integrity(client)
@@ -299,7 +307,7 @@ def _rewrite_and_recompute(sql, target_pos=2):
         rows = sql("SELECT chain_pos, seq, hash FROM t_sp_consents WHERE chain_pos IS NOT NULL"
                    " ORDER BY chain_pos")
     target = rows[target_pos - 1]
-    row = codec.from_db(sql("SELECT * FROM t_sp_consents WHERE seq = %s", (target["seq"],))[0])
+    row = stored(sql, "seq = %s", (target["seq"],))
     fields = ledger._row_to_fields(row)
     fields["method"], fields["action"] = "reject_all", "withdraw"
     new_hash = ledger.record_hash(fields, row["personal_digest"])
@@ -341,8 +349,7 @@ def test_rewrite_with_the_key_derived_from_wordpress_secrets_is_caught_by_the_an
     # outside the database still tells.
     _two_seals(client)
     rows = chain(sql)
-    target = codec.from_db(sql("SELECT * FROM t_sp_consents WHERE id = %s",
-                               (db_id(rows[1]["id"]),))[0])
+    target = stored(sql, "id = %s", (db_id(rows[1]["id"]),))
     fields = ledger._row_to_fields(target)
     fields["method"] = "reject_all"
     new_hash = ledger.record_hash(fields, target["personal_digest"])

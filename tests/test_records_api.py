@@ -265,12 +265,12 @@ def test_request_log_is_json_without_secrets(client, caplog):
 
 def _bulk_insert(sql, n: int, start: int):
     sql("INSERT INTO t_sp_consents (id, event_id, subject_id, action, method, categories,"
-        " page_url, policy_version, banner_version, language, signals, ip, user_agent,"
+        " page_url, policy_version, banner_version, language, signals, ip,"
         " occurred_at, received_at, screenshot_status, hash, personal_digest)"
         " SELECT UNHEX(REPLACE(UUID(), '-', '')), UNHEX(REPLACE(UUID(), '-', '')),"
         " UNHEX(REPLACE(UUID(), '-', '')), 'grant', 'accept_all',"
         " 3, CONCAT('http://site.test/p/', seq), '1', 'b', 'en',"  # necessary, preferences
-        " 0, '192.0.2.1', 'UA', NOW(6), NOW(6), 'skipped',"
+        " 0, '192.0.2.1', NOW(6), NOW(6), 'skipped',"
         f" UNHEX(REPEAT('0', 64)), UNHEX(REPEAT('0', 64)) FROM seq_{start}_to_{start + n - 1}")
 
 
