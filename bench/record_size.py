@@ -15,6 +15,7 @@ IPv4 and some IPv6 addresses, a mix of actions and methods.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
 import sys
 import tempfile
@@ -90,6 +91,9 @@ def main() -> int:
     ap.add_argument("--state", default=None)
     ap.add_argument("--keep", action="store_true", help="leave MariaDB running")
     ap.add_argument("--ip-storage", default="full")
+    ap.add_argument("--render-key", action="store_true",
+                    help="fill render_key (16 bytes) of pending records, as migration 006's"
+                         " ingest does")
     ap.add_argument("--measure-only", action="store_true",
                     help="an existing --state: migrate, seal and measure, store nothing")
     a = ap.parse_args()
@@ -101,9 +105,13 @@ def main() -> int:
         url = s.database_url()
         cfg = config.load(overrides={
             "SP_DATABASE_URL": url, "SP_SECRET_KEYS": "k" * 40, "SP_ADMIN_TOKENS": "t" * 40,
-            "SP_SITE_ORIGINS": SITE, "SP_TABLE_PREFIX": "wp_", "SP_ANCHOR_FILE": "",
+            "SP_SITE_ORIGINS": SITE, "SP_TABLE_PREFIX": "wp_", "SP_ANCHOR_FILE": "off",
             "SP_IP_STORAGE": a.ip_storage})
         db.migrate(url, "wp_")
+        if a.render_key:
+            commit.CONSENT_INSERT = commit.CONSENT_INSERT.replace(") VALUES ",
+                                                                  ", render_key) VALUES ")
+            commit.CONSENT_ROW = "(" + ",".join(["%s"] * 26) + ")"
         t = db.Tables("wp_")
         conn = db.connect(url)
         rnd = random.Random(11)
@@ -120,6 +128,12 @@ def main() -> int:
             for i in range(n):
                 commit.insert_consent(lambda: conn, t, payload(
                     rnd, start + timedelta(seconds=(done + i) * 7)), cfg, committer=c)
+            if a.render_key:  # what 006's ingest adds: the render's key, 16 bytes
+                for item in c.items:
+                    row = list(item.consent)
+                    key = hashlib.md5(row[6].encode()).digest() if row[19] == "pending" \
+                        else None
+                    item.consent = (*row, key)
             commit.write_batch(conn, t, c.items)
             done += n
         print(f"stored {done} records in {time.monotonic() - t0:.1f} s", file=sys.stderr)

@@ -29,6 +29,10 @@ CONSENT_ROW = "(" + ",".join(["%s"] * 25) + ")"
 # Each user agent is stored once (codec.ua_id); its row is written before the consents that
 # name it, in the same transaction and round trip.
 UA_INSERT = "INSERT IGNORE INTO {user_agents} (id, user_agent) VALUES "
+# The records of signed-in visitors are found by WordPress user through sp_wp_users (one
+# row each), not an index over every consent (most have no user).
+WP_USER_INSERT = "INSERT INTO {wp_users} (wp_user_id, consent_seq) VALUES "
+WP_USER_ROW = "(%s, (SELECT seq FROM {consents} WHERE id = %s))"
 JOB_INSERT = (
     "INSERT INTO {jobs} (consent_seq, page_url, render_key, viewport,"
     " language, banner_version, status, available_at, created_at) VALUES ")
@@ -56,6 +60,11 @@ def write_batch(conn, t: Tables, batch: list) -> None:
     sql += CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
     for item in batch:
         values.extend(item.consent)
+    users = [(item.consent[16], item.consent[0]) for item in batch if item.consent[16]]
+    if users:
+        sql += ";\n" + WP_USER_INSERT.format(wp_users=t.wp_users) + ",".join(
+            [WP_USER_ROW.format(consents=t.consents)] * len(users))
+        values.extend(v for user in users for v in user)
     jobs = [item.job for item in batch if item.job]
     if jobs:
         sql += ";\n" + JOB_INSERT.format(jobs=t.screenshot_jobs) + ",".join(

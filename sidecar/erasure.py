@@ -21,7 +21,7 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
     hash and chain kept (ledger.py). Images no record links to any more are deleted."""
     now = utcnow()
     with transaction(conn) as cur:
-        cur.execute(f"SELECT seq, render_id, ua_id FROM {t.consents} WHERE ({where})"
+        cur.execute(f"SELECT seq, render_id, ua_id, wp_user_id FROM {t.consents} WHERE ({where})"
                     " AND erased_at IS NULL FOR UPDATE", args)
         rows = cur.fetchall()
         if not rows:
@@ -38,6 +38,11 @@ def _erase(conn, t: Tables, where: str, args: tuple) -> int:
             (codec.uuid_to_db(ledger.ERASED_SUBJECT), now, *seqs))
         cur.execute(f"DELETE FROM {t.screenshot_jobs} WHERE consent_seq IN ({marks})", seqs)
         _drop_unused_agents(cur, t, sorted({r["ua_id"] for r in rows if r["ua_id"]}))
+        users = [(r["wp_user_id"], r["seq"]) for r in rows if r["wp_user_id"]]
+        if users:
+            cur.execute(f"DELETE FROM {t.wp_users} WHERE (wp_user_id, consent_seq) IN"
+                        f" ({','.join(['(%s,%s)'] * len(users))})",
+                        [v for u in users for v in u])
         # A render (and its images) proves several consents; it goes with the last of them.
         render_ids = sorted({r["render_id"] for r in rows if r["render_id"]})
         if render_ids:
@@ -165,7 +170,8 @@ def erase_ip(conn, t: Tables, ip: str, keys: list[bytes],
 def erase_wp_user(conn, t: Tables, wp_user_id: int) -> int:
     """Erase every record of the WordPress user `wp_user_id` (none for 0, the logged-out
     visitors); return how many."""
-    return _erase(conn, t, "wp_user_id = %s", (wp_user_id,)) if wp_user_id > 0 else 0
+    where = f"seq IN (SELECT consent_seq FROM {t.wp_users} WHERE wp_user_id = %s)"
+    return _erase(conn, t, where, (wp_user_id,)) if wp_user_id > 0 else 0
 
 
 def purge_older_than(conn, t: Tables, cutoff: datetime, batch: int = 1000) -> int:

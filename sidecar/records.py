@@ -105,9 +105,12 @@ def decode_cursor(cursor: str) -> int:
     return int(cursor)
 
 
-def _where(filters: dict) -> tuple[list[str], list]:
+def _where(filters: dict, t: Tables) -> tuple[list[str], list]:
     where, args = ["c.erased_at IS NULL"], []
-    for col in ("subject_id", "country", "method", "page_url", "action", "wp_user_id"):
+    if filters.get("wp_user_id"):
+        where.append(f"c.seq IN (SELECT consent_seq FROM {t.wp_users} WHERE wp_user_id = %s)")
+        args.append(filters["wp_user_id"])
+    for col in ("subject_id", "country", "method", "page_url", "action"):
         if filters.get(col):
             where.append(f"c.{col} = %s")
             args.append(codec.uuid_to_db(filters[col]) if col == "subject_id"
@@ -125,7 +128,7 @@ def list_consents(conn, t: Tables, filters: dict, limit: int,
                   cursor: int | None) -> tuple[list, int | None]:
     """Newest first, keyset-paginated on `seq` (stable under concurrent inserts).
     `filters` holds already validated values; returns (records, next cursor seq or None)."""
-    where, args = _where(filters)
+    where, args = _where(filters, t)
     if cursor is not None:
         where.append("c.seq < %s")
         args.append(cursor)
@@ -141,7 +144,7 @@ def list_consents(conn, t: Tables, filters: dict, limit: int,
 def stream_consents(url: str | dict, t: Tables, filters: dict):
     """Yield every matching record, newest first, from an unbuffered cursor on a connection
     of its own to `url` (memory stays flat however many rows there are)."""
-    where, args = _where(filters)
+    where, args = _where(filters, t)
     conn = connect(url, streaming=True)
     try:
         with conn.cursor() as cur:

@@ -211,19 +211,22 @@ def test_none_mode_keeps_nothing_derived_from_the_address(make_app, sql):
 
 # ---- user agents are stored once (migration 007): erasure leaves none of the visitor's -------
 
-def test_erasure_deletes_a_user_agent_no_record_names_any_more(make_app, sql):
+def test_erasure_deletes_a_user_agent_no_record_names_any_more_and_the_user_link(make_app, sql):
     c = make_app().test_client()
     shared = "Mozilla/5.0 (X11; Linux x86_64) Shared/1.0"
     rare = "RareBrowser/9.9 (custom build 4f1c-alice)"
-    mine = [ingest(c, user_agent=rare, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"),
+    mine = [ingest(c, user_agent=rare, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                   wp_user_id=42),
             ingest(c, user_agent=shared, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")]
     theirs = ingest(c, user_agent=shared)
     assert sql("SELECT COUNT(*) AS n FROM t_sp_user_agents")[0]["n"] == 2  # stored once each
     assert [record(c, i)["user_agent"] for i in (*mine, theirs)] == [rare, shared, shared]
     assert tables_holding(sql, "RareBrowser") == ["t_sp_user_agents"]
 
+    assert sql("SELECT wp_user_id FROM t_sp_wp_users") == [{"wp_user_id": 42}]
     assert erase(c, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d") == {"erased": 2}
     assert tables_holding(sql, "RareBrowser") == []  # no record names it: deleted
+    assert not sql("SELECT wp_user_id FROM t_sp_wp_users")  # nor links the user to it
     assert record(c, theirs)["user_agent"] == shared  # still named by another record
     assert c.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
     # the same string arriving again is stored again

@@ -158,6 +158,8 @@ def _check_migrated(client, url, shown) -> None:
         got = r.get_json()
         got["screenshot"] = {k: got["screenshot"][k] for k in ("status", "error")}
         assert {k: got[k] for k in _api_view(rec)} == _api_view(rec)
+    r = client.get("/v1/consents?wp_user_id=7", headers=h).get_json()  # via sp_wp_users
+    assert [i["id"] for i in r["items"]] == [RECORDS[1]["id"]]
     lines = client.get("/v1/consents/export?format=ndjson", headers=h).data.decode()
     exported = {(x := json.loads(line))["id"]: x for line in lines.splitlines()}
     assert set(exported) == {r["id"] for r in shown if not r["erased"]}

@@ -1,11 +1,14 @@
 -- Compact consent records (issue 11, "Scale"; docs/data-model.md): the same logical values
 -- in fewer bytes. UUIDs as BINARY(16), hashes and digests as BINARY(32), the salt as
 -- BINARY(16), the keyed IP fingerprint as its first 128 bits, categories and signals as bit
--- sets (sidecar/codec.py), action, method and screenshot status as ENUMs, the country as
--- ASCII. Indexes no query needs are gone: `idx_ip` (nothing filters on the stored `ip` but
--- the erasure of rows from before migration 005, which finds them through `idx_ip_fp`'s
--- NULLs) and `uniq_chain_pos`. The old unkeyed chain's columns move to
--- `sp_legacy_chain`, which holds a row only for records sealed before migration 004.
+-- sets (sidecar/codec.py), action, method and screenshot status as ENUMs, the country and
+-- the stored IP as ASCII; each user agent once, in `sp_user_agents`. Indexes: `idx_ip` is
+-- gone (the erasure of rows from before migration 005, the one query on the stored `ip`,
+-- finds them among `idx_ip_fp`'s NULLs), as is `uniq_chain_pos`: the old unkeyed chain's
+-- columns move to `sp_legacy_chain`, which holds a row only for records sealed before
+-- migration 004. `id` (the sidecar's own random UUID), `subject_id` and `ip_fp` are
+-- indexed on their first 8 bytes, `country` alone (its filter pages by `seq`);
+-- `wp_user_id` by `sp_wp_users`, which has a row only for records of signed-in visitors.
 --
 -- The table is rebuilt: a new table is filled from the old one with the conversions, the
 -- row counts are compared, the two are swapped with one RENAME TABLE, and the old one is
@@ -26,6 +29,14 @@ CREATE TABLE IF NOT EXISTS `{prefix}sp_user_agents` (
   id BIGINT UNSIGNED NOT NULL PRIMARY KEY,
   user_agent VARCHAR(512) NOT NULL
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The records of signed-in visitors by WordPress user (erasure and the admin filter): a row
+-- per such record, instead of an index entry for every consent.
+CREATE TABLE IF NOT EXISTS `{prefix}sp_wp_users` (
+  wp_user_id BIGINT UNSIGNED NOT NULL,
+  consent_seq BIGINT UNSIGNED NOT NULL,
+  PRIMARY KEY (wp_user_id, consent_seq)
+) ENGINE=InnoDB DEFAULT CHARSET=ascii;
 
 CREATE TABLE IF NOT EXISTS `{prefix}sp_legacy_chain` (
   chain_pos BIGINT UNSIGNED NOT NULL PRIMARY KEY,
@@ -79,7 +90,6 @@ CREATE TABLE `{prefix}sp_consents_007` (
   KEY idx_subject (subject_id(8)),
   KEY idx_received (received_at),
   KEY idx_country (country),
-  KEY idx_wp_user (wp_user_id),
   KEY idx_render (render_id),
   KEY idx_ip_fp (ip_fp(8)),
   KEY idx_ua (ua_id)
@@ -113,6 +123,12 @@ DEALLOCATE PREPARE sp007;
 SET @sp007 = IF(@sp007_old, 'INSERT IGNORE INTO `{prefix}sp_user_agents` (id, user_agent)
   SELECT DISTINCT CONV(LEFT(SHA2(user_agent, 256), 15), 16, 10), user_agent
   FROM `{prefix}sp_consents` WHERE user_agent <> ''''', 'DO 0');
+PREPARE sp007 FROM @sp007;
+EXECUTE sp007;
+DEALLOCATE PREPARE sp007;
+
+SET @sp007 = IF(@sp007_old, 'INSERT IGNORE INTO `{prefix}sp_wp_users` (wp_user_id, consent_seq)
+  SELECT wp_user_id, seq FROM `{prefix}sp_consents` WHERE wp_user_id > 0', 'DO 0');
 PREPARE sp007 FROM @sp007;
 EXECUTE sp007;
 DEALLOCATE PREPARE sp007;
