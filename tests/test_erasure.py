@@ -232,3 +232,48 @@ def test_erasure_deletes_a_user_agent_no_record_names_any_more_and_the_user_link
     # the same string arriving again is stored again
     again = ingest(c, user_agent=rare)
     assert record(c, again)["user_agent"] == rare
+
+
+def test_erasure_keeps_a_user_agent_an_ingest_in_flight_just_used(make_app, sql, test_db):
+    """An ingest that found the user agent already stored (INSERT IGNORE) and has not
+    committed yet: erasing the only other record that names it must not delete the row
+    from under it. The erasure waits for the ingest, then sees its record."""
+    import threading
+
+    from helpers import db_conn
+
+    from sidecar import commit, db
+    from sidecar.validation import validate_consent
+
+    app = make_app()
+    c = app.test_client()
+    agent = "LonelyBrowser/1.0"
+    first = ingest(c, user_agent=agent)
+
+    class Collect:
+        def write(self, item):
+            self.item = item
+
+    got = Collect()
+    cfg = dict(app.config)
+    rec, _ = commit.insert_consent(None, db.Tables("t_"),
+                                   validate_consent(consent_payload(user_agent=agent)), cfg,
+                                   committer=got)
+    t = db.Tables("t_")
+    with db_conn(test_db) as slow:
+        with slow.cursor() as cur:  # ingest's statements, not committed yet
+            cur.execute(commit.UA_INSERT.format(user_agents=t.user_agents) + "(%s,%s)",
+                        got.item.ua)
+            cur.execute(commit.CONSENT_INSERT.format(consents=t.consents)
+                        + commit.CONSENT_ROW, got.item.consent)
+        done = []
+        eraser = threading.Thread(target=lambda: done.append(
+            c.delete(f"/v1/consents/{first}", headers=admin_headers()).status_code))
+        eraser.start()
+        eraser.join(0.5)
+        assert eraser.is_alive()  # waits for the ingest holding the user agent's row
+        slow.commit()
+        eraser.join(10)
+    assert done == [204]
+    assert record(c, rec["id"])["user_agent"] == agent
+    assert c.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
