@@ -150,6 +150,19 @@ def _ip_match(ip: str, keys: list[bytes]) -> tuple[str, tuple, str, tuple]:
     return exact, exact_args, "(ip_fp IS NULL AND ip = %s)", (net,)
 
 
+def _erase_found(conn, t: Tables, where: str, args: tuple) -> int:
+    """Erase the records `where` finds, found by a plain read and then locked by `seq`:
+    the stored `ip` has no index (migration 007), so a locking search would lock every row
+    it passes and hold up ingest meanwhile."""
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT seq FROM {t.consents} WHERE ({where}) AND erased_at IS NULL",
+                    args)
+        seqs = [r["seq"] for r in cur.fetchall()]
+    if not seqs:
+        return 0
+    return _erase(conn, t, f"seq IN ({','.join(['%s'] * len(seqs))})", tuple(seqs))
+
+
 def erase_ip(conn, t: Tables, ip: str, keys: list[bytes],
              unattributed: bool = False) -> tuple[int, int]:
     """Erase the records of exactly the address `ip` (its keyed fingerprint, whatever
@@ -158,8 +171,8 @@ def erase_ip(conn, t: Tables, ip: str, keys: list[bytes],
     In `none` mode no fingerprint is kept, so new records are not found by IP."""
     exact, exact_args, legacy, legacy_args = _ip_match(ip, keys)
     if unattributed:
-        return _erase(conn, t, f"{exact} OR {legacy}", exact_args + legacy_args), 0
-    n = _erase(conn, t, exact, exact_args)
+        return _erase_found(conn, t, f"{exact} OR {legacy}", exact_args + legacy_args), 0
+    n = _erase_found(conn, t, exact, exact_args)
     with transaction(conn) as cur:
         cur.execute(f"SELECT COUNT(*) AS n FROM {t.consents} WHERE {legacy}"
                     " AND erased_at IS NULL", legacy_args)

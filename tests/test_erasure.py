@@ -277,3 +277,44 @@ def test_erasure_keeps_a_user_agent_an_ingest_in_flight_just_used(make_app, sql,
     assert done == [204]
     assert record(c, rec["id"])["user_agent"] == agent
     assert c.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
+
+
+def test_erasure_by_ip_does_not_wait_for_unrelated_ingests(make_app, sql, test_db):
+    """Without an index on the stored `ip` (migration 007), the rows an IP erasure must look
+    at are found by a plain read first and locked by `seq`: an uncommitted ingest of another
+    visitor does not hold the erasure up (nor would the erasure hold up ingest)."""
+    import threading
+
+    from helpers import db_conn
+
+    from sidecar import commit, db
+    from sidecar.validation import validate_consent
+
+    app = make_app(SP_IP_STORAGE="none")
+    c = app.test_client()
+    ingest(c, ip="192.0.2.10")
+
+    class Collect:
+        def write(self, item):
+            self.item = item
+
+    got = Collect()
+    commit.insert_consent(None, db.Tables("t_"), validate_consent(consent_payload(
+        ip="198.51.100.99")), dict(app.config), committer=got)
+    t = db.Tables("t_")
+    with db_conn(test_db) as slow:
+        with slow.cursor() as cur:  # another visitor's ingest, not committed yet
+            if got.item.ua:
+                cur.execute(commit.UA_INSERT.format(user_agents=t.user_agents) + "(%s,%s)",
+                            got.item.ua)
+            cur.execute(commit.CONSENT_INSERT.format(consents=t.consents)
+                        + commit.CONSENT_ROW, got.item.consent)
+        done = []
+        eraser = threading.Thread(target=lambda: done.append(erase(c, ip="192.0.2.10")))
+        eraser.start()
+        eraser.join(5)
+        blocked = eraser.is_alive()
+        slow.commit()
+        eraser.join(60)
+    assert not blocked
+    assert done == [{"erased": 0, "unattributed": 0}]  # `none` keeps nothing to match
