@@ -250,3 +250,21 @@ def test_migration_007_on_an_empty_table(old_db, make_app):
     client = _app(make_app).test_client()
     assert "ua_id" in _columns(old_db)
     assert client.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
+
+
+def test_stored_vocabularies_match_validation(make_app, test_db):
+    """action, method and screenshot status are ENUMs and categories and signals bit sets
+    (migration 007, codec.py): a value validation accepts must have its place there, so a
+    new method or category needs a migration, and this test says so."""
+    from sidecar import codec, validation
+    make_app()
+    types = {r["COLUMN_NAME"]: r["COLUMN_TYPE"] for r in run_sql(
+        test_db, "SELECT COLUMN_NAME, COLUMN_TYPE FROM information_schema.COLUMNS WHERE"
+                 " TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 't_sp_consents'")}
+    for column, values in (("action", validation.ACTIONS), ("method", validation.METHODS)):
+        assert types[column] == "enum(" + ",".join(f"'{v}'" for v in values) + ")", column
+    assert types["screenshot_status"] == "enum('pending','done','failed','skipped','erased')"
+    # 007 converted the JSON of exactly these names, in this order (bit i = name i)
+    assert list(codec.CATEGORY_BIT) == ["necessary", "preferences", "statistics", "marketing"]
+    assert list(codec.SIGNAL_BIT) == ["gpc", "dnt"]
+    assert types["categories"].startswith("tinyint") and len(codec.CATEGORY_BIT) <= 8
