@@ -33,6 +33,8 @@ UA_INSERT = "INSERT IGNORE INTO {user_agents} (id, user_agent) VALUES "
 # row each), not an index over every consent (most have no user).
 WP_USER_INSERT = "INSERT INTO {wp_users} (wp_user_id, consent_seq) VALUES "
 WP_USER_ROW = "(%s, (SELECT seq FROM {consents} WHERE id = %s))"
+_NAMES = [c.strip() for c in CONSENT_INSERT.split("(", 1)[1].split(")", 1)[0].split(",")]
+_ID, _WP_USER = _NAMES.index("id"), _NAMES.index("wp_user_id")  # in a consent row
 JOB_INSERT = (
     "INSERT INTO {jobs} (consent_seq, page_url, render_key, viewport,"
     " language, banner_version, status, available_at, created_at) VALUES ")
@@ -60,7 +62,8 @@ def write_batch(conn, t: Tables, batch: list) -> None:
     sql += CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
     for item in batch:
         values.extend(item.consent)
-    users = [(item.consent[16], item.consent[0]) for item in batch if item.consent[16]]
+    users = [(item.consent[_WP_USER], item.consent[_ID]) for item in batch
+             if item.consent[_WP_USER]]
     if users:
         sql += ";\n" + WP_USER_INSERT.format(wp_users=t.wp_users) + ",".join(
             [WP_USER_ROW.format(consents=t.consents)] * len(users))
