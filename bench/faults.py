@@ -60,7 +60,7 @@ sys.path.insert(0, str(ROOT))
 
 from stack import Stack, free_port  # noqa: E402
 
-from sidecar import jobs  # noqa: E402
+from sidecar import codec, jobs  # noqa: E402
 from sidecar.browser import process_tree  # noqa: E402
 from sidecar.db import Tables, connect_args  # noqa: E402
 from sidecar.signing import CONSENT_SALT, serializer  # noqa: E402
@@ -256,8 +256,9 @@ def records_by_event(stack: Stack, event_ids: list[str]) -> dict[str, int]:
                 chunk = event_ids[i:i + 500]
                 cur.execute(f"SELECT event_id, COUNT(*) AS n FROM `{stack.table_prefix}sp_consents`"
                             f" WHERE event_id IN ({', '.join(['%s'] * len(chunk))})"
-                            " GROUP BY event_id", chunk)
-                found.update({r["event_id"]: r["n"] for r in cur.fetchall()})
+                            " GROUP BY event_id", [codec.uuid_to_db(e) for e in chunk])
+                found.update({codec.uuid_from_db(r["event_id"]): r["n"]
+                              for r in cur.fetchall()})
         conn.commit()
     finally:
         conn.close()

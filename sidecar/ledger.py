@@ -26,6 +26,7 @@ from datetime import timedelta
 import pymysql
 import pymysql.cursors
 
+from . import codec
 from .clock import rfc3339, utcnow
 from .db import Tables, connect
 
@@ -93,6 +94,12 @@ def legacy_link(prev: str, rec_hash: str, pos: int) -> str:
 def _tables(prefix: str) -> tuple[str, str, str]:
     t = Tables(prefix)
     return t.consents, t.chain, t.seals
+
+
+def _legacy_table(prefix: str) -> str:
+    """The old unkeyed chain's positions and links (migration 007 moved them out of the
+    consent rows): one row per record sealed before migration 004."""
+    return Tables(prefix).legacy_chain
 
 
 def _scan_from(cur, s: str) -> int:
@@ -198,6 +205,7 @@ def _append(cur, cfg, key, pos, head, rows, scan_from, legacy_head=None) -> tupl
     links = []
     for row in rows:
         pos += 1
+        codec.from_db(row)
         mac = chain_mac(key, mac, pos, row["id"], row["hash"])
         links.append((pos, row["seq"], mac))
     cur.executemany(f"INSERT INTO {c} (pos, consent_seq, mac) VALUES (%s, %s, %s)", links)
@@ -216,6 +224,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
     is nothing to convert) or None when the old chain does not verify."""
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
+    lc = _legacy_table(prefix)
     key = cfg["LEDGER_KEYS"][-1]
     with conn.cursor() as cur:
         cur.execute(f"SELECT last_pos, head, legacy_head FROM {s} WHERE version = {KEYED}"
@@ -224,7 +233,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
         if last and last["legacy_head"] is None:
             conn.commit()
             return 0  # keyed sealing has begun: conversion is over
-        cur.execute(f"SELECT MAX(chain_pos) AS n FROM {t}")
+        cur.execute(f"SELECT MAX(chain_pos) AS n FROM {lc}")
         legacy_end = cur.fetchone()["n"] or 0
         pos, head = (last["last_pos"], last["head"]) if last else (0, GENESIS)
         conn.commit()
@@ -244,8 +253,9 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
             return None
         converted = 0
         while pos < legacy_end:
-            cur.execute(f"SELECT seq, id, hash, chain_pos, chain_hash FROM {t}"
-                        " WHERE chain_pos > %s ORDER BY chain_pos LIMIT 5000", (pos,))
+            cur.execute(f"SELECT r.seq, r.id, r.hash, lc.chain_pos, lc.chain_hash FROM {lc} lc"
+                        f" JOIN {t} r ON r.seq = lc.consent_seq"
+                        " WHERE lc.chain_pos > %s ORDER BY lc.chain_pos LIMIT 5000", (pos,))
             rows = cur.fetchall()
             if not rows:
                 break
@@ -346,19 +356,17 @@ def _anchor_offset(path: str, size: int, after: int, window: int = 65536) -> int
 # ---- verification -------------------------------------------------------------------------
 
 def _row_to_fields(row: dict) -> dict:
-    """The hashed form of a stored row (the same values insert hashed)."""
-    rec = {k: row[k] for k in CORE + PERSONAL if k not in ("categories", "signals",
-                                                          "occurred_at", "received_at")}
-    rec["categories"] = json.loads(row["categories"])
-    rec["signals"] = json.loads(row["signals"])
+    """The hashed form of a row read back in its logical form (`codec.from_db`): the same
+    values insert hashed."""
+    rec = {k: row[k] for k in CORE + PERSONAL if k not in ("occurred_at", "received_at")}
     rec["occurred_at"] = rfc3339(row["occurred_at"])
     rec["received_at"] = rfc3339(row["received_at"])
     return rec
 
 
-_COLS = ", ".join(f"r.{col}" for col in ("seq", "chain_pos", "chain_hash", "hash",
-                                          "personal_digest", "salt", "erased_at") + CORE
-                  + PERSONAL)
+_COLS = "lc.chain_pos, lc.chain_hash, " + codec.user_agent_sql() + ", " + ", ".join(
+    f"r.{col}" for col in ("seq", "hash", "personal_digest", "salt", "erased_at") + CORE
+    + PERSONAL if col != "user_agent")
 
 
 class _Legacy:
@@ -410,6 +418,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
     {ok, records, sealed, unsealed, head, key_ids, anchors, warnings, problems} and
     {from_pos, through_pos, end, complete, walked, chain_records}."""
     t, c, s = _tables(prefix)
+    joins = _record_joins(prefix)
     keys_by_id = {key_id(k): k for k in keys}
     problems: list[dict] = []
     warnings: list[str] = []
@@ -458,7 +467,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
             legacy = _Legacy({x["last_pos"]: x for x in cur.fetchall()})
             prev_seal_head: str | None = GENESIS
             if from_pos:
-                head = _start_at(cur, t, c, s, start, from_pos, end, legacy, problem)
+                head = _start_at(cur, t, c, s, joins, start, from_pos, end, legacy, problem)
                 cur.execute(f"SELECT head FROM {s} WHERE version = {KEYED} AND last_pos = %s",
                             (from_pos,))
                 at = cur.fetchall()
@@ -495,7 +504,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                              " AND last_pos <= %s ORDER BY last_pos", (from_pos, seal_stop))
                 seal_row = scur.fetchone()
                 expected_pos = from_pos + 1
-                for row in _chain_rows(cur, t, c, from_pos, stop):
+                for row in _chain_rows(cur, t, c, joins, from_pos, stop):
                     pos = row["pos"]
                     walked += 1
                     if pos != expected_pos:
@@ -578,7 +587,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
         # Records not in the keyed chain: old-chain records first (in old order), then new.
         if unsealed and not stopped:
             pending_legacy, checked, stopped, whole = _check_unsealed(
-                conn, t, c, s, unsealed if not legacy_only else "legacy", unsealed_limit,
+                conn, t, c, s, joins, unsealed if not legacy_only else "legacy", unsealed_limit,
                 legacy, problem, progress, deadline)
             if not from_pos and not stopped and stop >= end and whole:
                 legacy.finish(problem)
@@ -629,26 +638,35 @@ def _release(own: bool, *conns) -> None:
             conn.rollback()
 
 
-def _chain_rows(cur, t: str, c: str, after: int, through: int) -> Iterator[dict]:
-    """The chain rows after position `after` through `through`, each with its record, in
-    position order: one query per CHAIN_CHUNK positions (in the same snapshot), so that a
-    walk stopped by its deadline leaves at most one chunk unread."""
+def _record_joins(prefix: str) -> str:
+    """What a record `r` read with _COLS joins: its old-chain row (`lc`) and user agent."""
+    t = Tables(prefix)
+    return (f" LEFT JOIN {t.legacy_chain} lc ON lc.consent_seq = r.seq"
+            + codec.user_agent_join(t.user_agents, "r"))
+
+
+def _chain_rows(cur, t: str, c: str, joins: str, after: int,
+                through: int) -> Iterator[dict]:
+    """The chain rows after position `after` through `through`, each with its record in its
+    logical form, in position order: one query per CHAIN_CHUNK positions (in the same
+    snapshot), so that a walk stopped by its deadline leaves at most one chunk unread."""
     while after < through:
         upto = min(after + CHAIN_CHUNK, through)
         cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
-                    f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
+                    f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq{joins}"
                     " WHERE ch.pos > %s AND ch.pos <= %s ORDER BY ch.pos", (after, upto))
-        yield from cur
+        for row in cur:
+            yield codec.from_db(row)
         after = upto
 
 
-def _start_at(cur, t: str, c: str, s: str, start: dict, from_pos: int, end: int,
-              legacy: _Legacy, problem) -> str:
+def _start_at(cur, t: str, c: str, s: str, joins: str, start: dict, from_pos: int,
+              end: int, legacy: _Legacy, problem) -> str:
     """The link to go on from at `from_pos` (where a checkpoint or a re-check slice
     begins), checked against what the checkpoint verified; sets the old chain's state."""
     what = start.get("what") or f"position {from_pos}"
-    cur.execute(f"SELECT ch.mac, r.chain_pos, r.chain_hash FROM {c} ch LEFT JOIN {t} r"
-                " ON r.seq = ch.consent_seq WHERE ch.pos = %s", (from_pos,))
+    cur.execute(f"SELECT ch.mac, lc.chain_pos, lc.chain_hash FROM {c} ch LEFT JOIN {t} r"
+                f" ON r.seq = ch.consent_seq{joins} WHERE ch.pos = %s", (from_pos,))
     at = cur.fetchall()
     if from_pos > end or not at:
         problem(None, f"{what} vouches for chain position {from_pos}, but the chain ends"
@@ -664,7 +682,7 @@ def _start_at(cur, t: str, c: str, s: str, start: dict, from_pos: int, end: int,
     return stored
 
 
-def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
+def _check_unsealed(conn, t: str, c: str, s: str, joins: str, mode: str, limit: int | None,
                     legacy: _Legacy, problem, progress,
                     deadline) -> tuple[int, int, bool, bool]:
     """Check the records not in the keyed chain ("all", "recent": those after the newest
@@ -681,9 +699,9 @@ def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
             after = (newest[0]["max_seq"] or 0) if newest else 0
         if mode == "recent" and after == 0:
             mode = "all"  # nothing sealed yet: search the whole table
-        order = "r.chain_pos IS NULL, r.chain_pos, r.seq"
+        order = "lc.chain_pos IS NULL, lc.chain_pos, r.seq"
         if mode == "legacy":
-            where = "WHERE r.chain_pos IS NOT NULL"
+            where = "WHERE lc.chain_pos IS NOT NULL"
         elif mode == "all":
             where = f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE ch.consent_seq IS NULL"
         else:
@@ -691,7 +709,7 @@ def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
                      " AND ch.consent_seq IS NULL")
             order = "r.seq"
         whole = mode != "recent"
-        sql = f"SELECT {_COLS} FROM {t} r {where} ORDER BY {order}"
+        sql = f"SELECT {_COLS} FROM {t} r{joins} {where} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit) + 1}"
         cur.execute(sql)
@@ -700,6 +718,7 @@ def _check_unsealed(conn, t: str, c: str, s: str, mode: str, limit: int | None,
             if limit is not None and checked >= limit:
                 return old, checked, True, whole
             checked += 1
+            codec.from_db(row)
             _check_record(row, problem)
             if row["chain_pos"] is not None:
                 old += 1

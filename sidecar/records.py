@@ -7,16 +7,15 @@ Every function takes a connection and the `db.Tables` of the site; none needs Fl
 
 from __future__ import annotations
 
-import json
 import re
 
-from . import jobs, ledger
+from . import codec, jobs, ledger
 from .clock import rfc3339
 from .db import Tables, connect, transaction
 
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
-        "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "hash", "erased_at")
+        "city", "wp_user_id", "occurred_at", "received_at", "hash", "erased_at")
 # The proof of a consent with a render key is read from the render job of its key whose
 # range holds its chain position (jobs.queue_renders): the worker never writes the row. Rows
 # stored before migration 006, and skipped or erased ones (no key), keep their own columns.
@@ -31,7 +30,8 @@ _PROOF = (
     # shared: the render predates this consent, or its job serves other consents too
     " IF(c.render_key IS NULL, NULL, r.created_at < c.received_at OR j.consents > 1)"
     " AS render_shared")
-COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + "," + _PROOF + (
+COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + ", " + codec.user_agent_sql() + "," + \
+    _PROOF + (
     ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
     " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
     " r.banner_text_hash, r.created_at AS taken_at")
@@ -44,12 +44,14 @@ def _from(t: Tables) -> str:
             f" LEFT JOIN {t.render_jobs} j ON c.render_key IS NOT NULL"
             f" AND {jobs.job_of_consent(t)}"
             f" LEFT JOIN {t.renders} r ON r.id = IF(c.render_key IS NULL, c.render_id,"
-            " IF(j.status = 'done', j.render_id, NULL))")
+            " IF(j.status = 'done', j.render_id, NULL))"
+            + codec.user_agent_join(t.user_agents))
 
 
 def _fetch_one(conn, t: Tables, where: str, args: tuple) -> dict | None:
     with transaction(conn) as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM {_from(t)} WHERE c.{where}", args)
+        cur.execute(f"SELECT {COLUMNS} FROM {_from(t)} WHERE c.{where}",
+                    tuple(codec.uuid_to_db(a) for a in args))
         row = cur.fetchone()
     return to_record(row) if row else None
 
@@ -66,6 +68,7 @@ def get_by_event(conn, t: Tables, event_id: str) -> dict | None:
 
 def to_record(row: dict) -> dict:
     """The API form of a row (docs/api.md §4.2), plus `_seq` for pagination."""
+    codec.from_db(row)
     done = row["screenshot_status"] == "done"
     shot_url = f"/v1/consents/{row['id']}/screenshot" if done else None
     shot = {"status": row["screenshot_status"], "url": shot_url,
@@ -82,9 +85,9 @@ def to_record(row: dict) -> dict:
     return {
         "id": row["id"], "event_id": row["event_id"], "subject_id": row["subject_id"],
         "action": row["action"], "method": row["method"],
-        "categories": json.loads(row["categories"]), "page_url": row["page_url"],
+        "categories": row["categories"], "page_url": row["page_url"],
         "policy_version": row["policy_version"], "banner_version": row["banner_version"],
-        "language": row["language"], "signals": json.loads(row["signals"]), "ip": row["ip"],
+        "language": row["language"], "signals": row["signals"], "ip": row["ip"],
         "country": row["country"], "region": row["region"], "city": row["city"],
         "user_agent": row["user_agent"], "wp_user_id": row["wp_user_id"],
         "occurred_at": rfc3339(row["occurred_at"]), "received_at": rfc3339(row["received_at"]),
@@ -119,12 +122,16 @@ def decode_cursor(cursor: str) -> int:
     return int(cursor)
 
 
-def _where(filters: dict) -> tuple[list[str], list]:
+def _where(filters: dict, t: Tables) -> tuple[list[str], list]:
     where, args = ["c.erased_at IS NULL"], []
-    for col in ("subject_id", "country", "method", "page_url", "action", "wp_user_id"):
+    if filters.get("wp_user_id"):
+        where.append(f"c.seq IN (SELECT consent_seq FROM {t.wp_users} WHERE wp_user_id = %s)")
+        args.append(filters["wp_user_id"])
+    for col in ("subject_id", "country", "method", "page_url", "action"):
         if filters.get(col):
             where.append(f"c.{col} = %s")
-            args.append(filters[col])
+            args.append(codec.uuid_to_db(filters[col]) if col == "subject_id"
+                        else filters[col])
     if filters.get("from"):
         where.append("c.received_at >= %s")
         args.append(filters["from"])
@@ -138,7 +145,7 @@ def list_consents(conn, t: Tables, filters: dict, limit: int,
                   cursor: int | None) -> tuple[list, int | None]:
     """Newest first, keyset-paginated on `seq` (stable under concurrent inserts).
     `filters` holds already validated values; returns (records, next cursor seq or None)."""
-    where, args = _where(filters)
+    where, args = _where(filters, t)
     if cursor is not None:
         where.append("c.seq < %s")
         args.append(cursor)
@@ -154,7 +161,7 @@ def list_consents(conn, t: Tables, filters: dict, limit: int,
 def stream_consents(url: str | dict, t: Tables, filters: dict):
     """Yield every matching record, newest first, from an unbuffered cursor on a connection
     of its own to `url` (memory stays flat however many rows there are)."""
-    where, args = _where(filters)
+    where, args = _where(filters, t)
     conn = connect(url, streaming=True)
     try:
         with conn.cursor() as cur:
@@ -174,7 +181,7 @@ def screenshot_of(conn, t: Tables, record_id: str, thumb: bool = False) -> dict 
         cur.execute(
             f"SELECT s.mime, s.image, s.sha256 FROM {_from(t)}"
             f" JOIN {t.screenshots} s ON s.id = {image_col}"
-            " WHERE c.id = %s AND c.erased_at IS NULL", (record_id,))
+            " WHERE c.id = %s AND c.erased_at IS NULL", (codec.uuid_to_db(record_id),))
         row = cur.fetchone()
     return row
 

@@ -87,7 +87,7 @@ def test_a_venv_without_extras_serves_readyz_and_stores_a_consent(stack, tmp_pat
             assert json.loads(r.read())["id"]
         rows = stack_sql(stack, "sp_production",
                          f"SELECT COUNT(*) FROM wp_sp_consents WHERE event_id = "
-                         f"'{payload['event_id']}'")
+                         f"UNHEX(REPLACE('{payload['event_id']}', '-', ''))")
         assert rows == "1"
         # The app the venv serves is the installed one, not the repository's sources.
         where = subprocess.run([str(venv / "bin/python"), "-c",
