@@ -16,7 +16,7 @@ import hashlib
 from contextlib import contextmanager
 from datetime import timedelta
 
-from . import ledger, renders
+from . import codec, ledger, renders
 from .clock import utcnow
 from .db import Tables, transaction
 
@@ -83,8 +83,9 @@ def queue_renders(cur, t: Tables, freshness: int, first_pos: int, last_pos: int)
     if not added:
         return 0
     marks = ",".join(["%s"] * len(added))
-    cur.execute(f"SELECT seq, page_url, user_agent, language, banner_version FROM {t.consents}"
-                f" WHERE seq IN ({marks})", [k["seq"] for k in added])
+    cur.execute(f"SELECT c.seq, c.page_url, {codec.user_agent_sql()}, c.language,"
+                f" c.banner_version FROM {t.consents} c{codec.user_agent_join(t.user_agents)}"
+                f" WHERE c.seq IN ({marks})", [k["seq"] for k in added])
     samples = {r["seq"]: r for r in cur.fetchall()}
     now = utcnow()
     rows = []

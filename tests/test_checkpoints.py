@@ -9,7 +9,7 @@ import hmac
 
 import pytest
 from helpers import admin_headers, bulk_consents, consent_payload, make_token
-from test_ledger import _cli, chain, ingest, integrity
+from test_ledger import _cli, chain, db_id, ingest, integrity
 
 from sidecar import ledger
 from sidecar.clock import utcnow
@@ -42,7 +42,7 @@ def seal(client):
 
 def edit(sql, record_id):
     """Change a sealed record's choice in place (its hash no longer matches)."""
-    sql("UPDATE t_sp_consents SET method = 'reject_all' WHERE id = %s", (record_id,))
+    sql("UPDATE t_sp_consents SET method = 'reject_all' WHERE id = %s", (db_id(record_id),))
 
 
 def test_integrity_writes_a_keyed_checkpoint_and_goes_on_from_it(client, sql):
@@ -369,7 +369,7 @@ def test_unsealed_record_after_the_newest_seal_is_checked_incrementally(client, 
     ingest(client, 3)
     integrity(client)
     (rid,) = ingest(client, 1)  # not sealed: no integrity call, no worker
-    sql("UPDATE t_sp_consents SET policy_version = '99' WHERE id = %s", (rid,))
+    sql("UPDATE t_sp_consents SET policy_version = '99' WHERE id = %s", (db_id(rid),))
     report = ledger.advance_checkpoint(client.application.config)
     assert report["verified_from"] == 3 and report["unsealed"] == 1
     assert [p["id"] for p in report["problems"]] == [rid]

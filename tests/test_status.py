@@ -45,8 +45,9 @@ def test_purge_applies_a_retention_in_bounded_steps(make_app, sql, monkeypatch):
     for _ in range(3):
         r = c.post("/v1/consents", json={"token": make_token(consent_payload())})
         ids.append(r.get_json()["id"])
+    from sidecar import codec
     sql("UPDATE t_sp_consents SET received_at = received_at - INTERVAL 40 DAY WHERE id IN"
-        " (%s, %s)", (ids[0], ids[1]))
+        " (%s, %s)", (codec.uuid_to_db(ids[0]), codec.uuid_to_db(ids[1])))
     monkeypatch.setattr(admin, "PURGE_LIMIT", 1)
     first = c.post("/v1/purge", json={"days": 30}, headers=admin_headers()).get_json()
     assert (first["erased"], first["more"]) == (1, True)

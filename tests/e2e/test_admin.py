@@ -495,6 +495,8 @@ def test_the_plugins_retention_turns_older_records_into_tombstones(admin, full_s
                                                                      admin_api):
     """Issue 12: "Record retention (days)" reaches the sidecar through the daily upkeep."""
     from helpers import run_sql
+
+    from sidecar import codec
     wp = full_stack.wp_url
     old, recent = route_consent(wp), route_consent(wp)
     for body in (old, recent):
@@ -505,7 +507,7 @@ def test_the_plugins_retention_turns_older_records_into_tombstones(admin, full_s
     days = int(full_stack.wp_eval("echo secure_privacy_settings()['retention_days'];"))
     run_sql(full_stack.database_url(), f"UPDATE {full_stack.table_prefix}sp_consents SET"
             f" received_at = received_at - INTERVAL {days + 1} DAY WHERE id = %s",
-            (rec["id"],))
+            (codec.uuid_to_db(rec["id"]),))
     full_stack.wp_eval("secure_privacy_daily_maintenance();")
     assert admin_api.get(f"/v1/consents/{rec['id']}")[0] == 410  # a tombstone now
     assert len(records(admin_api, subject_id=recent["subject_id"])) == 1
