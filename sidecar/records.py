@@ -20,19 +20,50 @@ _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories",
 # The proof of a consent with a render key is read from the render job of its key in the
 # seal that took it (jobs.queue_renders): the worker never writes the consent row. Rows
 # stored before migration 006, and skipped or erased ones (no key), keep their own columns.
+# `pending` only while a render is coming: the record is not sealed yet, or its job is
+# queued or running. A record that has neither a job nor a render coming (sealed without a
+# job, or an old row whose queue entry is gone) reads as skipped, with that reason.
+NOT_QUEUED = "no render was queued for this record"
+_NO_JOB = "c.render_key IS NOT NULL AND j.id IS NULL AND ch.pos IS NOT NULL"
 _PROOF = (
-    " CASE WHEN c.render_key IS NULL THEN c.screenshot_status"
-    " WHEN j.status IN ('done', 'failed') THEN j.status ELSE 'pending' END"
+    " CASE WHEN c.render_key IS NULL AND c.screenshot_status = 'pending' THEN 'skipped'"
+    " WHEN c.render_key IS NULL THEN c.screenshot_status"
+    " WHEN j.status IN ('done', 'failed') THEN j.status"
+    f" WHEN {_NO_JOB} THEN 'skipped' ELSE 'pending' END"
     " AS screenshot_status,"
-    " CASE WHEN c.render_key IS NULL THEN c.screenshot_error"
-    " WHEN j.status = 'failed' THEN j.last_error END AS screenshot_error,"
+    " CASE WHEN c.render_key IS NULL AND c.screenshot_status = 'pending'"
+    f" THEN '{NOT_QUEUED}' WHEN c.render_key IS NULL THEN c.screenshot_error"
+    f" WHEN {_NO_JOB} THEN '{NOT_QUEUED}'"
+    " WHEN j.status <> 'done' THEN j.last_error END AS screenshot_error,"
     " CASE WHEN c.render_key IS NULL THEN c.banner_mismatch"
     " ELSE c.banner_version <> r.banner_version END AS banner_mismatch,"
-    " j.reused AS render_reused")
+    " j.reused AS render_reused, j.attempts AS job_attempts")
+# Whether the render proves other consents too: others of this record's seal (`j.consents`);
+# or the render was made before the job (`j.reused`); or the nearest earlier or later
+# finished job of the same render key is linked to it (jobs of a key take the newest fresh
+# render, so a render's jobs follow each other: two index seeks, never a scan of the key's
+# jobs). Rows stored before migration 006: another old row links it, or the first job of its
+# key took it.
+_SHARED = (
+    "CASE WHEN r.id IS NULL THEN NULL WHEN j.consents > 1 OR j.reused THEN 1"
+    " WHEN j.id IS NOT NULL THEN"
+    " (SELECT j2.render_id FROM {jobs} j2 WHERE j2.render_key = j.render_key"
+    " AND j2.status = 'done' AND j2.id < j.id ORDER BY j2.id DESC LIMIT 1) <=> r.id"
+    " OR (SELECT j2.render_id FROM {jobs} j2 WHERE j2.render_key = j.render_key"
+    " AND j2.status = 'done' AND j2.id > j.id ORDER BY j2.id LIMIT 1) <=> r.id"
+    " ELSE EXISTS (SELECT 1 FROM {consents} c2 WHERE c2.render_id = r.id AND c2.seq <> c.seq)"
+    " OR (SELECT j2.render_id FROM {jobs} j2 WHERE j2.render_key = r.render_key"
+    " AND j2.status = 'done' ORDER BY j2.id LIMIT 1) <=> r.id END")
 COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + "," + _PROOF + (
     ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
     " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
     " r.banner_text_hash, r.created_at AS taken_at")
+
+
+def columns(t: Tables) -> str:
+    """COLUMNS, and whether the render proves other consents too (`render_shared`)."""
+    shared = _SHARED.format(jobs=t.render_jobs, consents=t.consents)
+    return f"{COLUMNS}, {shared} AS render_shared"
 
 
 def _from(t: Tables) -> str:
@@ -47,7 +78,7 @@ def _from(t: Tables) -> str:
 
 def _fetch_one(conn, t: Tables, where: str, args: tuple) -> dict | None:
     with transaction(conn) as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM {_from(t)} WHERE c.{where}", args)
+        cur.execute(f"SELECT {columns(t)} FROM {_from(t)} WHERE c.{where}", args)
         row = cur.fetchone()
     return to_record(row) if row else None
 
@@ -62,17 +93,52 @@ def get_by_event(conn, t: Tables, event_id: str) -> dict | None:
     return _fetch_one(conn, t, "event_id = %s", (event_id,))
 
 
+# What every render shows: the page loaded with no cookies or storage (an anonymous visitor's
+# first visit) at the record's viewport and language, with the banner's first layer as it is
+# offered. Never the visitor's own choice, the preferences view, or a signed-in page.
+SHOWS = "first_layer_anonymous"
+
+
+def _missing_reason(status: str, error: str | None, row: dict) -> str | None:
+    """Why a record has no picture (yet), as a code (docs/api.md §4.2); None when done."""
+    error = error or ""
+    if status == "done":
+        return None
+    if status == "pending":
+        if row["chain_pos"] is None:
+            return "awaiting_seal"
+        return "retrying" if row.get("job_attempts") and error else "awaiting_render"
+    if "SP_SITE_ORIGINS" in error:
+        return "not_on_site_origins"
+    if status == "failed":
+        return "render_failed"
+    if status == "skipped":
+        if "e-mail address" in error:
+            return "email_in_path"
+        return "not_queued" if error == NOT_QUEUED else "skipped"
+    return status  # erased
+
+
 def to_record(row: dict) -> dict:
     """The API form of a row (docs/api.md §4.2), plus `_seq` for pagination."""
-    done = row["screenshot_status"] == "done"
+    status = row["screenshot_status"]
+    done = status == "done"
     shot_url = f"/v1/consents/{row['id']}/screenshot" if done else None
-    shot = {"status": row["screenshot_status"], "url": shot_url,
+    shot = {"status": status, "url": shot_url,
             "thumb_url": f"{shot_url}?size=thumb" if done else None,
-            "error": row["screenshot_error"]}
+            "error": row["screenshot_error"],
+            "reason": _missing_reason(status, row["screenshot_error"], row),
+            "taken_at": None, "reused": None, "shared": None, "shows": None}
     if done and row.get("viewport"):
+        shared = bool(row["render_shared"])
         shot.update({
-            "taken_at": rfc3339(row["taken_at"]), "viewport": row["viewport"],
-            "width": row["width"], "height": row["height"],
+            "taken_at": rfc3339(row["taken_at"]),
+            # Not made for this consent alone: made before it was received (linked from an
+            # earlier render when its record was sealed), or proving other consents too.
+            "reused": shared or bool(row["render_reused"])
+            or row["taken_at"] < row["received_at"],
+            "shared": shared, "shows": SHOWS,
+            "viewport": row["viewport"], "width": row["width"], "height": row["height"],
             "rendered_banner_version": row["rendered_banner_version"],
             "banner_text_hash": row["banner_text_hash"],
             # False flags evidence that shows a different banner than the one recorded.
@@ -141,7 +207,7 @@ def list_consents(conn, t: Tables, filters: dict, limit: int,
         where.append("c.seq < %s")
         args.append(cursor)
     with transaction(conn) as cur:
-        cur.execute(f"SELECT {COLUMNS} FROM {_from(t)} WHERE {' AND '.join(where)}"
+        cur.execute(f"SELECT {columns(t)} FROM {_from(t)} WHERE {' AND '.join(where)}"
                     " ORDER BY c.seq DESC LIMIT %s", (*args, limit + 1))
         rows = cur.fetchall()
     items = [to_record(r) for r in rows[:limit]]
@@ -156,7 +222,7 @@ def stream_consents(url: str | dict, t: Tables, filters: dict):
     conn = connect(url, streaming=True)
     try:
         with conn.cursor() as cur:
-            cur.execute(f"SELECT {COLUMNS} FROM {_from(t)}"
+            cur.execute(f"SELECT {columns(t)} FROM {_from(t)}"
                         f" WHERE {' AND '.join(where)} ORDER BY c.seq DESC", args)
             for row in cur:
                 yield to_record(row)
