@@ -123,10 +123,12 @@ SPEC = {
                     "taken_at": {"type": ["string", "null"], "format": "date-time",
                                  "description": "When the render was made (null without one)"},
                     "reused": {"type": ["boolean", "null"],
-                               "description": "The render predates this consent or serves "
-                                              "other consents too"},
+                               "description": "The render predates this consent or is known "
+                                              "to serve other consents too"},
                     "shared": {"type": ["boolean", "null"],
-                               "description": "The render serves other consents too"},
+                               "description": "The render is known to serve other consents "
+                                              "(sealed with this one, or made for earlier "
+                                              "ones)"},
                     "shows": {"enum": [None, "first_layer_anonymous"],
                               "description": "The banner's first layer as offered to an "
                                              "anonymous visitor on that page, at the "

@@ -38,22 +38,15 @@ _PROOF = (
     " CASE WHEN c.render_key IS NULL THEN c.banner_mismatch"
     " ELSE c.banner_version <> r.banner_version END AS banner_mismatch,"
     " j.reused AS render_reused, j.attempts AS job_attempts")
-# Whether the render proves other consents too: others of this record's seal (`j.consents`);
-# or the render was made before the job (`j.reused`); or the nearest earlier or later
-# finished job of the same render key is linked to it (jobs of a key take the newest fresh
-# render, so a render's jobs follow each other: two index seeks, never a scan of the key's
-# jobs). Rows stored before migration 006: another old row links it, or the first job of its
-# key took it.
+# Whether the render is known to prove other consents: others of this record's seal
+# (`j.consents`), or earlier ones it was made for (`j.reused`: it predates the job). Rows
+# stored before migration 006: another old row links it (one seek on `idx_render`). A later
+# job that reuses this record's render is not looked for: render jobs have no index on
+# `render_id`, and every other way to find one scans all jobs of the render key.
 _SHARED = (
-    "CASE WHEN r.id IS NULL THEN NULL WHEN j.consents > 1 OR j.reused THEN 1"
-    " WHEN j.id IS NOT NULL THEN"
-    " (SELECT j2.render_id FROM {jobs} j2 WHERE j2.render_key = j.render_key"
-    " AND j2.status = 'done' AND j2.id < j.id ORDER BY j2.id DESC LIMIT 1) <=> r.id"
-    " OR (SELECT j2.render_id FROM {jobs} j2 WHERE j2.render_key = j.render_key"
-    " AND j2.status = 'done' AND j2.id > j.id ORDER BY j2.id LIMIT 1) <=> r.id"
-    " ELSE EXISTS (SELECT 1 FROM {consents} c2 WHERE c2.render_id = r.id AND c2.seq <> c.seq)"
-    " OR (SELECT j2.render_id FROM {jobs} j2 WHERE j2.render_key = r.render_key"
-    " AND j2.status = 'done' ORDER BY j2.id LIMIT 1) <=> r.id END")
+    "CASE WHEN r.id IS NULL THEN NULL WHEN j.id IS NOT NULL THEN j.consents > 1 OR j.reused"
+    " ELSE EXISTS (SELECT 1 FROM {consents} c2 WHERE c2.render_id = r.id"
+    " AND c2.seq <> c.seq) END")
 COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + "," + _PROOF + (
     ", ch.pos AS chain_pos, LOWER(HEX(ch.mac)) AS chain_hash,"
     " r.viewport, r.width, r.height, r.banner_version AS rendered_banner_version,"
@@ -61,8 +54,8 @@ COLUMNS = ", ".join(f"c.{col}" for col in _OWN) + "," + _PROOF + (
 
 
 def columns(t: Tables) -> str:
-    """COLUMNS, and whether the render proves other consents too (`render_shared`)."""
-    shared = _SHARED.format(jobs=t.render_jobs, consents=t.consents)
+    """COLUMNS, and whether the render is known to prove other consents (`render_shared`)."""
+    shared = _SHARED.format(consents=t.consents)
     return f"{COLUMNS}, {shared} AS render_shared"
 
 
@@ -134,7 +127,7 @@ def to_record(row: dict) -> dict:
         shot.update({
             "taken_at": rfc3339(row["taken_at"]),
             # Not made for this consent alone: made before it was received (linked from an
-            # earlier render when its record was sealed), or proving other consents too.
+            # earlier render when its record was sealed), or known to prove other consents.
             "reused": shared or bool(row["render_reused"])
             or row["taken_at"] < row["received_at"],
             "shared": shared, "shows": SHOWS,

@@ -1,5 +1,5 @@
 """Evidence that says exactly what it is (issue 12, finding 7 and 8): a record's screenshot
-object says when its picture was rendered, whether that render was made for it alone or is
+object says when its picture was rendered, whether that render predates it or is known to be
 shared with other consents, what state of the banner it shows, and why there is no picture
 (and whether one is still coming) — against the real MariaDB, with the worker's database
 side for real and a fixed picture for its browser (tests/fake_worker.py)."""
@@ -54,7 +54,7 @@ def assert_no_picture(s: dict, status: str, reason: str, error: str | None) -> N
     assert all(s[k] is None for k in GONE), s  # nothing claimed about a picture there is not
 
 
-def test_a_render_made_for_one_consent_alone_is_not_reused_and_says_what_it_shows(
+def test_a_render_made_for_one_consent_is_not_reused_and_says_what_it_shows(
         make_app):
     app = make_app()
     c = app.test_client()
@@ -78,8 +78,7 @@ def test_a_render_shared_by_the_consents_of_one_seal_is_reused_for_each(make_app
     assert len({s["taken_at"] for s in shots}) == 1
 
 
-def test_an_older_render_reused_for_a_later_consent_predates_it_and_both_say_shared(
-        make_app, sql):
+def test_an_older_render_reused_for_a_later_consent_predates_it_and_says_so(make_app, sql):
     app = make_app()
     c = app.test_client()
     first = ingest(c)
@@ -90,16 +89,31 @@ def test_an_older_render_reused_for_a_later_consent_predates_it_and_both_say_sha
     s = rec["screenshot"]
     assert when(s["taken_at"]) < when(rec["received_at"])
     assert (s["reused"], s["shared"], s["reason"]) == (True, True, None)
-    # The first consent's render now serves a later consent too: it says so.
-    assert (shot(c, first)["reused"], shot(c, first)["shared"]) == (True, True)
+    assert s["taken_at"] == shot(c, first)["taken_at"]
 
-    # Once that render is out of its window, a new consent gets a render of its own, and the
-    # earlier jobs of the key are not mistaken for sharing it.
+    # Once that render is out of its window, a new consent gets a render of its own, and no
+    # earlier job of the key is mistaken for sharing it.
     sql("UPDATE t_sp_renders SET created_at = created_at - INTERVAL 2 DAY")
     newest = ingest(c)
     assert run_worker(app).loaded == [SITE + "/about/"]
     assert (shot(c, newest)["reused"], shot(c, newest)["shared"]) == (False, False)
-    assert shot(c, first)["shared"] is True and shot(c, later)["shared"] is True
+    assert shot(c, later)["shared"] is True
+
+
+def test_an_old_row_linking_its_render_directly_is_shared_when_another_row_links_it(
+        make_app, sql):
+    """Rows stored before migration 006 name their render in `render_id`, without a job."""
+    app = make_app()
+    c = app.test_client()
+    a, b = ingest(c), ingest(c, page_url=SITE + "/other/")
+    run_worker(app)
+    (render,) = sql("SELECT id FROM t_sp_renders WHERE page_url = %s", (SITE + "/about/",))
+    sql("UPDATE t_sp_consents SET render_key = NULL, render_id = %s, screenshot_status ="
+        " 'done' WHERE id = %s", (render["id"], a))
+    assert (shot(c, a)["status"], shot(c, a)["shared"]) == ("done", False)
+    sql("UPDATE t_sp_consents SET render_key = NULL, render_id = %s, screenshot_status ="
+        " 'done' WHERE id = %s", (render["id"], b))
+    assert shot(c, a)["shared"] is True and shot(c, b)["reused"] is True
 
 
 def test_a_page_not_on_site_origins_is_skipped_with_the_exact_reason(make_app):

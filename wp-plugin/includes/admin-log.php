@@ -504,7 +504,7 @@ function secure_privacy_utc_seconds( $utc ): ?int {
 /**
  * What a record's screenshot is, in sentences that claim no more than the record holds: when
  * the picture was rendered against when the decision was made, whether the render was made
- * for this consent alone or is shared and reused, which state of the banner it shows, and,
+ * after this consent was received, or predates it or is shared, which state of the banner it shows, and,
  * without a picture, why not and whether one is still coming.
  *
  * @param array    $rec A record from the sidecar (its `screenshot` object, docs/api.md §4.2).
@@ -590,9 +590,9 @@ function secure_privacy_screenshot_account( array $rec, ?int $now = null ): arra
 		if ( empty( $shot['reused'] ) ) {
 			$text = $after
 				/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
-				? sprintf( __( 'Rendered %1$s, %2$s after the decision, for this consent alone.', 'secure-privacy' ), $local, $gap )
+				? sprintf( __( 'Rendered %1$s, %2$s after the decision and after the sidecar received it.', 'secure-privacy' ), $local, $gap )
 				/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
-				: sprintf( __( 'Rendered %1$s, %2$s before the decision as WordPress timed it, but for this consent alone, after the sidecar received it: the two servers\' clocks differ.', 'secure-privacy' ), $local, $gap );
+				: sprintf( __( 'Rendered %1$s, %2$s before the decision as WordPress timed it, but after the sidecar received it: the two servers\' clocks differ.', 'secure-privacy' ), $local, $gap );
 			$add( 'sp-shot-when', '', $text );
 		} elseif ( $early ) {
 			$add(

@@ -96,9 +96,9 @@ final class ScreenshotAccountTest extends SP_WP_TestCase {
 		return $lines;
 	}
 
-	public function test_a_render_for_this_consent_alone_says_how_long_after_the_decision(): void {
+	public function test_a_render_of_its_own_says_how_long_after_the_decision_and_the_receipt(): void {
 		$lines = $this->account( $this->rec() );
-		$this->assertStringContainsString( '3 mins after the decision, for this consent alone.', $lines['sp-shot-when']['text'] );
+		$this->assertStringContainsString( '3 mins after the decision and after the sidecar received it.', $lines['sp-shot-when']['text'] );
 		$this->assertArrayNotHasKey( 'sp-shot-shared', $lines );
 		$this->assertStringContainsString( 'first layer as it is offered to an anonymous visitor', $lines['sp-shot-shows']['text'] );
 		$this->assertSame( 'Desktop view 1280×800, language sv-SE.', $lines['sp-shot-view']['text'] );
@@ -131,7 +131,7 @@ final class ScreenshotAccountTest extends SP_WP_TestCase {
 			)
 		);
 		$this->assertStringEndsWith( '20 seconds after the decision.', $lines['sp-shot-when']['text'] );
-		$this->assertStringNotContainsString( 'alone', $lines['sp-shot-when']['text'] );
+		$this->assertStringNotContainsString( 'received', $lines['sp-shot-when']['text'] );
 		$this->assertArrayHasKey( 'sp-shot-shared', $lines );
 	}
 
