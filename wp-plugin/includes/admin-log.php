@@ -89,7 +89,7 @@ function secure_privacy_render_log_list(): void {
 	printf( '<a class="page-title-action" id="sp-export-csv" href="%s">%s</a> ', esc_url( add_query_arg( 'format', 'csv', $export_url ) ), esc_html__( 'Export CSV', 'secure-privacy' ) );
 	printf( '<a class="page-title-action" href="%s">%s</a>', esc_url( add_query_arg( 'format', 'ndjson', $export_url ) ), esc_html__( 'Export NDJSON', 'secure-privacy' ) );
 	echo '<hr class="wp-header-end">';
-	echo '<p class="sp-lead">' . esc_html__( 'Every consent decision made on this site, newest first, as the sidecar keeps it. Open a record to see the page as the visitor saw it.', 'secure-privacy' ) . '</p>';
+	echo '<p class="sp-lead">' . esc_html__( 'Every consent decision made on this site, newest first, as the sidecar keeps it. Open a record to see its evidence, with a screenshot of the page and its banner as they were offered.', 'secure-privacy' ) . '</p>';
 
 	secure_privacy_render_log_filters( $filters );
 
@@ -437,7 +437,7 @@ function secure_privacy_render_log_record( string $id ): void {
 			</div>
 		</div>
 		<div class="postbox sp-box sp-record-proof">
-			<h2 class="sp-box-title"><?php esc_html_e( 'What the visitor saw', 'secure-privacy' ); ?></h2>
+			<h2 class="sp-box-title"><?php esc_html_e( 'What the page offered', 'secure-privacy' ); ?></h2>
 			<div class="inside">
 				<?php
 				$shot = is_array( $rec['screenshot'] ?? null ) ? $rec['screenshot'] : array();
