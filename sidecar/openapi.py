@@ -106,10 +106,39 @@ SPEC = {
                 "user_agent": {"type": "string"}, "wp_user_id": {"type": "integer"},
                 "occurred_at": {"type": "string", "format": "date-time"},
                 "received_at": {"type": "string", "format": "date-time"},
-                "screenshot": {"type": "object", "properties": {
+                "screenshot": {"type": "object", "required": [
+                    "status", "url", "thumb_url", "error", "reason", "taken_at", "reused",
+                    "shared", "shows"], "properties": {
                     "status": {"enum": ["pending", "done", "failed", "skipped", "erased"]},
                     "url": {"type": ["string", "null"]},
-                    "error": {"type": ["string", "null"]}}},
+                    "thumb_url": {"type": ["string", "null"]},
+                    "error": {"type": ["string", "null"],
+                              "description": "Why it failed or was skipped, as stored; while "
+                                             "pending, why the last attempt failed"},
+                    "reason": {"enum": [None, "awaiting_seal", "awaiting_render", "retrying",
+                                        "not_on_site_origins", "email_in_path", "not_queued",
+                                        "skipped", "render_failed", "erased"],
+                               "description": "Why there is no picture (null when done); "
+                                              "pending only while a render is coming"},
+                    "taken_at": {"type": ["string", "null"], "format": "date-time",
+                                 "description": "When the render was made (null without one)"},
+                    "reused": {"type": ["boolean", "null"],
+                               "description": "The render predates this consent or is known "
+                                              "to serve other consents too"},
+                    "shared": {"type": ["boolean", "null"],
+                               "description": "The render is known to serve other consents "
+                                              "(sealed with this one, or made for earlier "
+                                              "ones)"},
+                    "shows": {"enum": [None, "first_layer_anonymous"],
+                              "description": "The banner's first layer as offered to an "
+                                             "anonymous visitor on that page, at the "
+                                             "record's viewport and language: never the "
+                                             "visitor's own choice or a signed-in view"},
+                    "viewport": {"enum": ["desktop", "mobile"]},
+                    "width": {"type": "integer"}, "height": {"type": "integer"},
+                    "rendered_banner_version": {"type": "string"},
+                    "banner_text_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "banner_version_match": {"type": "boolean"}}},
                 "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "chain": {"type": ["object", "null"], "properties": {
                     "position": {"type": "integer"}, "hash": {"type": "string"}}},

@@ -41,7 +41,8 @@ def test_ingest_stores_record_and_returns_verifiable_receipt(client, sql):
         assert rec[field] == p[field], field
     assert rec["occurred_at"].startswith(p["occurred_at"][:19])
     assert rec["screenshot"] == {"status": "pending", "url": None, "thumb_url": None,
-                                 "error": None}
+                                 "error": None, "reason": "awaiting_seal", "taken_at": None,
+                                 "reused": None, "shared": None, "shows": None}
     assert len(rec["hash"]) == 64
     receipt = load_receipt(body["receipt"], TEST_KEYS)
     assert receipt["id"] == body["id"] and receipt["event_id"] == p["event_id"]

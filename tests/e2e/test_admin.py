@@ -235,7 +235,26 @@ def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_s
     match = d.find_element(By.ID, "sp-banner-match")
     assert match.get_attribute("class") == (
         "sp-ok" if shot["screenshot"]["banner_version_match"] else "sp-warn")
+    assert_shot_account(d, shot)
+    assert_no_serious_axe_violation(d, ".sp-record")
     save_page(d, "consent-record")
+
+    # A second visitor on the same page: its record reuses the render and its page says so;
+    # both pages say what their records hold.
+    visit_as_new_visitor(d, full_stack, "/?page_id=2")
+    other, _ = consent_click(d, "accept-all")
+    (rec2,) = wait_records(admin_api, 1, subject_id=other)
+
+    def shot_of(rid):
+        body = admin_api.get(f"/v1/consents/{rid}")[1]
+        return body if body["screenshot"]["status"] == "done" else None
+    second = wait_for(lambda: shot_of(rec2["id"]), 45, interval=0.5, what="the second shot")
+    assert second["screenshot"]["reused"] is True
+    login(d, full_stack)
+    assert second["screenshot"]["taken_at"] == shot["screenshot"]["taken_at"]
+    for body in (second, admin_api.get(f"/v1/consents/{rec['id']}")[1]):
+        admin_get(d, full_stack, f"admin.php?page=secure-privacy-log&consent={body['id']}")
+        assert_shot_account(d, body)
 
     # CSV export through WordPress, with the log's filters.
     admin_get(d, full_stack, f"admin.php?page=secure-privacy-log&subject_id={subject}")
@@ -247,6 +266,37 @@ def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_s
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert [r["id"] for r in rows] == [rec["id"]]
     assert rows[0]["subject_id"] == subject and rows[0]["marketing"] == "true"
+
+
+def assert_shot_account(d, rec: dict) -> None:
+    """The record page says what the API's screenshot object holds, and no more: the render
+    time against the decision, reuse, the first layer it shows; never "right after the
+    decision" or "reload in a moment"."""
+    shot = rec["screenshot"]
+    text = d.find_element(By.CSS_SELECTOR, ".sp-record-proof").text
+    assert "right after the decision" not in text and "reload" not in text
+    when = d.find_element(By.ID, "sp-shot-when").text
+    taken = datetime.fromisoformat(shot["taken_at"])
+    decided = datetime.fromisoformat(rec["occurred_at"])
+    assert ("after the decision" if taken >= decided else "before the decision") in when, when
+    assert ("after the sidecar received it" in when) is (not shot["reused"]), (when, shot)
+    assert bool(d.find_elements(By.ID, "sp-shot-shared")) is shot["reused"]
+    assert "anonymous visitor" in d.find_element(By.ID, "sp-shot-shows").text
+
+
+def assert_no_serious_axe_violation(d, include: str) -> None:
+    """axe-core (node_modules) on the elements matching `include` of the current page."""
+    if not d.execute_script("return !!window.axe"):
+        d.execute_script((ROOT / "node_modules" / "axe-core" / "axe.min.js").read_text())
+    d.set_script_timeout(60)
+    result = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        axe.run({include: [[arguments[0]]]}, {resultTypes: ['violations']})
+          .then((r) => done(r.violations.filter((v) => ['serious', 'critical']
+            .includes(v.impact)).map((v) => v.id + ': ' + v.nodes.map((n) => n.target)
+            .join(' '))))
+          .catch((e) => done(['error: ' + e]));""", include)
+    assert result == [], result
 
 
 def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
