@@ -528,7 +528,7 @@ def job_of(stack: Stack, event_id: str) -> dict | None:
                 f" j.status AS screenshot_status, j.render_id"
                 f" FROM `{p}sp_consents` c JOIN `{p}sp_chain` ch ON ch.consent_seq = c.seq"
                 f" JOIN `{p}sp_render_jobs` j ON {jobs.job_of_consent(Tables(p))}"
-                " WHERE c.event_id = %s", (event_id,))
+                " WHERE c.event_id = %s", (codec.uuid_to_db(event_id),))
             rows = cur.fetchall()
             for row in rows:
                 cur.execute(f"SELECT COUNT(*) AS n FROM `{p}sp_renders` WHERE render_key = %s",

@@ -154,13 +154,36 @@ def test_test_connection_reports_readiness_and_version(admin, full_stack):
     assert "Connected to the sidecar" in notice_text(d)
 
 
+def _site_workers(full_stack) -> list[int]:
+    """The pids of every `sidecar worker` writing heartbeats for this site (its database and
+    table prefix), found through /proc: the stack's own, and any a test started."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            env = dict(e.split(b"=", 1) for e in (entry / "environ").read_bytes().split(b"\0")
+                       if b"=" in e)
+        except OSError:
+            continue
+        if b"worker" in argv and any(a.endswith((b"sidecar", b"sidecar.cli")) for a in argv) \
+                and env.get(b"SP_DATABASE_URL", b"").decode() == full_stack.database_url() \
+                and env.get(b"SP_TABLE_PREFIX", b"").decode() == full_stack.table_prefix:
+            pids.append(int(entry.name))
+    return pids
+
+
 def test_test_connection_fails_naming_the_fix_when_no_worker_runs(admin, full_stack):
-    """The worker stopped (SIGSTOP) and its last heartbeat two minutes old, as if it died."""
+    """The site's workers stopped (SIGSTOP) and their last heartbeats two minutes old, as if
+    they had died."""
     import signal
 
     from helpers import run_sql
-    worker = full_stack.procs["worker"].pid
-    os.kill(worker, signal.SIGSTOP)
+    workers = _site_workers(full_stack)
+    assert full_stack.procs["worker"].pid in workers, workers
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)
     try:
         run_sql(full_stack.database_url(), f"UPDATE {full_stack.table_prefix}sp_workers"
                 " SET seen_at = seen_at - INTERVAL 2 MINUTE")
@@ -171,7 +194,8 @@ def test_test_connection_fails_naming_the_fix_when_no_worker_runs(admin, full_st
         assert "No screenshot worker has been seen in the last minute" in result.text
         assert "Start the worker on the sidecar's host" in result.text
     finally:
-        os.kill(worker, signal.SIGCONT)
+        for pid in workers:
+            os.kill(pid, signal.SIGCONT)
 
 
 def test_admin_actions_need_capability_and_nonce(browser, full_stack):
