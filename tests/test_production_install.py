@@ -116,7 +116,16 @@ def test_gunicorn_listens_on_loopback_unless_sp_bind_says_otherwise(monkeypatch,
     monkeypatch.delenv("SP_BIND", raising=False)
     if value is not None:
         monkeypatch.setenv("SP_BIND", value)
-    assert runpy.run_path(str(ROOT / "gunicorn.conf.py"))["bind"] == bind
+    assert runpy.run_path(str(ROOT / "sidecar" / "gunicorn_conf.py"))["bind"] == bind
+
+
+def test_the_repository_gunicorn_conf_is_the_packaged_one():
+    """`-c gunicorn.conf.py` (the image, the test stack) and `-c python:sidecar.gunicorn_conf`
+    (any directory, the systemd units) are the same settings and hooks."""
+    shim = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    packaged = runpy.run_path(str(ROOT / "sidecar" / "gunicorn_conf.py"))
+    for name in ("bind", "worker_class", "workers", "timeout", "on_starting"):
+        assert name in shim and name in packaged, name
 
 
 def test_the_image_takes_its_bind_from_sp_bind_only():
