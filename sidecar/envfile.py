@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="the sidecar's URL as WordPress reaches it (default: from --bind)")
     p.add_argument("--anchor-file", default=None, metavar="FILE",
                    help="SP_ANCHOR_FILE (default: the sidecar's own default for this user)")
+    p.add_argument("--retention-days", type=int, default=None, metavar="N",
+                   help="SP_RETENTION_DAYS: `sidecar purge` (the daily timer) erases records"
+                        " older than N days (default: not set, records are kept)")
     p.add_argument("--force", action="store_true", help="replace an existing file")
 
 
@@ -117,6 +120,10 @@ def init(args: argparse.Namespace) -> int:
         "SP_ANCHOR_FILE": os.path.abspath(os.path.expanduser(anchor)),
         "SP_BIND": args.bind,
     }
+    if args.retention_days is not None:
+        if args.retention_days < 0:
+            return fail("--retention-days must be 0 (keep) or more")
+        values["SP_RETENTION_DAYS"] = str(args.retention_days)
     try:
         config.load(env=values)  # what the sidecar will read must pass its own checks
         lines = [f"{k}={quote(v)}" for k, v in values.items()]
