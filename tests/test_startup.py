@@ -274,6 +274,17 @@ def test_init_never_overwrites_without_force(tmp_path):
     assert list(tmp_path.iterdir()) == [tmp_path / "mine.env"]  # no temporary file left
 
 
+def test_init_sets_a_retention_only_when_asked(tmp_path):
+    base = ["--database-url", "mysql://u:p@127.0.0.1/db", "--site-origin", SITE]
+    assert init(tmp_path, "a.env", *base).returncode == 0
+    assert "SP_RETENTION_DAYS" not in read_env_file(tmp_path / "a.env")
+    assert init(tmp_path, "b.env", *base, "--retention-days", "1825").returncode == 0
+    assert read_env_file(tmp_path / "b.env")["SP_RETENTION_DAYS"] == "1825"
+    r = init(tmp_path, "c.env", *base, "--retention-days", "-1")
+    assert r.returncode == 2 and "--retention-days" in one_line(r.stderr)
+    assert not (tmp_path / "c.env").exists()
+
+
 def test_init_keeps_a_password_with_shell_characters_intact(tmp_path):
     url = "mysql://wp:pa$s'w\"o`rd\\x@127.0.0.1:3306/wordpress"
     r = init(tmp_path, "--database-url", url, "--site-origin", SITE)
