@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from helpers import SITE, TEST_KEYS, TEST_TOKENS, secret
+from helpers import SITE, TEST_KEYS, TEST_TOKENS, require_packages, secret
 from stack import free_port, http_status
 
 from sidecar import config
@@ -313,8 +313,7 @@ UNITS = ["secure-privacy-sidecar@.service", "secure-privacy-worker@.service",
 
 
 def test_the_systemd_units_verify(tmp_path):
-    if not shutil.which("systemd-analyze"):
-        pytest.skip("systemd-analyze is not installed (Debian package systemd)")
+    require_packages("systemd")
     # The units run /opt/secure-privacy/bin/…: here, the test venv's programs stand in.
     opt = tmp_path / "opt"
     (opt / "bin").mkdir(parents=True)
