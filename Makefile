@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install lint test-python test-php test-js bench test-faults
+.PHONY: demo test install lint test-python test-php test-js bench test-faults bench-scale
 
 ## make demo: install what is missing, start the whole stack in the foreground, print READY.
 demo: install
@@ -32,3 +32,10 @@ test-js: install
 ## sidecar SIGKILLs, MariaDB down 60 s, browser kills; exact counts, exit 1 if anything is lost.
 test-faults: install
 	$(PY) bench/faults.py
+
+## make bench-scale: the ledger and storage at 1M records (bench/scale.py; RECORDS=100000 for a
+## quick run, RECORDS=100000,1000000 for both): bytes per record, GET /v1/integrity, sidecar
+## verify with its peak memory, sealing; private MariaDB in a fresh temp folder.
+RECORDS ?= 1000000
+bench-scale: install
+	$(PY) bench/scale.py --records $(RECORDS) $(if $(JSON),--json $(JSON))

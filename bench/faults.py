@@ -60,8 +60,9 @@ sys.path.insert(0, str(ROOT))
 
 from stack import Stack, free_port  # noqa: E402
 
+from sidecar import codec, jobs  # noqa: E402
 from sidecar.browser import process_tree  # noqa: E402
-from sidecar.db import connect_args  # noqa: E402
+from sidecar.db import Tables, connect_args  # noqa: E402
 from sidecar.signing import CONSENT_SALT, serializer  # noqa: E402
 
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36 sp-faults"
@@ -255,8 +256,9 @@ def records_by_event(stack: Stack, event_ids: list[str]) -> dict[str, int]:
                 chunk = event_ids[i:i + 500]
                 cur.execute(f"SELECT event_id, COUNT(*) AS n FROM `{stack.table_prefix}sp_consents`"
                             f" WHERE event_id IN ({', '.join(['%s'] * len(chunk))})"
-                            " GROUP BY event_id", chunk)
-                found.update({r["event_id"]: r["n"] for r in cur.fetchall()})
+                            " GROUP BY event_id", [codec.uuid_to_db(e) for e in chunk])
+                found.update({codec.uuid_from_db(r["event_id"]): r["n"]
+                              for r in cur.fetchall()})
         conn.commit()
     finally:
         conn.close()
@@ -519,14 +521,13 @@ def job_of(stack: Stack, event_id: str) -> dict | None:
     p = stack.table_prefix
     try:
         with conn.cursor() as cur:
-            # The consent's render job: the one of its render key in the seal that took it.
+            # The consent's render job: the one of its render key whose range holds its
+            # chain position (the join records.py reads the proof through).
             cur.execute(
                 f"SELECT j.id, j.status, j.attempts, j.last_error, j.render_key,"
                 f" j.status AS screenshot_status, j.render_id"
                 f" FROM `{p}sp_consents` c JOIN `{p}sp_chain` ch ON ch.consent_seq = c.seq"
-                f" JOIN `{p}sp_render_jobs` j ON j.key16 = c.render_key AND j.seal_id ="
-                f" (SELECT s.id FROM `{p}sp_seals` s WHERE s.version = 2 AND"
-                "  s.last_pos >= ch.pos ORDER BY s.last_pos LIMIT 1)"
+                f" JOIN `{p}sp_render_jobs` j ON {jobs.job_of_consent(Tables(p))}"
                 " WHERE c.event_id = %s", (event_id,))
             rows = cur.fetchall()
             for row in rows:

@@ -371,6 +371,18 @@ class Stack:
             "-d", f"error_log={self.log_dir / 'php-errors.log'}", "-d", "memory_limit=256M",
             "-S", f"127.0.0.1:{self.wp_port}", "-t", str(self.wp_dir)], env=env, cwd=self.wp_dir)
         wait_until(lambda: http_status(self.wp_url + "/") == 200, "WordPress", 60, log, proc)
+        if port_open(self.sidecar_port):
+            self.connect_plugin()
+
+    def connect_plugin(self) -> None:
+        """What the site owner does once the sidecar runs: Test connection. When it passes,
+        the banner goes live for visitors (until then only administrators see it)."""
+        out = self.wp_eval("$r = secure_privacy_test_connection();"
+                           " echo wp_json_encode(['live' => secure_privacy_is_live(),"
+                           " 'checks' => $r['checks']]);")
+        result = json.loads(out[out.index("{"):])
+        if not result["live"]:
+            raise StackError(f"Test connection did not pass: {result['checks']}")
 
     def install_plugin(self) -> None:
         """Copy wp-plugin/ into the site (a fresh copy each start, so edits show up)."""
@@ -442,6 +454,8 @@ require_once ABSPATH . 'wp-settings.php';
                                        "sidecar:create_app()"], env=env, cwd=ROOT)
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)
+        if (self.wp_dir / "wp-config.php").exists() and port_open(self.wp_port):
+            self.connect_plugin()
 
     def start_worker(self, name: str = "worker", env: dict | None = None,
                      **more: str) -> subprocess.Popen:

@@ -10,13 +10,14 @@ import json
 import re
 import uuid
 from datetime import date, datetime, time, timedelta
+from time import monotonic
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
 from . import erasure, jobs, ledger, records
 from . import stats as statistics
-from .clock import utcnow
-from .db import get_db, tables
+from .clock import rfc3339, utcnow
+from .db import get_db, hand_back, tables
 from .errors import ApiError
 from .openapi import MAX_WP_USER_ID
 from .validation import ACTIONS, CATEGORIES, METHODS, UUID4
@@ -227,6 +228,34 @@ def erasures():
     return jsonify({"erased": n})
 
 
+# Records one POST /v1/purge tombstones at most: the caller repeats while `more` is true.
+PURGE_LIMIT = 5000
+MAX_RETENTION_DAYS = 36500
+
+
+@bp.post("/v1/purge")
+def purge():
+    """Apply a retention: `{"days": n}` tombstones (as erasure does) up to PURGE_LIMIT records
+    received more than n days ago, oldest first → `{"erased", "before", "more"}`. The plugin's
+    daily cron sends its "Record retention (days)" setting here."""
+    from .api import json_body
+    body = json_body()
+    days = body.get("days")
+    if isinstance(days, float) and days.is_integer():
+        days = int(days)
+    if not isinstance(days, int) or isinstance(days, bool) or \
+            not 1 <= days <= MAX_RETENTION_DAYS:
+        raise ApiError(422, "invalid_payload",
+                       f"days: must be an integer from 1 to {MAX_RETENTION_DAYS}", field="days")
+    cutoff = utcnow() - timedelta(days=days)
+    conn = get_db()
+    n = erasure.purge_older_than(conn, tables(), cutoff, limit=PURGE_LIMIT)
+    more = erasure.any_older_than(conn, tables(), cutoff)
+    current_app.logger.info("purge", extra={"fields": {"days": days, "erased": n,
+                                                       "more": more}})
+    return jsonify({"erased": n, "before": rfc3339(cutoff), "more": more})
+
+
 CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", *CATEGORIES,
               "page_url", "policy_version", "banner_version",
               "language", "gpc", "dnt", "ip", "country", "region", "city", "user_agent",
@@ -285,15 +314,65 @@ def stats():
                     "to": request.args.get("to"), "groups": groups})
 
 
+@bp.get("/v1/status")
+def status():
+    """What the plugin's Test connection checks: the site origins this sidecar screenshots,
+    whether a screenshot worker is alive, the queue and the ledger's backlog."""
+    from .api import _version
+    cfg, conn, t = current_app.config, get_db(), tables()
+    seen = jobs.workers(conn, t)
+    return jsonify({
+        "version": _version(), "time": rfc3339(utcnow()),
+        "site_origins": cfg["SITE_ORIGINS"],
+        "worker_alive": any(w["alive"] for w in seen),
+        "workers": [{"name": w["name"], "host": w["host"], "alive": w["alive"],
+                     "started_at": rfc3339(w["started_at"]), "seen_at": rfc3339(w["seen_at"]),
+                     "seen_seconds_ago": w["seen_seconds_ago"], "renders": w["renders"]}
+                    for w in seen],
+        "screenshot_queue": jobs.queue_depth(conn, t),
+        "unsealed": records.unsealed_count(conn, t),
+        "ledger_key_derived": cfg["LEDGER_KEYS_DERIVED"],
+        "anchor_file": bool(cfg["ANCHOR_FILE"]),
+        "retention_days": cfg["SP_RETENTION_DAYS"]})
+
+
 @bp.get("/v1/integrity")
 def integrity():
-    """Seal what is pending, then verify every record, the keyed chain, every seal and the
-    heads anchored in this host's anchor file."""
+    """Seal what is pending, then verify incrementally within about a second: from the
+    newest keyed checkpoint to the end of the chain, plus the next slice of the rolling
+    re-check of older records (docs/ledger.md, "Checkpoints"). The answer says exactly what
+    it checked. `?full=1` verifies everything from the genesis, on ledgers of at most
+    FULL_REQUEST_MAX positions (409 above: that is `sidecar verify`'s job)."""
     cfg = current_app.config
+    full = _choice("full", ("0", "1"), "0") == "1"
+    began = monotonic()
     jobs.seal(get_db(), cfg)
-    report = ledger.verify(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"],
-                           cfg["LEDGER_KEYS"],
-                           anchors=[cfg["ANCHOR_FILE"]] if cfg["ANCHOR_FILE"] else [])
+    if full:
+        end = ledger.sealed_end(get_db(), cfg["SP_TABLE_PREFIX"])
+        if end > ledger.FULL_REQUEST_MAX:
+            raise ApiError(409, "too_large_for_request",
+                           f"The ledger holds {end} sealed records; a full verification above"
+                           f" {ledger.FULL_REQUEST_MAX} runs as `sidecar verify` (with"
+                           " progress), not in a request")
+        report = ledger.full_verify(cfg)
+        report.update(checkpoint=None, verified_from=0, verified_through=report["through_pos"],
+                      chain_end=report["end"], recheck=None)
+        for k in ("from_pos", "through_pos", "end", "walked", "chain_records"):
+            report.pop(k)
+    else:
+        # A second connection of the pool streams the seals beside the chain.
+        pool = current_app.extensions["sp_pool"]
+        second = pool.get()
+        try:
+            report = ledger.advance_checkpoint(
+                cfg, get_db(), budget=ledger.REQUEST_BUDGET, recheck=ledger.REQUEST_RECHECK,
+                deadline=began + ledger.REQUEST_SECONDS,
+                recheck_deadline=began + ledger.REQUEST_SECONDS
+                + ledger.REQUEST_RECHECK_SECONDS, second=second)
+        except BaseException:
+            hand_back(pool, second, broken=True)
+            raise
+        hand_back(pool, second)
     report["ledger_key_derived"] = cfg["LEDGER_KEYS_DERIVED"]
     if cfg["LEDGER_KEYS_DERIVED"]:
         report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)

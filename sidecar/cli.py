@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="anchor file(s) to check the chain against, e.g. exported from"
                              " GET /v1/integrity/anchors (default: SP_ANCHOR_FILE)")
     verify.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    verify.add_argument("--no-checkpoint", action="store_true",
+                        help="do not record a 'full' checkpoint when everything verifies")
     seal = sub.add_parser("seal", help="seal pending records into the hash chain now")
     seal.add_argument("--sweep", action="store_true",
                       help="search the whole table for unsealed records, not the recent part")
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")
         return 0
     if args.command == "verify":
-        return _verify(cfg, args.anchors, args.quiet)
+        return _verify(cfg, args.anchors, args.quiet, not args.no_checkpoint)
     if args.command == "seal":
         from . import jobs
         conn = db.connect(cfg["SP_DATABASE_URL"])
@@ -103,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-def _verify(cfg: dict, anchors: list[str] | None, quiet: bool) -> int:
+def _verify(cfg: dict, anchors: list[str] | None, quiet: bool, write: bool = True) -> int:
     import time
 
     from . import ledger
@@ -113,11 +115,16 @@ def _verify(cfg: dict, anchors: list[str] | None, quiet: bool) -> int:
 
     def progress(n: int) -> None:
         if not quiet:
-            print(f"verify: {n} records checked, {time.monotonic() - started:.0f} s",
+            took = time.monotonic() - started
+            print(f"verify: {n} records checked, {took:.0f} s ({n / max(took, 1e-9):,.0f}/s)",
                   file=sys.stderr, flush=True)
 
-    report = ledger.verify(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"],
-                           cfg["LEDGER_KEYS"], anchors=anchors, progress=progress)
+    report = ledger.full_verify(cfg, anchors=anchors, progress=progress, write=write)
+    if not quiet:
+        took = time.monotonic() - started
+        print(f"verify: done, {report['records']} records ({report['sealed']} sealed) in"
+              f" {took:.1f} s ({report['records'] / max(took, 1e-9):,.0f}/s)",
+              file=sys.stderr, flush=True)
     if cfg["LEDGER_KEYS_DERIVED"]:
         report["warnings"].insert(0, ledger.DERIVED_KEY_WARNING)
     if not anchors:

@@ -5,7 +5,6 @@ that render when the record is sealed (jobs.queue_renders), without touching the
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import queue
@@ -15,7 +14,7 @@ import uuid
 
 import pymysql
 
-from . import geo, ledger, metrics, records, renders
+from . import codec, geo, ledger, metrics, records, renders
 from .clock import rfc3339, utcnow
 from .db import Tables, close_quietly, connect, connect_args, rollback_quietly
 from .ips import ip_fingerprint, stored_ip
@@ -25,9 +24,18 @@ log = logging.getLogger("sidecar.records")
 CONSENT_INSERT = (
     "INSERT INTO {consents} (id, event_id, subject_id, action, method, categories,"
     " page_url, render_key, policy_version, banner_version, language, signals, ip, country,"
-    " region, city, user_agent, wp_user_id, occurred_at, received_at, screenshot_status,"
+    " region, city, ua_id, wp_user_id, occurred_at, received_at, screenshot_status,"
     " screenshot_error, hash, personal_digest, salt, ip_fp) VALUES ")
 CONSENT_ROW = "(" + ",".join(["%s"] * 26) + ")"
+# Each user agent is stored once (codec.ua_id); its row is written before the consents that
+# name it, in the same transaction and round trip.
+UA_INSERT = "INSERT IGNORE INTO {user_agents} (id, user_agent) VALUES "
+# The records of signed-in visitors are found by WordPress user through sp_wp_users (one
+# row each), not an index over every consent (most have no user).
+WP_USER_INSERT = "INSERT INTO {wp_users} (wp_user_id, consent_seq) VALUES "
+WP_USER_ROW = "(%s, (SELECT seq FROM {consents} WHERE id = %s))"
+_NAMES = [c.strip() for c in CONSENT_INSERT.split("(", 1)[1].split(")", 1)[0].split(",")]
+_ID, _WP_USER = _NAMES.index("id"), _NAMES.index("wp_user_id")  # in a consent row
 # InnoDB rolled the transaction (or, for a lock wait timeout, the statement) back because of
 # another transaction, not because of this data: the same writes are tried again.
 TRANSIENT = (1213, 1205)  # ER_LOCK_DEADLOCK, ER_LOCK_WAIT_TIMEOUT
@@ -40,9 +48,22 @@ def write_batch(conn, t: Tables, batch: list) -> None:
     when the INSERT succeeded. A deadlock or lock wait timeout (another transaction's doing)
     is retried up to ATTEMPTS times. Raises, rolled back, otherwise."""
     values: list = []
-    sql = CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
+    # In id order, so two batches naming the same new user agents lock them in one order.
+    agents = sorted({item.ua for item in batch if item.ua})
+    sql = ""
+    if agents:
+        sql = UA_INSERT.format(user_agents=t.user_agents) + ",".join(["(%s,%s)"] * len(agents))
+        sql += ";\n"
+        values.extend(v for agent in agents for v in agent)
+    sql += CONSENT_INSERT.format(consents=t.consents) + ",".join([CONSENT_ROW] * len(batch))
     for item in batch:
         values.extend(item.consent)
+    users = [(item.consent[_WP_USER], item.consent[_ID]) for item in batch
+             if item.consent[_WP_USER]]
+    if users:
+        sql += ";\n" + WP_USER_INSERT.format(wp_users=t.wp_users) + ",".join(
+            [WP_USER_ROW.format(consents=t.consents)] * len(users))
+        values.extend(v for user in users for v in user)
     for attempt in range(1, ATTEMPTS + 1):
         try:
             with conn.cursor() as cur:
@@ -62,13 +83,13 @@ def write_batch(conn, t: Tables, batch: list) -> None:
 
 
 class Pending:
-    """One consent on its way to the database: its row, and for the group committer the
-    event it waits on and what writing it raised."""
+    """One consent on its way to the database: its row, its user agent's (id, text) or None,
+    and for the group committer the event it waits on and what writing it raised."""
 
-    __slots__ = ("consent", "done", "error")
+    __slots__ = ("consent", "ua", "done", "error")
 
-    def __init__(self, consent: tuple, event: bool = True):
-        self.consent = consent
+    def __init__(self, consent: tuple, event: bool = True, ua: tuple | None = None):
+        self.consent, self.ua = consent, ua
         self.done = threading.Event() if event else None
         self.error: BaseException | None = None
 
@@ -190,17 +211,22 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
         viewport = renders.viewport_for(rec["user_agent"])
         key16 = bytes.fromhex(renders.render_key(proof, rec["banner_version"], viewport,
                                                  rec["language"]))[:16]
-    consent = (rec["id"], rec["event_id"], rec["subject_id"], rec["action"], rec["method"],
-               json.dumps(rec["categories"]), rec["page_url"], key16, rec["policy_version"],
-               rec["banner_version"], rec["language"], json.dumps(rec["signals"]), rec["ip"],
-               country, region, city, rec["user_agent"], rec["wp_user_id"], occurred, now,
-               status, error, rec["hash"], digest, salt,
-               ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"]))
+    agent = codec.ua_id(rec["user_agent"], cfg["LEDGER_KEYS"][-1])
+    consent = (codec.uuid_to_db(rec["id"]), codec.uuid_to_db(rec["event_id"]),
+               codec.uuid_to_db(rec["subject_id"]), rec["action"], rec["method"],
+               codec.categories_to_db(rec["categories"]), rec["page_url"], key16,
+               rec["policy_version"], rec["banner_version"], rec["language"],
+               codec.signals_to_db(rec["signals"]), rec["ip"],
+               country, region, city, agent, rec["wp_user_id"], occurred, now,
+               status, error, codec.hex_to_db(rec["hash"]), codec.hex_to_db(digest),
+               codec.hex_to_db(salt), codec.fp_to_db(
+                   ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"])))
+    ua = (agent, rec["user_agent"]) if agent is not None else None
     try:
         if committer is not None:
-            committer.write(Pending(consent))
+            committer.write(Pending(consent, ua=ua))
         else:
-            write_batch(conn(), t, [Pending(consent, event=False)])
+            write_batch(conn(), t, [Pending(consent, event=False, ua=ua)])
     except pymysql.err.IntegrityError as e:
         if e.args and e.args[0] == 1062:  # the event is already recorded
             existing = records.get_by_event(conn(), t, payload["event_id"])

@@ -1,9 +1,10 @@
-"""The screenshot queue in the site's database: one render job per render key among the
-records of a seal (written in the seal's transaction), claiming jobs under a lease, retries
-with backoff, the render lock, stored images and renders. A job is also the set-wise link
-between consents and their proof: `records.py` finds a consent's render through the job
-of its key in the seal that took it. No function here writes a consent row. The browser
-loop that works the queue is `screenshots.Worker`.
+"""The screenshot queue in the site's database: render jobs written by each seal for the
+records it took (one job per render, its range of chain positions extended as records
+come), claiming jobs under a lease, retries with backoff, the render lock, stored images
+and renders. A job is also the set-wise link between consents and their proof:
+`records.py` finds a consent's render through the job of its render key whose range holds
+the consent's chain position. No function here writes a consent row. The browser loop
+that works the queue is `screenshots.Worker`.
 
 Every function takes a connection (or, for `queue_renders`, the seal's cursor) and the
 `db.Tables` of the site; each commits what it did before it returns.
@@ -15,7 +16,7 @@ import hashlib
 from contextlib import contextmanager
 from datetime import timedelta
 
-from . import ledger, renders
+from . import codec, ledger, renders
 from .clock import utcnow
 from .db import Tables, transaction
 
@@ -25,69 +26,83 @@ JOB_COLUMNS = ("id, render_key, page_url, viewport, language, banner_version, at
 
 def job_of_consent(t: Tables) -> str:
     """The JOIN condition between a consent `c` at chain position `ch` and its render job
-    `j`: the job of its render key in the seal that took it."""
-    return ("j.key16 = c.render_key AND j.seal_id = (SELECT s.id FROM"
-            f" {t.seals} s WHERE s.version = {ledger.KEYED} AND s.last_pos >= ch.pos"
-            " ORDER BY s.last_pos LIMIT 1)")
+    `j`: the job of its render key whose range of positions holds `ch.pos`."""
+    return (f"j.id = (SELECT j2.id FROM {t.render_jobs} j2 WHERE j2.key16 = c.render_key"
+            " AND j2.first_pos <= ch.pos ORDER BY j2.first_pos DESC LIMIT 1)"
+            " AND ch.pos <= j.last_pos")
 
 
 def renders_in_use(cur, t: Tables, render_ids: list) -> set:
     """Those of `render_ids` that still prove a consent not erased (through a render job,
-    or for rows stored before migration 006 through `render_id`)."""
-    if not render_ids:
-        return set()
-    marks = ",".join(["%s"] * len(render_ids))
-    cur.execute(f"SELECT DISTINCT j.render_id FROM {t.render_jobs} j"
-                f" JOIN {t.seals} s ON s.id = j.seal_id"
-                f" JOIN {t.chain} ch ON ch.pos BETWEEN s.first_pos AND s.last_pos"
-                f" JOIN {t.consents} c ON c.seq = ch.consent_seq AND c.render_key = j.key16"
-                f" WHERE j.render_id IN ({marks}) AND c.erased_at IS NULL"
-                f" UNION SELECT render_id FROM {t.consents} WHERE render_id IN ({marks})"
-                " AND erased_at IS NULL", (*render_ids, *render_ids))
-    return {r["render_id"] for r in cur.fetchall()}
+    or for rows stored before migration 006 through `render_id`). One indexed look-up per
+    render that stops at the first consent found."""
+    kept = set()
+    for render_id in render_ids:
+        cur.execute(f"SELECT 1 FROM {t.render_jobs} j"
+                    f" JOIN {t.chain} ch ON ch.pos BETWEEN j.first_pos AND j.last_pos"
+                    f" JOIN {t.consents} c ON c.seq = ch.consent_seq AND c.render_key = j.key16"
+                    " WHERE j.render_id = %s AND c.erased_at IS NULL LIMIT 1", (render_id,))
+        found = cur.fetchall()
+        if not found:
+            cur.execute(f"SELECT 1 FROM {t.consents} WHERE render_id = %s"
+                        " AND erased_at IS NULL LIMIT 1", (render_id,))
+            found = cur.fetchall()
+        if found:
+            kept.add(render_id)
+    return kept
 
 
-def queue_renders(cur, t: Tables, freshness: int, seal_id: int, first_pos: int,
-                  last_pos: int) -> int:
-    """In the transaction of seal `seal_id` (chain positions first_pos..last_pos): write one
-    render job per render key among its records. A key with a render made within
-    `freshness` seconds before its newest record gets a job that is done at once (the
-    render is reused); the others are queued. Return the number of jobs written."""
+def queue_renders(cur, t: Tables, freshness: int, first_pos: int, last_pos: int) -> int:
+    """In the transaction of the seal of chain positions first_pos..last_pos: give the
+    records of each render key among them a render job. The key's newest job covers them
+    (its range is extended to `last_pos`) while it is queued or running, or done with a
+    render made within `freshness` seconds before the newest of them (the render is
+    reused, nothing is rendered); otherwise a new job is queued. Return the number of new
+    jobs."""
     cur.execute(f"SELECT c.render_key AS key16, MIN(c.seq) AS seq, COUNT(*) AS n,"
-                f" MAX(c.received_at) AS newest FROM {t.chain} ch"
+                f" MIN(ch.pos) AS first, MAX(c.received_at) AS newest FROM {t.chain} ch"
                 f" JOIN {t.consents} c ON c.seq = ch.consent_seq"
                 " WHERE ch.pos BETWEEN %s AND %s AND c.render_key IS NOT NULL"
                 " AND c.erased_at IS NULL GROUP BY c.render_key", (first_pos, last_pos))
     keys = cur.fetchall()
     if not keys:
         return 0
-    marks = ",".join(["%s"] * len(keys))
-    cur.execute(f"SELECT seq, page_url, user_agent, language, banner_version FROM {t.consents}"
-                f" WHERE seq IN ({marks})", [k["seq"] for k in keys])
+    added = []
+    for k in keys:
+        cur.execute(f"SELECT j.id, j.status, r.created_at AS rendered FROM {t.render_jobs} j"
+                    f" LEFT JOIN {t.renders} r ON r.id = j.render_id WHERE j.key16 = %s"
+                    " ORDER BY j.first_pos DESC LIMIT 1 FOR UPDATE", (k["key16"],))
+        newest = cur.fetchone()
+        if newest and (newest["status"] in ("queued", "running") or (
+                newest["status"] == "done" and newest["rendered"] is not None
+                and newest["rendered"] >= k["newest"] - timedelta(seconds=freshness))):
+            cur.execute(f"UPDATE {t.render_jobs} SET last_pos = %s, consents = consents + %s"
+                        " WHERE id = %s", (last_pos, k["n"], newest["id"]))
+        else:
+            added.append(k)
+    if not added:
+        return 0
+    marks = ",".join(["%s"] * len(added))
+    cur.execute(f"SELECT c.seq, c.page_url, {codec.user_agent_sql()}, c.language,"
+                f" c.banner_version FROM {t.consents} c{codec.user_agent_join(t.user_agents)}"
+                f" WHERE c.seq IN ({marks})", [k["seq"] for k in added])
     samples = {r["seq"]: r for r in cur.fetchall()}
     now = utcnow()
     rows = []
-    for k in keys:
+    for k in added:
         c = samples[k["seq"]]
         proof = renders.proof_url(c["page_url"])
         if proof is None:  # ingest gives no key to such a page; an old row may have one
             continue
         viewport = renders.viewport_for(c["user_agent"])
-        key = renders.render_key(proof, c["banner_version"], viewport, c["language"])
-        cur.execute(f"SELECT id, created_at FROM {t.renders} WHERE render_key = %s"
-                    " AND created_at >= %s ORDER BY id DESC LIMIT 1",
-                    (key, k["newest"] - timedelta(seconds=freshness)))
-        fresh = cur.fetchone()
-        done = fresh is not None
-        rows.append((seal_id, bytes(k["key16"]), key, proof[:2048], viewport, c["language"],
-                     c["banner_version"], k["n"], "done" if done else "queued", now,
-                     fresh["id"] if done else None, int(done), now, now if done else None))
-    if rows:
-        cur.executemany(
-            f"INSERT INTO {t.render_jobs} (seal_id, key16, render_key, page_url, viewport,"
-            " language, banner_version, consents, status, available_at, render_id, reused,"
-            " created_at, finished_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s,%s)",
-            rows)
+        rows.append((bytes(k["key16"]), k["first"], last_pos,
+                     renders.render_key(proof, c["banner_version"], viewport, c["language"]),
+                     proof[:2048], viewport, c["language"], c["banner_version"], k["n"],
+                     now, now))
+    cur.executemany(
+        f"INSERT INTO {t.render_jobs} (key16, first_pos, last_pos, render_key, page_url,"
+        " viewport, language, banner_version, consents, status, available_at, created_at)"
+        " VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s,'queued',%s,%s)", rows)
     return len(rows)
 
 
@@ -98,7 +113,7 @@ def seal(conn, cfg: dict, **kwargs) -> int:
     freshness = int(cfg.get("SP_SCREENSHOT_FRESHNESS", 86400))
 
     def on_sealed(cur, seal_id, first_pos, last_pos):
-        queue_renders(cur, t, freshness, seal_id, first_pos, last_pos)
+        queue_renders(cur, t, freshness, first_pos, last_pos)
 
     return ledger.seal(conn, cfg, on_sealed=on_sealed, **kwargs)
 
@@ -156,9 +171,9 @@ def link(conn, t: Tables, job: dict, render: dict) -> int:
     with transaction(conn) as cur:
         return cur.execute(
             f"UPDATE {t.render_jobs} SET status = 'done', render_id = %s,"
-            " reused = (%s < created_at), locked_until = NULL, last_error = NULL,"
-            " finished_at = %s WHERE id = %s OR (render_key = %s AND status = 'queued')",
-            (render["id"], render["created_at"], utcnow(), job["id"], job["render_key"]))
+            " locked_until = NULL, last_error = NULL, finished_at = %s"
+            " WHERE id = %s OR (render_key = %s AND status = 'queued')",
+            (render["id"], utcnow(), job["id"], job["render_key"]))
 
 
 def fail(conn, t: Tables, job: dict, reason: str, final: bool, backoff: float) -> None:
@@ -176,6 +191,35 @@ def fail(conn, t: Tables, job: dict, reason: str, final: bool, backoff: float) -
             cur.execute(f"UPDATE {t.render_jobs} SET status = 'queued', locked_until = NULL,"
                         f" available_at = %s, last_error = %s WHERE {same}",
                         (utcnow() + delay, reason, job["id"], job["render_key"]))
+
+
+# A worker writes its row at least this often; one not seen for WORKER_GONE seconds is gone.
+HEARTBEAT_SECONDS = 10
+WORKER_GONE = 60
+
+
+def heartbeat(conn, t: Tables, name: str, host: str, pid: int, started_at, renders: int) -> None:
+    """Record that worker `name` is alive (its row is written, or its time updated)."""
+    with transaction(conn) as cur:
+        cur.execute(f"INSERT INTO {t.workers} (name, host, pid, started_at, seen_at, renders)"
+                    " VALUES (%s, %s, %s, %s, %s, %s) ON DUPLICATE KEY UPDATE"
+                    " seen_at = VALUES(seen_at), renders = VALUES(renders)",
+                    (name[:191], host[:191], pid, started_at, utcnow(), renders))
+
+
+def workers(conn, t: Tables) -> list[dict]:
+    """The workers seen in the last day, most recent first, each with `alive` (seen within
+    WORKER_GONE seconds) and `seen_seconds_ago`."""
+    now = utcnow()
+    with transaction(conn) as cur:
+        cur.execute(f"SELECT name, host, pid, started_at, seen_at, renders FROM {t.workers}"
+                    " WHERE seen_at >= %s ORDER BY seen_at DESC LIMIT 20",
+                    (now - timedelta(days=1),))
+        rows = cur.fetchall()
+    for r in rows:
+        ago = max(0.0, (now - r["seen_at"]).total_seconds())
+        r.update(seen_seconds_ago=round(ago, 1), alive=ago <= WORKER_GONE)
+    return rows
 
 
 def queue_depth(conn, t: Tables) -> int:

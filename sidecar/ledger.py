@@ -19,9 +19,14 @@ import json
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
+import pymysql
+import pymysql.cursors
+
+from . import codec
 from .clock import rfc3339, utcnow
 from .db import Tables, connect
 
@@ -91,6 +96,12 @@ def _tables(prefix: str) -> tuple[str, str, str]:
     return t.consents, t.chain, t.seals
 
 
+def _legacy_table(prefix: str) -> str:
+    """The old unkeyed chain's positions and links (migration 007 moved them out of the
+    consent rows): one row per record sealed before migration 004."""
+    return Tables(prefix).legacy_chain
+
+
 def _scan_from(cur, s: str) -> int:
     """The `seq` after which unsealed records are searched: what the newest seal at least
     LOOKBACK_SECONDS old had reached (so a record that committed late is still found)."""
@@ -102,6 +113,15 @@ def _scan_from(cur, s: str) -> int:
         if row["sealed_at"] <= cutoff:
             return row["max_seq"] or 0
     return (rows[-1]["scan_from"] or 0) if len(rows) == 100 else 0
+
+
+def sealed_end(conn, prefix: str) -> int:
+    """The chain position the newest keyed seal ends at (0 before the first)."""
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT MAX(last_pos) AS n FROM {_tables(prefix)[2]} WHERE version = {KEYED}")
+        n = cur.fetchone()["n"]
+    conn.commit()
+    return int(n or 0)
 
 
 def unsealed_count(conn, prefix: str) -> int:
@@ -185,6 +205,7 @@ def _append(cur, cfg, key, pos, head, rows, scan_from, legacy_head=None) -> tupl
     links = []
     for row in rows:
         pos += 1
+        codec.from_db(row)
         mac = chain_mac(key, mac, pos, row["id"], row["hash"])
         links.append((pos, row["seq"], mac))
     cur.executemany(f"INSERT INTO {c} (pos, consent_seq, mac) VALUES (%s, %s, %s)", links)
@@ -203,6 +224,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
     is nothing to convert) or None when the old chain does not verify."""
     prefix = cfg["SP_TABLE_PREFIX"]
     t, c, s = _tables(prefix)
+    lc = _legacy_table(prefix)
     key = cfg["LEDGER_KEYS"][-1]
     with conn.cursor() as cur:
         cur.execute(f"SELECT last_pos, head, legacy_head FROM {s} WHERE version = {KEYED}"
@@ -211,7 +233,7 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
         if last and last["legacy_head"] is None:
             conn.commit()
             return 0  # keyed sealing has begun: conversion is over
-        cur.execute(f"SELECT MAX(chain_pos) AS n FROM {t}")
+        cur.execute(f"SELECT MAX(chain_pos) AS n FROM {lc}")
         legacy_end = cur.fetchone()["n"] or 0
         pos, head = (last["last_pos"], last["head"]) if last else (0, GENESIS)
         conn.commit()
@@ -231,8 +253,9 @@ def _convert_legacy(conn, cfg, accept: bool = False) -> int | None:
             return None
         converted = 0
         while pos < legacy_end:
-            cur.execute(f"SELECT seq, id, hash, chain_pos, chain_hash FROM {t}"
-                        " WHERE chain_pos > %s ORDER BY chain_pos LIMIT 5000", (pos,))
+            cur.execute(f"SELECT r.seq, r.id, r.hash, lc.chain_pos, lc.chain_hash FROM {lc} lc"
+                        f" JOIN {t} r ON r.seq = lc.consent_seq"
+                        " WHERE lc.chain_pos > %s ORDER BY lc.chain_pos LIMIT 5000", (pos,))
             rows = cur.fetchall()
             if not rows:
                 break
@@ -280,11 +303,16 @@ def _anchor(cfg: dict, seal_id: int, pos: int, head: str) -> None:
 _anchor_errors: set = set()
 
 
-def read_anchors(path: str, limit: int | None = None) -> Iterator[dict]:
+def read_anchors(path: str, limit: int | None = None, offset: int = 0) -> Iterator[dict]:
     """The anchors of one file, in file order, from its first `limit` bytes (a line not
-    complete within them is left out); a malformed line is yielded as {"bad": line number}."""
-    read = 0
+    complete within them is left out); a malformed line is yielded as {"bad": line number}.
+    From `offset` (a byte offset, see `_anchor_offset`) the line cut there is skipped and
+    line numbers count from it."""
+    read = offset
     with open(path, "rb") as f:
+        if offset:
+            f.seek(offset - 1)
+            read += len(f.readline()) - 1  # the rest of the line `offset` falls into
         for n, line in enumerate(f, 1):
             read += len(line)
             if (limit is not None and read > limit) or not line.endswith(b"\n"):
@@ -296,28 +324,49 @@ def read_anchors(path: str, limit: int | None = None) -> Iterator[dict]:
                 if not (isinstance(a.get("pos"), int) and isinstance(a.get("head"), str)):
                     raise ValueError
             except ValueError:
-                yield {"bad": n, "file": path}
+                yield {"bad": n, "file": path, "offset": offset}
                 continue
             a["file"] = path
             yield a
 
 
+def _anchor_offset(path: str, size: int, after: int, window: int = 65536) -> int:
+    """A byte offset of anchor file `path` (its first `size` bytes, written in position
+    order) after which every anchor beyond position `after` lies, found by bisection
+    (reading a few lines, however long the file): where an incremental verification
+    begins reading it."""
+    lo, hi = 0, size
+    with open(path, "rb") as f:
+        while hi - lo > window:
+            mid = (lo + hi) // 2
+            f.seek(mid)
+            f.readline()
+            line = f.readline()
+            try:
+                pos = json.loads(line)["pos"] if f.tell() <= size else None
+            except (ValueError, KeyError, TypeError):
+                pos = None
+            if isinstance(pos, int) and pos <= after:
+                lo = mid
+            else:  # beyond `after`, or not an anchor: search before it
+                hi = mid
+    return lo
+
+
 # ---- verification -------------------------------------------------------------------------
 
 def _row_to_fields(row: dict) -> dict:
-    """The hashed form of a stored row (the same values insert hashed)."""
-    rec = {k: row[k] for k in CORE + PERSONAL if k not in ("categories", "signals",
-                                                          "occurred_at", "received_at")}
-    rec["categories"] = json.loads(row["categories"])
-    rec["signals"] = json.loads(row["signals"])
+    """The hashed form of a row read back in its logical form (`codec.from_db`): the same
+    values insert hashed."""
+    rec = {k: row[k] for k in CORE + PERSONAL if k not in ("occurred_at", "received_at")}
     rec["occurred_at"] = rfc3339(row["occurred_at"])
     rec["received_at"] = rfc3339(row["received_at"])
     return rec
 
 
-_COLS = ", ".join(f"r.{col}" for col in ("seq", "chain_pos", "chain_hash", "hash",
-                                          "personal_digest", "salt", "erased_at") + CORE
-                  + PERSONAL)
+_COLS = "lc.chain_pos, lc.chain_hash, " + codec.user_agent_sql() + ", " + ", ".join(
+    f"r.{col}" for col in ("seq", "hash", "personal_digest", "salt", "erased_at") + CORE
+    + PERSONAL if col != "user_agent")
 
 
 class _Legacy:
@@ -349,16 +398,32 @@ class _Legacy:
 
 def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[str] | None = None,
            max_problems: int = 100, legacy_only: bool = False,
-           progress: Callable[[int], None] | None = None) -> dict:
+           progress: Callable[[int], None] | None = None, start: dict | None = None,
+           through: int | None = None, deadline: float | None = None,
+           unsealed: str | None = "all", unsealed_limit: int | None = None,
+           conns: tuple | None = None) -> dict:
     """Recompute every record's hash, the keyed chain, every seal and every anchored head;
     report what does not match.
 
-    Streams the tables on unbuffered connections of their own, so memory stays flat.
-    Returns {ok, records, sealed, unsealed, head, key_ids, anchors, warnings, problems}."""
+    By default from the genesis to the newest seal, then every record not in the chain.
+    `start` {pos, head, records, key_ids, what} begins after chain position `pos` instead: a
+    checkpoint that vouches for positions 1…pos (their link at `pos` must still be `head`;
+    head None takes the stored link as it is: a re-check slice of old positions). `through`
+    stops after that position, `deadline` (time.monotonic()) when the time is up; the report
+    then says `complete: false` and how far it got. `unsealed`: "all" checks every record
+    not in the keyed chain, "recent" those after the newest seal's records, None none.
+
+    Streams the tables on unbuffered cursors, so memory stays flat: on two connections of
+    its own, or on `conns` (two open connections, left open; its snapshot is ended). Returns
+    {ok, records, sealed, unsealed, head, key_ids, anchors, warnings, problems} and
+    {from_pos, through_pos, end, complete, walked, chain_records}."""
     t, c, s = _tables(prefix)
+    joins = _record_joins(prefix)
     keys_by_id = {key_id(k): k for k in keys}
     problems: list[dict] = []
     warnings: list[str] = []
+    start = start or {}
+    from_pos = int(start.get("pos") or 0)
 
     def problem(row, text):
         if len(problems) < max_problems:
@@ -374,41 +439,74 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
             sizes[path] = os.path.getsize(path)
         except OSError:
             sizes[path] = None
-    conn, seal_conn = connect(url_args, streaming=True), connect(url_args, streaming=True)
-    records = sealed = 0
-    head, used_keys = GENESIS, set()
+    own = conns is None
+    conn, seal_conn = conns or (connect(url_args, streaming=True),
+                                connect(url_args, streaming=True))
+    walked = chain_records = checked = 0
+    head, used_keys = GENESIS, set(start.get("key_ids") or ())
     anchor_state = {"files": list(anchors or []), "checked": 0, "last_pos": 0}
     missing: list[str] = []
+    stopped = False
+    end = stop = 0
+    pending_legacy = 0
     try:
-        with conn.cursor() as cur:
+        with _ss(conn) as cur:
             # One snapshot for the chain and the records; the seals, read on a second
             # connection, are bounded by the chain's end in this snapshot.
             cur.execute("START TRANSACTION WITH CONSISTENT SNAPSHOT")
             cur.execute(f"SELECT MAX(last_pos) AS n FROM {s} WHERE version = {KEYED}")
             end = cur.fetchall()[0]["n"] or 0
+            stop = end if through is None else min(through, end)
             cur.execute(f"SELECT COUNT(*) AS n, MIN(pos) AS first FROM {c} WHERE pos > %s",
                         (end,))
             beyond = cur.fetchall()[0]
-            if beyond["n"] and not legacy_only:
+            if beyond["n"] and not legacy_only and stop >= end:
                 problem(None, f"{beyond['n']} chain position(s) from {beyond['first']} on lie"
                               f" beyond the last seal (position {end}): a seal was deleted")
             cur.execute(f"SELECT id, last_pos, prev_head, head FROM {s} WHERE version = 1")
             legacy = _Legacy({x["last_pos"]: x for x in cur.fetchall()})
+            prev_seal_head: str | None = GENESIS
+            if from_pos:
+                head = _start_at(cur, t, c, s, joins, start, from_pos, end, legacy, problem)
+                cur.execute(f"SELECT head FROM {s} WHERE version = {KEYED} AND last_pos = %s",
+                            (from_pos,))
+                at = cur.fetchall()
+                prev_seal_head = at[0]["head"] if at else None
+            # The seal that covers `stop` bounds the seals read (a stream cut short is drained).
+            cur.execute(f"SELECT MIN(last_pos) AS n FROM {s} WHERE version = {KEYED}"
+                        " AND last_pos >= %s", (stop,))
+            seal_stop = min(cur.fetchall()[0]["n"] or end, end)
         if not legacy_only:
-            anchor_iter = _anchor_stream(sizes, problem, warnings, missing)
+            anchor_iter, before = _anchor_stream(sizes, problem, warnings, missing, from_pos)
             next_anchor = next(anchor_iter, None)
-            with seal_conn.cursor() as scur, conn.cursor() as cur:
+            if from_pos and before:
+                # Anchors up to the start were checked when it was verified; the newest of
+                # them is checked again here (one indexed read): a rewrite of any position
+                # before it changes its link.
+                newest = max(before.values(), key=lambda a: a["pos"])
+                with _ss(conn) as cur:
+                    cur.execute(f"SELECT mac FROM {c} WHERE pos = %s", (newest["pos"],))
+                    at = cur.fetchall()
+                if newest["pos"] > end:
+                    problem(None, f"anchored position {newest['pos']} (seal"
+                                  f" {newest.get('seal')}, {newest.get('at')}, in"
+                                  f" {newest['file']}) is beyond the end of the chain at"
+                                  f" {end}: sealed records were removed")
+                elif not at:  # reported as "not in the chain"
+                    _check_anchor(newest, -1, "", problem)
+                else:
+                    _check_anchor(newest, newest["pos"], bytes(at[0]["mac"]).hex(), problem)
+                anchor_state["checked"] += 1
+                anchor_state["last_pos"] = newest["pos"]
+            with _ss(seal_conn) as scur, _ss(conn) as cur:
                 scur.execute(f"SELECT id, first_pos, last_pos, records, prev_head, head, key_id,"
-                             f" legacy_head FROM {s} WHERE version = {KEYED} AND last_pos <= %s"
-                             " ORDER BY last_pos", (end,))
+                             f" legacy_head FROM {s} WHERE version = {KEYED} AND last_pos > %s"
+                             " AND last_pos <= %s ORDER BY last_pos", (from_pos, seal_stop))
                 seal_row = scur.fetchone()
-                expected_pos, prev_seal_head = 1, GENESIS
-                cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
-                            f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq"
-                            " WHERE ch.pos <= %s ORDER BY ch.pos", (end,))
-                for row in cur:
+                expected_pos = from_pos + 1
+                for row in _chain_rows(cur, t, c, joins, from_pos, stop):
                     pos = row["pos"]
-                    sealed += 1
+                    walked += 1
                     if pos != expected_pos:
                         problem(row, f"chain position {pos} where {expected_pos} was expected:"
                                      " a record's chain entry is missing or was moved")
@@ -435,7 +533,7 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                         problem(row, f"the record of this chain position (seq"
                                      f" {row['consent_seq']}) is missing: it was deleted")
                     else:
-                        records += 1
+                        chain_records += 1
                         _check_record(row, problem)
                         if row["chain_pos"] is not None:
                             legacy.feed(row, problem)
@@ -461,59 +559,176 @@ def verify(url_args: str | dict, prefix: str, keys: list[bytes], anchors: list[s
                         anchor_state["last_pos"] = next_anchor["pos"]
                         next_anchor = next(anchor_iter, None)
                     expected_pos = pos + 1
-                    if progress and sealed % 100000 == 0:
-                        progress(sealed)
-                while seal_row:
-                    problem(None, f"seal {seal_row['id']} ends at position"
-                                  f" {seal_row['last_pos']} but the chain at {expected_pos - 1}:"
-                                  " sealed records are missing")
-                    seal_row = scur.fetchone()
-                while next_anchor:
-                    anchor_state["checked"] += 1
-                    anchor_state["last_pos"] = next_anchor["pos"]
-                    problem(None, f"anchored position {next_anchor['pos']} (seal"
-                                  f" {next_anchor.get('seal')}, {next_anchor.get('at')}, in"
-                                  f" {next_anchor['file']}) is beyond the end of the chain at"
-                                  f" {expected_pos - 1}: sealed records were removed")
-                    next_anchor = next(anchor_iter, None)
+                    if progress and walked % 100000 == 0:
+                        progress(walked)
+                    if deadline is not None and walked % 256 == 0 \
+                            and time.monotonic() > deadline:
+                        stopped = True
+                        break
+                if stopped:
+                    pass  # what is left unread is not claimed (`complete: false`)
+                elif stop < end:
+                    if expected_pos - 1 < stop:
+                        problem(None, f"chain positions {expected_pos} to {stop} are missing")
+                else:
+                    while seal_row:
+                        problem(None, f"seal {seal_row['id']} ends at position"
+                                      f" {seal_row['last_pos']} but the chain at"
+                                      f" {expected_pos - 1}: sealed records are missing")
+                        seal_row = scur.fetchone()
+                    while next_anchor:
+                        anchor_state["checked"] += 1
+                        anchor_state["last_pos"] = next_anchor["pos"]
+                        problem(None, f"anchored position {next_anchor['pos']} (seal"
+                                      f" {next_anchor.get('seal')}, {next_anchor.get('at')}, in"
+                                      f" {next_anchor['file']}) is beyond the end of the chain"
+                                      f" at {expected_pos - 1}: sealed records were removed")
+                        next_anchor = next(anchor_iter, None)
         # Records not in the keyed chain: old-chain records first (in old order), then new.
-        where = "WHERE r.chain_pos IS NOT NULL" if legacy_only else \
-            f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE ch.consent_seq IS NULL"
-        pending_legacy = 0
-        with conn.cursor() as cur:
-            cur.execute(f"SELECT {_COLS} FROM {t} r {where}"
-                        " ORDER BY r.chain_pos IS NULL, r.chain_pos, r.seq")
-            for row in cur:
-                records += 1
-                _check_record(row, problem)
-                if row["chain_pos"] is not None:
-                    pending_legacy += 1
-                    legacy.feed(row, problem)
-                if progress and records % 100000 == 0:
-                    progress(records)
-        legacy.finish(problem)
+        if unsealed and not stopped:
+            pending_legacy, checked, stopped, whole = _check_unsealed(
+                conn, t, c, s, joins, unsealed if not legacy_only else "legacy", unsealed_limit,
+                legacy, problem, progress, deadline)
+            if not from_pos and not stopped and stop >= end and whole:
+                legacy.finish(problem)
     finally:
-        conn.close()
-        seal_conn.close()
+        _release(own, conn, seal_conn)
+    through_pos = from_pos + walked if not legacy_only else 0
     if pending_legacy and not legacy_only:
         warnings.append(f"{pending_legacy} record(s) are sealed only by the old unkeyed chain"
                         " (conversion pending, or refused because the old chain fails)")
-    if sealed:
+    if through_pos:
         warnings.extend(f"anchor file {path} does not exist" for path in missing)
     if not legacy_only and anchors is not None:
-        if not anchor_state["checked"] and sealed:
+        if not anchor_state["checked"] and through_pos:
             warnings.append("no anchors were checked: truncation of the newest records"
                             " cannot be detected without the anchor file")
-        elif anchor_state["last_pos"] < sealed:
+        elif anchor_state["last_pos"] < through_pos and not stopped and stop >= end:
             warnings.append(f"the newest anchor is at position {anchor_state['last_pos']},"
-                            f" the chain ends at {sealed}: removal of positions after the"
+                            f" the chain ends at {through_pos}: removal of positions after the"
                             " newest anchor would not be detected (another host may seal"
                             " with its own anchor file)")
+    base = int(start.get("records", from_pos) or 0)
+    records = base + chain_records + checked
+    sealed = through_pos
     return {"ok": not problems, "records": records, "sealed": sealed,
             "unsealed": records - sealed, "head": head, "key_ids": sorted(used_keys),
             "anchors": {"files": anchor_state["files"], "checked": anchor_state["checked"],
                         "last_pos": anchor_state["last_pos"]},
-            "warnings": warnings, "problems": problems}
+            "warnings": warnings, "problems": problems,
+            "from_pos": from_pos, "through_pos": through_pos, "end": end,
+            "complete": not stopped and stop >= end, "walked": walked,
+            "chain_records": base + chain_records}
+
+
+CHAIN_CHUNK = 2000
+
+
+def _ss(conn):
+    """An unbuffered cursor (rows as they are read), on any connection."""
+    return conn.cursor(pymysql.cursors.SSDictCursor)
+
+
+def _release(own: bool, *conns) -> None:
+    """Close the connections verify() opened; end the transactions on those it was lent."""
+    for conn in conns:
+        if own:
+            conn.close()
+        else:
+            conn.rollback()
+
+
+def _record_joins(prefix: str) -> str:
+    """What a record `r` read with _COLS joins: its old-chain row (`lc`) and user agent."""
+    t = Tables(prefix)
+    return (f" LEFT JOIN {t.legacy_chain} lc ON lc.consent_seq = r.seq"
+            + codec.user_agent_join(t.user_agents, "r"))
+
+
+def _chain_rows(cur, t: str, c: str, joins: str, after: int,
+                through: int) -> Iterator[dict]:
+    """The chain rows after position `after` through `through`, each with its record in its
+    logical form, in position order: one query per CHAIN_CHUNK positions (in the same
+    snapshot), so that a walk stopped by its deadline leaves at most one chunk unread."""
+    while after < through:
+        upto = min(after + CHAIN_CHUNK, through)
+        cur.execute(f"SELECT ch.pos, ch.consent_seq, ch.mac, {_COLS}"
+                    f" FROM {c} ch LEFT JOIN {t} r ON r.seq = ch.consent_seq{joins}"
+                    " WHERE ch.pos > %s AND ch.pos <= %s ORDER BY ch.pos", (after, upto))
+        for row in cur:
+            yield codec.from_db(row)
+        after = upto
+
+
+def _start_at(cur, t: str, c: str, s: str, joins: str, start: dict, from_pos: int,
+              end: int, legacy: _Legacy, problem) -> str:
+    """The link to go on from at `from_pos` (where a checkpoint or a re-check slice
+    begins), checked against what the checkpoint verified; sets the old chain's state."""
+    what = start.get("what") or f"position {from_pos}"
+    cur.execute(f"SELECT ch.mac, lc.chain_pos, lc.chain_hash FROM {c} ch LEFT JOIN {t} r"
+                f" ON r.seq = ch.consent_seq{joins} WHERE ch.pos = %s", (from_pos,))
+    at = cur.fetchall()
+    if from_pos > end or not at:
+        problem(None, f"{what} vouches for chain position {from_pos}, but the chain ends"
+                      f" at {end}: sealed records were removed" if from_pos > end else
+                      f"chain position {from_pos} ({what}) is missing")
+        return start.get("head") or GENESIS
+    stored = bytes(at[0]["mac"]).hex()
+    if start.get("head") is not None and not hmac.compare_digest(stored, start["head"]):
+        problem(None, f"the chain's link at position {from_pos} is not the one {what}"
+                      f" verified: records at or before position {from_pos} were rewritten")
+    if at[0]["chain_pos"] is not None:  # inside the converted old chain
+        legacy.pos, legacy.head = at[0]["chain_pos"], at[0]["chain_hash"]
+    return stored
+
+
+def _check_unsealed(conn, t: str, c: str, s: str, joins: str, mode: str, limit: int | None,
+                    legacy: _Legacy, problem, progress,
+                    deadline) -> tuple[int, int, bool, bool]:
+    """Check the records not in the keyed chain ("all", "recent": those after the newest
+    seal's highest `seq`, or "legacy": those of the old chain); return (old-chain records,
+    records checked, whether some were left unchecked, whether the whole table was
+    searched). Old-chain records are walked in their old order, except in "recent" mode
+    (which reads in `seq` order, so that its LIMIT bounds the work)."""
+    with _ss(conn) as cur:
+        after = 0
+        if mode == "recent":
+            cur.execute(f"SELECT max_seq FROM {s} WHERE version = {KEYED}"
+                        " ORDER BY last_pos DESC LIMIT 1")
+            newest = cur.fetchall()
+            after = (newest[0]["max_seq"] or 0) if newest else 0
+        if mode == "recent" and after == 0:
+            mode = "all"  # nothing sealed yet: search the whole table
+        order = "lc.chain_pos IS NULL, lc.chain_pos, r.seq"
+        if mode == "legacy":
+            where = "WHERE lc.chain_pos IS NOT NULL"
+        elif mode == "all":
+            where = f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE ch.consent_seq IS NULL"
+        else:
+            where = (f"LEFT JOIN {c} ch ON ch.consent_seq = r.seq WHERE r.seq > {int(after)}"
+                     " AND ch.consent_seq IS NULL")
+            order = "r.seq"
+        whole = mode != "recent"
+        sql = f"SELECT {_COLS} FROM {t} r{joins} {where} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit) + 1}"
+        cur.execute(sql)
+        old = checked = 0
+        for row in cur:
+            if limit is not None and checked >= limit:
+                return old, checked, True, whole
+            checked += 1
+            codec.from_db(row)
+            _check_record(row, problem)
+            if row["chain_pos"] is not None:
+                old += 1
+                if whole:
+                    legacy.feed(row, problem)
+            if progress and checked % 100000 == 0:
+                progress(checked)
+            if deadline is not None and checked % 256 == 0 and time.monotonic() > deadline:
+                return old, checked, True, whole
+    return old, checked, False, whole
 
 
 def _check_record(row: dict, problem) -> None:
@@ -534,11 +749,14 @@ def _check_anchor(anchor: dict, pos: int, head: str, problem) -> None:
                       f" at or before position {pos} were rewritten")
 
 
-def _anchor_stream(sizes: dict, problem, warnings: list[str],
-                   missing: list[str]) -> Iterator[dict]:
+def _anchor_stream(sizes: dict, problem, warnings: list[str], missing: list[str],
+                   after: int = 0) -> tuple[Iterator[dict], dict]:
     """Anchors of the files `sizes` names (path -> bytes to read, None if it did not
-    exist), in position order (each file is written in that order)."""
+    exist) beyond position `after`, in position order (each file is written in that order),
+    and {path: the newest anchor at or before `after`} (filled as the stream starts)."""
     import heapq
+
+    before: dict = {}
 
     def one(path):
         last = 0
@@ -546,19 +764,316 @@ def _anchor_stream(sizes: dict, problem, warnings: list[str],
             missing.append(path)
             return
         try:
-            for a in read_anchors(path, sizes[path]):
+            offset = _anchor_offset(path, sizes[path], after) if after else 0
+            for a in read_anchors(path, sizes[path], offset):
                 if "bad" in a:
-                    problem(None, f"anchor file {path} line {a['bad']} is not an anchor")
+                    where = f" (counting from byte {a['offset']})" if a["offset"] else ""
+                    problem(None, f"anchor file {path} line {a['bad']}{where} is not an anchor")
                     continue
                 if a["pos"] < last:
                     warnings.append(f"anchor file {path}: position {a['pos']} after {last}"
                                     " (out of order, not checked)")
                     continue
                 last = a["pos"]
+                if a["pos"] <= after:
+                    before[path] = a
+                    continue
                 yield a
         except FileNotFoundError:
             missing.append(path)
         except OSError as e:
             warnings.append(f"anchor file {path} cannot be read: {e}")
 
-    return heapq.merge(*(one(p) for p in sizes), key=lambda a: a["pos"])
+    return heapq.merge(*(one(p) for p in sizes), key=lambda a: a["pos"]), before
+
+
+# ---- keyed checkpoints: verifying incrementally -------------------------------------------
+# A checkpoint row says "chain positions 1…pos were verified (their records, links, seals
+# and the anchors up to there) and the link at pos is head", under an HMAC with the ledger
+# key, so that a row written by anyone without the key is recognised (docs/ledger.md).
+
+CHECKPOINT_FIELDS = ("kind", "pos", "head", "records", "key_ids", "recheck_pos", "recheck_at",
+                     "recheck_cycle_at", "recheck_done_at", "started_at", "finished_at",
+                     "key_id")
+CHECKPOINTS_KEPT = 100  # newest incremental checkpoints kept; full ones are all kept
+CHECKPOINTS_READ = 500  # newest rows read (and checked) per verification
+CHECKPOINT_EVERY = 30.0  # seconds between the worker's incremental verifications
+CHECKPOINT_CATCHUP = 5.0  # ... while it has not reached the chain's end
+WORKER_BUDGET, WORKER_RECHECK, WORKER_SECONDS = 200_000, 20_000, 2.0
+REQUEST_BUDGET, REQUEST_RECHECK = 20_000, 5_000  # GET /v1/integrity, within:
+REQUEST_SECONDS, REQUEST_RECHECK_SECONDS = 0.5, 0.2
+FULL_REQUEST_MAX = 20_000  # ?full=1 on larger ledgers: `sidecar verify` instead
+
+
+def checkpoint_mac(key: bytes, cp: dict) -> bytes:
+    """HMAC-SHA256 over the canonical JSON of every field of a checkpoint but id and mac."""
+    fields = {k: rfc3339(cp[k]) if hasattr(cp[k], "strftime") else cp[k]
+              for k in CHECKPOINT_FIELDS}
+    return hmac.new(key, b"sp-checkpoint/1:" + _canon(fields), hashlib.sha256).digest()
+
+
+def read_checkpoints(conn, prefix: str, keys: list[bytes]) -> dict:
+    """The newest checkpoint rows, checked: {best: the valid one furthest along (or None),
+    valid: [valid rows, newest first], problems: rows whose MAC does not verify under the
+    configured key they name (written without the key), warnings, readable}."""
+    t = Tables(prefix)
+    keys_by_id = {key_id(k): k for k in keys}
+    out: dict = {"best": None, "valid": [], "problems": [], "warnings": [], "readable": True}
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"SELECT * FROM {t.checkpoints} ORDER BY id DESC LIMIT %s",
+                        (CHECKPOINTS_READ + 1,))
+            rows = cur.fetchall()
+        conn.commit()
+    except pymysql.MySQLError as e:
+        conn.rollback()
+        out["readable"] = False
+        out["warnings"].append(f"checkpoints cannot be read ({e.args[-1] if e.args else e}):"
+                               " verifying from the genesis within this call's budget")
+        _log_once("ledger: checkpoints cannot be read; every verification starts from the"
+                  " genesis (grant SELECT, INSERT, DELETE on the checkpoints table)", e)
+        return out
+    unknown: dict = {}
+    for row in rows[:CHECKPOINTS_READ]:
+        key = keys_by_id.get(row["key_id"])
+        if key is None:
+            unknown.setdefault(row["key_id"], []).append(row["id"])
+        elif not hmac.compare_digest(checkpoint_mac(key, row), bytes(row["mac"] or b"")):
+            out["problems"].append({
+                "seq": None, "chain_pos": row["pos"], "id": None,
+                "problem": f"checkpoint {row['id']} (position {row['pos']},"
+                           f" {rfc3339(row['finished_at'])}) does not verify under ledger key"
+                           f" {row['key_id']}: it was not written by the sidecar (ignored)"})
+        else:
+            out["valid"].append(row)
+    for kid, ids in unknown.items():
+        out["warnings"].append(f"{len(ids)} checkpoint(s) (ids {', '.join(map(str, ids[:5]))}"
+                               f"{', …' if len(ids) > 5 else ''}) name ledger key {kid}, which"
+                               " is not configured (SP_LEDGER_KEYS): ignored")
+    if len(rows) > CHECKPOINTS_READ:
+        out["warnings"].append(f"more than {CHECKPOINTS_READ} checkpoint rows: only the newest"
+                               f" {CHECKPOINTS_READ} were read")
+    if out["valid"]:
+        out["best"] = max(out["valid"], key=lambda r: (r["pos"], r["id"]))
+    return out
+
+
+def _write_checkpoint(conn, prefix: str, key: bytes, cp: dict, warnings: list[str]) -> int | None:
+    """Insert checkpoint `cp` under `key`; its id, or None (with a warning) if it could not
+    be written (e.g. the database user lacks INSERT on the table)."""
+    t = Tables(prefix)
+    cp = {**cp, "key_id": key_id(key)}
+    cp["mac"] = checkpoint_mac(key, cp)
+    cols = (*CHECKPOINT_FIELDS, "mac")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"INSERT INTO {t.checkpoints} ({', '.join(cols)}) VALUES"
+                        f" ({', '.join(['%s'] * len(cols))})", [cp[k] for k in cols])
+            new_id = cur.lastrowid
+        conn.commit()
+        return new_id
+    except pymysql.MySQLError as e:
+        conn.rollback()
+        warnings.append(f"no checkpoint was written ({e.args[-1] if e.args else e})")
+        _log_once("ledger: a checkpoint could not be written", e)
+        return None
+
+
+_logged: set = set()
+
+
+def _log_once(message: str, error: Exception) -> None:
+    """Log an error once per process (not every few seconds)."""
+    if (message, str(error)) not in _logged:
+        _logged.add((message, str(error)))
+        log.error(message, extra={"fields": {"error": str(error)}})
+
+
+def _prune_checkpoints(conn, prefix: str, valid: list[dict]) -> None:
+    """Delete valid incremental checkpoints older than the newest CHECKPOINTS_KEPT (rows
+    that do not verify are left, and reported, for someone to look at)."""
+    old = [r["id"] for r in valid if r["kind"] == "incremental"][CHECKPOINTS_KEPT:]
+    if not old:
+        return
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DELETE FROM {Tables(prefix).checkpoints} WHERE id IN"
+                        f" ({', '.join(['%s'] * len(old))})", old)
+        conn.commit()
+    except pymysql.MySQLError as e:
+        conn.rollback()
+        log.warning("ledger: old checkpoints could not be deleted",
+                    extra={"fields": {"error": str(e)}})
+
+
+def _public_checkpoint(cp: dict | None) -> dict | None:
+    return None if cp is None else {
+        "id": cp["id"], "pos": cp["pos"], "kind": cp["kind"],
+        "verified_at": rfc3339(cp["finished_at"])}
+
+
+def advance_checkpoint(cfg: dict, conn=None, budget: int = WORKER_BUDGET,
+                       recheck: int = WORKER_RECHECK, deadline: float | None = None,
+                       recheck_deadline: float | None = None, write: bool = True,
+                       second=None) -> dict:
+    """Verify incrementally: from the newest checkpoint that verifies under a configured
+    key (rows that do not are reported and ignored) to the end of the newest seal, at most
+    `budget` positions and until `deadline`; then re-check the next `recheck` old positions
+    of the rolling re-check (round robin from the genesis, until `recheck_deadline`). When
+    neither found a problem, write a new checkpoint there. Returns the report of
+    `GET /v1/integrity`: verify()'s fields and `checkpoint`, `verified_from`,
+    `verified_through`, `chain_end`, `complete`, `recheck`, `new_checkpoint`.
+
+    Runs on `conn` and `second` (opened here when not given; connecting costs tens of
+    milliseconds of CPU, as PyMySQL builds a TLS context for each connection)."""
+    prefix, url, keys = cfg["SP_TABLE_PREFIX"], cfg["SP_DATABASE_URL"], cfg["LEDGER_KEYS"]
+    anchors = [cfg["ANCHOR_FILE"]] if cfg.get("ANCHOR_FILE") else []
+    started = utcnow()
+    own, own_second = conn is None, second is None
+    conn = connect(url) if own else conn
+    second = connect(url) if own_second else second
+    try:
+        cps = read_checkpoints(conn, prefix, keys)
+        cp = cps["best"]
+        start = None if cp is None else {
+            "pos": cp["pos"], "head": cp["head"], "records": cp["records"],
+            "key_ids": [k for k in cp["key_ids"].split(",") if k],
+            "what": f"checkpoint {cp['id']} ({cp['kind']}, {rfc3339(cp['finished_at'])})"}
+        from_pos = cp["pos"] if cp else 0
+        report = verify(url, prefix, keys, anchors, start=start, through=from_pos + budget,
+                        deadline=deadline, unsealed="recent", unsealed_limit=budget,
+                        conns=(conn, second))
+        rc = None
+        if cp is not None and cp["pos"] and recheck > 0:
+            rc_from = cp["recheck_pos"] if cp["recheck_pos"] < cp["pos"] else 0
+            part = verify(url, prefix, keys, anchors, start={"pos": rc_from, "head": None},
+                          through=min(rc_from + recheck, cp["pos"]),
+                          deadline=recheck_deadline, unsealed=None, conns=(conn, second))
+            now = utcnow()
+            done = part["through_pos"] >= cp["pos"] and not part["problems"]
+            rc = {"from_pos": rc_from, "through_pos": part["through_pos"], "at": now,
+                  "cycle_started_at": now if rc_from == 0 else cp["recheck_cycle_at"],
+                  "last_cycle_completed_at": now if done else cp["recheck_done_at"],
+                  "problems": part["problems"]}
+            if part["problems"]:
+                log.error("ledger: the rolling re-check of old records found a problem",
+                          extra={"fields": {"from_pos": rc_from, "problems":
+                                            part["problems"][:5]}})
+        chain_problems = report["problems"] + (rc["problems"] if rc else [])
+        if report["problems"]:
+            log.error("ledger: incremental verification found a problem", extra={"fields": {
+                "from_pos": from_pos, "problems": report["problems"][:5]}})
+        new_id = None
+        moved = report["through_pos"] > from_pos or (
+            rc is not None and rc["through_pos"] != cp["recheck_pos"])
+        if write and cps["readable"] and not chain_problems and moved:
+            new = {"kind": "incremental", "pos": report["through_pos"], "head": report["head"],
+                   "records": report["chain_records"], "key_ids": ",".join(report["key_ids"]),
+                   "recheck_pos": 0, "recheck_at": None, "recheck_cycle_at": None,
+                   "recheck_done_at": None, "started_at": started, "finished_at": utcnow()}
+            if rc is not None:
+                new.update(recheck_pos=rc["through_pos"], recheck_at=rc["at"],
+                           recheck_cycle_at=rc["cycle_started_at"],
+                           recheck_done_at=rc["last_cycle_completed_at"])
+            elif cp is not None:
+                new.update({k: cp[k] for k in ("recheck_pos", "recheck_at", "recheck_cycle_at",
+                                                "recheck_done_at")})
+            new_id = _write_checkpoint(conn, prefix, keys[-1], new, report["warnings"])
+            if new_id is not None:
+                _prune_checkpoints(conn, prefix, cps["valid"])
+    finally:
+        if own_second:
+            second.close()
+        if own:
+            conn.close()
+    return _answer(report, cps, cp, rc, new_id)
+
+
+def _answer(report: dict, cps: dict, cp: dict | None, rc: dict | None,
+            new_id: int | None) -> dict:
+    """The integrity report of an incremental verification (what it checked, and only
+    that)."""
+    problems = cps["problems"] + report["problems"] + (rc["problems"] if rc else [])
+    warnings = cps["warnings"] + report["warnings"]
+    if report["from_pos"]:
+        warnings.append(
+            f"positions 1 to {report['from_pos']} were verified when checkpoint {cp['id']} was"
+            f" written ({rfc3339(cp['finished_at'])}) and are re-checked in rotation"
+            + (f" (this call re-checked {rc['from_pos'] + 1} to {rc['through_pos']})"
+               if rc and rc["through_pos"] > rc["from_pos"] else "")
+            + "; `sidecar verify` checks everything at once")
+    if not report["complete"]:
+        warnings.insert(0, f"verified through position {report['through_pos']} of"
+                           f" {report['end']} within this call's budget: later positions were"
+                           " not checked (the next call goes on from there; `sidecar verify`"
+                           " checks everything)")
+    out = {k: report[k] for k in ("records", "sealed", "unsealed", "head", "key_ids",
+                                  "anchors")}
+    out.update({"ok": not problems, "warnings": warnings, "problems": problems[:100],
+                "checkpoint": _public_checkpoint(cp), "verified_from": report["from_pos"],
+                "verified_through": report["through_pos"], "chain_end": report["end"],
+                "complete": report["complete"], "new_checkpoint": new_id})
+    state = rc if rc is not None else cp and {
+        "from_pos": None, "through_pos": cp["recheck_pos"], "at": cp["recheck_at"],
+        "cycle_started_at": cp["recheck_cycle_at"],
+        "last_cycle_completed_at": cp["recheck_done_at"], "problems": []}
+    out["recheck"] = state and {
+        **{k: state[k] for k in ("from_pos", "through_pos")},
+        **{k: rfc3339(state[k]) for k in ("at", "cycle_started_at", "last_cycle_completed_at")},
+        "problems": len(state["problems"])}
+    return out
+
+
+def full_verify(cfg: dict, anchors: list[str] | None = None,
+                progress: Callable[[int], None] | None = None, write: bool = True) -> dict:
+    """Verify everything from the genesis (`sidecar verify`); when nothing is wrong, write
+    a 'full' checkpoint (which also completes a re-check cycle). verify()'s report plus
+    `new_checkpoint`."""
+    started = utcnow()
+    url, prefix, keys = cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"], cfg["LEDGER_KEYS"]
+    if anchors is None:
+        anchors = [cfg["ANCHOR_FILE"]] if cfg.get("ANCHOR_FILE") else []
+    report = verify(url, prefix, keys, anchors=anchors, progress=progress)
+    report["new_checkpoint"] = None
+    conn = connect(url)
+    try:
+        cps = read_checkpoints(conn, prefix, keys)  # rows written without the key
+        if write and report["ok"] and report["through_pos"]:
+            now = utcnow()
+            report["new_checkpoint"] = _write_checkpoint(conn, prefix, keys[-1], {
+                "kind": "full", "pos": report["through_pos"], "head": report["head"],
+                "records": report["chain_records"], "key_ids": ",".join(report["key_ids"]),
+                "recheck_pos": 0, "recheck_at": now, "recheck_cycle_at": started,
+                "recheck_done_at": now, "started_at": started, "finished_at": now},
+                report["warnings"])
+    finally:
+        conn.close()
+    report["problems"] = (cps["problems"] + report["problems"])[:100]
+    report["warnings"] += cps["warnings"] if cps["readable"] else []
+    report["ok"] = not report["problems"]
+    return report
+
+
+_next_checkpoint: dict = {}
+
+
+def maybe_advance_checkpoint(conn, cfg: dict) -> dict | None:
+    """The screenshot worker's call after each seal: advance the checkpoint every
+    CHECKPOINT_EVERY seconds (every CHECKPOINT_CATCHUP while behind the chain's end).
+    A database error is raised (the worker reconnects); any other is logged."""
+    key = (cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
+    now = time.monotonic()
+    if now < _next_checkpoint.get(key, 0.0):
+        return None
+    _next_checkpoint[key] = now + CHECKPOINT_EVERY
+    try:
+        report = advance_checkpoint(cfg, conn, deadline=now + WORKER_SECONDS,
+                                    recheck_deadline=now + 1.5 * WORKER_SECONDS)
+    except pymysql.MySQLError:
+        raise
+    except Exception:  # noqa: BLE001 - verification must never stop the screenshots
+        log.exception("ledger: incremental verification failed")
+        return None
+    if not report["complete"] and report["new_checkpoint"] is not None:
+        _next_checkpoint[key] = time.monotonic() + CHECKPOINT_CATCHUP
+    return report

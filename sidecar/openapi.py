@@ -106,10 +106,39 @@ SPEC = {
                 "user_agent": {"type": "string"}, "wp_user_id": {"type": "integer"},
                 "occurred_at": {"type": "string", "format": "date-time"},
                 "received_at": {"type": "string", "format": "date-time"},
-                "screenshot": {"type": "object", "properties": {
+                "screenshot": {"type": "object", "required": [
+                    "status", "url", "thumb_url", "error", "reason", "taken_at", "reused",
+                    "shared", "shows"], "properties": {
                     "status": {"enum": ["pending", "done", "failed", "skipped", "erased"]},
                     "url": {"type": ["string", "null"]},
-                    "error": {"type": ["string", "null"]}}},
+                    "thumb_url": {"type": ["string", "null"]},
+                    "error": {"type": ["string", "null"],
+                              "description": "Why it failed or was skipped, as stored; while "
+                                             "pending, why the last attempt failed"},
+                    "reason": {"enum": [None, "awaiting_seal", "awaiting_render", "retrying",
+                                        "not_on_site_origins", "email_in_path", "not_queued",
+                                        "skipped", "render_failed", "erased"],
+                               "description": "Why there is no picture (null when done); "
+                                              "pending only while a render is coming"},
+                    "taken_at": {"type": ["string", "null"], "format": "date-time",
+                                 "description": "When the render was made (null without one)"},
+                    "reused": {"type": ["boolean", "null"],
+                               "description": "The render predates this consent or is known "
+                                              "to serve other consents too"},
+                    "shared": {"type": ["boolean", "null"],
+                               "description": "The render is known to serve other consents "
+                                              "(sealed with this one, or made for earlier "
+                                              "ones)"},
+                    "shows": {"enum": [None, "first_layer_anonymous"],
+                              "description": "The banner's first layer as offered to an "
+                                             "anonymous visitor on that page, at the "
+                                             "record's viewport and language: never the "
+                                             "visitor's own choice or a signed-in view"},
+                    "viewport": {"enum": ["desktop", "mobile"]},
+                    "width": {"type": "integer"}, "height": {"type": "integer"},
+                    "rendered_banner_version": {"type": "string"},
+                    "banner_text_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                    "banner_version_match": {"type": "boolean"}}},
                 "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                 "chain": {"type": ["object", "null"], "properties": {
                     "position": {"type": "integer"}, "hash": {"type": "string"}}},
@@ -227,6 +256,21 @@ SPEC = {
                             "subject_id, ip or wp_user_id, or `unattributed` not a boolean "
                             "(`invalid_payload` with `field`)"),
                 **AUTH_ERRORS, **UNAVAILABLE}}},
+        "/v1/purge": {"post": {
+            "summary": "Apply a retention: tombstone up to 5,000 records received more than"
+                       " `days` days ago (oldest first); repeat while `more` is true",
+            "security": ADMIN,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["days"], "properties": {
+                    "days": {"type": "integer", "minimum": 1, "maximum": 36500}}}}}},
+            "responses": {"200": _json("Purged", {"type": "object", "required": [
+                "erased", "before", "more"], "properties": {
+                "erased": {"type": "integer"}, "before": {"type": "string"},
+                "more": {"type": "boolean"}}}),
+                **TOO_LARGE,
+                "422": _err("Not a JSON object (`invalid_json`), or `days` not an integer"
+                            " from 1 to 36500 (`invalid_payload` with `field`)"),
+                **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/stats": {"get": {
             "summary": "Counts and opt-in rates", "security": ADMIN,
             "parameters": [
@@ -238,11 +282,38 @@ SPEC = {
                 "group_by": {"type": "string"}, "from": {"type": ["string", "null"]},
                 "to": {"type": ["string", "null"]}, "groups": {"type": "array"}}}),
                 **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
-        "/v1/integrity": {"get": {
-            "summary": "Seal pending records, then verify the whole ledger (docs/ledger.md)",
+        "/v1/status": {"get": {
+            "summary": "What Test connection checks: site origins, screenshot workers seen,"
+                       " the screenshot queue and the ledger's backlog",
             "security": ADMIN,
+            "responses": {"200": _json("Status", {"type": "object", "required": [
+                "version", "time", "site_origins", "worker_alive", "workers",
+                "screenshot_queue", "unsealed", "ledger_key_derived", "anchor_file",
+                "retention_days"], "properties": {
+                "version": {"type": "string"}, "time": {"type": "string"},
+                "site_origins": {"type": "array", "items": {"type": "string"}},
+                "worker_alive": {"type": "boolean", "description":
+                                 "A worker wrote its heartbeat within the last 60 s"},
+                "workers": {"type": "array", "items": {"type": "object", "properties": {
+                    "name": {"type": "string"}, "host": {"type": "string"},
+                    "alive": {"type": "boolean"}, "started_at": {"type": "string"},
+                    "seen_at": {"type": "string"}, "seen_seconds_ago": {"type": "number"},
+                    "renders": {"type": "integer"}}}},
+                "screenshot_queue": {"type": "integer"}, "unsealed": {"type": "integer"},
+                "ledger_key_derived": {"type": "boolean"}, "anchor_file": {"type": "boolean"},
+                "retention_days": {"type": "integer"}}}),
+                **AUTH_ERRORS, **UNAVAILABLE}}},
+        "/v1/integrity": {"get": {
+            "summary": "Seal pending records, then verify incrementally from the newest keyed"
+                       " checkpoint, within about a second (docs/ledger.md, Checkpoints)",
+            "security": ADMIN,
+            "parameters": [
+                _q("full", _enum("0", "1", default="0"),
+                   "1: verify everything from the genesis in this request (ledgers of at most"
+                   " 20,000 sealed records; 409 above, run `sidecar verify`)")],
             "responses": {"200": _json("Verification report", {"type": "object", "properties": {
-                "ok": {"type": "boolean"}, "records": {"type": "integer"},
+                "ok": {"type": "boolean", "description": "No problem in what was checked"},
+                "records": {"type": "integer"},
                 "sealed": {"type": "integer"}, "unsealed": {"type": "integer"},
                 "head": {"type": "string", "description": "The keyed chain's head (hex)"},
                 "key_ids": {"type": "array", "items": {"type": "string"}},
@@ -252,8 +323,20 @@ SPEC = {
                     "files": {"type": "array", "items": {"type": "string"}},
                     "checked": {"type": "integer"}, "last_pos": {"type": "integer"}}},
                 "warnings": {"type": "array", "items": {"type": "string"}},
-                "problems": {"type": "array"}}}),
-                **AUTH_ERRORS, **UNAVAILABLE}}},
+                "problems": {"type": "array"},
+                "checkpoint": {"type": ["object", "null"], "description":
+                               "Where verification started: id, pos, kind, verified_at"},
+                "verified_from": {"type": "integer"}, "verified_through": {"type": "integer"},
+                "chain_end": {"type": "integer"},
+                "complete": {"type": "boolean", "description":
+                             "False when the time budget ran out before chain_end"},
+                "recheck": {"type": ["object", "null"], "description":
+                            "The rolling re-check of older positions: from_pos, through_pos,"
+                            " at, cycle_started_at, last_cycle_completed_at, problems"},
+                "new_checkpoint": {"type": ["integer", "null"]}}}),
+                "409": _err("`too_large_for_request`: ?full=1 on a ledger above 20,000 sealed"
+                            " records"),
+                **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
         "/v1/integrity/anchors": {"get": {
             "summary": "This host's ledger anchors (one JSON line per seal), to keep outside"
                        " the database and check with `sidecar verify --anchors FILE`",

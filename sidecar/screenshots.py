@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import io
 import logging
+import os
+import socket
 import threading
 import time
 
@@ -35,7 +37,8 @@ from PIL import Image
 from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.support.ui import WebDriverWait
 
-from . import browser, jobs, renders
+from . import browser, jobs, ledger, renders
+from .clock import utcnow
 from .db import Tables, connect
 from .egress import Egress
 
@@ -85,6 +88,9 @@ class Worker:
         self.renders = 0
         self.stopping = False
         self.next_seal = 0.0  # monotonic time of the next seal
+        self.next_beat = 0.0  # monotonic time of the next heartbeat (jobs.heartbeat)
+        self.name = f"{socket.gethostname()}:{os.getpid()}"
+        self.started_at = utcnow()
 
     # ---- database (the queue's SQL is in jobs.py) ------------------------------------
     def db(self):
@@ -241,8 +247,15 @@ class Worker:
     def run_once(self) -> bool:
         """Seal new records when a seal is due (queueing the renders that prove them, in the
         same transaction), then process one job; return False when none was due."""
+        if time.monotonic() >= self.next_beat:
+            jobs.heartbeat(self.db(), self.tables, self.name, socket.gethostname(),
+                           os.getpid(), self.started_at, self.renders)
+            self.next_beat = time.monotonic() + jobs.HEARTBEAT_SECONDS
         if time.monotonic() >= self.next_seal:
             jobs.seal(self.db(), self.cfg)
+            # ... and verifies the chain from its last keyed checkpoint (throttled inside;
+            # docs/ledger.md "Checkpoints").
+            ledger.maybe_advance_checkpoint(self.db(), self.cfg)
             self.next_seal = time.monotonic() + SEAL_EVERY
         job = self.claim()
         if job is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from .codec import category_granted_sql
 from .db import Tables, transaction
 from .validation import CATEGORIES
 
@@ -29,9 +30,8 @@ def stats(conn, t: Tables, group_by: str, start: datetime | None,
     if end:
         where.append("received_at < %s")
         args.append(end)
-    # JSON_EXTRACT, not JSON_VALUE: MariaDB's JSON_VALUE turns true into 1.
     cat = ", ".join(
-        f"SUM(action <> 'withdraw' AND JSON_EXTRACT(categories, '$.{k}') = 'true') AS `{k}`"
+        f"SUM(action <> 'withdraw' AND {category_granted_sql(k)}) AS `{k}`"
         for k in CATEGORIES)
     key = GROUPS.get(group_by, "'all'")
     with transaction(conn) as cur:

@@ -226,3 +226,32 @@ def post_chunked(app, body: bytes) -> tuple[int, dict]:
     environ.update({"HTTP_TRANSFER_ENCODING": "chunked", "wsgi.input_terminated": True})
     out, status, _ = run_wsgi_app(app, environ, buffered=True)
     return int(status.split()[0]), json.loads(b"".join(out))
+
+
+def bulk_consents(cfg: dict, n: int, batch: int = 1000, seal: bool = True) -> None:
+    """Store `n` valid consents straight through the ingest code (`commit.insert_consent`,
+    multi-row INSERTs of `batch` rows; pages off SP_SITE_ORIGINS, so no screenshot jobs),
+    then seal them all: a large ledger in seconds, for the checkpoint tests and benches."""
+    from sidecar import commit, db, ledger
+    from sidecar.validation import validate_consent
+
+    class Collect:
+        def __init__(self):
+            self.items = []
+
+        def write(self, item):
+            self.items.append(item)
+
+    t = db.Tables(cfg["SP_TABLE_PREFIX"])
+    conn = db.connect(cfg["SP_DATABASE_URL"])
+    try:
+        for done in range(0, n, batch):
+            rows = Collect()
+            for _ in range(min(batch, n - done)):
+                payload = validate_consent(consent_payload(page_url="http://elsewhere.test/p"))
+                commit.insert_consent(lambda: conn, t, payload, cfg, committer=rows)
+            commit.write_batch(conn, t, rows.items)
+        while seal and ledger.seal(conn, cfg, limit=20000) > 0:
+            pass
+    finally:
+        conn.close()

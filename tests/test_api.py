@@ -17,6 +17,7 @@ from helpers import (
     post_chunked,
 )
 
+from sidecar import codec
 from sidecar.signing import load_receipt
 
 
@@ -40,7 +41,8 @@ def test_ingest_stores_record_and_returns_verifiable_receipt(client, sql):
         assert rec[field] == p[field], field
     assert rec["occurred_at"].startswith(p["occurred_at"][:19])
     assert rec["screenshot"] == {"status": "pending", "url": None, "thumb_url": None,
-                                 "error": None}
+                                 "error": None, "reason": "awaiting_seal", "taken_at": None,
+                                 "reused": None, "shared": None, "shows": None}
     assert len(rec["hash"]) == 64
     receipt = load_receipt(body["receipt"], TEST_KEYS)
     assert receipt["id"] == body["id"] and receipt["event_id"] == p["event_id"]
@@ -269,7 +271,8 @@ def test_concurrent_ingest_keeps_duplicates_apart(make_app, sql, group_commit):
     assert len({rid for ev, _, rid in results if ev == dup["event_id"]}) == 1
     rows = sql("SELECT id, event_id FROM t_sp_consents")
     assert len(rows) == 24
-    assert {r["id"] for r in rows} == {rid for _, code, rid in results if code == 201}
+    assert {codec.uuid_from_db(r["id"]) for r in rows} == \
+        {rid for _, code, rid in results if code == 201}
     # one render job per render key, not per consent: together they cover all 24
     app.test_client().get("/v1/integrity", headers=admin_headers())
     keys = sql("SELECT COUNT(DISTINCT render_key) AS n FROM t_sp_consents")[0]["n"]
@@ -303,10 +306,11 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
 
     def item(event_id):
         p = consent_payload(event_id=event_id)
-        values = (str(uuid.uuid4()), p["event_id"], p["subject_id"], "grant", "accept_all",
-                  json.dumps(p["categories"]), p["page_url"], None, "1", "b", "en", "{}", None,
-                  "", "", "", "", 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00", "skipped",
-                  None, "0" * 64, "0" * 64, "0" * 32, None)
+        values = (uuid.uuid4().bytes, codec.uuid_to_db(p["event_id"]),
+                  codec.uuid_to_db(p["subject_id"]), "grant", "accept_all",
+                  codec.categories_to_db(p["categories"]), p["page_url"], None, "1", "b", "en",
+                  0, None, "", "", "", None, 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00",
+                  "skipped", None, bytes(32), bytes(32), bytes(16), None)
         return Pending(values)
 
     first = str(uuid.uuid4())

@@ -10,7 +10,7 @@ import pytest
 from fake_worker import run_worker
 from helpers import SITE, admin_headers, consent_payload, make_token, secret
 
-from sidecar import renders
+from sidecar import codec, renders
 
 
 def ingest(client, **overrides) -> str:
@@ -132,16 +132,18 @@ def test_truncated_storage_erases_only_the_exact_address(make_app, sql):
         assert c.get(f"/v1/consents/{i}", headers=admin_headers()).status_code == 410
     for i in (neighbour, v6_other):
         assert record(c, i)["erased"] is False
-    fp = {r["id"]: r["ip_fp"] for r in sql("SELECT id, ip_fp FROM t_sp_consents")}
-    assert fp[mine[0]] is None and len(fp[neighbour]) == 64  # erased: its fingerprint too
+    fp = {codec.uuid_from_db(r["id"]): r["ip_fp"]
+          for r in sql("SELECT id, ip_fp FROM t_sp_consents")}
+    assert fp[mine[0]] is None and len(fp[neighbour]) == 16  # erased: its fingerprint too
 
 
 def test_the_fingerprint_is_keyed_and_matches_under_every_ledger_key(make_app, sql):
     old = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS=secret("ledger-key-1")).test_client()
     rid = ingest(old, ip="193.10.5.77")
-    (row,) = sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s", (rid,))
-    assert row["ip"] == "193.10.5.0" and len(row["ip_fp"]) == 64
-    assert row["ip_fp"] != hashlib.sha256(b"193.10.5.77").hexdigest()
+    (row,) = sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s",
+                 (codec.uuid_to_db(rid),))
+    assert row["ip"] == "193.10.5.0" and len(row["ip_fp"]) == 16  # 128 bits of the HMAC
+    assert row["ip_fp"] != hashlib.sha256(b"193.10.5.77").digest()[:16]
     # The key rotated: the old key is still listed (oldest first), so the record is found.
     new = make_app(SP_IP_STORAGE="truncated",
                    SP_LEDGER_KEYS=f"{secret('ledger-key-1')},{secret('ledger-key-2')}",
@@ -178,6 +180,118 @@ def test_rows_stored_before_fingerprints_are_reported_not_silently_erased(make_a
 def test_none_mode_keeps_nothing_derived_from_the_address(make_app, sql):
     c = make_app(SP_IP_STORAGE="none").test_client()
     rid = ingest(c, ip="193.10.5.77")
-    assert sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s", (rid,)) == [
+    assert sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s",
+               (codec.uuid_to_db(rid),)) == [
         {"ip": None, "ip_fp": None}]
     assert erase(c, ip="193.10.5.77") == {"erased": 0, "unattributed": 0}
+
+
+# ---- user agents are stored once (migration 007): erasure leaves none of the visitor's -------
+
+def test_erasure_deletes_a_user_agent_no_record_names_any_more_and_the_user_link(make_app, sql):
+    c = make_app().test_client()
+    shared = "Mozilla/5.0 (X11; Linux x86_64) Shared/1.0"
+    rare = "RareBrowser/9.9 (custom build 4f1c-alice)"
+    mine = [ingest(c, user_agent=rare, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+                   wp_user_id=42),
+            ingest(c, user_agent=shared, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")]
+    theirs = ingest(c, user_agent=shared)
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_user_agents")[0]["n"] == 2  # stored once each
+    assert [record(c, i)["user_agent"] for i in (*mine, theirs)] == [rare, shared, shared]
+    assert tables_holding(sql, "RareBrowser") == ["t_sp_user_agents"]
+
+    assert sql("SELECT wp_user_id FROM t_sp_wp_users") == [{"wp_user_id": 42}]
+    assert erase(c, subject_id="9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d") == {"erased": 2}
+    assert tables_holding(sql, "RareBrowser") == []  # no record names it: deleted
+    assert not sql("SELECT wp_user_id FROM t_sp_wp_users")  # nor links the user to it
+    assert record(c, theirs)["user_agent"] == shared  # still named by another record
+    assert c.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
+    # the same string arriving again is stored again
+    again = ingest(c, user_agent=rare)
+    assert record(c, again)["user_agent"] == rare
+
+
+def test_erasure_keeps_a_user_agent_an_ingest_in_flight_just_used(make_app, sql, test_db):
+    """An ingest that found the user agent already stored (INSERT IGNORE) and has not
+    committed yet: erasing the only other record that names it must not delete the row
+    from under it. The erasure waits for the ingest, then sees its record."""
+    import threading
+
+    from helpers import db_conn
+
+    from sidecar import commit, db
+    from sidecar.validation import validate_consent
+
+    app = make_app()
+    c = app.test_client()
+    agent = "LonelyBrowser/1.0"
+    first = ingest(c, user_agent=agent)
+
+    class Collect:
+        def write(self, item):
+            self.item = item
+
+    got = Collect()
+    cfg = dict(app.config)
+    rec, _ = commit.insert_consent(None, db.Tables("t_"),
+                                   validate_consent(consent_payload(user_agent=agent)), cfg,
+                                   committer=got)
+    t = db.Tables("t_")
+    with db_conn(test_db) as slow:
+        with slow.cursor() as cur:  # ingest's statements, not committed yet
+            cur.execute(commit.UA_INSERT.format(user_agents=t.user_agents) + "(%s,%s)",
+                        got.item.ua)
+            cur.execute(commit.CONSENT_INSERT.format(consents=t.consents)
+                        + commit.CONSENT_ROW, got.item.consent)
+        done = []
+        eraser = threading.Thread(target=lambda: done.append(
+            c.delete(f"/v1/consents/{first}", headers=admin_headers()).status_code))
+        eraser.start()
+        eraser.join(0.5)
+        assert eraser.is_alive()  # waits for the ingest holding the user agent's row
+        slow.commit()
+        eraser.join(10)
+    assert done == [204]
+    assert record(c, rec["id"])["user_agent"] == agent
+    assert c.get("/v1/integrity", headers=admin_headers()).get_json()["ok"] is True
+
+
+def test_erasure_by_ip_does_not_wait_for_unrelated_ingests(make_app, sql, test_db):
+    """Without an index on the stored `ip` (migration 007), the rows an IP erasure must look
+    at are found by a plain read first and locked by `seq`: an uncommitted ingest of another
+    visitor does not hold the erasure up (nor would the erasure hold up ingest)."""
+    import threading
+
+    from helpers import db_conn
+
+    from sidecar import commit, db
+    from sidecar.validation import validate_consent
+
+    app = make_app(SP_IP_STORAGE="none")
+    c = app.test_client()
+    ingest(c, ip="192.0.2.10")
+
+    class Collect:
+        def write(self, item):
+            self.item = item
+
+    got = Collect()
+    commit.insert_consent(None, db.Tables("t_"), validate_consent(consent_payload(
+        ip="198.51.100.99")), dict(app.config), committer=got)
+    t = db.Tables("t_")
+    with db_conn(test_db) as slow:
+        with slow.cursor() as cur:  # another visitor's ingest, not committed yet
+            if got.item.ua:
+                cur.execute(commit.UA_INSERT.format(user_agents=t.user_agents) + "(%s,%s)",
+                            got.item.ua)
+            cur.execute(commit.CONSENT_INSERT.format(consents=t.consents)
+                        + commit.CONSENT_ROW, got.item.consent)
+        done = []
+        eraser = threading.Thread(target=lambda: done.append(erase(c, ip="192.0.2.10")))
+        eraser.start()
+        eraser.join(5)
+        blocked = eraser.is_alive()
+        slow.commit()
+        eraser.join(60)
+    assert not blocked
+    assert done == [{"erased": 0, "unattributed": 0}]  # `none` keeps nothing to match

@@ -11,7 +11,7 @@ import sys
 import pytest
 from helpers import TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token, secret
 
-from sidecar import config, ledger
+from sidecar import codec, config, ledger
 from sidecar.db import connect_args
 
 
@@ -45,8 +45,21 @@ def cli_verify(test_db, anchors=None):
 
 def chain(sql):
     """The keyed chain in position order, with each record's id."""
-    return sql("SELECT ch.pos, LOWER(HEX(ch.mac)) AS mac, c.id, c.seq FROM t_sp_chain ch"
-               " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")
+    return [codec.from_db(r) for r in sql(
+        "SELECT ch.pos, LOWER(HEX(ch.mac)) AS mac, c.id, c.seq FROM t_sp_chain ch"
+        " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")]
+
+
+def db_id(rid):
+    """A record's id as the consent table stores it (codec.py)."""
+    return codec.uuid_to_db(rid)
+
+
+def stored(sql, where, args):
+    """The consent row `where` selects, in its logical form (user agent joined)."""
+    return codec.from_db(sql(
+        "SELECT c.*, u.user_agent FROM t_sp_consents c LEFT JOIN t_sp_user_agents u"
+        f" ON u.id = c.ua_id WHERE c.{where}", args)[0])
 
 
 def test_sealed_ledger_verifies_and_reports_its_head(client, sql):
@@ -62,8 +75,7 @@ def test_sealed_ledger_verifies_and_reports_its_head(client, sql):
     assert seal == [{"version": 2, "first_pos": 1, "last_pos": 5, "records": 5,
                      "head": report["head"], "key_id": ledger.key_id(LEDGER_KEYS[-1])}]
     # the sealer wrote nothing into the consent rows (insert-only)
-    assert sql("SELECT COUNT(*) AS n FROM t_sp_consents WHERE chain_pos IS NOT NULL"
-               " OR chain_hash IS NOT NULL OR seal_id IS NOT NULL")[0]["n"] == 0
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_legacy_chain")[0]["n"] == 0
     # a second batch chains on from the first
     ingest(client, 2)
     report2 = integrity(client)
@@ -79,7 +91,7 @@ def _url(client):
 
 
 @pytest.mark.parametrize("statement", [
-    "UPDATE t_sp_consents SET categories = REPLACE(categories, 'false', 'true') WHERE seq = %s",
+    "UPDATE t_sp_consents SET categories = categories | 8 WHERE seq = %s",  # marketing
     "UPDATE t_sp_consents SET ip = '198.51.100.1' WHERE seq = %s",
     "UPDATE t_sp_consents SET received_at = received_at - INTERVAL 1 DAY WHERE seq = %s",
     "UPDATE t_sp_consents SET method = 'accept_all' WHERE seq = %s",
@@ -88,7 +100,8 @@ def test_hand_edited_row_is_detected(client, sql, test_db, statement):
     ingest(client, 3, method="reject_all", categories={
         "necessary": True, "preferences": False, "statistics": False, "marketing": False})
     integrity(client)
-    target = sql("SELECT seq, id FROM t_sp_consents ORDER BY seq LIMIT 1 OFFSET 1")[0]
+    target = codec.from_db(
+        sql("SELECT seq, id FROM t_sp_consents ORDER BY seq LIMIT 1 OFFSET 1")[0])
     sql(statement, (target["seq"],))
     report = verify(test_db)
     assert report["ok"] is False
@@ -101,7 +114,7 @@ def test_hand_edited_row_is_detected(client, sql, test_db, statement):
 def test_deleted_row_is_detected(client, sql, test_db):
     ids = ingest(client, 4)
     integrity(client)
-    sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[1],))
+    sql("DELETE FROM t_sp_consents WHERE id = %s", (db_id(ids[1]),))
     report = verify(test_db)
     assert not report["ok"]
     assert any("missing" in p["problem"] for p in report["problems"])
@@ -111,8 +124,8 @@ def test_deleted_row_is_detected(client, sql, test_db):
 def test_deleted_last_row_is_detected(client, sql, test_db):
     ids = ingest(client, 3)
     integrity(client)
-    seq = sql("SELECT seq FROM t_sp_consents WHERE id = %s", (ids[-1],))[0]["seq"]
-    sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[-1],))
+    seq = sql("SELECT seq FROM t_sp_consents WHERE id = %s", (db_id(ids[-1]),))[0]["seq"]
+    sql("DELETE FROM t_sp_consents WHERE id = %s", (db_id(ids[-1]),))
     report = verify(test_db)
     assert [p["problem"] for p in report["problems"]] == [
         f"the record of this chain position (seq {seq}) is missing: it was deleted"]
@@ -140,7 +153,7 @@ def test_reordered_rows_are_detected(client, sql, test_db):
 
 def test_unsealed_edit_is_detected_too(client, sql, test_db):
     (rid,) = ingest(client, 1)
-    sql("UPDATE t_sp_consents SET policy_version = '99' WHERE id = %s", (rid,))
+    sql("UPDATE t_sp_consents SET policy_version = '99' WHERE id = %s", (db_id(rid),))
     report = verify(test_db)
     assert not report["ok"] and report["problems"][0]["id"] == rid
     assert report["unsealed"] == 1
@@ -160,16 +173,17 @@ def test_erasure_keeps_the_ledger_verifiable(client, sql, test_db):
         assert client.get(f"/v1/consents/{rid}/screenshot", headers=h).status_code == 410
     listed = [i["id"] for i in client.get("/v1/consents", headers=h).get_json()["items"]]
     assert listed == [ids[3]]
-    row = sql("SELECT subject_id, ip, user_agent, page_url, salt, hash, HEX(mac) AS mac"
+    row = sql("SELECT subject_id, ip, ua_id, page_url, salt, hash, HEX(mac) AS mac"
               " FROM t_sp_consents JOIN t_sp_chain ON consent_seq = seq WHERE id = %s",
-              (ids[0],))[0]
-    assert row["ip"] is None and row["user_agent"] == "" and row["page_url"] == ""
-    assert row["salt"] is None and row["subject_id"] != subject
-    assert len(row["hash"]) == 64 and len(row["mac"]) == 64
+              (db_id(ids[0]),))[0]
+    assert row["ip"] is None and row["ua_id"] is None and row["page_url"] == ""
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_user_agents")[0]["n"] == 1  # ids[3]'s only
+    assert row["salt"] is None and codec.uuid_from_db(row["subject_id"]) != subject
+    assert len(row["hash"]) == 32 and len(row["mac"]) == 64
     report = integrity(client)
     assert report["ok"] and report["records"] == 4
     # a tombstone is still protected: editing what it keeps is detected
-    sql("UPDATE t_sp_consents SET action = 'update' WHERE id = %s", (ids[0],))
+    sql("UPDATE t_sp_consents SET action = 'update' WHERE id = %s", (db_id(ids[0]),))
     assert not verify(test_db)["ok"]
 
 
@@ -266,7 +280,7 @@ def test_truncating_the_last_seal_with_its_records_fails_verify(client, sql, tes
             (last["first_pos"], last["last_pos"]))
     sql("DELETE FROM t_sp_seals WHERE id = %s", (last["id"],))
     assert sql("SELECT COUNT(*) AS n FROM t_sp_consents WHERE id IN (%s, %s)",
-               tuple(second))[0]["n"] == 0
+               tuple(db_id(i) for i in second))[0]["n"] == 0
     result = _cli(test_db, anchor_file, "verify")
     assert result.returncode == 1, result.stdout
     assert "ledger FAILED" in result.stdout
@@ -286,17 +300,18 @@ def _rewrite_and_recompute(sql, target_pos=2):
     every chain link after it and every seal head, with what an attacker can compute."""
     chain = _has_chain_table(sql)
     if chain:
-        rows = sql("SELECT ch.pos AS chain_pos, c.seq, c.hash FROM t_sp_chain ch"
+        rows = sql("SELECT ch.pos AS chain_pos, c.seq, LOWER(HEX(c.hash)) AS hash"
+                   " FROM t_sp_chain ch"
                    " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")
     else:
         rows = sql("SELECT chain_pos, seq, hash FROM t_sp_consents WHERE chain_pos IS NOT NULL"
                    " ORDER BY chain_pos")
     target = rows[target_pos - 1]
-    row = sql("SELECT * FROM t_sp_consents WHERE seq = %s", (target["seq"],))[0]
+    row = stored(sql, "seq = %s", (target["seq"],))
     fields = ledger._row_to_fields(row)
     fields["method"], fields["action"] = "reject_all", "withdraw"
     new_hash = ledger.record_hash(fields, row["personal_digest"])
-    sql("UPDATE t_sp_consents SET method = 'reject_all', action = 'withdraw', hash = %s"
+    sql("UPDATE t_sp_consents SET method = 'reject_all', action = 'withdraw', hash = UNHEX(%s)"
         " WHERE seq = %s", (new_hash, target["seq"]))
     head = "0" * 64
     heads = {}
@@ -334,15 +349,16 @@ def test_rewrite_with_the_key_derived_from_wordpress_secrets_is_caught_by_the_an
     # outside the database still tells.
     _two_seals(client)
     rows = chain(sql)
-    target = sql("SELECT * FROM t_sp_consents WHERE id = %s", (rows[1]["id"],))[0]
+    target = stored(sql, "id = %s", (db_id(rows[1]["id"]),))
     fields = ledger._row_to_fields(target)
     fields["method"] = "reject_all"
     new_hash = ledger.record_hash(fields, target["personal_digest"])
-    sql("UPDATE t_sp_consents SET method = 'reject_all', hash = %s WHERE seq = %s",
+    sql("UPDATE t_sp_consents SET method = 'reject_all', hash = UNHEX(%s) WHERE seq = %s",
         (new_hash, target["seq"]))
     key, mac, heads = LEDGER_KEYS[-1], bytes(32), {}
-    for r in sql("SELECT ch.pos, c.id, c.hash FROM t_sp_chain ch JOIN t_sp_consents c"
-                 " ON c.seq = ch.consent_seq ORDER BY ch.pos"):
+    for r in map(codec.from_db, sql("SELECT ch.pos, c.id, c.hash FROM t_sp_chain ch"
+                                    " JOIN t_sp_consents c ON c.seq = ch.consent_seq"
+                                    " ORDER BY ch.pos")):
         mac = ledger.chain_mac(key, mac, r["pos"], r["id"], r["hash"])
         heads[r["pos"]] = mac.hex()
         sql("UPDATE t_sp_chain SET mac = %s WHERE pos = %s", (mac, r["pos"]))
@@ -386,7 +402,7 @@ def test_rotated_ledger_key_old_seals_verify_under_the_key_they_name(make_app, s
     assert [s["key_id"] for s in sql("SELECT key_id FROM t_sp_seals ORDER BY id")] == ids
     assert sorted(report["key_ids"]) == sorted(ids)
     # the retired key dropped from the list: its seals can no longer be checked
-    report = verify(test_db, keys=[b"ledger-key-2026"])
+    report = verify(test_db, keys=[secret("ledger-key-2026").encode()])
     assert not report["ok"]
     assert f"names ledger key {ids[0]}, which is not configured" in \
         report["problems"][0]["problem"]
@@ -409,8 +425,8 @@ def test_record_committing_while_the_sealer_runs_is_sealed_not_skipped(client, s
 
     from helpers import db_conn
     ids = ingest(client, 3)
-    row = sql("SELECT * FROM t_sp_consents WHERE id = %s", (ids[0],))[0]
-    sql("DELETE FROM t_sp_consents WHERE id = %s", (ids[0],))
+    row = sql("SELECT * FROM t_sp_consents WHERE id = %s", (db_id(ids[0]),))[0]
+    sql("DELETE FROM t_sp_consents WHERE id = %s", (db_id(ids[0]),))
     with db_conn(test_db) as slow:
         # an ingest transaction that took the lowest seq but commits after the others
         with slow.cursor() as cur:
@@ -476,8 +492,9 @@ def test_anchors_switched_off_are_reported(make_app):
 # ---- records sealed by the old unkeyed chain (before migration 004) ------------------------
 
 def _old_seal(sql, batches):
-    """Seal the records as the sealer before migration 004 did (unkeyed, in the rows)."""
-    rows = sql("SELECT seq, hash FROM t_sp_consents ORDER BY seq")
+    """Seal the records as the sealer before migration 004 did (unkeyed, in the rows; since
+    migration 007 those columns live in sp_legacy_chain)."""
+    rows = sql("SELECT seq, LOWER(HEX(hash)) AS hash FROM t_sp_consents ORDER BY seq")
     pos, head, it = 0, ledger.GENESIS, iter(rows)
     for size in batches:
         prev, first = head, pos + 1
@@ -485,11 +502,11 @@ def _old_seal(sql, batches):
             r = next(it)
             pos += 1
             head = ledger.legacy_link(head, r["hash"], pos)
-            sql("UPDATE t_sp_consents SET chain_pos = %s, chain_hash = %s WHERE seq = %s",
-                (pos, head, r["seq"]))
+            sql("INSERT INTO t_sp_legacy_chain (chain_pos, chain_hash, consent_seq)"
+                " VALUES (%s, %s, %s)", (pos, head, r["seq"]))
         sql("INSERT INTO t_sp_seals (version, first_pos, last_pos, records, prev_head, head,"
             " sealed_at) VALUES (1, %s, %s, %s, %s, %s, NOW())", (first, pos, size, prev, head))
-        sql("UPDATE t_sp_consents SET seal_id = LAST_INSERT_ID() WHERE chain_pos >= %s",
+        sql("UPDATE t_sp_legacy_chain SET seal_id = LAST_INSERT_ID() WHERE chain_pos >= %s",
             (first,))
     return head
 
@@ -510,7 +527,8 @@ def test_old_unkeyed_chain_is_verified_then_resealed_keyed_in_the_same_positions
         [(1, 1, 3), (1, 4, 5), (2, 1, 5), (2, 6, 7)]
     assert seals[2]["legacy_head"] == old_head and seals[3]["legacy_head"] is None
     # the old columns are kept as they were, and still checked
-    sql("UPDATE t_sp_consents SET chain_hash = %s WHERE id = %s", ("f" * 64, ids[1]))
+    sql("UPDATE t_sp_legacy_chain lc JOIN t_sp_consents c ON c.seq = lc.consent_seq"
+        " SET lc.chain_hash = %s WHERE c.id = %s", ("f" * 64, db_id(ids[1])))
     report = verify(test_db, anchors=[str(anchor_file)])
     assert [(p["id"], p["problem"]) for p in report["problems"]] == \
         [(ids[1], "old chain hash does not link to the record before it")]

@@ -35,6 +35,7 @@ def test_phpunit_in_wordpress(full_stack):
         SP_TEST_DB_PASSWORD=full_stack.db_password,
         SP_TEST_HOME="http://phpunit.example",
         SP_TEST_SIDECAR_URL=full_stack.sidecar_url,
+        SP_TEST_SITE_ORIGIN=full_stack.wp_url,  # on the sidecar's SP_SITE_ORIGINS
         SP_TEST_SECRET_KEYS=full_stack.secret_keys,
         SP_TEST_ADMIN_TOKEN=full_stack.admin_token,
     )

@@ -11,6 +11,7 @@ import threading
 import pytest
 from helpers import SITE, TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token
 
+from sidecar import codec
 from sidecar.openapi import SPEC
 
 
@@ -88,7 +89,8 @@ def test_ip_storage_modes_keep_location(make_app, geo_db, sql, mode, ip, stored)
     rec = record(c, ingest(c, ip=ip))
     assert rec["ip"] == stored
     assert rec["country"] in ("SE", "DK")  # looked up before truncation
-    assert sql("SELECT ip FROM t_sp_consents WHERE id = %s", (rec["id"],))[0]["ip"] == stored
+    assert sql("SELECT ip FROM t_sp_consents WHERE id = %s",
+               (codec.uuid_to_db(rec["id"]),))[0]["ip"] == stored
     if mode == "truncated":  # erasure by IP matches the address (its keyed fingerprint)
         r = c.post("/v1/erasures", json={"ip": ip}, headers=admin_headers())
         assert r.get_json() == {"erased": 1, "unattributed": 0}
@@ -114,7 +116,8 @@ def test_a_worker_niceness_outside_0_to_19_is_refused(value):
 
 def test_date_filters(client, sql):
     old = ingest(client)
-    sql("UPDATE t_sp_consents SET received_at = '2025-01-15 12:00:00' WHERE id = %s", (old,))
+    sql("UPDATE t_sp_consents SET received_at = '2025-01-15 12:00:00' WHERE id = %s",
+        (codec.uuid_to_db(old),))
     new = ingest(client)
     h = admin_headers()
 
@@ -275,13 +278,13 @@ def test_request_log_is_json_without_secrets(client, caplog):
 
 def _bulk_insert(sql, n: int, start: int):
     sql("INSERT INTO t_sp_consents (id, event_id, subject_id, action, method, categories,"
-        " page_url, policy_version, banner_version, language, signals, ip, user_agent,"
+        " page_url, policy_version, banner_version, language, signals, ip,"
         " occurred_at, received_at, screenshot_status, hash, personal_digest)"
-        " SELECT UUID(), UUID(), UUID(), 'grant', 'accept_all',"
-        " '{\"necessary\": true, \"preferences\": true, \"statistics\": false,"
-        " \"marketing\": false}', CONCAT('http://site.test/p/', seq), '1', 'b', 'en',"
-        " '{\"gpc\": false, \"dnt\": false}', '192.0.2.1', 'UA', NOW(6), NOW(6), 'skipped',"
-        f" REPEAT('0', 64), REPEAT('0', 64) FROM seq_{start}_to_{start + n - 1}")
+        " SELECT UNHEX(REPLACE(UUID(), '-', '')), UNHEX(REPLACE(UUID(), '-', '')),"
+        " UNHEX(REPLACE(UUID(), '-', '')), 'grant', 'accept_all',"
+        " 3, CONCAT('http://site.test/p/', seq), '1', 'b', 'en',"  # necessary, preferences
+        " 0, '192.0.2.1', NOW(6), NOW(6), 'skipped',"
+        f" UNHEX(REPEAT('0', 64)), UNHEX(REPEAT('0', 64)) FROM seq_{start}_to_{start + n - 1}")
 
 
 def _export_peak(client) -> tuple[int, int]:

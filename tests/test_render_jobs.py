@@ -30,11 +30,10 @@ def test_the_worker_never_writes_a_consent_row_and_queues_one_job_per_render(mak
     worker = run_worker(app)
     assert sql("SELECT * FROM t_sp_consents ORDER BY seq") == before
     assert sorted(worker.loaded) == [SITE + "/about/", SITE + "/offer/"]
-    jobs = sql("SELECT page_url, consents, status, reused FROM t_sp_render_jobs ORDER BY"
-               " page_url")
+    jobs = sql("SELECT page_url, consents, status FROM t_sp_render_jobs ORDER BY page_url")
     assert jobs == [
-        {"page_url": SITE + "/about/", "consents": 1, "status": "done", "reused": 0},
-        {"page_url": SITE + "/offer/", "consents": 5, "status": "done", "reused": 0}]
+        {"page_url": SITE + "/about/", "consents": 1, "status": "done"},
+        {"page_url": SITE + "/offer/", "consents": 5, "status": "done"}]
     shots = [shot(c, rid) for rid in offer]
     assert {s["status"] for s in shots} == {"done"}
     assert len({s["taken_at"] for s in shots}) == 1  # one render proves all five
@@ -52,9 +51,9 @@ def test_a_fresh_render_is_reused_when_the_record_is_sealed(make_app, sql):
     assert shot(c, later)["status"] == "pending"  # not sealed yet
     worker = run_worker(app)
     assert worker.loaded == []  # nothing rendered again: the seal linked the fresh render
-    (job,) = sql("SELECT status, reused, consents FROM t_sp_render_jobs WHERE id ="
-                 " (SELECT MAX(id) FROM t_sp_render_jobs)")
-    assert job == {"status": "done", "reused": 1, "consents": 1}
+    # one job row for the render, its range extended over the later record
+    assert sql("SELECT status, consents FROM t_sp_render_jobs") == [
+        {"status": "done", "consents": 2}]
     assert shot(c, later)["taken_at"] == shot(c, first)["taken_at"]
 
 
@@ -149,4 +148,22 @@ def test_migration_006_converts_the_old_per_consent_queue(make_app, sql):
     assert shot(c, sealed)["status"] == shot(c, unsealed)["status"] == "pending"
     assert run_worker(app).loaded == [proof]
     assert shot(c, sealed)["status"] == shot(c, unsealed)["status"] == "done"
-    assert sql("SELECT COUNT(*) AS n FROM t_sp_render_jobs WHERE status = 'done'")[0]["n"] == 2
+    # the open job took in the unsealed one when it was sealed
+    assert sql("SELECT status, consents FROM t_sp_render_jobs") == [
+        {"status": "done", "consents": 2}]
+
+
+def test_consents_trickling_in_one_per_seal_share_one_job_row_per_render(make_app, sql):
+    """A quiet site seals one record at a time: the job rows still grow with renders, not
+    with consents."""
+    app = make_app()
+    c = app.test_client()
+    rids = []
+    for _ in range(6):
+        rids.append(ingest(c))
+        run_worker(app)
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_seals WHERE version = 2")[0]["n"] == 6
+    assert sql("SELECT status, consents FROM t_sp_render_jobs") == [
+        {"status": "done", "consents": 6}]
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_renders")[0]["n"] == 1
+    assert {shot(c, rid)["status"] for rid in rids} == {"done"}

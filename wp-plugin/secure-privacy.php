@@ -26,6 +26,8 @@ require_once __DIR__ . '/includes/settings.php';
 require_once __DIR__ . '/includes/class-signer.php';
 require_once __DIR__ . '/includes/url.php';
 require_once __DIR__ . '/includes/sidecar.php';
+require_once __DIR__ . '/includes/setup.php';
+require_once __DIR__ . '/includes/retention.php';
 require_once __DIR__ . '/includes/outbox.php';
 require_once __DIR__ . '/includes/client-ip.php';
 require_once __DIR__ . '/includes/rate-limit.php';

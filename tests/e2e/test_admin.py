@@ -28,6 +28,8 @@ from pages import (
     notice_text,
     php_value,
     records,
+    route_consent,
+    send,
     visit_as_new_visitor,
     wait_records,
 )
@@ -147,7 +149,29 @@ def test_test_connection_reports_readiness_and_version(admin, full_stack):
     assert re.search(r"Ready, version \S+", result.text), result.text
     assert "Accepted." in result.text
     assert "verifies this site's signatures" in result.text
+    assert f"{full_stack.wp_url} is on the sidecar's SP_SITE_ORIGINS" in result.text
+    assert "A screenshot worker is running." in result.text
     assert "Connected to the sidecar" in notice_text(d)
+
+
+def test_test_connection_fails_naming_the_fix_when_no_worker_runs(admin, full_stack):
+    """The worker stopped (SIGSTOP) and its last heartbeat two minutes old, as if it died."""
+    import signal
+
+    from helpers import run_sql
+    worker = full_stack.procs["worker"].pid
+    os.kill(worker, signal.SIGSTOP)
+    try:
+        run_sql(full_stack.database_url(), f"UPDATE {full_stack.table_prefix}sp_workers"
+                " SET seen_at = seen_at - INTERVAL 2 MINUTE")
+        admin_get(admin, full_stack, "admin.php?page=secure-privacy")
+        admin.find_element(By.ID, "sp-test-connection").click()
+        result = WebDriverWait(admin, 15).until(EC.presence_of_element_located(
+            (By.ID, "sp-connection-result")))
+        assert "No screenshot worker has been seen in the last minute" in result.text
+        assert "Start the worker on the sidecar's host" in result.text
+    finally:
+        os.kill(worker, signal.SIGCONT)
 
 
 def test_admin_actions_need_capability_and_nonce(browser, full_stack):
@@ -211,7 +235,26 @@ def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_s
     match = d.find_element(By.ID, "sp-banner-match")
     assert match.get_attribute("class") == (
         "sp-ok" if shot["screenshot"]["banner_version_match"] else "sp-warn")
+    assert_shot_account(d, shot)
+    assert_no_serious_axe_violation(d, ".sp-record")
     save_page(d, "consent-record")
+
+    # A second visitor on the same page: its record reuses the render and its page says so;
+    # both pages say what their records hold.
+    visit_as_new_visitor(d, full_stack, "/?page_id=2")
+    other, _ = consent_click(d, "accept-all")
+    (rec2,) = wait_records(admin_api, 1, subject_id=other)
+
+    def shot_of(rid):
+        body = admin_api.get(f"/v1/consents/{rid}")[1]
+        return body if body["screenshot"]["status"] == "done" else None
+    second = wait_for(lambda: shot_of(rec2["id"]), 45, interval=0.5, what="the second shot")
+    assert second["screenshot"]["reused"] is True
+    login(d, full_stack)
+    assert second["screenshot"]["taken_at"] == shot["screenshot"]["taken_at"]
+    for body in (second, admin_api.get(f"/v1/consents/{rec['id']}")[1]):
+        admin_get(d, full_stack, f"admin.php?page=secure-privacy-log&consent={body['id']}")
+        assert_shot_account(d, body)
 
     # CSV export through WordPress, with the log's filters.
     admin_get(d, full_stack, f"admin.php?page=secure-privacy-log&subject_id={subject}")
@@ -223,6 +266,37 @@ def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_s
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert [r["id"] for r in rows] == [rec["id"]]
     assert rows[0]["subject_id"] == subject and rows[0]["marketing"] == "true"
+
+
+def assert_shot_account(d, rec: dict) -> None:
+    """The record page says what the API's screenshot object holds, and no more: the render
+    time against the decision, reuse, the first layer it shows; never "right after the
+    decision" or "reload in a moment"."""
+    shot = rec["screenshot"]
+    text = d.find_element(By.CSS_SELECTOR, ".sp-record-proof").text
+    assert "right after the decision" not in text and "reload" not in text
+    when = d.find_element(By.ID, "sp-shot-when").text
+    taken = datetime.fromisoformat(shot["taken_at"])
+    decided = datetime.fromisoformat(rec["occurred_at"])
+    assert ("after the decision" if taken >= decided else "before the decision") in when, when
+    assert ("after the sidecar received it" in when) is (not shot["reused"]), (when, shot)
+    assert bool(d.find_elements(By.ID, "sp-shot-shared")) is shot["reused"]
+    assert "anonymous visitor" in d.find_element(By.ID, "sp-shot-shows").text
+
+
+def assert_no_serious_axe_violation(d, include: str) -> None:
+    """axe-core (node_modules) on the elements matching `include` of the current page."""
+    if not d.execute_script("return !!window.axe"):
+        d.execute_script((ROOT / "node_modules" / "axe-core" / "axe.min.js").read_text())
+    d.set_script_timeout(60)
+    result = d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        axe.run({include: [[arguments[0]]]}, {resultTypes: ['violations']})
+          .then((r) => done(r.violations.filter((v) => ['serious', 'critical']
+            .includes(v.impact)).map((v) => v.id + ': ' + v.nodes.map((n) => n.target)
+            .join(' '))))
+          .catch((e) => done(['error: ' + e]));""", include)
+    assert result == [], result
 
 
 def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
@@ -387,6 +461,10 @@ def test_nothing_lost_while_the_sidecar_is_down(browser, full_stack, site, admin
 
 def test_statistics_page_and_dashboard_widget(admin, full_stack, admin_api):
     d = admin
+    body = route_consent(full_stack.wp_url)
+    status, answer, _ = send(f"{full_stack.wp_url}/?rest_route=/secure-privacy/v1/consent",
+                             json.dumps(body).encode())
+    assert status == 202 and answer["delivered"], answer
     today = datetime.now(UTC).strftime("%Y-%m-%d")
     status, body, _ = admin_api.get(f"/v1/stats?from={today}&to={today}&group_by=day")
     decisions = sum(g["decisions"] for g in body["groups"])
@@ -406,13 +484,27 @@ def test_statistics_page_and_dashboard_widget(admin, full_stack, admin_api):
     assert "Marketing" in cats and "%" in cats
     save_page(d, "statistics")
 
-    # The widget keeps its numbers a few minutes; start from fresh ones.
-    full_stack.wp_eval("global $wpdb; $wpdb->query(\"DELETE FROM {$wpdb->options} WHERE "
-                       "option_name LIKE '%transient%secure_privacy_stats%'\");")
+    # The same figures with the same definitions: the widget's 30 days and the page's
+    # 30-day range agree, at once (nothing cached), also right after a new decision.
+    status, answer, _ = send(f"{full_stack.wp_url}/?rest_route=/secure-privacy/v1/consent",
+                             json.dumps(route_consent(full_stack.wp_url)).encode())
+    assert status == 202 and answer["delivered"], answer
+    admin_get(d, full_stack, "admin.php?page=secure-privacy-stats&range=30")
+    page_total = int(d.find_element(By.CSS_SELECTOR, '[data-sp-card="decisions"]')
+                     .text.replace(",", ""))
+    accept = d.find_element(By.CSS_SELECTOR, ".sp-card-accept").text
+    accepted = int(re.search(r"([\d,]+) of ([\d,]+) decisions", accept).group(1)
+                   .replace(",", ""))
+    assert f"of {page_total:,} decisions" in accept, accept
+    methods = d.find_element(By.ID, "sp-chart-methods").text
+    from decimal import ROUND_HALF_UP, Decimal
+    pct = Decimal(100 * accepted) / Decimal(page_total)  # as PHP's number_format rounds it
+    share = f"{pct.quantize(Decimal('0.1') if 0 < pct < 10 else Decimal('1'), ROUND_HALF_UP)}%"
+    assert f"{accepted:,} ({share} of decisions)" in methods, (accepted, share, methods)
     admin_get(d, full_stack, "index.php")
     widget = d.find_element(By.ID, "secure_privacy_dashboard")
     assert int(widget.find_element(By.CSS_SELECTOR, '[data-sp-card="dashboard-decisions"]')
-               .text.replace(",", "")) >= decisions
+               .text.replace(",", "")) == page_total
     assert "Outbox" in widget.text
     save_page(d, "dashboard-widget", "#secure_privacy_dashboard")
 
@@ -447,3 +539,29 @@ def test_admin_screenshots(admin, full_stack):
         assert not d.find_elements(By.CSS_SELECTOR, ".sp-sidecar-error"), name
         assert "Fatal error" not in d.page_source and "Warning:" not in d.page_source
         save_page(d, name)
+
+
+def test_the_plugins_retention_turns_older_records_into_tombstones(admin, full_stack,
+                                                                     admin_api):
+    """Issue 12: "Record retention (days)" reaches the sidecar through the daily upkeep."""
+    from helpers import run_sql
+
+    from sidecar import codec
+    wp = full_stack.wp_url
+    old, recent = route_consent(wp), route_consent(wp)
+    for body in (old, recent):
+        status, answer, _ = send(f"{wp}/?rest_route=/secure-privacy/v1/consent",
+                                 json.dumps(body).encode())
+        assert status == 202 and answer["delivered"], answer
+    (rec,) = wait_records(admin_api, 1, subject_id=old["subject_id"])
+    days = int(full_stack.wp_eval("echo secure_privacy_settings()['retention_days'];"))
+    run_sql(full_stack.database_url(), f"UPDATE {full_stack.table_prefix}sp_consents SET"
+            f" received_at = received_at - INTERVAL {days + 1} DAY WHERE id = %s",
+            (codec.uuid_to_db(rec["id"]),))
+    full_stack.wp_eval("secure_privacy_daily_maintenance();")
+    assert admin_api.get(f"/v1/consents/{rec['id']}")[0] == 410  # a tombstone now
+    assert len(records(admin_api, subject_id=recent["subject_id"])) == 1
+    admin_get(admin, full_stack, "admin.php?page=secure-privacy#secure_privacy_consent")
+    text = admin.find_element(By.TAG_NAME, "body").get_attribute("textContent")
+    assert re.search(rf"Last applied .*ago: \d+ records? older than {days} days", text), \
+        text[-3000:]

@@ -30,6 +30,9 @@ const TEXTS = {
   dntNotice: 'Your browser sends a Do Not Track signal, so marketing stays off.',
   policyNotice: 'Our privacy policy changes on {date}. We will ask for your consent again then.',
   blocked: 'This content is blocked until you allow: {categories}.',
+  visitorId: 'Your visitor id, to quote if you ask to see or erase your records:',
+  copy: 'Copy',
+  copied: 'Copied.',
 };
 
 function siteConfig(over = {}) {

@@ -154,6 +154,26 @@ test('saving custom choices records only what was switched on', async () => {
   assert.deepEqual(body.categories, { necessary: true, preferences: false, statistics: true, marketing: false });
 });
 
+test('the preferences show the visitor id with a copy button that says it copied', async () => {
+  const p = await loadPage();
+  p.click('preferences');
+  assert.equal(p.$('#sp-consent .sp-id'), null, 'no id before a choice: none exists yet');
+  p.click('accept-all');
+  const subject = p.calls[0].body.subject_id;
+  let copied = null;
+  Object.defineProperty(p.w.navigator, 'clipboard', { value: { writeText: async (x) => { copied = x; } } });
+  p.click('open');
+  const id = p.$('#sp-consent .sp-id');
+  assert.equal(id.querySelector('code').textContent, subject);
+  assert.match(id.textContent, /^Your visitor id, to quote if you ask to see or erase your records:/);
+  const status = id.querySelector('[role="status"]');
+  assert.equal(status.textContent, '');
+  p.click('copy');
+  await settle(p);
+  assert.equal(copied, subject);
+  assert.equal(status.textContent, 'Copied.');
+});
+
 test('the floating button reopens the choices in force; withdraw is one click and keeps the button', async () => {
   const p = await loadPage();
   p.click('accept-all');

@@ -316,6 +316,9 @@
           esc(t.title)}</h2><p id="sp-consent-body">${esc(t.body)}${privacyLink()}</p>` +
         (config.notice ? info(noticeText()) : '') + (forced ? info(t[forced + 'Notice']) : '') +
         (prefs ? `<ul>${config.categories.map(category).join('')}</ul>` : '') +
+        // The visitor's id, to quote in a request to see or erase their records.
+        (prefs && state ? `<p class="sp-id">${esc(t.visitorId)} <code>${esc(state.subject_id)}</code> ${
+          button('copy', t.copy, 'sp-link')} <span role="status"></span></p>` : '') +
         `<div class="sp-actions">${button('accept-all', t.acceptAll)}${button('reject-all', t.rejectAll)}${
           prefs ? button('save', t.save) : button('preferences', t.preferences)}${
           state ? button('withdraw', t.withdraw, 'sp-link') + '</div>' + iconButton('close', t.close, 'sp-x', CROSS) : '</div>'
@@ -343,6 +346,7 @@
       if (action === 'open') open();
       else if (action === 'close') closeDialog();
       else if (action === 'preferences') showDialog('prefs');
+      else if (action === 'copy') copyId(target);
       else if (action === 'dismiss') {
         storage((s) => s.setItem(NOTICE_KEY, config.notice.version));
         target.parentNode.remove();
@@ -352,6 +356,12 @@
         $$('#sp-consent input[data-sp-category]').forEach((i) => { choice[i.getAttribute('data-sp-category')] = i.checked; });
         decide('save', choice);
       } else if (METHODS[action]) decide(action);
+    }
+    // Copy the visitor id and say so. Without the clipboard API (a page not served over
+    // https) the id stays on screen to be selected by hand.
+    function copyId(target) {
+      const clip = win.navigator.clipboard;
+      if (clip) clip.writeText(state.subject_id).then(() => { target.nextElementSibling.textContent = t.copied; });
     }
     function onKeydown(e) {
       if (!dialog) return;

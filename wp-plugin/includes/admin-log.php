@@ -89,7 +89,7 @@ function secure_privacy_render_log_list(): void {
 	printf( '<a class="page-title-action" id="sp-export-csv" href="%s">%s</a> ', esc_url( add_query_arg( 'format', 'csv', $export_url ) ), esc_html__( 'Export CSV', 'secure-privacy' ) );
 	printf( '<a class="page-title-action" href="%s">%s</a>', esc_url( add_query_arg( 'format', 'ndjson', $export_url ) ), esc_html__( 'Export NDJSON', 'secure-privacy' ) );
 	echo '<hr class="wp-header-end">';
-	echo '<p class="sp-lead">' . esc_html__( 'Every consent decision made on this site, newest first, as the sidecar keeps it. Open a record to see the page as the visitor saw it.', 'secure-privacy' ) . '</p>';
+	echo '<p class="sp-lead">' . esc_html__( 'Every consent decision made on this site, newest first, as the sidecar keeps it. Open a record to see its evidence, with a screenshot of the page and its banner as they were offered.', 'secure-privacy' ) . '</p>';
 
 	secure_privacy_render_log_filters( $filters );
 
@@ -252,7 +252,7 @@ function secure_privacy_render_log_table( array $items, array $filters ): void {
 			$page_url  = (string) ( $rec['page_url'] ?? '' );
 			$query     = (string) wp_parse_url( $page_url, PHP_URL_QUERY );
 			$path      = (string) wp_parse_url( $page_url, PHP_URL_PATH ) . ( '' !== $query ? '?' . $query : '' );
-			$shot      = (string) ( $rec['screenshot']['status'] ?? '' );
+			$shot      = is_array( $rec['screenshot'] ?? null ) ? $rec['screenshot'] : array();
 			$location  = implode( ', ', array_filter( array( (string) ( $rec['city'] ?? '' ), (string) ( $rec['country'] ?? '' ) ) ) );
 			$is_revoke = 'withdraw' === ( $rec['action'] ?? '' );
 			?>
@@ -315,11 +315,14 @@ function secure_privacy_render_category_marks( array $categories, array $labels 
 }
 
 /**
- * The screenshot status as a small label.
+ * The screenshot status as a small label: whether there is a picture, whether it is shared
+ * with other consents, and in short why there is none.
  *
- * @param string $status pending | done | failed | skipped.
+ * @param array $shot A record's `screenshot` object.
  */
-function secure_privacy_render_screenshot_status( string $status ): void {
+function secure_privacy_render_screenshot_status( array $shot ): void {
+	$status = (string) ( $shot['status'] ?? '' );
+	$reason = (string) ( $shot['reason'] ?? '' );
 	$labels = array(
 		'done'    => array( 'dashicons-format-image', __( 'Screenshot', 'secure-privacy' ) ),
 		'pending' => array( 'dashicons-clock', __( 'Pending', 'secure-privacy' ) ),
@@ -327,7 +330,20 @@ function secure_privacy_render_screenshot_status( string $status ): void {
 		'skipped' => array( 'dashicons-minus', __( 'Skipped', 'secure-privacy' ) ),
 	);
 	[ $icon, $label ] = $labels[ $status ] ?? array( 'dashicons-minus', $status );
+	if ( 'done' === $status && ! empty( $shot['reused'] ) ) {
+		$label = __( 'Shared screenshot', 'secure-privacy' );
+	} elseif ( 'retrying' === $reason ) {
+		$label = __( 'Pending (retrying)', 'secure-privacy' );
+	}
+	$short = array(
+		'not_on_site_origins' => __( 'page not on SP_SITE_ORIGINS', 'secure-privacy' ),
+		'email_in_path'       => __( 'e-mail address in the page address', 'secure-privacy' ),
+		'not_queued'          => __( 'no render was queued', 'secure-privacy' ),
+	);
 	printf( '<span class="sp-shot sp-shot-%1$s"><span class="dashicons %2$s" aria-hidden="true"></span> %3$s</span>', esc_attr( $status ), esc_attr( $icon ), esc_html( $label ) );
+	if ( isset( $short[ $reason ] ) ) {
+		printf( '<br><span class="sp-muted sp-shot-why">%s</span>', esc_html( $short[ $reason ] ) );
+	}
 }
 
 /**
@@ -421,11 +437,11 @@ function secure_privacy_render_log_record( string $id ): void {
 			</div>
 		</div>
 		<div class="postbox sp-box sp-record-proof">
-			<h2 class="sp-box-title"><?php esc_html_e( 'What the visitor saw', 'secure-privacy' ); ?></h2>
+			<h2 class="sp-box-title"><?php esc_html_e( 'What the page offered', 'secure-privacy' ); ?></h2>
 			<div class="inside">
 				<?php
-				$status = (string) ( $rec['screenshot']['status'] ?? '' );
-				if ( 'done' === $status ) {
+				$shot = is_array( $rec['screenshot'] ?? null ) ? $rec['screenshot'] : array();
+				if ( 'done' === ( $shot['status'] ?? '' ) ) {
 					$src = wp_nonce_url(
 						add_query_arg(
 							array(
@@ -439,15 +455,14 @@ function secure_privacy_render_log_record( string $id ): void {
 					printf(
 						'<a href="%1$s" target="_blank" class="sp-shot-link"><img id="sp-screenshot" src="%1$s" alt="%2$s"></a>',
 						esc_url( $src ),
-						esc_attr__( 'Screenshot of the page with the consent banner, taken by the sidecar after the decision', 'secure-privacy' )
+						esc_attr__( 'Screenshot of the page with the consent banner\'s first layer, as the sidecar\'s browser rendered it for an anonymous visitor', 'secure-privacy' )
 					);
-					echo '<p class="description">' . esc_html__( 'Taken by the sidecar\'s headless browser right after the decision, with the banner as it was shown.', 'secure-privacy' ) . '</p>';
-					secure_privacy_render_screenshot_evidence( (array) $rec['screenshot'], (string) ( $rec['banner_version'] ?? '' ) );
 				} else {
 					echo '<p>';
-					secure_privacy_render_screenshot_status( $status );
-					echo '</p><p class="description">' . esc_html__( 'The screenshot is taken by the sidecar\'s worker; reload in a moment.', 'secure-privacy' ) . '</p>';
+					secure_privacy_render_screenshot_status( $shot );
+					echo '</p>';
 				}
+				secure_privacy_render_screenshot_account( $rec );
 				?>
 			</div>
 		</div>
@@ -474,44 +489,212 @@ function secure_privacy_render_log_record( string $id ): void {
 }
 
 /**
- * What the sidecar recorded about a screenshot: when, at which viewport, and whether the
- * banner the page showed is the banner the consent was recorded with.
+ * Seconds since the epoch of an RFC 3339 time from the sidecar, or null.
  *
- * @param array  $shot     The record's `screenshot` object.
- * @param string $recorded The record's banner_version.
+ * @param mixed $utc The time, e.g. 2026-01-31T19:20:00.123456Z.
  */
-function secure_privacy_render_screenshot_evidence( array $shot, string $recorded ): void {
-	if ( empty( $shot['viewport'] ) ) {
-		return;
+function secure_privacy_utc_seconds( $utc ): ?int {
+	if ( ! is_string( $utc ) || '' === $utc ) {
+		return null;
 	}
-	echo '<ul class="sp-evidence">';
-	printf(
-		'<li>%s</li>',
-		esc_html(
+	$ts = strtotime( $utc );
+	return false === $ts ? null : $ts;
+}
+
+/**
+ * What a record's screenshot is, in sentences that claim no more than the record holds: when
+ * the picture was rendered against when the decision was made, whether the render was made
+ * after this consent was received, or predates it or is shared, which state of the banner it shows, and,
+ * without a picture, why not and whether one is still coming.
+ *
+ * @param array    $rec A record from the sidecar (its `screenshot` object, docs/api.md §4.2).
+ * @param int|null $now The current time (for tests); time() when null.
+ * @return array<int, array{id: string, class: string, text: string}> Sentences in order.
+ */
+function secure_privacy_screenshot_account( array $rec, ?int $now = null ): array {
+	$shot   = is_array( $rec['screenshot'] ?? null ) ? $rec['screenshot'] : array();
+	$status = (string) ( $shot['status'] ?? '' );
+	$out    = array();
+	$add    = static function ( string $id, string $class, string $text ) use ( &$out ): void {
+		$out[] = array(
+			'id'    => $id,
+			'class' => $class,
+			'text'  => $text,
+		);
+	};
+	if ( 'done' !== $status ) {
+		$reason = (string) ( $shot['reason'] ?? '' );
+		$error  = (string) ( $shot['error'] ?? '' );
+		$now    = $now ?? time();
+		switch ( $reason ) {
+			case 'awaiting_seal':
+				$add( 'sp-shot-missing', 'sp-muted', __( 'No picture yet: the record waits to be sealed into the ledger by the sidecar\'s worker, which then renders the page.', 'secure-privacy' ) );
+				$received = secure_privacy_utc_seconds( $rec['received_at'] ?? null );
+				if ( null !== $received && $now - $received > 2 * MINUTE_IN_SECONDS ) {
+					/* translators: %s: a duration, e.g. "3 hours". */
+					$add( 'sp-shot-stuck', 'sp-warn', sprintf( __( 'It was received %s ago and is still not sealed, though the worker seals every second: check that the sidecar\'s worker (sidecar worker) is running.', 'secure-privacy' ), secure_privacy_admin_duration( $now - $received ) ) );
+				}
+				break;
+			case 'awaiting_render':
+				$add( 'sp-shot-missing', 'sp-muted', __( 'No picture yet: the record is sealed and its render is queued for the sidecar\'s worker.', 'secure-privacy' ) );
+				break;
+			case 'retrying':
+				/* translators: %s: why the last attempt failed, as the sidecar stored it. */
+				$add( 'sp-shot-missing', 'sp-warn', sprintf( __( 'No picture yet: the last attempt to render the page failed (%s). The worker tries again.', 'secure-privacy' ), $error ) );
+				break;
+			case 'not_on_site_origins':
+				$origin = secure_privacy_url_origin( (string) ( $rec['page_url'] ?? '' ) );
+				$add(
+					'sp-shot-missing',
+					'sp-warn',
+					sprintf(
+						/* translators: 1: the reason the sidecar stored, 2: a site origin such as https://example.com. */
+						__( 'No screenshot will be taken for this record: its page is not on the sidecar\'s SP_SITE_ORIGINS, the only sites its browser loads (stored reason: "%1$s"). Add %2$s to SP_SITE_ORIGINS and restart the sidecar: consents given after that get screenshots; this one keeps none.', 'secure-privacy' ),
+						$error,
+						'' !== $origin ? $origin : __( 'this site\'s origin', 'secure-privacy' )
+					)
+				);
+				break;
+			case 'email_in_path':
+				/* translators: %s: the reason the sidecar stored. */
+				$add( 'sp-shot-missing', 'sp-muted', sprintf( __( 'No screenshot will be taken for this record: the page\'s address holds an e-mail address, and the sidecar does not load such pages (stored reason: "%s").', 'secure-privacy' ), $error ) );
+				break;
+			case 'not_queued':
+				$add( 'sp-shot-missing', 'sp-muted', __( 'No screenshot will be taken for this record: no render was queued for it when it was sealed.', 'secure-privacy' ) );
+				break;
+			case 'render_failed':
+				/* translators: %s: the reason the sidecar stored. */
+				$add( 'sp-shot-missing', 'sp-warn', sprintf( __( 'No screenshot: rendering the page failed for good (%s). Later consents on this page get a new attempt; this one keeps none.', 'secure-privacy' ), $error ) );
+				break;
+			default:
+				if ( 'pending' === $status ) {
+					$add( 'sp-shot-missing', 'sp-muted', __( 'No picture yet: a render is due.', 'secure-privacy' ) );
+				} elseif ( '' !== $error ) {
+					/* translators: %s: the reason the sidecar stored. */
+					$add( 'sp-shot-missing', 'sp-muted', sprintf( __( 'No screenshot will be taken for this record (stored reason: "%s").', 'secure-privacy' ), $error ) );
+				} else {
+					$add( 'sp-shot-missing', 'sp-muted', __( 'There is no screenshot for this record.', 'secure-privacy' ) );
+				}
+		}
+		return $out;
+	}
+
+	$taken   = secure_privacy_utc_seconds( $shot['taken_at'] ?? null );
+	$decided = secure_privacy_utc_seconds( $rec['occurred_at'] ?? null );
+	$recvd   = secure_privacy_utc_seconds( $rec['received_at'] ?? null );
+	if ( null !== $taken && null !== $decided ) {
+		$gap   = secure_privacy_admin_duration( abs( $taken - $decided ) );
+		$local = secure_privacy_admin_local_time( (string) $shot['taken_at'] );
+		$after = $taken >= $decided;
+		$early = null !== $recvd && $taken < $recvd; // Made before this consent reached the sidecar.
+		if ( empty( $shot['reused'] ) ) {
+			$text = $after
+				/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
+				? sprintf( __( 'Rendered %1$s, %2$s after the decision and after the sidecar received it.', 'secure-privacy' ), $local, $gap )
+				/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
+				: sprintf( __( 'Rendered %1$s, %2$s before the decision as WordPress timed it, but after the sidecar received it: the two servers\' clocks differ.', 'secure-privacy' ), $local, $gap );
+			$add( 'sp-shot-when', '', $text );
+		} elseif ( $early ) {
+			$add(
+				'sp-shot-when',
+				'sp-warn',
+				$after
+					/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
+					? sprintf( __( 'Rendered %1$s, %2$s after the decision but before the sidecar received it, and reused: it was made for an earlier consent.', 'secure-privacy' ), $local, $gap )
+					/* translators: 1: date and time, 2: a duration, e.g. "2 hours". */
+					: sprintf( __( 'Rendered %1$s, %2$s before the decision, and reused: it was made for an earlier consent.', 'secure-privacy' ), $local, $gap )
+			);
+		} else {
+			$add(
+				'sp-shot-when',
+				'',
+				$after
+					/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
+					? sprintf( __( 'Rendered %1$s, %2$s after the decision.', 'secure-privacy' ), $local, $gap )
+					/* translators: 1: date and time, 2: a duration, e.g. "3 minutes". */
+					: sprintf( __( 'Rendered %1$s, %2$s before the decision.', 'secure-privacy' ), $local, $gap )
+			);
+		}
+		if ( ! empty( $shot['reused'] ) ) {
+			$add( 'sp-shot-shared', '', __( 'One render proves every consent given on the same page with the same banner version, viewport and language within the sidecar\'s freshness window (SP_SCREENSHOT_FRESHNESS): this picture is shared with other consents, not taken for this one.', 'secure-privacy' ) );
+		}
+	}
+	if ( ! empty( $shot['viewport'] ) ) {
+		$add(
+			'sp-shot-view',
+			'',
 			sprintf(
-				/* translators: 1: date and time, 2: desktop or mobile, 3: width, 4: height in pixels. */
-				__( 'Taken %1$s, %2$s view %3$d×%4$d', 'secure-privacy' ),
-				secure_privacy_admin_local_time( (string) ( $shot['taken_at'] ?? '' ) ),
-				'mobile' === $shot['viewport'] ? __( 'mobile', 'secure-privacy' ) : __( 'desktop', 'secure-privacy' ),
+				/* translators: 1: desktop or mobile, 2: width, 3: height in pixels, 4: language code. */
+				__( '%1$s view %2$d×%3$d, language %4$s.', 'secure-privacy' ),
+				'mobile' === $shot['viewport'] ? __( 'Mobile', 'secure-privacy' ) : __( 'Desktop', 'secure-privacy' ),
 				(int) ( $shot['width'] ?? 0 ),
-				(int) ( $shot['height'] ?? 0 )
+				(int) ( $shot['height'] ?? 0 ),
+				(string) ( $rec['language'] ?? '' )
 			)
-		)
-	);
-	if ( ! empty( $shot['banner_version_match'] ) ) {
-		printf( '<li id="sp-banner-match" class="sp-ok">%s</li>', esc_html__( 'The page showed the same banner version the consent was recorded with.', 'secure-privacy' ) );
-	} else {
-		printf(
-			'<li id="sp-banner-match" class="sp-warn">%s</li>',
-			esc_html(
+		);
+	}
+	if ( 'first_layer_anonymous' === ( $shot['shows'] ?? '' ) ) {
+		$add( 'sp-shot-shows', '', __( 'It shows the banner\'s first layer as it is offered to an anonymous visitor on this page: not the visitor\'s own choice, the preferences view, or the page as a signed-in user sees it.', 'secure-privacy' ) );
+	}
+	$method = (string) ( $rec['method'] ?? '' );
+	$action = (string) ( $rec['action'] ?? '' );
+	if ( 'withdraw' === $action || 'withdraw' === $method ) {
+		$add( 'sp-shot-choice', 'sp-muted', __( 'The visitor withdrew consent from the reopened banner, which the picture does not show; the withdrawal itself is in the record.', 'secure-privacy' ) );
+	} elseif ( 'custom' === $method ) {
+		$add( 'sp-shot-choice', 'sp-muted', __( 'The visitor chose their own settings in the preferences view, which the picture does not show; the choice itself is in the record.', 'secure-privacy' ) );
+	} elseif ( in_array( $method, array( 'gpc', 'dnt' ), true ) ) {
+		$add( 'sp-shot-choice', 'sp-muted', __( 'The browser\'s privacy signal (GPC or Do Not Track) decided part of this choice; a picture cannot show a signal, which is in the record.', 'secure-privacy' ) );
+	} elseif ( 'update' === $action ) {
+		$add( 'sp-shot-choice', 'sp-muted', __( 'This decision changed an earlier one from the reopened banner, which the picture does not show.', 'secure-privacy' ) );
+	}
+	if ( ! empty( $rec['wp_user_id'] ) ) {
+		$add( 'sp-shot-user', 'sp-muted', __( 'The visitor was signed in to WordPress; the picture shows the page as an anonymous visitor sees it.', 'secure-privacy' ) );
+	}
+	if ( array_key_exists( 'banner_version_match', $shot ) ) {
+		if ( ! empty( $shot['banner_version_match'] ) ) {
+			$add( 'sp-banner-match', 'sp-ok', __( 'The page showed the same banner version the consent was recorded with.', 'secure-privacy' ) );
+		} else {
+			$add(
+				'sp-banner-match',
+				'sp-warn',
 				sprintf(
 					/* translators: 1: banner version the page showed, 2: banner version recorded. */
 					__( 'The page showed banner version %1$s, but the consent was recorded with %2$s: the picture may not show what the visitor saw.', 'secure-privacy' ),
 					(string) ( $shot['rendered_banner_version'] ?? '' ),
-					$recorded
+					(string) ( $rec['banner_version'] ?? '' )
 				)
-			)
-		);
+			);
+		}
+	}
+	return $out;
+}
+
+/**
+ * The origin (scheme, host and port) of a URL, or '' when it has none.
+ *
+ * @param string $url A URL.
+ */
+function secure_privacy_url_origin( string $url ): string {
+	$parts = wp_parse_url( $url );
+	if ( ! is_array( $parts ) || empty( $parts['scheme'] ) || empty( $parts['host'] ) ) {
+		return '';
+	}
+	return strtolower( $parts['scheme'] ) . '://' . strtolower( $parts['host'] ) . ( isset( $parts['port'] ) ? ':' . (int) $parts['port'] : '' );
+}
+
+/**
+ * The record page's account of its screenshot (secure_privacy_screenshot_account()), as a list.
+ *
+ * @param array $rec A record from the sidecar.
+ */
+function secure_privacy_render_screenshot_account( array $rec ): void {
+	$lines = secure_privacy_screenshot_account( $rec );
+	if ( ! $lines ) {
+		return;
+	}
+	echo '<ul class="sp-evidence">';
+	foreach ( $lines as $line ) {
+		printf( '<li id="%1$s"%2$s>%3$s</li>', esc_attr( $line['id'] ), '' !== $line['class'] ? ' class="' . esc_attr( $line['class'] ) . '"' : '', esc_html( $line['text'] ) );
 	}
 	echo '</ul>';
 }

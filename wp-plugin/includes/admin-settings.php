@@ -180,7 +180,7 @@ function secure_privacy_admin_settings_fields(): void {
 			'type'        => 'number',
 			'min'         => 1,
 			'max'         => 36500,
-			'description' => __( 'How long consent records are kept as proof. The sidecar erases older records when its purge runs (sidecar purge --days, or SP_RETENTION_DAYS).', 'secure-privacy' ),
+			'description' => __( 'How long consent records are kept as proof. Every day the plugin asks the sidecar to turn older records into tombstones (as erasure does: the proof of their order stays, nothing personal).', 'secure-privacy' ) . ' ' . secure_privacy_last_purge_text(),
 		)
 	);
 
@@ -281,9 +281,26 @@ function secure_privacy_render_settings_page(): void {
 				?>
 			</form>
 			<aside class="sp-side">
+				<?php secure_privacy_render_setup_box(); ?>
 				<?php secure_privacy_render_status_box(); ?>
 			</aside>
 		</div>
+	</div>
+	<?php
+}
+
+/**
+ * The setup checklist (includes/setup.php) while any step is left.
+ */
+function secure_privacy_render_setup_box(): void {
+	$items = secure_privacy_setup_checklist();
+	if ( ! in_array( false, array_column( $items, 'done' ), true ) ) {
+		return;
+	}
+	?>
+	<div class="postbox sp-box" id="sp-setup">
+		<h2 class="sp-box-title"><?php esc_html_e( 'Setup', 'secure-privacy' ); ?></h2>
+		<div class="inside"><?php secure_privacy_render_checklist( $items ); ?></div>
 	</div>
 	<?php
 }
@@ -297,7 +314,7 @@ function secure_privacy_render_status_box(): void {
 	<div class="postbox sp-box">
 		<h2 class="sp-box-title"><?php esc_html_e( 'Sidecar', 'secure-privacy' ); ?></h2>
 		<div class="inside">
-			<p><?php esc_html_e( 'Checks that the sidecar is ready, accepts the admin token and verifies this site\'s signatures.', 'secure-privacy' ); ?></p>
+			<p><?php esc_html_e( 'Checks that the sidecar is ready, accepts the admin token and verifies this site\'s signatures, that this site is on its SP_SITE_ORIGINS and that its screenshot worker runs.', 'secure-privacy' ); ?></p>
 			<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
 				<input type="hidden" name="action" value="secure_privacy_test_connection">
 				<?php wp_nonce_field( 'secure_privacy_test_connection' ); ?>
@@ -338,6 +355,11 @@ function secure_privacy_render_status_box(): void {
  */
 function secure_privacy_render_outbox_summary( array $outbox ): void {
 	if ( ! $outbox['pending'] && ! $outbox['failed'] ) {
+		if ( ! secure_privacy_is_live() ) {
+			// Nothing has been delivered anywhere yet: nothing to be green about.
+			echo '<p class="sp-neutral">' . esc_html__( 'Empty. Consents are delivered once the sidecar is connected and Test connection passes.', 'secure-privacy' ) . '</p>';
+			return;
+		}
 		echo '<p class="sp-ok"><span class="dashicons dashicons-yes-alt" aria-hidden="true"></span> ' . esc_html__( 'Empty: every consent reached the sidecar.', 'secure-privacy' ) . '</p>';
 		return;
 	}
@@ -697,6 +719,9 @@ function secure_privacy_admin_text_labels(): array {
 		'dntNotice'    => __( 'Do Not Track notice', 'secure-privacy' ),
 		'policyNotice' => __( 'Policy change notice', 'secure-privacy' ),
 		'blocked'      => __( 'Placeholder of blocked content ({categories} = the categories needed)', 'secure-privacy' ),
+		'visitorId'    => __( 'Visitor id, in the preferences', 'secure-privacy' ),
+		'copy'         => __( '"Copy" button of the visitor id', 'secure-privacy' ),
+		'copied'       => __( 'Said once the visitor id is copied', 'secure-privacy' ),
 	);
 	foreach ( secure_privacy_category_labels() as $category => $label ) {
 		/* translators: %s: category name. */

@@ -9,25 +9,17 @@
 defined( 'ABSPATH' ) || exit;
 
 /** Seconds the dashboard widget keeps its numbers. */
-const SECURE_PRIVACY_STATS_CACHE = 120;
 
 /**
- * The sidecar's stats for a range and grouping.
+ * The sidecar's stats for a range and grouping. Never cached: the dashboard widget and the
+ * Statistics page read the same figures, with the same definitions, at the moment they show.
  *
  * @param string $from     YYYY-MM-DD.
  * @param string $to       YYYY-MM-DD (inclusive).
  * @param string $group_by day | country | category | method.
- * @param bool   $cached   Keep the answer for a few minutes (dashboard).
  * @return array|WP_Error The groups.
  */
-function secure_privacy_fetch_stats( string $from, string $to, string $group_by, bool $cached = false ) {
-	$key = 'secure_privacy_stats_' . md5( $from . $to . $group_by );
-	if ( $cached ) {
-		$hit = get_transient( $key );
-		if ( is_array( $hit ) ) {
-			return $hit;
-		}
-	}
+function secure_privacy_fetch_stats( string $from, string $to, string $group_by ) {
 	$result = secure_privacy_admin_api(
 		'GET',
 		'/v1/stats',
@@ -40,11 +32,7 @@ function secure_privacy_fetch_stats( string $from, string $to, string $group_by,
 	if ( is_wp_error( $result ) ) {
 		return $result;
 	}
-	$groups = is_array( $result['json']['groups'] ?? null ) ? $result['json']['groups'] : array();
-	if ( $cached ) {
-		set_transient( $key, $groups, SECURE_PRIVACY_STATS_CACHE );
-	}
-	return $groups;
+	return is_array( $result['json']['groups'] ?? null ) ? $result['json']['groups'] : array();
 }
 
 /**
@@ -146,9 +134,11 @@ function secure_privacy_render_stats_page(): void {
 
 	$decisions   = array_sum( array_column( $aligned, 'decisions' ) );
 	$withdrawals = array_sum( array_column( $aligned, 'withdrawals' ) );
-	$by_method   = array();
+	// One definition throughout: a decision is a grant or an update; every share below is a
+	// share of the decisions, and withdrawals are counted apart.
+	$by_method = array();
 	foreach ( is_wp_error( $methods ) ? array() : $methods as $group ) {
-		$by_method[ (string) ( $group['key'] ?? '' ) ] = (int) ( $group['total'] ?? 0 );
+		$by_method[ (string) ( $group['key'] ?? '' ) ] = (int) ( $group['decisions'] ?? 0 );
 	}
 	$by_cat = array();
 	foreach ( is_wp_error( $cats ) ? array() : $cats as $group ) {
@@ -160,8 +150,10 @@ function secure_privacy_render_stats_page(): void {
 	secure_privacy_render_card( __( 'Decisions', 'secure-privacy' ), number_format_i18n( $decisions ), __( 'grants and updates', 'secure-privacy' ), 'decisions' );
 	$accept = $decisions ? ( $by_method['accept_all'] ?? 0 ) / $decisions : null;
 	$reject = $decisions ? ( $by_method['reject_all'] ?? 0 ) / $decisions : null;
-	secure_privacy_render_card( __( 'Accepted all', 'secure-privacy' ), secure_privacy_format_rate( $accept ), __( 'of decisions', 'secure-privacy' ), 'accept' );
-	secure_privacy_render_card( __( 'Rejected all', 'secure-privacy' ), secure_privacy_format_rate( $reject ), __( 'of decisions', 'secure-privacy' ), 'reject' );
+	/* translators: 1: decisions with this method, 2: all decisions. */
+	$of = __( '%1$s of %2$s decisions', 'secure-privacy' );
+	secure_privacy_render_card( __( 'Accepted all', 'secure-privacy' ), secure_privacy_format_rate( $accept ), sprintf( $of, number_format_i18n( $by_method['accept_all'] ?? 0 ), number_format_i18n( $decisions ) ), 'accept' );
+	secure_privacy_render_card( __( 'Rejected all', 'secure-privacy' ), secure_privacy_format_rate( $reject ), sprintf( $of, number_format_i18n( $by_method['reject_all'] ?? 0 ), number_format_i18n( $decisions ) ), 'reject' );
 	secure_privacy_render_card( __( 'Withdrawals', 'secure-privacy' ), number_format_i18n( $withdrawals ), __( 'consents taken back', 'secure-privacy' ), 'withdrawals' );
 	echo '</div>';
 
@@ -248,22 +240,23 @@ function secure_privacy_render_stats_page(): void {
 	echo $rows ? secure_privacy_html_bars( $rows, (float) $max, __( 'Decisions per country', 'secure-privacy' ) ) : '<p class="sp-muted">' . esc_html__( 'No data yet.', 'secure-privacy' ) . '</p>'; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- built from escaped parts.
 	echo '<p class="description">' . esc_html__( 'Opt-in: mean of the offered categories.', 'secure-privacy' ) . '</p></div></div>';
 
-	// Per method.
+	// Per method: shares of the decisions, as the cards above.
 	$rows   = array();
-	$total  = array_sum( $by_method );
 	$mnames = secure_privacy_method_labels();
 	arsort( $by_method );
-	foreach ( $by_method as $method => $count ) {
+	foreach ( array_filter( $by_method ) as $method => $count ) {
 		$rows[] = array(
 			'label' => $mnames[ $method ] ?? $method,
 			'value' => $count,
-			/* translators: 1: count, 2: share. */
-			'text'  => sprintf( __( '%1$s (%2$s)', 'secure-privacy' ), number_format_i18n( $count ), secure_privacy_format_rate( $total ? $count / $total : null ) ),
-			'color' => 'withdraw' === $method ? '#d63638' : '#50575e',
+			/* translators: 1: count, 2: share of all decisions. */
+			'text'  => sprintf( __( '%1$s (%2$s of decisions)', 'secure-privacy' ), number_format_i18n( $count ), secure_privacy_format_rate( $decisions ? $count / $decisions : null ) ),
+			'color' => '#50575e',
 		);
 	}
 	echo '<div class="postbox sp-box" id="sp-chart-methods"><h2 class="sp-box-title">' . esc_html__( 'How visitors chose', 'secure-privacy' ) . '</h2><div class="inside">';
-	echo $rows ? secure_privacy_html_bars( $rows, (float) max( 1, $total ), __( 'Records per method', 'secure-privacy' ) ) : '<p class="sp-muted">' . esc_html__( 'No data yet.', 'secure-privacy' ) . '</p>'; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- built from escaped parts.
+	echo $rows ? secure_privacy_html_bars( $rows, (float) max( 1, $decisions ), __( 'Decisions per method', 'secure-privacy' ) ) : '<p class="sp-muted">' . esc_html__( 'No data yet.', 'secure-privacy' ) . '</p>'; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- built from escaped parts.
+	/* translators: %s: number of withdrawals. */
+	echo '<p class="description">' . esc_html( sprintf( __( 'Shares of the decisions (grants and updates). Withdrawals are counted apart: %s.', 'secure-privacy' ), number_format_i18n( $withdrawals ) ) ) . '</p>';
 	echo '</div></div>';
 	echo '</div>';
 
@@ -390,14 +383,14 @@ function secure_privacy_dashboard_setup(): void {
 function secure_privacy_render_dashboard_widget(): void {
 	$from  = gmdate( 'Y-m-d', time() - 29 * DAY_IN_SECONDS );
 	$to    = gmdate( 'Y-m-d' );
-	$daily = secure_privacy_fetch_stats( $from, $to, 'day', true );
+	$daily = secure_privacy_fetch_stats( $from, $to, 'day' );
 	echo '<div class="sp-dash">';
 	if ( is_wp_error( $daily ) ) {
 		echo '<p class="sp-bad">' . esc_html( $daily->get_error_message() ) . '</p>';
 	} else {
 		$days    = secure_privacy_days( $from, $to );
 		$aligned = secure_privacy_align_days( $daily, $days );
-		$cats    = secure_privacy_fetch_stats( $from, $to, 'category', true );
+		$cats    = secure_privacy_fetch_stats( $from, $to, 'category' );
 		$total   = array_sum( array_column( $aligned, 'decisions' ) );
 		echo '<div class="sp-dash-head"><div><span class="sp-card-value" data-sp-card="dashboard-decisions">' . esc_html( number_format_i18n( $total ) ) . '</span><span class="sp-card-note">' . esc_html__( 'decisions in the last 30 days', 'secure-privacy' ) . '</span></div>';
 		echo secure_privacy_svg_column_chart( // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- built from escaped parts.

@@ -62,6 +62,9 @@ function secure_privacy_asset_name( string $name ): string {
  * Enqueue the widget's CSS (with the site's colours) and deferred footer JS (wp_enqueue_scripts).
  */
 function secure_privacy_enqueue_assets(): void {
+	if ( ! secure_privacy_banner_shown() ) {
+		return; // Not live yet: only administrators see it (includes/setup.php).
+	}
 	$output = secure_privacy_banner_output();
 	$assets = $output['assets'];
 	wp_enqueue_style( SECURE_PRIVACY_WIDGET_HANDLE, $assets . secure_privacy_asset_name( 'widget.css' ), array(), SECURE_PRIVACY_VERSION );
@@ -368,6 +371,9 @@ function secure_privacy_banner_texts(): array {
 		'policyNotice' => __( 'Our privacy policy changes on {date}. We will ask for your consent again then.', 'secure-privacy' ),
 		/* translators: {categories} is replaced with category names, e.g. "Marketing"; keep it as it is. */
 		'blocked'      => __( 'This content is blocked until you allow: {categories}.', 'secure-privacy' ),
+		'visitorId'    => __( 'Your visitor id, to quote if you ask to see or erase your records:', 'secure-privacy' ),
+		'copy'         => __( 'Copy', 'secure-privacy' ),
+		'copied'       => __( 'Copied.', 'secure-privacy' ),
 	);
 }
 

@@ -60,6 +60,8 @@ function secure_privacy_boot(): void {
 	add_action( 'wp_enqueue_scripts', 'secure_privacy_enqueue_assets' );
 	add_filter( 'script_loader_tag', 'secure_privacy_defer_widget_script', 10, 2 );
 	add_action( 'wp_footer', 'secure_privacy_print_config', 5 );
+	// Until Test connection has passed, only administrators see the banner (includes/setup.php).
+	add_action( 'wp_footer', 'secure_privacy_print_preview_note' );
 	// WP Consent API: this plugin is the consent manager and the region is opt-in.
 	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
 	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
@@ -73,6 +75,7 @@ function secure_privacy_boot(): void {
 		add_action( 'admin_enqueue_scripts', 'secure_privacy_admin_enqueue' );
 		add_action( 'admin_notices', 'secure_privacy_admin_render_flash' );
 		add_action( 'admin_notices', 'secure_privacy_policy_notice' );
+		add_action( 'admin_notices', 'secure_privacy_setup_notice' );
 		add_action( 'wp_dashboard_setup', 'secure_privacy_dashboard_setup' );
 		add_filter( 'manage_erase-personal-data_columns', 'secure_privacy_erasure_columns' );
 		add_action( 'manage_erase-personal-data_custom_column', 'secure_privacy_erasure_column', 10, 2 );
@@ -225,6 +228,7 @@ function secure_privacy_initialize_site( $site ): void {
 function secure_privacy_daily_maintenance(): void {
 	secure_privacy_rate_cleanup();
 	secure_privacy_policy_promote();
+	secure_privacy_apply_retention();
 }
 
 /**

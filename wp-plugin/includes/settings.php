@@ -172,6 +172,8 @@ function secure_privacy_sanitize_settings( $input ): array {
 		}
 	}
 	if ( ! empty( $input[ SECURE_PRIVACY_FORM_MARKER ] ) ) {
+		// Saved from the form: what waits in the outbox goes out now, not at a cron tick.
+		add_action( 'shutdown', 'secure_privacy_deliver_after_save' );
 		foreach ( array( 'secret_keys', 'admin_token' ) as $secret ) {
 			if ( '' === $clean[ $secret ] ) {
 				$clean[ $secret ] = $saved[ $secret ];

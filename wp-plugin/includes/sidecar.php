@@ -200,12 +200,102 @@ function secure_privacy_clock_check( string $date ): ?array {
 	$ok    = abs( $ahead ) <= SECURE_PRIVACY_CLOCK_TOLERANCE;
 	return array(
 		'ok'     => $ok,
+		'key'    => 'clock',
 		'label'  => __( 'Clock', 'secure-privacy' ),
 		'detail' => $ok
 			? __( 'The clocks of WordPress and the sidecar agree.', 'secure-privacy' )
 			/* translators: %d: seconds, positive when WordPress is ahead. */
 			: sprintf( __( 'WordPress\'s clock differs from the sidecar\'s by %+d s: consents may be refused as signed in the future or too old. Synchronise both servers with NTP.', 'secure-privacy' ), $ahead ),
 	);
+}
+
+/** Signing secrets shorter than this many bytes are refused by the sidecar and flagged here. */
+const SECURE_PRIVACY_MIN_SECRET_BYTES = 32;
+
+/**
+ * Why the signing secrets are not fit to sign consents (a placeholder, or shorter than
+ * SECURE_PRIVACY_MIN_SECRET_BYTES), naming the fix; null when they are.
+ *
+ * @param string $secret_keys The comma-separated signing secrets.
+ */
+function secure_privacy_weak_secret( string $secret_keys ): ?string {
+	foreach ( array_filter( array_map( 'trim', explode( ',', $secret_keys ) ) ) as $secret ) {
+		if ( preg_match( '/[<>]|^(change.?me|secret|shared.?secret|password|example|test|x+)$/i', $secret ) ) {
+			return __( 'A signing secret is a placeholder. Generate real secrets with `sidecar init` on the sidecar\'s host and paste the shared secret here.', 'secure-privacy' );
+		}
+		if ( strlen( $secret ) < SECURE_PRIVACY_MIN_SECRET_BYTES ) {
+			/* translators: %d: minimum length in bytes. */
+			return sprintf( __( 'A signing secret is shorter than %d characters: anyone who guesses it can forge consents. Generate one with `sidecar init` on the sidecar\'s host and use it on both sides.', 'secure-privacy' ), SECURE_PRIVACY_MIN_SECRET_BYTES );
+		}
+	}
+	return null;
+}
+
+/**
+ * The checks on the sidecar's own state (GET /v1/status): that this site's address is on its
+ * SP_SITE_ORIGINS (or every consent's screenshot is skipped) and that a screenshot worker is
+ * alive. Each failure names its fix.
+ *
+ * @param array|WP_Error $status The admin API's answer to GET /v1/status.
+ * @param string         $home   This site's home URL.
+ * @return array<int, array{ok: bool, label: string, detail: string}>
+ */
+function secure_privacy_status_checks( $status, string $home ): array {
+	if ( is_wp_error( $status ) || ! is_array( $status['json'] ?? null ) ) {
+		return array(
+			array(
+				'ok'     => false,
+				'key'    => 'status',
+				'label'  => __( 'Sidecar status', 'secure-privacy' ),
+				'detail' => is_wp_error( $status ) && 404 === ( $status->get_error_data()['status'] ?? 0 )
+					? __( 'The sidecar is too old to report its status (GET /v1/status): update it to the version of this plugin.', 'secure-privacy' )
+					: ( is_wp_error( $status ) ? $status->get_error_message() : __( 'The sidecar answered its status with something other than JSON.', 'secure-privacy' ) ),
+			),
+		);
+	}
+	$json    = $status['json'];
+	$origins = array_map( 'strval', (array) ( $json['site_origins'] ?? array() ) );
+	$origin  = secure_privacy_origin_of( $home );
+	$on      = in_array( $origin, $origins, true );
+	$checks  = array(
+		array(
+			'ok'     => $on,
+			'key'    => 'site_address',
+			'label'  => __( 'Site address', 'secure-privacy' ),
+			'detail' => $on
+				/* translators: %s: the site's origin. */
+				? sprintf( __( '%s is on the sidecar\'s SP_SITE_ORIGINS: its pages are screenshotted as proof.', 'secure-privacy' ), $origin )
+				/* translators: 1: the site's origin, 2: the origins the sidecar has. */
+				: sprintf( __( '%1$s is not on the sidecar\'s SP_SITE_ORIGINS (%2$s): consents are recorded without screenshots. Add %1$s to SP_SITE_ORIGINS and restart the sidecar and its worker.', 'secure-privacy' ), $origin, $origins ? implode( ', ', $origins ) : __( 'none', 'secure-privacy' ) ),
+		),
+	);
+	$alive    = ! empty( $json['worker_alive'] );
+	$checks[] = array(
+		'ok'     => $alive,
+		'key'    => 'worker',
+		'label'  => __( 'Screenshot worker', 'secure-privacy' ),
+		'detail' => $alive
+			? __( 'A screenshot worker is running.', 'secure-privacy' )
+			: __( 'No screenshot worker has been seen in the last minute: consents are recorded, but no screenshot is taken and the ledger is not sealed. Start the worker on the sidecar\'s host (`sidecar worker`, or its service).', 'secure-privacy' ),
+	);
+	return $checks;
+}
+
+/**
+ * The origin (scheme://host[:port], lower case, default port left out) of a URL, as the
+ * sidecar writes SP_SITE_ORIGINS.
+ *
+ * @param string $url An absolute http(s) URL.
+ */
+function secure_privacy_origin_of( string $url ): string {
+	$parts  = wp_parse_url( $url );
+	$scheme = strtolower( (string) ( $parts['scheme'] ?? '' ) );
+	$host   = strtolower( (string) ( $parts['host'] ?? '' ) );
+	$port   = isset( $parts['port'] ) ? (int) $parts['port'] : 0;
+	if ( $port && ( array( 'http' => 80, 'https' => 443 )[ $scheme ] ?? 0 ) !== $port ) {
+		$host .= ':' . $port;
+	}
+	return $scheme . '://' . $host;
 }
 
 /**
@@ -222,14 +312,17 @@ function secure_privacy_test_connection(): array {
 	if ( '' === $settings['sidecar_url'] ) {
 		$checks[] = array(
 			'ok'     => false,
+			'key'    => 'sidecar_url',
 			'label'  => __( 'Sidecar URL', 'secure-privacy' ),
 			'detail' => __( 'Not set.', 'secure-privacy' ),
 		);
-		return array(
+		$result = array(
 			'ok'      => false,
 			'version' => '',
 			'checks'  => $checks,
 		);
+		secure_privacy_record_connection( $result );
+		return $result;
 	}
 	$base = array(
 		'timeout'     => SECURE_PRIVACY_SIDECAR_TIMEOUT,
@@ -244,6 +337,7 @@ function secure_privacy_test_connection(): array {
 	if ( is_wp_error( $ready ) ) {
 		$checks[] = array(
 			'ok'     => false,
+			'key'    => 'readiness',
 			'label'  => __( 'Readiness', 'secure-privacy' ),
 			'detail' => $ready->get_error_message(),
 		);
@@ -253,6 +347,7 @@ function secure_privacy_test_connection(): array {
 		$version  = is_array( $json ) && isset( $json['version'] ) && is_string( $json['version'] ) ? $json['version'] : '';
 		$checks[] = array(
 			'ok'     => 200 === $status,
+			'key'    => 'readiness',
 			'label'  => __( 'Readiness', 'secure-privacy' ),
 			'detail' => 200 === $status
 				/* translators: %s: sidecar version. */
@@ -268,9 +363,22 @@ function secure_privacy_test_connection(): array {
 	$list     = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'limit' => 1 ) );
 	$checks[] = array(
 		'ok'     => ! is_wp_error( $list ),
+		'key'    => 'admin_token',
 		'label'  => __( 'Admin API token', 'secure-privacy' ),
 		'detail' => is_wp_error( $list ) ? $list->get_error_message() : __( 'Accepted.', 'secure-privacy' ),
 	);
+	if ( ! is_wp_error( $list ) ) {
+		$checks = array_merge( $checks, secure_privacy_status_checks( secure_privacy_admin_api( 'GET', '/v1/status' ), home_url( '/' ) ) );
+	}
+	$weak = secure_privacy_weak_secret( $settings['secret_keys'] );
+	if ( null !== $weak ) {
+		$checks[] = array(
+			'ok'     => false,
+			'key'    => 'secret_strength',
+			'label'  => __( 'Secret strength', 'secure-privacy' ),
+			'detail' => $weak,
+		);
+	}
 
 	try {
 		$token = Secure_Privacy_Signer::from_list( $settings['secret_keys'] )->sign( array( 'probe' => true ) );
@@ -291,13 +399,16 @@ function secure_privacy_test_connection(): array {
 	}
 	$checks[] = array(
 		'ok'     => $ok,
+		'key'    => 'signing',
 		'label'  => __( 'Signing secret', 'secure-privacy' ),
 		'detail' => $detail,
 	);
 
-	return array(
+	$result = array(
 		'ok'      => ! in_array( false, array_column( $checks, 'ok' ), true ),
 		'version' => $version,
 		'checks'  => $checks,
 	);
+	secure_privacy_record_connection( $result );
+	return $result;
 }

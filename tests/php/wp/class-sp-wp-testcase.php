@@ -30,6 +30,20 @@ abstract class SP_WP_TestCase extends TestCase {
 		wp_set_current_user( 0 );
 	}
 
+	/**
+	 * Run `$check` with home_url() on the test stack's WordPress origin (SP_TEST_SITE_ORIGIN,
+	 * which the sidecar has on SP_SITE_ORIGINS) instead of this test site's.
+	 */
+	protected function as_stack_site( callable $check ) {
+		$filter = static fn( string $url, string $path = '' ): string => rtrim( (string) getenv( 'SP_TEST_SITE_ORIGIN' ), '/' ) . '/' . ltrim( $path, '/' );
+		add_filter( 'home_url', $filter, 10, 2 );
+		try {
+			return $check();
+		} finally {
+			remove_filter( 'home_url', $filter, 10 );
+		}
+	}
+
 	/** Change some settings (through the sanitize callback). */
 	protected function set( array $changes ): void {
 		update_option( SECURE_PRIVACY_OPTION, array_merge( get_option( SECURE_PRIVACY_OPTION ), $changes ) );

@@ -1,0 +1,103 @@
+<?php
+/**
+ * The first hour (issue 12, includes/setup.php): the banner is live for visitors only once
+ * Test connection has passed for the sidecar URL now set, the outbox goes out at once when it
+ * does, and the checklist says what is left.
+ *
+ * @package SecurePrivacy
+ */
+
+final class SetupTest extends SP_WP_TestCase {
+
+	protected function setUp(): void {
+		parent::setUp();
+		delete_option( SECURE_PRIVACY_CONNECTION_OPTION );
+	}
+
+	protected function tearDown(): void {
+		wp_set_current_user( 0 );
+		// The other tests run with the banner live, as a connected site does.
+		$this->as_stack_site( 'secure_privacy_test_connection' );
+	}
+
+	private function admin(): int {
+		$id = wp_insert_user(
+			array(
+				'user_login' => 'a' . wp_generate_password( 8, false ),
+				'user_pass'  => wp_generate_password( 16 ),
+				'user_email' => wp_generate_password( 6, false ) . '@example.com',
+				'role'       => 'administrator',
+			)
+		);
+		return (int) $id;
+	}
+
+	private function step( string $key ): bool {
+		return (bool) array_column( secure_privacy_setup_checklist(), 'done', 'key' )[ $key ];
+	}
+
+	public function test_before_test_connection_only_administrators_see_the_banner(): void {
+		$this->assertFalse( secure_privacy_is_live() );
+		$this->assertFalse( secure_privacy_banner_shown() );
+		wp_set_current_user( $this->admin() );
+		$this->assertTrue( secure_privacy_banner_shown() );
+		ob_start();
+		secure_privacy_print_preview_note();
+		$this->assertStringContainsString( 'Only administrators see the consent banner until Test connection passes', (string) ob_get_clean() );
+	}
+
+	public function test_a_passing_test_puts_the_banner_live_for_that_sidecar_url_only(): void {
+		$this->as_stack_site( 'secure_privacy_test_connection' );
+		$this->assertTrue( secure_privacy_is_live() );
+		$this->assertTrue( secure_privacy_banner_shown() );
+		ob_start();
+		secure_privacy_print_preview_note();
+		$this->assertSame( '', ob_get_clean() );
+		$this->set( array( 'sidecar_url' => self::DOWN_URL ) );
+		$this->assertFalse( secure_privacy_is_live() ); // Another sidecar: test it first.
+		$this->assertFalse( secure_privacy_test_connection()['ok'] );
+		$this->assertFalse( secure_privacy_is_live() );
+	}
+
+	public function test_a_failing_signature_check_keeps_the_banner_back(): void {
+		$this->set( array( 'secret_keys' => wp_generate_password( 40, false ) ) ); // Not the sidecar's.
+		$result = $this->as_stack_site( 'secure_privacy_test_connection' );
+		$this->assertFalse( array_column( $result['checks'], 'ok', 'key' )['signing'] );
+		$this->assertFalse( secure_privacy_is_live() );
+	}
+
+	public function test_the_first_passing_test_delivers_the_outbox_at_once(): void {
+		$this->set( array( 'sidecar_url' => self::DOWN_URL ) );
+		$body = $this->body();
+		$this->assertSame( 202, $this->post_consent( $body )->get_status() );
+		$this->assertCount( 1, $this->outbox() );
+		$this->set( array( 'sidecar_url' => (string) getenv( 'SP_TEST_SIDECAR_URL' ) ) );
+		$this->as_stack_site( 'secure_privacy_test_connection' );
+		$this->assertSame( array(), $this->outbox() ); // No cron tick needed.
+		$this->assertCount( 1, $this->sidecar_records( $body['subject_id'] ) );
+	}
+
+	public function test_the_checklist_follows_the_last_test_and_the_policy_page(): void {
+		$this->assertFalse( $this->step( 'test' ) );
+		$this->assertTrue( $this->step( 'connect' ) );
+		$this->as_stack_site( 'secure_privacy_test_connection' );
+		$this->assertTrue( $this->step( 'test' ) );
+		$this->assertTrue( $this->step( 'origin' ) );
+		$this->assertTrue( $this->step( 'worker' ) );
+		secure_privacy_test_connection(); // This test site itself is not on SP_SITE_ORIGINS.
+		$this->assertFalse( $this->step( 'origin' ) );
+
+		$draft = wp_insert_post(
+			array(
+				'post_type'   => 'page',
+				'post_title'  => 'Privacy Policy',
+				'post_status' => 'draft',
+			)
+		);
+		update_option( 'wp_page_for_privacy_policy', $draft );
+		$this->assertFalse( $this->step( 'policy' ) ); // WordPress's default: a draft.
+		wp_publish_post( $draft );
+		$this->assertTrue( $this->step( 'policy' ) );
+		wp_delete_post( $draft, true );
+	}
+}

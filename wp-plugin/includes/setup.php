@@ -1,0 +1,193 @@
+<?php
+/**
+ * The first hour (issue 12): whether the banner is live for visitors, and the setup checklist.
+ *
+ * The banner goes live for visitors once Test connection has found, for the current sidecar
+ * URL, that the sidecar is ready, takes the admin token and verifies this site's signatures:
+ * then a visitor's choice is recorded, not left waiting in the outbox. Until then only
+ * administrators see the banner, with a note saying so. The last test's other findings (the
+ * site's address on SP_SITE_ORIGINS, a live screenshot worker) and a published privacy policy
+ * make up the rest of the checklist, shown as an admin notice and on the settings page until
+ * every item is done.
+ *
+ * @package SecurePrivacy
+ */
+
+defined( 'ABSPATH' ) || exit;
+
+/** Option: the last Test connection, {at, sidecar_url, version, live, checks: key => ok}. */
+const SECURE_PRIVACY_CONNECTION_OPTION = 'secure_privacy_connection';
+
+/** The checks of Test connection (their keys) a visitor's consent needs to be recorded. */
+const SECURE_PRIVACY_DELIVERY_CHECKS = array( 'readiness', 'admin_token', 'signing' );
+
+/**
+ * Keep what Test connection found. The first time it passes for this sidecar URL, deliver what
+ * waits in the outbox at once (no cron tick).
+ *
+ * @param array $result secure_privacy_test_connection()'s result (each check has a `key`).
+ */
+function secure_privacy_record_connection( array $result ): void {
+	$settings = secure_privacy_settings();
+	$checks   = array();
+	foreach ( $result['checks'] as $check ) {
+		$checks[ $check['key'] ?? $check['label'] ] = (bool) $check['ok'];
+	}
+	$live = '' !== $settings['sidecar_url'];
+	foreach ( SECURE_PRIVACY_DELIVERY_CHECKS as $needed ) {
+		$live = $live && ! empty( $checks[ $needed ] );
+	}
+	$was = secure_privacy_is_live();
+	update_option(
+		SECURE_PRIVACY_CONNECTION_OPTION,
+		array(
+			'at'          => time(),
+			'sidecar_url' => $settings['sidecar_url'],
+			'version'     => (string) $result['version'],
+			'live'        => $live || $was,
+			'checks'      => $checks,
+		),
+		true
+	);
+	if ( $live && ! $was ) {
+		secure_privacy_forget_banner_output();
+	}
+	if ( $live && secure_privacy_outbox_has_pending() ) {
+		secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_CRON_BATCH, true );
+	}
+}
+
+/**
+ * After the settings form was saved: deliver what waits in the outbox at once when the banner
+ * is live (shutdown, after the redirect is sent), rather than at the next cron tick.
+ */
+function secure_privacy_deliver_after_save(): void {
+	if ( secure_privacy_is_live() && secure_privacy_outbox_has_pending() ) {
+		secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_CRON_BATCH, true );
+	}
+}
+
+/**
+ * Whether the banner is shown to visitors: Test connection has passed its delivery checks for
+ * the sidecar URL now set (an autoloaded option: no query).
+ */
+function secure_privacy_is_live(): bool {
+	$connection = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
+	$url        = secure_privacy_settings()['sidecar_url'];
+	return is_array( $connection ) && ! empty( $connection['live'] ) && '' !== $url
+		&& ( $connection['sidecar_url'] ?? '' ) === $url;
+}
+
+/**
+ * Whether this request shows the banner: to everyone once live, before that to administrators
+ * only.
+ */
+function secure_privacy_banner_shown(): bool {
+	return secure_privacy_is_live() || current_user_can( 'manage_options' );
+}
+
+/**
+ * Before going live, tell the administrator on the public site why visitors do not see the
+ * banner yet (wp_footer).
+ */
+function secure_privacy_print_preview_note(): void {
+	if ( secure_privacy_is_live() || ! current_user_can( 'manage_options' ) ) {
+		return;
+	}
+	printf(
+		'<div id="sp-preview-note" role="note" style="position:fixed;left:1rem;bottom:1rem;z-index:2147483646;max-width:22rem;padding:.6rem .8rem;background:#1d2327;color:#fff;font:14px/1.4 sans-serif;border-radius:4px">%s <a href="%s" style="color:#fff;text-decoration:underline">%s</a></div>',
+		esc_html__( 'Only administrators see the consent banner until Test connection passes: visitors do not see it yet.', 'secure-privacy' ),
+		esc_url( admin_url( 'admin.php?page=secure-privacy' ) ),
+		esc_html__( 'Open the settings', 'secure-privacy' )
+	);
+}
+
+/**
+ * The setup checklist: each item with whether it is done and what to do.
+ *
+ * @return array<int, array{key: string, done: bool, label: string, todo: string}>
+ */
+function secure_privacy_setup_checklist(): array {
+	$settings   = secure_privacy_settings();
+	$connection = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
+	$tested     = is_array( $connection ) && ( $connection['sidecar_url'] ?? '' ) === $settings['sidecar_url'];
+	$checks     = $tested ? (array) $connection['checks'] : array();
+	$policy     = (int) get_option( 'wp_page_for_privacy_policy' );
+	$configured = '' !== $settings['sidecar_url'] && '' !== $settings['secret_keys'] && '' !== $settings['admin_token'];
+	return array(
+		array(
+			'key'   => 'connect',
+			'done'  => $configured,
+			'label' => __( 'Connect the sidecar', 'secure-privacy' ),
+			'todo'  => __( 'Enter the sidecar URL, the shared secret and the admin API token that `sidecar init` printed, and save.', 'secure-privacy' ),
+		),
+		array(
+			'key'   => 'test',
+			'done'  => secure_privacy_is_live(),
+			'label' => __( 'Test connection passes', 'secure-privacy' ),
+			'todo'  => __( 'Run Test connection. Until it passes, only administrators see the banner.', 'secure-privacy' ),
+		),
+		array(
+			'key'   => 'origin',
+			'done'  => ! empty( $checks['site_address'] ),
+			'label' => __( 'This site is on the sidecar\'s SP_SITE_ORIGINS', 'secure-privacy' ),
+			'todo'  => __( 'Add this site\'s address to SP_SITE_ORIGINS on the sidecar, restart it, and run Test connection again.', 'secure-privacy' ),
+		),
+		array(
+			'key'   => 'worker',
+			'done'  => ! empty( $checks['worker'] ),
+			'label' => __( 'The screenshot worker runs', 'secure-privacy' ),
+			'todo'  => __( 'Start the worker on the sidecar\'s host (`sidecar worker`, or its service), then run Test connection again.', 'secure-privacy' ),
+		),
+		array(
+			'key'   => 'policy',
+			'done'  => $policy > 0 && 'publish' === get_post_status( $policy ),
+			'label' => __( 'A privacy policy page is published', 'secure-privacy' ),
+			'todo'  => __( 'Publish the privacy policy page (Settings → Privacy): the banner links to it only once it is published.', 'secure-privacy' ),
+		),
+	);
+}
+
+/**
+ * The checklist as HTML (admin notice and settings page).
+ *
+ * @param array $items secure_privacy_setup_checklist().
+ */
+function secure_privacy_render_checklist( array $items ): void {
+	echo '<ol class="sp-checklist">';
+	foreach ( $items as $item ) {
+		printf(
+			'<li data-sp-step="%1$s" data-sp-done="%2$d"><span class="dashicons %3$s" aria-hidden="true"></span> <strong>%4$s</strong> — %5$s</li>',
+			esc_attr( $item['key'] ),
+			$item['done'] ? 1 : 0,
+			$item['done'] ? 'dashicons-yes-alt' : 'dashicons-marker',
+			esc_html( $item['label'] ),
+			$item['done'] ? esc_html__( 'done.', 'secure-privacy' ) : esc_html( $item['todo'] )
+		);
+	}
+	echo '</ol>';
+}
+
+/**
+ * Admin notice (admin_notices): the checklist, for administrators, until every item is done.
+ */
+function secure_privacy_setup_notice(): void {
+	$screen = function_exists( 'get_current_screen' ) ? get_current_screen() : null;
+	if ( ! current_user_can( 'manage_options' ) || ( $screen && 'toplevel_page_secure-privacy' === $screen->id ) ) {
+		return; // The settings page shows it in its own box.
+	}
+	$items = secure_privacy_setup_checklist();
+	if ( ! in_array( false, array_column( $items, 'done' ), true ) ) {
+		return;
+	}
+	echo '<div class="notice notice-warning" id="sp-setup-checklist"><p><strong>' . esc_html__( 'Secure Privacy setup', 'secure-privacy' ) . '</strong> — ';
+	printf(
+		/* translators: 1: steps done, 2: steps in all. */
+		esc_html__( '%1$d of %2$d steps done.', 'secure-privacy' ),
+		count( array_filter( array_column( $items, 'done' ) ) ),
+		count( $items )
+	);
+	echo ' <a href="' . esc_url( admin_url( 'admin.php?page=' . SECURE_PRIVACY_MENU_SLUG ) ) . '">' . esc_html__( 'Open the settings', 'secure-privacy' ) . '</a></p>';
+	secure_privacy_render_checklist( $items );
+	echo '</div>';
+}
