@@ -13,7 +13,7 @@ import pymysql
 import pytest
 from helpers import TEST_KEYS, admin_headers, run_sql
 
-from sidecar import config, db, ledger
+from sidecar import config, db, ledger, records
 from sidecar.ips import ip_fingerprint
 
 P = "m7_"
@@ -141,8 +141,12 @@ def _api_view(rec: dict) -> dict:
     keys = ("id", "event_id", "subject_id", "action", "method", "categories", "page_url",
             "policy_version", "banner_version", "language", "signals", "ip", "country",
             "region", "city", "user_agent", "wp_user_id", "occurred_at", "received_at", "hash")
-    return {**{k: rec[k] for k in keys},
-            "screenshot": {"status": rec["status"], "error": rec["error"]}}
+    # A row the old code left `pending` with no queue entry reads as skipped now: nothing
+    # will render it (records.NOT_QUEUED), whatever form the row is stored in.
+    shot = {"status": rec["status"], "error": rec["error"]}
+    if shot == {"status": "pending", "error": None}:
+        shot = {"status": "skipped", "error": records.NOT_QUEUED}
+    return {**{k: rec[k] for k in keys}, "screenshot": shot}
 
 
 def _check_migrated(client, url, shown) -> None:

@@ -13,7 +13,7 @@ import jsonschema_rs
 from fake_worker import run_worker
 from helpers import SITE, admin_headers, consent_payload, make_token
 
-from sidecar import db, jobs
+from sidecar import codec, db, jobs
 from sidecar.openapi import SPEC
 from sidecar.screenshots import RefusedPage, RenderError
 
@@ -109,10 +109,10 @@ def test_an_old_row_linking_its_render_directly_is_shared_when_another_row_links
     run_worker(app)
     (render,) = sql("SELECT id FROM t_sp_renders WHERE page_url = %s", (SITE + "/about/",))
     sql("UPDATE t_sp_consents SET render_key = NULL, render_id = %s, screenshot_status ="
-        " 'done' WHERE id = %s", (render["id"], a))
+        " 'done' WHERE id = %s", (render["id"], codec.uuid_to_db(a)))
     assert (shot(c, a)["status"], shot(c, a)["shared"]) == ("done", False)
     sql("UPDATE t_sp_consents SET render_key = NULL, render_id = %s, screenshot_status ="
-        " 'done' WHERE id = %s", (render["id"], b))
+        " 'done' WHERE id = %s", (render["id"], codec.uuid_to_db(b)))
     assert shot(c, a)["shared"] is True and shot(c, b)["reused"] is True
 
 
@@ -164,7 +164,7 @@ def test_a_sealed_record_with_no_render_coming_is_never_pending(make_app, sql):
     assert_no_picture(shot(c, orphan), "skipped", "not_queued",
                       "no render was queued for this record")
     old = ingest(c)
-    sql("UPDATE t_sp_consents SET render_key = NULL WHERE id = %s", (old,))
+    sql("UPDATE t_sp_consents SET render_key = NULL WHERE id = %s", (codec.uuid_to_db(old),))
     assert_no_picture(shot(c, old), "skipped", "not_queued",
                       "no render was queued for this record")
 
