@@ -40,6 +40,7 @@ from helpers import (  # noqa: E402
     bulk_consents,
     consent_payload,
     make_token,
+    secret,
 )
 from stack import Stack, free_port  # noqa: E402
 
@@ -79,7 +80,8 @@ def main() -> int:
             url = stack.database_url("bench")
             anchors = Path(tmp) / "anchors.jsonl"
             env = {"SP_DATABASE_URL": url, "SP_SECRET_KEYS": ",".join(TEST_KEYS),
-                   "SP_LEDGER_KEYS": "bench-ledger-key", "SP_ADMIN_TOKENS": ",".join(TEST_TOKENS),
+                   "SP_LEDGER_KEYS": secret("bench-ledger-key"),
+                   "SP_ADMIN_TOKENS": ",".join(TEST_TOKENS),
                    "SP_SITE_ORIGINS": "http://site.test", "SP_TABLE_PREFIX": "b_",
                    "SP_ANCHOR_FILE": str(anchors)}
             app = create_app(dict(env))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import random
+import secrets
 import sys
 import tempfile
 import time
@@ -104,7 +105,8 @@ def main() -> int:
     try:
         url = s.database_url()
         cfg = config.load(overrides={
-            "SP_DATABASE_URL": url, "SP_SECRET_KEYS": "k" * 40, "SP_ADMIN_TOKENS": "t" * 40,
+            "SP_DATABASE_URL": url, "SP_SECRET_KEYS": secrets.token_urlsafe(48),
+            "SP_ADMIN_TOKENS": secrets.token_urlsafe(48),
             "SP_SITE_ORIGINS": SITE, "SP_TABLE_PREFIX": "wp_", "SP_ANCHOR_FILE": "off",
             "SP_IP_STORAGE": a.ip_storage})
         db.migrate(url, "wp_")

@@ -114,12 +114,15 @@ step "root filesystem exported to $RUNFS (user $(cat "$STATE/image.user"), cmd $
 
 # ---- 4. run and check ----------------------------------------------------------------------
 "$VENV/bin/python" - "$STATE" "$RUNFS" <<'PY'
-import json, os, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
+import json, os, secrets, signal, subprocess, sys, tempfile, time, urllib.error, urllib.request
 from pathlib import Path
 
 sys.path[:0] = ["scripts", "tests"]
 from helpers import consent_payload, make_token  # noqa: E402 (the tests' signer)
 from stack import Stack, free_port  # noqa: E402
+
+# The sidecar refuses placeholder and short secrets: fresh ones for this run.
+KEY, ADMIN = secrets.token_urlsafe(48), secrets.token_urlsafe(48)
 
 state, rootfs = Path(sys.argv[1]), Path(sys.argv[2])
 user = (state / "image.user").read_text().strip()
@@ -151,8 +154,8 @@ with tempfile.TemporaryDirectory(prefix="sp-image-db-") as tmp:
     try:
         db.ensure_database("sp_image")
         port = free_port()
-        env.update(SP_DATABASE_URL=db.database_url("sp_image"), SP_SECRET_KEYS="image-check-key",
-                   SP_ADMIN_TOKENS="image-check-admin", SP_SITE_ORIGINS="http://site.test",
+        env.update(SP_DATABASE_URL=db.database_url("sp_image"), SP_SECRET_KEYS=KEY,
+                   SP_ADMIN_TOKENS=ADMIN, SP_SITE_ORIGINS="http://site.test",
                    SP_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", HOME="/home/" + user)
         # The chroot shares this host's network: an address given on the command line (an
         # older image's `--bind 0.0.0.0:8000`) is moved to SP_BIND's loopback port too.
@@ -182,12 +185,12 @@ with tempfile.TemporaryDirectory(prefix="sp-image-db-") as tmp:
             payload = consent_payload(page_url="http://site.test/")
             status, body = get(base + "/v1/consents",
                                {"Content-Type": "application/json"},
-                               json.dumps({"token": make_token(payload, ["image-check-key"])})
+                               json.dumps({"token": make_token(payload, [KEY])})
                                .encode())
             print("image-check: POST /v1/consents", status, body[:120])
             assert status == 201, body
             status, body = get(base + f"/v1/consents?subject_id={payload['subject_id']}",
-                               {"Authorization": "Bearer image-check-admin"})
+                               {"Authorization": f"Bearer {ADMIN}"})
             assert status == 200 and len(json.loads(body)["items"]) == 1, body
             relayed = get(base + "/metrics", {"X-Forwarded-For": "203.0.113.9"})[0]
             local = get(base + "/metrics")[0]

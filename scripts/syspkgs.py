@@ -66,6 +66,8 @@ PACKAGES: dict[str, tuple[str, str, str]] = {
     "nodejs": ("test", "cmd:node", "the widget's tests and build"),
     # Debian ships npm apart from nodejs (NodeSource's nodejs includes it).
     "npm": ("test", "cmd:npm", "installs the JS test tools (package-lock.json)"),
+    "systemd": ("test", "cmd:systemd-analyze",
+                "tests/test_startup.py verifies deploy/systemd/ (systemd-analyze verify)"),
     # --- bench --------------------------------------------------------------------------
     "wrk": ("bench", "cmd:wrk", "bench/ingest.py's load generator"),
     # --- image: scripts/image-check.sh ----------------------------------------------------

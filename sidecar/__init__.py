@@ -4,15 +4,32 @@ them as proof in the site's database, and serves them to admins."""
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from . import commit, db, errors, geo, ingest, logs
 from . import config as config_mod
+
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app from the SP_* environment; `test_config` overrides single settings."""
+    """Build the app from the SP_* environment; `test_config` overrides single settings.
+    A bad setting or an unreachable database raises `config.StartupError`, one line that
+    gunicorn prints without a traceback before its master exits."""
+    try:
+        return _build(test_config)
+    except config_mod.StartupError:
+        raise
+    except config_mod.ConfigError as e:
+        raise config_mod.StartupError(f"sidecar: configuration error: {e}") from None
+
+
+def _build(test_config: dict | None) -> Flask:
+    # Imported here, not with the package: gunicorn's master reads sidecar.gunicorn_conf and
+    # the settings without loading the app, which its gevent workers load once patched.
+    from flask import Flask
+
+    from . import commit, db, errors, geo, ingest, logs
     app = Flask(__name__)
     app.config.from_mapping(config_mod.load(overrides=test_config))
     app.config["MAX_CONTENT_LENGTH"] = app.config["SP_MAX_BODY_BYTES"]

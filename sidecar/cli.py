@@ -1,4 +1,5 @@
-"""`sidecar` console script: serve, worker, migrate, purge, verify (docs/api.md §5)."""
+"""`sidecar` console script: init, check, serve, worker, migrate, purge, verify, seal
+(docs/api.md §5)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,17 @@ import os
 import signal
 import sys
 
-from . import config
+from . import config, envfile
 from .logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="sidecar", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+    init = sub.add_parser("init", help="write an env file with new secrets and print what to"
+                          " enter in WordPress")
+    envfile.add_arguments(init)
+    sub.add_parser("check", help="check the settings and that the database takes a connection")
     serve = sub.add_parser("serve", help="development server (use gunicorn in production)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
@@ -40,14 +45,22 @@ def main(argv: list[str] | None = None) -> int:
                       help="convert records of the old unkeyed chain into the keyed chain even"
                            " though that chain fails verification (verify keeps reporting it)")
     args = parser.parse_args(argv)
+    if args.command == "init":
+        return envfile.init(args)
     setup_logging()
-    try:
+    from . import db
+    try:  # every command starts with good settings and a database that answers
         cfg = config.load()
+        db.reach(cfg["SP_DATABASE_URL"]).close()
+    except config.StartupError as e:
+        print(e, file=sys.stderr)
+        return 2
     except config.ConfigError as e:
         print(f"sidecar: configuration error: {e}", file=sys.stderr)
         return 2
-
-    from . import db
+    if args.command == "check":
+        print("sidecar: settings OK, database reachable")
+        return 0
     if args.command == "migrate":
         applied = db.migrate(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
         print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")

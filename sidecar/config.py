@@ -36,6 +36,50 @@ class ConfigError(ValueError):
     """A setting is missing or malformed; the message names it."""
 
 
+try:  # gunicorn prints an AppImportError's message alone (no traceback) and its master stops
+    from gunicorn.errors import AppImportError as _AppLoadError
+except ImportError:  # pragma: no cover - gunicorn is a dependency; the dev server needs none
+    _AppLoadError = Exception
+
+
+class StartupError(ConfigError, _AppLoadError):
+    """The sidecar cannot start; `str()` is the one line to show (CLI: exit 2; gunicorn:
+    "App failed to load", the master exits instead of restarting workers)."""
+
+
+SECRET_SETTINGS = ("SP_SECRET_KEYS", "SP_LEDGER_KEYS", "SP_ADMIN_TOKENS", "SP_METRICS_TOKENS")
+MIN_SECRET_BYTES = 32
+PLACEHOLDER_WORDS = ("changeme", "change-me", "change_me", "placeholder", "example", "replace",
+                     "your-", "your_", "shared secret", "admin token")
+
+
+def weak_secret(value: str) -> str | None:
+    """Why `value` is no secret (a placeholder, short, or not random), or None."""
+    low = value.lower()
+    if "<" in value or ">" in value or any(w in low for w in PLACEHOLDER_WORDS):
+        return "is a placeholder"
+    if len(value.encode()) < MIN_SECRET_BYTES:
+        return f"is {len(value.encode())} bytes long, under {MIN_SECRET_BYTES}"
+    if len(set(value)) < 8:
+        return "is not random (fewer than 8 different characters)"
+    return None
+
+
+def check_secrets(raw: dict) -> None:
+    """Refuse placeholder, short or repetitive signing secrets, ledger keys and tokens: every
+    entry, the retired ones too (they still verify, so they still let a forger in)."""
+    for name in SECRET_SETTINGS:
+        entries = _split(str(raw.get(name, "")))
+        for i, entry in enumerate(entries, 1):
+            why = weak_secret(entry)
+            if why:
+                which = f"entry {i} of {len(entries)}" if len(entries) > 1 else "the value"
+                raise ConfigError(
+                    f"{name}: {which} {why}; secrets must be random and at least "
+                    f"{MIN_SECRET_BYTES} bytes: `sidecar init` writes an env file with new ones"
+                    " (or: python3 -c 'import secrets; print(secrets.token_urlsafe(48))')")
+
+
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
@@ -64,6 +108,7 @@ def load(env=None, overrides: dict | None = None) -> dict:
     for name in REQUIRED:
         if not str(raw.get(name, "")).strip():
             raise ConfigError(f"{name} is required")
+    check_secrets(raw)
     cfg = dict(raw)
     cfg["SECRET_KEYS"] = _split(raw["SP_SECRET_KEYS"])
     cfg["ADMIN_TOKENS"] = _split(raw["SP_ADMIN_TOKENS"])

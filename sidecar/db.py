@@ -25,6 +25,8 @@ import pymysql.cursors
 from flask import Flask, current_app, g
 from pymysql.constants import CLIENT, SERVER_STATUS
 
+from .config import StartupError
+
 IDLE_PING_SECONDS = 30
 
 
@@ -64,6 +66,27 @@ def connect(target: str | dict, streaming: bool = False) -> pymysql.connections.
     if streaming:
         args["cursorclass"] = pymysql.cursors.SSDictCursor
     return pymysql.connect(**args)
+
+
+class Unreachable(StartupError):
+    """The database does not take a connection at start (wrong host, port, user, password
+    or database name, or it is down); the message names where, never the password."""
+
+
+def reach(url: str) -> pymysql.connections.Connection:
+    """`connect(url)` for a process that is starting: a failure raises `Unreachable` with one
+    line `sidecar: cannot reach the database at host:port as user: reason`."""
+    try:
+        args = connect_args(url)
+    except ValueError as e:  # the message names the setting, never the URL (its password)
+        raise StartupError(f"sidecar: configuration error: {e}") from None
+    try:
+        return connect(args)
+    except pymysql.MySQLError as e:
+        where = args.get("unix_socket") or f"{args['host']}:{args['port']}"
+        reason = e.args[1] if len(e.args) > 1 else str(e)
+        raise Unreachable(f"sidecar: cannot reach the database at {where} as "
+                          f"{args['user'] or '(no user)'}: {reason}") from None
 
 
 @contextmanager
@@ -207,7 +230,7 @@ def _migrations() -> list[tuple[int, str, str]]:
 def migrate(url: str, prefix: str) -> list[str]:
     """Apply the numbered SQL migrations not yet applied; return the names applied.
     Safe to run from several sidecars at once (a named lock serialises them)."""
-    conn = connect(url)
+    conn = reach(url)
     t = Tables(prefix)
     applied_now = []
     try:

@@ -20,8 +20,15 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from sidecar.db import connect_args
 from sidecar.signing import CONSENT_SALT, serializer
 
-TEST_KEYS = ["old-test-key", "current-test-key"]
-TEST_TOKENS = ["admin-token-one", "admin-token-two"]
+
+def secret(label: str) -> str:
+    """A test secret the sidecar accepts (random-looking, 45+ bytes), named by `label` and
+    the same in every run: the sidecar refuses placeholder and short secrets at start."""
+    return f"{label}-{hashlib.sha256(label.encode()).hexdigest()[:32]}"
+
+
+TEST_KEYS = [secret("old-test-key"), secret("current-test-key")]
+TEST_TOKENS = [secret("admin-token-one"), secret("admin-token-two")]
 SITE = "http://site.test"
 
 

@@ -230,7 +230,8 @@ def test_health_and_readiness(client):
 def test_readyz_fails_without_database(test_db):
     from sidecar import create_app
     app = create_app({"SP_DATABASE_URL": "mysql://nobody:x@127.0.0.1:1/none",
-                      "SP_SECRET_KEYS": "k", "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": SITE,
+                      "SP_SECRET_KEYS": TEST_KEYS[0], "SP_ADMIN_TOKENS": TEST_TOKENS[0],
+                      "SP_SITE_ORIGINS": SITE,
                       "SP_AUTO_MIGRATE": "0"})
     r = app.test_client().get("/readyz")
     assert r.status_code == 503 and r.get_json()["error"]["code"] == "database_unavailable"
@@ -284,7 +285,7 @@ def test_ingest_without_database_is_503_and_retryable(group_commit):
     """The plugin retries 5xx from its outbox: a database outage must not look like a 500 bug."""
     from sidecar import create_app
     app = create_app({"SP_DATABASE_URL": "mysql://nobody:x@127.0.0.1:1/none",
-                      "SP_SECRET_KEYS": ",".join(TEST_KEYS), "SP_ADMIN_TOKENS": "t",
+                      "SP_SECRET_KEYS": ",".join(TEST_KEYS), "SP_ADMIN_TOKENS": TEST_TOKENS[0],
                       "SP_SITE_ORIGINS": SITE, "SP_AUTO_MIGRATE": "0",
                       "SP_GROUP_COMMIT": group_commit})
     r = app.test_client().post("/v1/consents", json={"token": make_token(consent_payload())})

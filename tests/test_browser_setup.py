@@ -8,6 +8,7 @@ import os
 import pwd
 
 import pytest
+from helpers import TEST_KEYS, TEST_TOKENS
 
 from sidecar import browser, config
 
@@ -58,8 +59,8 @@ def test_a_root_worker_runs_its_browser_as_nobody_or_the_configured_user(monkeyp
 
 
 def test_bad_browser_user_stops_the_worker_at_start(monkeypatch):
-    settings = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": "k",
-                "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": "https://example.com"}
+    settings = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": TEST_KEYS[0],
+                "SP_ADMIN_TOKENS": TEST_TOKENS[0], "SP_SITE_ORIGINS": "https://example.com"}
     with pytest.raises(config.ConfigError, match="SP_BROWSER_USER must not be root"):
         config.load(env={}, overrides={**settings, "SP_BROWSER_USER": "root"})
     assert config.load(env={}, overrides={**settings, "SP_BROWSER_USER": "nobody"})

@@ -8,7 +8,7 @@ import hashlib
 
 import pytest
 from fake_worker import run_worker
-from helpers import SITE, admin_headers, consent_payload, make_token
+from helpers import SITE, admin_headers, consent_payload, make_token, secret
 
 from sidecar import codec, renders
 
@@ -138,7 +138,7 @@ def test_truncated_storage_erases_only_the_exact_address(make_app, sql):
 
 
 def test_the_fingerprint_is_keyed_and_matches_under_every_ledger_key(make_app, sql):
-    old = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS="ledger-key-1").test_client()
+    old = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS=secret("ledger-key-1")).test_client()
     rid = ingest(old, ip="193.10.5.77")
     (row,) = sql("SELECT ip, ip_fp FROM t_sp_consents WHERE id = %s",
                  (codec.uuid_to_db(rid),))
@@ -146,12 +146,14 @@ def test_the_fingerprint_is_keyed_and_matches_under_every_ledger_key(make_app, s
     assert row["ip_fp"] != hashlib.sha256(b"193.10.5.77").digest()[:16]
     # The key rotated: the old key is still listed (oldest first), so the record is found.
     new = make_app(SP_IP_STORAGE="truncated",
-                   SP_LEDGER_KEYS="ledger-key-1,ledger-key-2").test_client()
+                   SP_LEDGER_KEYS=f"{secret('ledger-key-1')},{secret('ledger-key-2')}",
+                   ).test_client()
     other = ingest(new, ip="193.10.5.77")
     assert erase(new, ip="193.10.5.77") == {"erased": 2, "unattributed": 0}
     # Without the key that made it, a fingerprint matches nothing.
     rid = ingest(old, ip="193.10.5.80")
-    only_new = make_app(SP_IP_STORAGE="truncated", SP_LEDGER_KEYS="ledger-key-2").test_client()
+    only_new = make_app(SP_IP_STORAGE="truncated",
+                        SP_LEDGER_KEYS=secret("ledger-key-2")).test_client()
     assert erase(only_new, ip="193.10.5.80")["erased"] == 0
     assert record(old, rid)["erased"] is False and other
 

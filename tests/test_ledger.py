@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from helpers import TEST_KEYS, admin_headers, consent_payload, make_token
+from helpers import TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token, secret
 
 from sidecar import codec, config, ledger
 from sidecar.db import connect_args
@@ -248,7 +248,7 @@ def _has_chain_table(sql):
 
 def _cli_env(test_db, anchors):
     return dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_",
-                SP_SECRET_KEYS=",".join(TEST_KEYS), SP_ADMIN_TOKENS="t",
+                SP_SECRET_KEYS=",".join(TEST_KEYS), SP_ADMIN_TOKENS=TEST_TOKENS[0],
                 SP_SITE_ORIGINS="http://site.test", SP_ANCHOR_FILE=str(anchors))
 
 
@@ -381,27 +381,28 @@ def test_rewrite_with_the_key_derived_from_wordpress_secrets_is_caught_by_the_an
 
 
 def test_own_ledger_key_is_not_reported_as_derived(make_app, test_db, anchor_file):
-    client = make_app(SP_LEDGER_KEYS="sidecar-only-ledger-key").test_client()
+    client = make_app(SP_LEDGER_KEYS=secret("sidecar-only-ledger-key")).test_client()
     ingest(client, 2)
     report = integrity(client)
     assert report["ok"] and report["ledger_key_derived"] is False
     assert report["warnings"] == []
-    assert report["key_ids"] == [ledger.key_id(b"sidecar-only-ledger-key")]
+    assert report["key_ids"] == [ledger.key_id(secret("sidecar-only-ledger-key").encode())]
 
 
 def test_rotated_ledger_key_old_seals_verify_under_the_key_they_name(make_app, sql, test_db):
-    old = make_app(SP_LEDGER_KEYS="ledger-key-2025").test_client()
+    old = make_app(SP_LEDGER_KEYS=secret("ledger-key-2025")).test_client()
     ingest(old, 2)
     integrity(old)
-    new = make_app(SP_LEDGER_KEYS="ledger-key-2025,ledger-key-2026").test_client()
+    new = make_app(SP_LEDGER_KEYS=f"{secret('ledger-key-2025')},{secret('ledger-key-2026')}"
+                   ).test_client()
     ingest(new, 2)
     report = integrity(new)
     assert report["ok"], report["problems"]
-    ids = [ledger.key_id(b"ledger-key-2025"), ledger.key_id(b"ledger-key-2026")]
+    ids = [ledger.key_id(secret(f"ledger-key-{y}").encode()) for y in (2025, 2026)]
     assert [s["key_id"] for s in sql("SELECT key_id FROM t_sp_seals ORDER BY id")] == ids
     assert sorted(report["key_ids"]) == sorted(ids)
     # the retired key dropped from the list: its seals can no longer be checked
-    report = verify(test_db, keys=[b"ledger-key-2026"])
+    report = verify(test_db, keys=[secret("ledger-key-2026").encode()])
     assert not report["ok"]
     assert f"names ledger key {ids[0]}, which is not configured" in \
         report["problems"][0]["problem"]

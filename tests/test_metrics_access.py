@@ -7,15 +7,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import TEST_KEYS, TEST_TOKENS
+from helpers import TEST_KEYS, TEST_TOKENS, secret
 
 OUTSIDE = {"REMOTE_ADDR": "203.0.113.9"}
-METRICS_TOKEN = "metrics-scrape-token-7f3a"
+METRICS_TOKEN = secret("metrics-scrape-token")
+RETIRED_TOKEN = secret("retired-scrape-token")
 
 
 @pytest.fixture
 def client(make_app):
-    return make_app(SP_METRICS_TOKENS=f"retired-scrape-token, {METRICS_TOKEN}").test_client()
+    return make_app(SP_METRICS_TOKENS=f"{RETIRED_TOKEN}, {METRICS_TOKEN}").test_client()
 
 
 def bearer(token: str) -> dict:
@@ -33,7 +34,7 @@ def test_metrics_from_another_host_needs_a_bearer_token(client):
     assert r.status_code == 401
 
 
-@pytest.mark.parametrize("token", [METRICS_TOKEN, "retired-scrape-token", TEST_TOKENS[0]])
+@pytest.mark.parametrize("token", [METRICS_TOKEN, RETIRED_TOKEN, TEST_TOKENS[0]])
 def test_metrics_tokens_and_admin_tokens_let_a_scraper_in(client, token):
     r = client.get("/metrics", environ_base=OUTSIDE, headers=bearer(token))
     assert r.status_code == 200, r.data
@@ -66,8 +67,8 @@ def test_metrics_without_metrics_tokens_still_take_an_admin_token(make_app):
 
 
 def test_openapi_is_public_and_reveals_no_setting(make_app, test_db):
-    secrets = {"SP_SECRET_KEYS": "sk-" + "a1" * 16, "SP_ADMIN_TOKENS": "adm-" + "b2" * 16,
-               "SP_LEDGER_KEYS": "lk-" + "c3" * 16, "SP_METRICS_TOKENS": "mt-" + "d4" * 16}
+    secrets = {"SP_SECRET_KEYS": secret("sk"), "SP_ADMIN_TOKENS": secret("adm"),
+               "SP_LEDGER_KEYS": secret("lk"), "SP_METRICS_TOKENS": secret("mt")}
     c = make_app(**secrets).test_client()
     r = c.get("/openapi.json", environ_base=OUTSIDE)
     assert r.status_code == 200

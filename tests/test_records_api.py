@@ -9,7 +9,7 @@ import json
 import threading
 
 import pytest
-from helpers import SITE, admin_headers, consent_payload, make_token
+from helpers import SITE, TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token
 
 from sidecar import codec
 from sidecar.openapi import SPEC
@@ -105,8 +105,8 @@ def test_invalid_ip_storage_mode_is_refused(make_app):
 @pytest.mark.parametrize("value", ["-1", "20", "low"])
 def test_a_worker_niceness_outside_0_to_19_is_refused(value):
     from sidecar import config
-    env = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": "k",
-           "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": SITE, "SP_WORKER_NICE": value}
+    env = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": TEST_KEYS[0],
+           "SP_ADMIN_TOKENS": TEST_TOKENS[0], "SP_SITE_ORIGINS": SITE, "SP_WORKER_NICE": value}
     with pytest.raises(config.ConfigError, match="SP_WORKER_NICE"):
         config.load(env)
     assert config.load({**env, "SP_WORKER_NICE": "0"})["SP_WORKER_NICE"] == 0

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from helpers import consent_payload
+from helpers import TEST_KEYS, TEST_TOKENS, consent_payload
 
 from sidecar.errors import ApiError
 from sidecar.signing import CONSENT_SALT, load_consent
@@ -209,8 +209,8 @@ def test_a_token_from_beyond_year_9999_is_401_not_500(monkeypatch):
 
 def test_clock_skew_setting_is_checked():
     from sidecar.config import ConfigError, load
-    base = {"SP_DATABASE_URL": "mysql://u:p@h/d", "SP_SECRET_KEYS": "k",
-            "SP_ADMIN_TOKENS": "t", "SP_SITE_ORIGINS": "http://a.test"}
+    base = {"SP_DATABASE_URL": "mysql://u:p@h/d", "SP_SECRET_KEYS": TEST_KEYS[0],
+            "SP_ADMIN_TOKENS": TEST_TOKENS[0], "SP_SITE_ORIGINS": "http://a.test"}
     assert load(base)["SP_CLOCK_SKEW"] == 60
     assert load({**base, "SP_CLOCK_SKEW": "0"})["SP_CLOCK_SKEW"] == 0
     for bad in ("-1", "x", "3601"):

@@ -18,6 +18,7 @@ from helpers import (
     consent_payload,
     make_token,
     run_sql,
+    secret,
     wait_for,
     wipe_tables,
 )
@@ -47,8 +48,8 @@ window.sp = {started: false, done: false, error: null, candidates: []};
 
 # What the worker's process has and its browser must not get.
 SECRETS = {
-    "SP_SECRET_KEYS": "iso-secret-key", "SP_ADMIN_TOKENS": "iso-admin-token",
-    "SP_LEDGER_KEYS": "iso-ledger-key", "AWS_SECRET_ACCESS_KEY": "iso-aws-secret",
+    "SP_SECRET_KEYS": secret("iso-secret-key"), "SP_ADMIN_TOKENS": secret("iso-admin-token"),
+    "SP_LEDGER_KEYS": secret("iso-ledger-key"), "AWS_SECRET_ACCESS_KEY": "iso-aws-secret",
 }
 
 

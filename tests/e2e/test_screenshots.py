@@ -20,11 +20,13 @@ from pathlib import Path
 
 import pytest
 from helpers import (
+    TEST_TOKENS,
     TcpCounter,
     admin_headers,
     consent_payload,
     make_token,
     run_sql,
+    secret,
     wait_for,
     wipe_tables,
 )
@@ -36,6 +38,7 @@ from sidecar import config, create_app
 from sidecar.screenshots import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
+SHOT_KEY = secret("shot-key")
 DESKTOP_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36"
 MOBILE_UA = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148 Safari/604.1"
 
@@ -61,7 +64,7 @@ def shots(full_stack):
         (full_stack.wp_dir / name).write_text(code)
     settings = {
         "SP_DATABASE_URL": full_stack.database_url(), "SP_TABLE_PREFIX": "sx_",
-        "SP_SECRET_KEYS": "shot-key", "SP_ADMIN_TOKENS": "admin-token-two",
+        "SP_SECRET_KEYS": SHOT_KEY, "SP_ADMIN_TOKENS": TEST_TOKENS[-1],
         "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "8",
         "SP_SCREENSHOT_BACKOFF": "1", "SP_SCREENSHOT_LEASE": "10",
         "SP_ANCHOR_FILE": str(full_stack.state_dir / "anchors-sx.jsonl"),
@@ -86,7 +89,7 @@ class Shots:
         url = page if page.startswith("http") else self.stack.wp_url + page
         p = consent_payload(page_url=url, **overrides)
         r = self.client.post("/v1/consents",
-                             json={"token": make_token(p, keys=["shot-key"])})
+                             json={"token": make_token(p, keys=[SHOT_KEY])})
         assert r.status_code == 201, r.get_json()
         return r.get_json()["id"]
 
