@@ -119,7 +119,7 @@ function secure_privacy_setup_checklist(): array {
 			'key'   => 'connect',
 			'done'  => $configured,
 			'label' => __( 'Connect the sidecar', 'secure-privacy' ),
-			'todo'  => __( 'Enter the sidecar URL, the shared secret and the admin API token that `sidecar init` printed, and save.', 'secure-privacy' ),
+			'todo'  => __( 'Enter the Sidecar URL, the Signing secrets and the Admin API token that `sidecar init` printed, and save.', 'secure-privacy' ),
 		),
 		array(
 			'key'   => 'test',

@@ -221,7 +221,7 @@ const SECURE_PRIVACY_MIN_SECRET_BYTES = 32;
 function secure_privacy_weak_secret( string $secret_keys ): ?string {
 	foreach ( array_filter( array_map( 'trim', explode( ',', $secret_keys ) ) ) as $secret ) {
 		if ( preg_match( '/[<>]|^(change.?me|secret|shared.?secret|password|example|test|x+)$/i', $secret ) ) {
-			return __( 'A signing secret is a placeholder. Generate real secrets with `sidecar init` on the sidecar\'s host and paste the shared secret here.', 'secure-privacy' );
+			return __( 'A signing secret is a placeholder. Generate real secrets with `sidecar init` on the sidecar\'s host and paste its signing secret here.', 'secure-privacy' );
 		}
 		if ( strlen( $secret ) < SECURE_PRIVACY_MIN_SECRET_BYTES ) {
 			/* translators: %d: minimum length in bytes. */
