@@ -305,7 +305,10 @@ def login(d, stack, user: str = "admin", password: str | None = None) -> None:
     for attempt in range(2):
         d.get(stack.wp_url + "/wp-login.php")
         d.delete_all_cookies()
-        d.get(stack.wp_url + "/wp-login.php")  # sets WordPress's test cookie
+        # sets WordPress's test cookie; after signing in, a page without the dashboard's
+        # widgets (each asks the sidecar for figures: tests that need them go there)
+        d.get(stack.wp_url + "/wp-login.php?redirect_to="
+              + quote(stack.wp_url + "/wp-admin/profile.php", safe=""))
         WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "user_login")))
         d.find_element(By.ID, "user_login").clear()
         d.find_element(By.ID, "user_login").send_keys(user)
