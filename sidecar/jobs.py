@@ -67,19 +67,30 @@ def queue_renders(cur, t: Tables, freshness: int, first_pos: int, last_pos: int)
     keys = cur.fetchall()
     if not keys:
         return 0
-    added = []
+    # The newest job of each key (its last range), locked: one query for all keys.
+    marks = ",".join(["%s"] * len(keys))
+    cur.execute(f"SELECT j.id, j.key16, j.status, r.created_at AS rendered"
+                f" FROM {t.render_jobs} j JOIN (SELECT key16, MAX(first_pos) AS first_pos"
+                f" FROM {t.render_jobs} WHERE key16 IN ({marks}) GROUP BY key16) n"
+                " ON n.key16 = j.key16 AND n.first_pos = j.first_pos"
+                f" LEFT JOIN {t.renders} r ON r.id = j.render_id FOR UPDATE",
+                [bytes(k["key16"]) for k in keys])
+    newest = {bytes(r["key16"]): r for r in cur.fetchall()}
+    extend, added = [], []
     for k in keys:
-        cur.execute(f"SELECT j.id, j.status, r.created_at AS rendered FROM {t.render_jobs} j"
-                    f" LEFT JOIN {t.renders} r ON r.id = j.render_id WHERE j.key16 = %s"
-                    " ORDER BY j.first_pos DESC LIMIT 1 FOR UPDATE", (k["key16"],))
-        newest = cur.fetchone()
-        if newest and (newest["status"] in ("queued", "running") or (
-                newest["status"] == "done" and newest["rendered"] is not None
-                and newest["rendered"] >= k["newest"] - timedelta(seconds=freshness))):
-            cur.execute(f"UPDATE {t.render_jobs} SET last_pos = %s, consents = consents + %s"
-                        " WHERE id = %s", (last_pos, k["n"], newest["id"]))
+        job = newest.get(bytes(k["key16"]))
+        if job and (job["status"] in ("queued", "running") or (
+                job["status"] == "done" and job["rendered"] is not None
+                and job["rendered"] >= k["newest"] - timedelta(seconds=freshness))):
+            extend.append((job["id"], k["n"]))
         else:
             added.append(k)
+    if extend:  # their ranges take in this seal: one UPDATE for all
+        cases = " ".join(["WHEN %s THEN %s"] * len(extend))
+        cur.execute(f"UPDATE {t.render_jobs} SET last_pos = %s, consents = consents +"
+                    f" CASE id {cases} END WHERE id IN ({','.join(['%s'] * len(extend))})",
+                    [last_pos, *(v for pair in extend for v in pair),
+                     *(job_id for job_id, _ in extend)])
     if not added:
         return 0
     marks = ",".join(["%s"] * len(added))

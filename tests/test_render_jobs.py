@@ -167,3 +167,18 @@ def test_consents_trickling_in_one_per_seal_share_one_job_row_per_render(make_ap
         {"status": "done", "consents": 6}]
     assert sql("SELECT COUNT(*) AS n FROM t_sp_renders")[0]["n"] == 1
     assert {shot(c, rid)["status"] for rid in rids} == {"done"}
+
+
+def test_one_seal_extends_the_jobs_of_known_keys_and_adds_jobs_for_new_ones(make_app, sql):
+    app = make_app()
+    c = app.test_client()
+    for page in ("/a/", "/b/"):
+        ingest(c, page_url=SITE + page)
+    run_worker(app)
+    for page in ("/a/", "/b/", "/c/"):
+        ingest(c, page_url=SITE + page)
+    assert run_worker(app).loaded == [SITE + "/c/"]  # /a/ and /b/ reuse their fresh renders
+    assert sql("SELECT page_url, consents, status FROM t_sp_render_jobs ORDER BY page_url") == [
+        {"page_url": SITE + "/a/", "consents": 2, "status": "done"},
+        {"page_url": SITE + "/b/", "consents": 2, "status": "done"},
+        {"page_url": SITE + "/c/", "consents": 1, "status": "done"}]
