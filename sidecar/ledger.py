@@ -47,6 +47,7 @@ DERIVED_KEY_WARNING = (
 NO_ANCHOR_WARNING = ("SP_ANCHOR_FILE is off: nothing outside the database anchors the head,"
                      " so removing the newest seals with their records is not detected")
 KEYED = 2  # sp_seals.version of keyed seals; version 1 rows are the old unkeyed seals
+SEAL_BATCH = 5000  # records one seal takes at most
 
 
 _CANON = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -136,7 +137,7 @@ def unsealed_count(conn, prefix: str) -> int:
     return int(n)
 
 
-def seal(conn, cfg: dict, limit: int = 5000, sweep: bool = False,
+def seal(conn, cfg: dict, limit: int = SEAL_BATCH, sweep: bool = False,
          accept_legacy: bool = False,
          on_sealed: Callable[[object, int, int, int], None] | None = None) -> int:
     """Append every committed record not yet in the chain (oldest `seq` first, at most

@@ -252,11 +252,12 @@ class Worker:
                            os.getpid(), self.started_at, self.renders)
             self.next_beat = time.monotonic() + jobs.HEARTBEAT_SECONDS
         if time.monotonic() >= self.next_seal:
-            jobs.seal(self.db(), self.cfg)
+            sealed = jobs.seal(self.db(), self.cfg)
             # ... and verifies the chain from its last keyed checkpoint (throttled inside;
             # docs/ledger.md "Checkpoints").
             ledger.maybe_advance_checkpoint(self.db(), self.cfg)
-            self.next_seal = time.monotonic() + SEAL_EVERY
+            # A full batch means a backlog (after a pause or an outage): seal on at once.
+            self.next_seal = time.monotonic() + (0 if sealed >= ledger.SEAL_BATCH else SEAL_EVERY)
         job = self.claim()
         if job is None:
             return False

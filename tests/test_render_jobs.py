@@ -182,3 +182,28 @@ def test_one_seal_extends_the_jobs_of_known_keys_and_adds_jobs_for_new_ones(make
         {"page_url": SITE + "/a/", "consents": 2, "status": "done"},
         {"page_url": SITE + "/b/", "consents": 2, "status": "done"},
         {"page_url": SITE + "/c/", "consents": 1, "status": "done"}]
+
+
+def test_a_backlog_is_sealed_batch_after_batch_without_waiting(make_app, sql):
+    """After a pause or an outage the worker seals full batches back to back, not one batch
+    a second."""
+    import time
+
+    from fake_worker import FakeBrowserWorker
+    from helpers import bulk_consents
+
+    from sidecar import config, ledger
+    app = make_app()
+    bulk_consents(app.config, ledger.SEAL_BATCH + 1, seal=False)
+    w = FakeBrowserWorker(config.load(overrides={
+        k: v for k, v in app.config.items() if k.startswith("SP_")}))
+    w.loaded = []
+    try:
+        w.run_once()
+        assert sql("SELECT COUNT(*) AS n FROM t_sp_chain")[0]["n"] == ledger.SEAL_BATCH
+        assert w.next_seal <= time.monotonic()  # a full batch: the next seal is due now
+        w.run_once()
+        assert sql("SELECT COUNT(*) AS n FROM t_sp_chain")[0]["n"] == ledger.SEAL_BATCH + 1
+        assert w.next_seal > time.monotonic()
+    finally:
+        w.conn.close()
