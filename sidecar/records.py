@@ -24,12 +24,13 @@ _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories",
 # job, or an old row whose queue entry is gone) reads as skipped, with that reason.
 NOT_QUEUED = "no render was queued for this record"
 _NO_JOB = "c.render_key IS NOT NULL AND j.id IS NULL AND ch.pos IS NOT NULL"
-_PROOF = (
-    " CASE WHEN c.render_key IS NULL AND c.screenshot_status = 'pending' THEN 'skipped'"
+_STATUS = (
+    "CASE WHEN c.render_key IS NULL AND c.screenshot_status = 'pending' THEN 'skipped'"
     " WHEN c.render_key IS NULL THEN c.screenshot_status"
     " WHEN j.status IN ('done', 'failed') THEN j.status"
-    f" WHEN {_NO_JOB} THEN 'skipped' ELSE 'pending' END"
-    " AS screenshot_status,"
+    f" WHEN {_NO_JOB} THEN 'skipped' ELSE 'pending' END")
+_PROOF = (
+    f" {_STATUS} AS screenshot_status,"
     " CASE WHEN c.render_key IS NULL AND c.screenshot_status = 'pending'"
     f" THEN '{NOT_QUEUED}' WHEN c.render_key IS NULL THEN c.screenshot_error"
     f" WHEN {_NO_JOB} THEN '{NOT_QUEUED}'"
@@ -244,9 +245,8 @@ def screenshot_of(conn, t: Tables, record_id: str, thumb: bool = False) -> dict 
 
 def screenshot_counts(conn, t: Tables, after_seq: int = 0) -> dict:
     """How many records after `after_seq` have each screenshot status, as reads show it."""
-    status = _PROOF.split(" AS screenshot_status")[0]
     with transaction(conn) as cur:
-        cur.execute(f"SELECT {status} AS s, COUNT(*) AS n FROM {_from(t)} WHERE c.seq > %s"
+        cur.execute(f"SELECT {_STATUS} AS s, COUNT(*) AS n FROM {_from(t)} WHERE c.seq > %s"
                     " GROUP BY s", (after_seq,))
         return {r["s"]: int(r["n"]) for r in cur.fetchall()}
 

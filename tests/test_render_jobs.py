@@ -40,6 +40,12 @@ def test_the_worker_never_writes_a_consent_row_and_queues_one_job_per_render(mak
     assert shot(c, about)["status"] == "done" and shot(c, about)["taken_at"]
     r = c.get(f"/v1/consents/{offer[3]}/screenshot?size=thumb", headers=admin_headers())
     assert r.status_code == 200 and r.mimetype == "image/webp"
+    from sidecar import db, records  # the counts the benches print read the same status
+    conn = db.connect(app.config["SP_DATABASE_URL"])
+    try:
+        assert records.screenshot_counts(conn, db.Tables("t_")) == {"done": 6}
+    finally:
+        conn.close()
 
 
 def test_a_fresh_render_is_reused_when_the_record_is_sealed(make_app, sql):

@@ -22,8 +22,8 @@ const SECURE_PRIVACY_CONNECTION_OPTION = 'secure_privacy_connection';
 const SECURE_PRIVACY_DELIVERY_CHECKS = array( 'readiness', 'admin_token', 'signing' );
 
 /**
- * Keep what Test connection found. The first time it passes for this sidecar URL, deliver what
- * waits in the outbox at once (no cron tick).
+ * Keep what Test connection found. When it passes, what waits in the outbox is delivered at
+ * once (no cron tick).
  *
  * @param array $result secure_privacy_test_connection()'s result (each check has a `key`).
  */
@@ -52,14 +52,15 @@ function secure_privacy_record_connection( array $result ): void {
 	if ( $live && ! $was ) {
 		secure_privacy_forget_banner_output();
 	}
-	if ( $live && secure_privacy_outbox_has_pending() ) {
-		secure_privacy_flush_outbox( SECURE_PRIVACY_OUTBOX_CRON_BATCH, true );
+	if ( $live ) {
+		secure_privacy_deliver_after_save();
 	}
 }
 
 /**
- * After the settings form was saved: deliver what waits in the outbox at once when the banner
- * is live (shutdown, after the redirect is sent), rather than at the next cron tick.
+ * Deliver what waits in the outbox at once when the banner is live, rather than at the next
+ * cron tick: after a passing Test connection, and after the settings form was saved
+ * (shutdown, after the redirect is sent).
  */
 function secure_privacy_deliver_after_save(): void {
 	if ( secure_privacy_is_live() && secure_privacy_outbox_has_pending() ) {
