@@ -301,8 +301,9 @@ class Visitor:
 # ---- wp-admin ------------------------------------------------------------------------------
 
 def login(d, stack, user: str = "admin", password: str | None = None) -> None:
-    """Sign in through wp-login.php (a second try when a loaded machine is slow)."""
-    for attempt in range(2):
+    """Sign in through wp-login.php (tried again when a loaded machine is slow; the last
+    failure says what the login page showed)."""
+    for attempt in range(3):
         d.get(stack.wp_url + "/wp-login.php")
         d.delete_all_cookies()
         # sets WordPress's test cookie; after signing in, a page without the dashboard's
@@ -315,11 +316,14 @@ def login(d, stack, user: str = "admin", password: str | None = None) -> None:
         d.find_element(By.ID, "user_pass").send_keys(password or stack.wp_admin_password)
         d.find_element(By.ID, "wp-submit").click()
         try:
-            WebDriverWait(d, 30).until(lambda drv: "wp-login.php" not in drv.current_url)
+            WebDriverWait(d, 45).until(lambda drv: "wp-login.php" not in drv.current_url)
             return
         except TimeoutException:
-            if attempt:
-                raise
+            if attempt == 2:
+                shown = d.find_elements(By.ID, "login_error")
+                said = shown[0].text if shown else "no login error shown"
+                raise TimeoutException(
+                    f"still on {d.current_url} after signing in: {said}") from None
 
 
 def admin_get(d, stack, path: str) -> None:
