@@ -135,6 +135,56 @@ final class ScreenshotAccountTest extends SP_WP_TestCase {
 		$this->assertArrayHasKey( 'sp-shot-shared', $lines );
 	}
 
+	public function test_a_shared_render_made_after_this_consent_arrived_never_says_it_was_not_taken_for_it(): void {
+		// The site's first consent, received at 19:20:01 and rendered at 19:20:20; a later
+		// consent reused the render, which makes it shared.
+		$lines = $this->account(
+			$this->rec(
+				array(
+					'taken_at' => '2026-01-31T19:20:20.000000Z',
+					'reused'   => true,
+					'shared'   => true,
+				)
+			)
+		);
+		$this->assertStringNotContainsString( 'not taken for this one', $lines['sp-shot-shared']['text'] );
+		$this->assertStringContainsString( 'shared with other consents. It was rendered after this consent reached the sidecar, for this consent or for another of them.', $lines['sp-shot-shared']['text'] );
+	}
+
+	public function test_times_within_one_second_compare_with_their_fractions(): void {
+		// Rendered 0.5 s before the decision for an earlier consent, within the same second.
+		$lines = $this->account(
+			$this->rec(
+				array(
+					'taken_at' => '2026-01-31T19:20:00.300000Z',
+					'reused'   => true,
+					'shared'   => true,
+				),
+				array(
+					'occurred_at' => '2026-01-31T19:20:00.800000Z',
+					'received_at' => '2026-01-31T19:20:00.900000Z',
+				)
+			)
+		);
+		$this->assertStringEndsWith( '1 second before the decision, and reused: it was made for an earlier consent.', $lines['sp-shot-when']['text'] );
+		$this->assertStringContainsString( 'not taken for this one', $lines['sp-shot-shared']['text'] );
+		// Its own render, made after the sidecar received it, yet 0.3 s before the decision as
+		// WordPress's clock timed it.
+		$lines = $this->account(
+			$this->rec(
+				array( 'taken_at' => '2026-01-31T19:20:00.500000Z' ),
+				array(
+					'occurred_at' => '2026-01-31T19:20:00.800000Z',
+					'received_at' => '2026-01-31T19:20:00.100000Z',
+				)
+			)
+		);
+		$this->assertStringContainsString( 'before the decision as WordPress timed it, but after the sidecar received it', $lines['sp-shot-when']['text'] );
+		// The gap is rounded, not cut: 2.9 s is 3 seconds.
+		$lines = $this->account( $this->rec( array( 'taken_at' => '2026-01-31T19:20:02.900000Z' ) ) );
+		$this->assertStringContainsString( ', 3 seconds after the decision', $lines['sp-shot-when']['text'] );
+	}
+
 	public function test_a_custom_choice_and_a_signed_in_visitor_are_not_what_the_picture_shows(): void {
 		$lines = $this->account(
 			$this->rec(
