@@ -329,14 +329,18 @@ class Stack:
         self.ensure_database(other.db_name)
         return other
 
-    def fresh_site(self, name: str = "fresh") -> Stack:
+    def fresh_site(self, name: str | None = None) -> Stack:
         """A WordPress as its owner has it before the first hour, beside this stack: just
         installed (its privacy policy page still a draft), the plugin's folder copied in but
         not activated, no Secure Privacy option. Its own database on this stack's MariaDB,
-        its own folder (<state_dir>/<name>), ports and secrets; start it with
+        its own folder (<state_dir>/<name>, by default the first free of fresh1, fresh2, ...),
+        ports and secrets; start it with
         start_wordpress(). Its sidecar is made as the README's install section makes one:
         init_sidecar() (`sidecar init`), then start_sidecar() and start_worker(); stop()
         stops only this site's parts."""
+        if name is None:
+            name = next(f"fresh{n}" for n in range(1, 1000)
+                        if not (self.state_dir / f"fresh{n}").exists())
         other = Stack(
             state_dir=self.state_dir / name, wp_port=free_port(), sidecar_port=free_port(),
             db_port=self.db_port, db_name=f"{self.db_name}_{name}", db_user=self.db_user,
