@@ -334,10 +334,9 @@ class Stack:
         installed (its privacy policy page still a draft), the plugin's folder copied in but
         not activated, no Secure Privacy option. Its own database on this stack's MariaDB,
         its own folder (<state_dir>/<name>, by default the first free of fresh1, fresh2, ...),
-        ports and secrets; start it with
-        start_wordpress(). Its sidecar is made as the README's install section makes one:
-        init_sidecar() (`sidecar init`), then start_sidecar() and start_worker(); stop()
-        stops only this site's parts."""
+        ports and secrets; start it with start_wordpress(). Its sidecar is made as the
+        README's install section makes one: init_sidecar() (`sidecar init`), then
+        start_sidecar() and start_worker(); stop() stops only this site's parts."""
         if name is None:
             name = next(f"fresh{n}" for n in range(1, 1000)
                         if not (self.state_dir / f"fresh{n}").exists())
@@ -370,6 +369,8 @@ class Stack:
             label, sep, value = line.strip().partition(": ")
             if sep and label in ("Sidecar URL", "Signing secrets", "Admin API token"):
                 printed[label] = value.strip()
+        if len(printed) != 3:
+            raise StackError(f"sidecar init printed no three values for WordPress:\n{out.stdout}")
         settings = {}
         for line in env_file.read_text().splitlines():
             if line and not line.startswith("#"):
@@ -379,8 +380,6 @@ class Stack:
         self.admin_tokens = settings["SP_ADMIN_TOKENS"]
         self.ledger_keys = settings["SP_LEDGER_KEYS"]
         self.extra_sidecar_env = settings  # what the env file says wins (sidecar_env())
-        if len(printed) != 3:
-            raise StackError(f"sidecar init printed no three values for WordPress:\n{out.stdout}")
         return printed
 
     def _copy_wordpress(self) -> None:

@@ -46,7 +46,7 @@ def fresh_site(stack, browser):
     the sidecar made by `sidecar init` for this site's origin, migrated, started under
     gunicorn with its screenshot worker (the README's install section). The Stack's
     `init_printed` holds the three values `sidecar init` printed for wp-admin."""
-    require_packages("chromium", "chromium-driver", "fonts-dejavu-core")
+    require_packages("stack", "chromium", "chromium-driver", "fonts-dejavu-core")
     site = stack.fresh_site()
     try:
         site.start_wordpress()
