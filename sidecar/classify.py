@@ -109,7 +109,8 @@ WORDPRESS_NAMES = (
 # -- host and name matching ---------------------------------------------------------------
 
 def split_host(host: str) -> tuple[str, str | None]:
-    """``"Example.COM:8080"`` -> ``("example.com", "8080")``; ``"[::1]:80"`` -> ``("::1", "80")``."""
+    """``"Example.COM:8080"`` -> ``("example.com", "8080")``;
+    ``"[::1]:80"`` -> ``("::1", "80")``."""
     host = (host or "").strip().lower()
     if host.startswith("["):
         end = host.find("]")
@@ -397,10 +398,10 @@ def read_ocd_rows(text: str) -> list[dict[str, str]]:
     return rows
 
 
-def _ocd_domain(text: str) -> str | None:
-    """The OCD's Domain column is free text ("facebook.com (3rd party)"); its host part."""
-    m = re.match(r"\s*\.?([a-z0-9.-]+\.[a-z]{2,})", text.lower())
-    return m.group(1) if m else None
+def _ocd_domains(text: str) -> tuple[str, ...]:
+    """The OCD's Domain column is free text ("facebook.com (3rd party)", " or demdex.net");
+    the host names in it."""
+    return tuple(dict.fromkeys(re.findall(r"[a-z0-9-]+(?:\.[a-z0-9-]+)+", text.lower())))
 
 
 def parse_ocd(raw: bytes, source: dict | None = None) -> _Ocd:
@@ -417,7 +418,7 @@ def parse_ocd(raw: bytes, source: dict | None = None) -> _Ocd:
         pattern = name.replace("*", "") + ("*" if row["Wildcard match"] == "1" else "")
         vendor = row["Data Controller"].strip() or None
         ocd.names.add(pattern, (OCD_CATEGORY_MAP[row["Category"]], row["Platform"].strip() or None,
-                                vendor, _ocd_domain(row["Domain"]), pattern))
+                                vendor, _ocd_domains(row["Domain"]), pattern))
     return ocd
 
 
@@ -571,13 +572,17 @@ class Classifier:
     def _ocd(self, kind: str, name: str, host: str) -> Classification | None:
         if kind == "request":
             return None
-        entries = next(_grouped(self.ocd.names, name), None)
-        if not entries:
+        # An entry that names a domain holds only for items on that domain: the OCD has
+        # short names ("s", "ts", "token") whose meaning depends on who sets them.
+        for entries in _grouped(self.ocd.names, name):
+            fits = [e for e in entries if not e[3] or (host and any(
+                cookie_sent_to(host, d) for d in e[3]))]
+            if fits:
+                # The OCD repeats some names for several platforms: the strictest wins.
+                pick = max(fits, key=lambda e: (_STRICTNESS[e[0]], e[1] or ""))
+                break
+        else:
             return None
-        # Among the most specific entries, one whose domain the item is on wins; otherwise
-        # the strictest category (the OCD repeats some names for different platforms).
-        local = [e for e in entries if e[3] and host and cookie_sent_to(host, e[3])]
-        pick = max(local or entries, key=lambda e: (_STRICTNESS[e[0]], e[1] or ""))
         category, platform, vendor, _, pattern = pick
         return Classification(category, platform, vendor, "open-cookie-database", False, pattern)
 
