@@ -1,0 +1,62 @@
+"""Classifier speed (issue 13): time to classify N distinct scan items (cookies, storage keys,
+request URLs) with the shipped catalogue and Open Cookie Database, cold (nothing memoised).
+
+    ./.venv/bin/python bench/classify.py [N]      # default 10000
+"""
+
+from __future__ import annotations
+
+import random
+import sys
+import time
+from pathlib import Path
+
+
+def items(n: int, seed: int = 13) -> list[tuple[str, str, str | None, str | None]]:
+    """n distinct (kind, name, host, url) a scan of a busy site could report: known trackers,
+    OCD names (exact and wildcard), WordPress's own cookies, and names nobody knows."""
+    rng = random.Random(seed)
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from sidecar.classify import default_ocd
+    ocd_names = list(default_ocd().names.exact) + [
+        p for d in default_ocd().names.prefixes.values() for p in d]
+    out: list[tuple] = []
+    makers = [
+        lambda i: ("cookie", f"_ga_{i:X}", ".example.com", None),
+        lambda i: ("cookie", f"wordpress_logged_in_{i:x}", "example.com", None),
+        lambda i: ("cookie", f"{rng.choice(ocd_names)}{i}", "example.com", None),
+        lambda i: ("cookie", rng.choice(ocd_names), f"s{i}.example.com", None),
+        lambda i: ("cookie", f"site_cookie_{i}", "example.com", None),
+        lambda i: ("storage", f"yt-remote-{i}", "www.youtube-nocookie.com", None),
+        lambda i: ("storage", f"app-state-{i}", "example.com", None),
+        lambda i: ("request", "www.google.com", None, f"https://www.google.com/recaptcha/{i}.js"),
+        lambda i: ("request", f"r{i}.google-analytics.com", None,
+                   f"https://r{i}.google-analytics.com/g/collect"),
+        lambda i: ("request", f"cdn{i}.unknown-cdn.net", None, f"https://cdn{i}.unknown-cdn.net/a.js"),
+    ]
+    for i in range(n):
+        out.append(makers[i % len(makers)](i))
+    return out
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
+    from sidecar import classify
+    t0 = time.perf_counter()
+    classify.default_catalogue()
+    classify.default_ocd()
+    t1 = time.perf_counter()
+    work = items(n)
+    c = classify.Classifier(rules=[{"kind": "cookie", "pattern": "site_cookie_1*",
+                                    "category": "necessary"}])
+    t2 = time.perf_counter()
+    for kind, name, host, url in work:
+        c.classify(kind, name, host=host, url=url)
+    t3 = time.perf_counter()
+    print(f"load catalogue + OCD: {(t1 - t0) * 1000:.0f} ms (once per process)")
+    print(f"classify {n} distinct items: {(t3 - t2) * 1000:.0f} ms "
+          f"({n / (t3 - t2):,.0f} items/s)")
+
+
+if __name__ == "__main__":
+    main()
