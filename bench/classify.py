@@ -56,6 +56,40 @@ def main() -> None:
     print(f"load catalogue + OCD: {(t1 - t0) * 1000:.0f} ms (once per process)")
     print(f"classify {n} distinct items: {(t3 - t2) * 1000:.0f} ms "
           f"({n / (t3 - t2):,.0f} items/s)")
+    pages, sightings = site(50)
+    from sidecar.scan_report import build_report
+    t4 = time.perf_counter()
+    report = build_report({"id": "bench", "status": "done"}, pages,
+                          site_origins=["http://127.0.0.1:8080"])
+    t5 = time.perf_counter()
+    print(f"build_report, 50 pages x 3 states, {sightings} sightings -> "
+          f"{len(report['items'])} items, {len(report['violations'])} violations: "
+          f"{(t5 - t4) * 1000:.0f} ms")
+
+
+def site(n_pages: int) -> tuple[list[dict], int]:
+    """A busy site's observations: per page and state 20 cookies, 10 storage keys and 60
+    requests, half of them shared by every page (theme, analytics), half page-specific."""
+    origin = "http://127.0.0.1:8080"
+    pages, sightings = [], 0
+    for p in range(n_pages):
+        states = {}
+        for s in ("before_consent", "after_reject", "after_accept"):
+            cookies = [{"name": f"{'_ga' if i % 2 else 'site'}_{i if i < 10 else p * 100 + i}",
+                        "domain": ".127.0.0.1", "expires": 1.8e9, "from": "script"}
+                       for i in range(20)]
+            storage = [{"area": "local", "key": f"key_{i if i < 5 else p * 100 + i}",
+                        "origin": origin} for i in range(10)]
+            requests = [{"url": f"https://cdn{i if i < 30 else p * 100 + i}.example.net/x.js",
+                         "host": f"cdn{i if i < 30 else p * 100 + i}.example.net",
+                         "resource": "script", "failed": True,
+                         "initiator": f"{origin}/wp-content/plugins/p{i % 7}/a.js"}
+                        for i in range(60)]
+            states[s] = {"cookies": cookies, "storage": storage, "requests": requests,
+                         "error": None}
+            sightings += 90
+        pages.append({"url": f"{origin}/?p={p}", "states": states})
+    return pages, sightings
 
 
 if __name__ == "__main__":
