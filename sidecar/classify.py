@@ -47,7 +47,8 @@ _LIST_KEYS = ("hosts", "urls", "cookies", "host_cookies", "storage")
 _HOSTNAME = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
 _HOST_RE = re.compile(rf"^\.?{_HOSTNAME}(?::[0-9]{{1,5}})?$")
 _URL_RE = re.compile(rf"^(\.?{_HOSTNAME}(?::[0-9]{{1,5}})?)(/[^\s*?#]*)$")
-_NAME_RE = re.compile(r"^[^\s;,=*]+(?:\*[^\s;,=*]*)*$|^\*[^\s;,=*]+(?:\*[^\s;,=*]*)*$")
+_COOKIE_RE = re.compile(r"^[^\s;,=\x00-\x1f\x7f]+$")   # what a cookie name can be, and *
+_STORAGE_RE = re.compile(r"^[^\x00-\x1f\x7f]+$")         # a storage key can be almost anything
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 
 
@@ -163,6 +164,13 @@ def cookie_sent_to(domain: str, pattern: str) -> bool:
     return d == base or base.endswith("." + d) or (suffix and d.endswith("." + base))
 
 
+def name_pattern_ok(kind: str, pattern: str) -> bool:
+    """A cookie (token characters) or storage key (no control characters) name, where ``*``
+    stands for any run of characters; at least one character is not ``*``."""
+    rx = _STORAGE_RE if kind == "storage" else _COOKIE_RE
+    return bool(rx.match(pattern)) and pattern.strip("*") != ""
+
+
 def glob_literal(pattern: str) -> int:
     return len(pattern.replace("*", ""))
 
@@ -236,7 +244,8 @@ def _pattern_errors(where: str, key: str, values: Any) -> list[str]:
             errors.append(f"{where}: host {v!r} is not a lowercase host or .suffix[:port]")
         elif key == "urls" and not _URL_RE.match(v):
             errors.append(f"{where}: url {v!r} is not host/path-prefix (no scheme, query or *)")
-        elif key in ("cookies", "host_cookies", "storage") and (not _NAME_RE.match(v) or v == "*"):
+        elif key in ("cookies", "host_cookies", "storage") and not name_pattern_ok(
+                "storage" if key == "storage" else "cookie", v):
             errors.append(f"{where}: name pattern {v!r} is not a name with optional * globs")
     return errors
 
@@ -462,7 +471,7 @@ def validate_rules(rules: Any) -> list[dict[str, str]]:
             if not _HOST_RE.match(pattern):
                 raise RuleError(f"rules[{i}].pattern {pattern!r} is not a host, .suffix or "
                                 "*.suffix (with an optional :port)")
-        elif not _NAME_RE.match(pattern) or pattern == "*":
+        elif not name_pattern_ok(kind, pattern):
             raise RuleError(f"rules[{i}].pattern {pattern!r} is not a name with optional * "
                             "globs (a lone * is not allowed)")
         service = r.get("service")
@@ -615,5 +624,16 @@ def sources_info(classifier: Classifier) -> dict[str, Any]:
 
 
 def load_catalogue_file(path: str | Path) -> _Catalogue:
-    """A catalogue from a file (tests, the plugin's build); raises CatalogueError."""
+    """A catalogue from a file instead of the shipped one; raises CatalogueError."""
     return parse_catalogue(Path(path).read_bytes())
+
+
+def catalogue_with(extra_services: list[dict]) -> _Catalogue:
+    """The shipped catalogue plus more services (same format), for example a test's loopback
+    "third party" marked as a payment provider. Validated together: an extra service may not
+    claim a host, URL or name a shipped one claims. Raises CatalogueError."""
+    doc = json.loads(_read_package_text("services.json"))
+    if not isinstance(extra_services, list):
+        raise CatalogueError("extra services must be a list")
+    doc["services"] = doc["services"] + extra_services
+    return parse_catalogue(json.dumps(doc, sort_keys=True).encode())

@@ -317,6 +317,15 @@ def test_a_rule_on_a_breaks_if_blocked_service_keeps_the_flag():
     assert (own.category, own.source, own.breaks_if_blocked) == ("statistics", "site-rule", True)
 
 
+def test_storage_rules_take_any_key_and_names_are_case_sensitive():
+    """localStorage keys may hold spaces and punctuation; cookie names may not."""
+    c = Classifier(rules=[{"kind": "storage", "pattern": "cart state: *", "category": "necessary"},
+                          {"kind": "cookie", "pattern": "Site_Pref", "category": "preferences"}])
+    assert c.classify("storage", "cart state: v2").source == "site-rule"
+    assert c.classify("cookie", "Site_Pref").source == "site-rule"
+    assert c.classify("cookie", "site_pref").source != "site-rule"
+
+
 def test_an_exact_rule_beats_a_glob_and_a_longer_glob_a_shorter():
     c = Classifier(rules=[{"kind": "cookie", "pattern": "a*", "category": "marketing"},
                           {"kind": "cookie", "pattern": "ab*", "category": "statistics"},
@@ -417,6 +426,18 @@ def test_a_test_catalogue_can_stand_in_for_the_shipped_one(tmp_path):
     r = c.classify("request", "localhost:9001", url="http://localhost:9001/pay.js")
     assert (r.service, r.category, r.breaks_if_blocked) == ("Test Pay", "necessary", True)
     assert c.classify("request", "localhost:9002").category == "unknown"
+
+
+def test_extra_services_add_to_the_shipped_catalogue_and_may_not_contradict_it():
+    extra = {"id": "test-pay", "name": "Test Pay", "vendor": "Test", "category": "necessary",
+             "breaks_if_blocked": True, "hosts": ["localhost:9001"], "urls": [],
+             "cookies": ["testpay_sid"], "host_cookies": [], "storage": []}
+    c = Classifier(catalogue=classify.catalogue_with([extra]))
+    assert c.classify("request", "localhost:9001").breaks_if_blocked is True
+    assert c.classify("cookie", "testpay_sid").service == "Test Pay"
+    assert c.classify("cookie", "_ga").service == "Google Analytics"
+    with pytest.raises(CatalogueError, match="also claimed"):
+        classify.catalogue_with([{**extra, "cookies": ["_ga"]}])
 
 
 def test_classifying_ten_thousand_items_gives_ten_thousand_answers(c):
