@@ -142,6 +142,22 @@ def test_request_items_are_only_third_party_hosts_and_real_requests():
     assert "127.0.0.1:8080" not in {i["name"] for i in build(origins=())["items"]}
 
 
+@pytest.mark.parametrize("url, own", [
+    (f"{SITE}/x.js", True),
+    ("http://127.0.0.1:8081/x.js", False),        # a second port is another origin
+    ("http://LOCALHOST:9001/x.js", False),
+    ("https://127.0.0.1:8080/x.js", True),        # same host and port, other scheme
+    ("http://site.example:80/x.js", True),        # the default port is no port
+    ("http://[::1]:8080/x.js", False),
+])
+def test_which_requests_are_third_party(url, own):
+    pages = [page(f"{SITE}/", before_consent=state(requests=[request(url)]))]
+    r = build_report(SCAN, pages, site_origins=[SITE, "http://site.example"])
+    assert (r["items"] == []) is own, r["items"]
+    if not own:
+        assert r["items"][0]["name"] == url.split("/")[2].lower()
+
+
 def test_items_are_deduplicated_by_their_keys():
     pages = [page(f"{SITE}/a", before_consent=state(
         cookies=[cookie("x_c"), cookie("x_c"), cookie("x_c", ".127.0.0.1")],
