@@ -18,6 +18,7 @@ A local browser loads pages that arrive in requests, so it gets as little as pos
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import pwd
@@ -25,11 +26,14 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.chromium.remote_connection import ChromiumRemoteConnection
+from selenium.webdriver.remote.websocket_connection import WebSocketConnection
 
 log = logging.getLogger("sidecar.browser")
 
@@ -164,12 +168,36 @@ def chromedriver_path() -> str:
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None,
-               page_load_strategy: str = "normal") -> webdriver.Remote:
+               page_load_strategy: str = "normal",
+               egress=None) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
-    `proxy`, every request it makes (loopback included) goes through that proxy. With
+    `proxy`, every request it makes (loopback included) goes through that proxy, answering
+    the challenge of `egress` (the `egress.Egress` behind it; default: `proxy.egress`, as
+    `Egress.url` carries it) with its credential, over WebDriver BiDi
+    (`answer_proxy_auth`, `prime_proxy_auth`). With
     `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
     one starts isolated (module docstring)."""
+    if egress is None:
+        egress = getattr(proxy, "egress", None)
+    auth = bool(proxy and egress is not None and egress.credentials)
+    driver = _new_driver(width, height, remote_url, user_agent, proxy, page_load_strategy,
+                         bidi=auth)
+    if auth:
+        try:
+            answer_proxy_auth(driver, remote_url, *egress.credentials,
+                              challenged=egress.take_challenge)
+            prime_proxy_auth(driver, egress)
+        except BaseException:
+            quit_driver(driver)
+            raise
+    return driver
+
+
+def _new_driver(width, height, remote_url, user_agent, proxy, page_load_strategy,
+                bidi: bool) -> webdriver.Remote:
     opts = webdriver.ChromeOptions()
+    if bidi:
+        opts.enable_bidi = True
     opts.page_load_strategy = page_load_strategy
     for flag in CHROMIUM_FLAGS:
         opts.add_argument(flag)
@@ -219,6 +247,109 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
         "pid": service.process.pid, "user": user.name if user else None,
         "uid": user.uid if user else os.geteuid(), "sandbox": sandbox}})
     return driver
+
+
+class _AuthRequired:
+    """`network.authRequired` for Selenium's WebSocketConnection (params as they came)."""
+    event_class = "network.authRequired"
+
+    @staticmethod
+    def from_json(params: dict) -> dict:
+        return params
+
+
+def bidi_url(driver, remote_url: str = "") -> str:
+    """The session's WebDriver BiDi WebSocket URL. A remote end names itself as it sees
+    itself; when that is a loopback address while the remote end is elsewhere (a
+    standalone chromedriver on another host), its host is the one in `remote_url`."""
+    url = driver.caps.get("webSocketUrl")
+    if not isinstance(url, str) or not url.startswith(("ws://", "wss://")):
+        raise BrowserSetupError("the WebDriver remote end offers no WebDriver BiDi"
+                                " (webSocketUrl); the egress proxy's authentication needs it")
+    if remote_url:
+        ws, remote = urlsplit(url), urlsplit(remote_url)
+        if _loopback_name(ws.hostname) and not _loopback_name(remote.hostname):
+            url = urlunsplit(ws._replace(netloc=f"{remote.hostname}:{ws.port or remote.port}"
+                                         if ":" not in (remote.hostname or "")
+                                         else f"[{remote.hostname}]:{ws.port or remote.port}"))
+            driver.caps["webSocketUrl"] = url  # Selenium's own BiDi calls go there too
+    return url
+
+
+def _loopback_name(host: str | None) -> bool:
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def answer_proxy_auth(driver, remote_url: str, username: str, password: str, *,
+                      challenged) -> None:
+    """Let the browser answer the egress proxy's 407 challenge with (`username`,
+    `password`), over WebDriver BiDi (`network.addIntercept` at `authRequired`): Chromium
+    takes no credentials in --proxy-server. Chromium's BiDi reports neither the status
+    nor the challenge (proxy or server), so a challenge gets them only when the proxy
+    itself just sent a 407 for that host and port (`challenged(url)`, one answer per
+    407); any other one (a server's 401) is cancelled, so the secret never reaches a
+    site. Works alike for a local chromedriver and a remote end (a Grid routes the
+    WebSocket). If the connection breaks, challenged requests stay paused until the
+    page-load timeout: it fails closed."""
+    conn = WebSocketConnection(bidi_url(driver, remote_url), 30, 0.01)
+    credentials = {"type": "password", "username": username, "password": password}
+    intercept = conn.send_cmd("network.addIntercept", {"phases": ["authRequired"]})
+    if "error" in intercept:
+        conn.close()
+        raise BrowserSetupError(f"WebDriver BiDi network.addIntercept: {intercept['error']}")
+    intercept_id = intercept["result"]["intercept"]
+
+    def on_auth(params: dict) -> None:
+        if intercept_id not in (params.get("intercepts") or []):
+            return
+        url = (params.get("request") or {}).get("url", "")
+        if challenged(url):
+            answer = {"action": "provideCredentials", "credentials": credentials}
+        else:
+            log.warning("authentication request cancelled (not the egress proxy's)",
+                        extra={"fields": {"url": url[:300]}})
+            answer = {"action": "cancel"}
+        conn.send_cmd("network.continueWithAuth",
+                      {"request": params["request"]["request"], **answer})
+
+    conn.add_callback(_AuthRequired, on_auth)
+    sub = conn.send_cmd("session.subscribe", {"events": ["network.authRequired"]})
+    if "error" in sub:
+        conn.close()
+        raise BrowserSetupError(f"WebDriver BiDi session.subscribe: {sub['error']}")
+    driver._sp_auth_conn = conn
+
+
+PRIME_TIMEOUT = 15
+
+
+def prime_proxy_auth(driver, egress, context: str | None = None) -> None:
+    """Have the browser authenticate to `egress` once, now, in browsing context `context`
+    (default: the current window): Chromium then sends the credential with every request
+    of that profile (or BiDi user context) without being asked again. Needed because
+    chromedriver runs a session's commands one at a time: a challenge met while a WebDriver
+    command waits for a page (`get`) would be answered only after that command timed out.
+    Navigates there over BiDi, which no WebDriver command holds up."""
+    from .egress import PRIME_URL
+    conn = driver._sp_auth_conn
+    before = egress.primed
+    reply = conn.send_cmd("browsingContext.navigate", {
+        "context": context or driver.current_window_handle, "url": PRIME_URL,
+        "wait": "complete"})
+    deadline = time.monotonic() + PRIME_TIMEOUT
+    while egress.primed == before and time.monotonic() < deadline:
+        time.sleep(0.01)
+    if egress.primed == before:
+        raise BrowserSetupError("the browser did not authenticate to the egress proxy at"
+                                f" {egress.url} ({reply.get('error') or 'no answer'}):"
+                                " check SP_EGRESS_ADVERTISE is reachable from the browser")
 
 
 def cdp(driver, cmd: str, params: dict | None = None):
@@ -277,6 +408,12 @@ def _kill_tree(pid: int) -> None:
 
 def quit_driver(driver) -> None:
     """Quit the browser and remove its temporary profile; never raises."""
+    conn = getattr(driver, "_sp_auth_conn", None)
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:  # noqa: BLE001
+            pass
     try:
         driver.quit()
     except Exception:  # noqa: BLE001 - a crashed browser cannot be quit cleanly
