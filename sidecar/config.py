@@ -26,6 +26,8 @@ DEFAULTS = {
     "SP_LEDGER_KEYS": "",
     "SP_ANCHOR_FILE": "",
     "SP_WORKER_NICE": "10",
+    "SP_EGRESS_BIND": "127.0.0.1",
+    "SP_EGRESS_ADVERTISE": "",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
@@ -160,11 +162,30 @@ def load(env=None, overrides: dict | None = None) -> dict:
         raise ConfigError("SP_WORKER_NICE must be an integer (0 to 19)") from None
     if not 0 <= cfg["SP_WORKER_NICE"] <= 19:
         raise ConfigError("SP_WORKER_NICE must be 0 to 19")
+    cfg["EGRESS_BIND"], cfg["EGRESS_ADVERTISE"] = egress_addresses(
+        raw["SP_EGRESS_BIND"], raw["SP_EGRESS_ADVERTISE"])
     try:
         cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
     except (TypeError, ValueError):
         raise ConfigError("SP_RETENTION_DAYS must be an integer (0 = keep forever)") from None
     return cfg
+
+
+def egress_addresses(bind: str, advertise: str) -> tuple[tuple[str, int], str | None]:
+    """((host, port), advertise) of the egress proxy (docs/grid.md): SP_EGRESS_BIND is an
+    IP address with an optional port (0 or none: any free one); SP_EGRESS_ADVERTISE, the
+    host[:port] the browser is told, is required when the bind address is a wildcard."""
+    from .egress import parse_hostport
+    try:
+        host, port = parse_hostport(bind or "127.0.0.1", "SP_EGRESS_BIND")
+        if advertise.strip():
+            parse_hostport(advertise, "SP_EGRESS_ADVERTISE", default_port=None, literal=False)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    if host in ("0.0.0.0", "::") and not advertise.strip():
+        raise ConfigError(f"SP_EGRESS_BIND: {host} listens on every address; set"
+                          " SP_EGRESS_ADVERTISE to the host[:port] the browsers connect to")
+    return (host, port or 0), advertise.strip() or None
 
 
 def ledger_keys(value: str, secret_keys: list[str]) -> tuple[list[bytes], bool]:

@@ -263,6 +263,13 @@ class Egress:
             log.warning("egress proxy without authentication", extra={"fields": {
                 "bind": bind_host, "port": self.port}})
 
+    @classmethod
+    def from_config(cls, cfg: dict, allowed_origins: list[str] | None = None) -> "Egress":
+        """The worker's proxy, where SP_EGRESS_BIND / SP_EGRESS_ADVERTISE say (config.py)."""
+        host, port = cfg.get("EGRESS_BIND") or ("127.0.0.1", 0)
+        return cls(cfg["SITE_ORIGINS"] if allowed_origins is None else allowed_origins, host,
+                   port=port, advertise=cfg.get("EGRESS_ADVERTISE"))
+
     @property
     def url(self) -> ProxyURL:
         """`http://host:port` the browser is to use (with `.credentials`)."""

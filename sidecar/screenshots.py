@@ -141,7 +141,7 @@ class Worker:
     def browser(self):
         if self.driver is None:
             if self.egress is None:
-                self.egress = Egress(self.cfg["SITE_ORIGINS"])
+                self.egress = Egress.from_config(self.cfg)
             # eager: get() returns once the document is parsed; render() waits for the rest.
             self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"],
                                              proxy=self.egress.url, page_load_strategy="eager")

@@ -3,13 +3,18 @@ and what the running proxy lets through. Unit tests: no browser, no database."""
 
 from __future__ import annotations
 
+import base64
 import ipaddress
+import logging
 import socket
+import threading
 
 import pytest
 from helpers import TcpCounter
 
-from sidecar.egress import Egress, embedded_ipv4, is_public, public_address
+from sidecar import config
+from sidecar.egress import (PRIME_URL, Egress, embedded_ipv4, is_public, parse_hostport,
+                            public_address)
 
 # (address, public?, why)
 ADDRESSES = [
@@ -143,8 +148,18 @@ def proxy(site):
     p.close()
 
 
-def _through(proxy: Egress, request: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", proxy.port), timeout=10) as s:
+def _auth(proxy: Egress, user: str | None = None, password: str | None = None) -> bytes:
+    u, p = proxy.credentials
+    token = base64.b64encode(f"{user or u}:{password or p}".encode())
+    return b"Proxy-Authorization: Basic " + token + b"\r\n"
+
+
+def _through(proxy: Egress, request: bytes, auth: bytes | None = None,
+             host: str = "127.0.0.1") -> bytes:
+    """Send `request` to the proxy with its credential (or the header line `auth`)."""
+    line, _, rest = request.partition(b"\r\n")
+    request = line + b"\r\n" + (_auth(proxy) if auth is None else auth) + rest
+    with socket.create_connection((host, proxy.port), timeout=10) as s:
         s.sendall(request)
         out = b""
         while chunk := s.recv(65536):
@@ -178,3 +193,175 @@ def test_site_origin_on_loopback_still_goes_through(proxy, site):
     assert got.startswith(b"HTTP/1.1 200") and got.endswith(b"ok"), got
     assert proxy.blocked == []
     assert site.hits == hits + 1
+
+
+# ---- authentication, bind and advertised address (docs/grid.md) ----------------------------
+
+@pytest.mark.parametrize("auth", [
+    b"",                                                        # none
+    b"Proxy-Authorization: Basic " + base64.b64encode(b"sp-egress:guess") + b"\r\n",
+    b"Proxy-Authorization: Bearer x\r\n",
+    b"Authorization: Basic " + base64.b64encode(b"sp-egress:x") + b"\r\n",
+], ids=["missing", "wrong-password", "wrong-scheme", "server-header"])
+def test_a_request_without_the_credential_gets_407_and_reaches_nothing(proxy, site, auth,
+                                                                        caplog):
+    proxy.reset()
+    hits, refused = site.hits, len(proxy.auth_refused)
+    with caplog.at_level(logging.INFO, logger="sidecar.egress"):
+        for request in (f"GET http://127.0.0.1:{site.port}/ HTTP/1.1\r\n"
+                        f"Host: 127.0.0.1:{site.port}\r\n\r\n",
+                        f"CONNECT 127.0.0.1:{site.port} HTTP/1.1\r\n\r\n"):
+            got = _through(proxy, request.encode(), auth=auth)
+            assert got.startswith(b"HTTP/1.1 407 "), got
+            assert b'Proxy-Authenticate: Basic realm="sp-egress"' in got
+    assert site.hits == hits  # never forwarded
+    assert len(proxy.auth_refused) == refused + 2
+    assert proxy.blocked == []  # a 407 is no refused destination: it does not fail a render
+    logged = [r for r in caplog.records if r.getMessage() == "egress authentication required"]
+    assert len(logged) == 2 and logged[0].fields["peer"] == "127.0.0.1"
+    assert proxy.credentials[1] not in caplog.text
+
+
+def test_a_wrong_credential_for_another_proxy_is_refused(site):
+    """Every proxy makes its own secret: one worker's credential opens no other worker's."""
+    a, b = Egress([f"http://127.0.0.1:{site.port}"]), Egress([f"http://127.0.0.1:{site.port}"])
+    try:
+        assert a.credentials != b.credentials and len(a.credentials[1]) >= 32
+        got = _through(b, f"CONNECT 127.0.0.1:{site.port} HTTP/1.1\r\n\r\n".encode(),
+                       auth=_auth(a))
+        assert got.startswith(b"HTTP/1.1 407 "), got
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_credential_is_never_forwarded(proxy):
+    """The site behind the proxy never sees Proxy-Authorization (nor could a third party)."""
+    seen = []
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        seen.append(conn.recv(65536))
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        conn.close()
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    port = srv.getsockname()[1]
+    p = Egress([f"http://127.0.0.1:{port}"])
+    try:
+        got = _through(p, f"GET http://127.0.0.1:{port}/x HTTP/1.1\r\n"
+                          f"Host: 127.0.0.1:{port}\r\n\r\n".encode())
+        t.join(5)
+        assert got.startswith(b"HTTP/1.1 200"), got
+        assert seen and seen[0].startswith(b"GET /x HTTP/1.1")
+        assert b"proxy-authorization" not in seen[0].lower()
+        assert p.credentials[1].encode() not in seen[0]
+    finally:
+        p.close()
+        srv.close()
+
+
+def test_only_the_proxys_own_challenge_gets_the_credential(site):
+    """The browser hands the credential over only for a 407 this proxy just sent for that
+    host and port, once per 407 (a server's 401 would otherwise harvest it)."""
+    proxy = Egress([f"http://127.0.0.1:{site.port}"])
+    try:
+        _challenges(proxy, site)
+    finally:
+        proxy.close()
+
+
+def _challenges(proxy, site):
+    url = f"http://127.0.0.1:{site.port}/page"
+    assert not proxy.take_challenge(url)
+    _through(proxy, f"GET {url} HTTP/1.1\r\nHost: x\r\n\r\n".encode(), auth=b"")
+    _through(proxy, b"CONNECT example.org:443 HTTP/1.1\r\n\r\n", auth=b"")
+    assert not proxy.take_challenge(f"http://127.0.0.1:{site.port + 1}/page")
+    assert proxy.take_challenge(url)
+    assert not proxy.take_challenge(url)  # one answer per 407
+    assert not proxy.take_challenge("http://example.org/")  # port 80, not the CONNECT's 443
+    assert proxy.take_challenge("https://example.org/login")
+
+
+def test_the_priming_request_is_answered_by_the_proxy_itself(proxy):
+    before = proxy.primed
+    got = _through(proxy, f"GET {PRIME_URL} HTTP/1.1\r\nHost: sp-egress.invalid\r\n\r\n"
+                   .encode(), auth=b"")
+    assert got.startswith(b"HTTP/1.1 407 ") and proxy.primed == before
+    got = _through(proxy, f"GET {PRIME_URL} HTTP/1.1\r\nHost: sp-egress.invalid\r\n\r\n"
+                   .encode())
+    assert got.startswith(b"HTTP/1.1 200 ") and got.endswith(b"ok") and proxy.primed == before + 1
+
+
+def test_it_listens_where_told_and_tells_the_advertised_address(site):
+    """SP_EGRESS_BIND: bound to 127.0.0.2 (another loopback address), it is not on
+    127.0.0.1; SP_EGRESS_ADVERTISE is what the browser is told."""
+    free = socket.socket()
+    free.bind(("127.0.0.2", 0))
+    port = free.getsockname()[1]
+    free.close()
+    p = Egress([f"http://127.0.0.1:{site.port}"], "127.0.0.2", port=port,
+               advertise="egress.grid.internal:3128")
+    try:
+        assert (p.bind, p.port) == ("127.0.0.2", port)
+        assert p.url == "http://egress.grid.internal:3128" and p.url.egress is p
+        assert p.credentials[1] not in repr(p.url)
+        got = _through(p, f"GET http://127.0.0.1:{site.port}/ HTTP/1.1\r\n\r\n".encode(),
+                       host="127.0.0.2")
+        assert got.startswith(b"HTTP/1.1 200"), got
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+    finally:
+        p.close()
+    q = Egress([], "127.0.0.2", advertise="10.0.0.5")
+    try:
+        assert q.url == f"http://10.0.0.5:{q.port}"  # no port given: the bound one
+    finally:
+        q.close()
+    with pytest.raises(ValueError, match="SP_EGRESS_ADVERTISE"):
+        Egress([], "0.0.0.0")
+
+
+GOOD = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1:3306/db", "SP_SECRET_KEYS": "k" * 0 +
+        "Zq8vT3mW9xK2pL7rN4bY6cF1hJ5dG0sA", "SP_ADMIN_TOKENS": "Xy7Kp2Lm9Qr4Tv6Wz8Bn3Cd5Fg1Hj0Sa",
+        "SP_SITE_ORIGINS": "https://example.com"}
+
+
+@pytest.mark.parametrize("bind,advertise,want", [
+    ("", "", (("127.0.0.1", 0), None)),
+    ("127.0.0.2", "", (("127.0.0.2", 0), None)),
+    ("10.0.0.5:3128", "", (("10.0.0.5", 3128), None)),
+    ("[::1]:3128", "", (("::1", 3128), None)),
+    ("0.0.0.0:3128", "worker-1.grid.internal", (("0.0.0.0", 3128), "worker-1.grid.internal")),
+    ("0.0.0.0", "203.0.113.7:40000", (("0.0.0.0", 0), "203.0.113.7:40000")),
+])
+def test_egress_settings_are_parsed(bind, advertise, want):
+    cfg = config.load(env={**GOOD, "SP_EGRESS_BIND": bind, "SP_EGRESS_ADVERTISE": advertise})
+    assert (cfg["EGRESS_BIND"], cfg["EGRESS_ADVERTISE"]) == want
+
+
+@pytest.mark.parametrize("bind,advertise,message", [
+    ("egress.local", "", "SP_EGRESS_BIND: 'egress.local' is not an IP address"),
+    ("127.0.0.1:70000", "", "SP_EGRESS_BIND: port '70000' is not a number from 0 to 65535"),
+    ("127.0.0.1:", "", "SP_EGRESS_BIND: '127.0.0.1:' has an empty port"),
+    ("0.0.0.0", "", "SP_EGRESS_BIND: 0.0.0.0 listens on every address; set SP_EGRESS_ADVERTISE"),
+    ("::", "", "SP_EGRESS_BIND: :: listens on every address; set SP_EGRESS_ADVERTISE"),
+    ("127.0.0.1", "0.0.0.0:3128", "SP_EGRESS_ADVERTISE: 0.0.0.0 is no address a browser"),
+    ("127.0.0.1", "bad_host:1", "SP_EGRESS_ADVERTISE: 'bad_host' is not a host name"),
+    ("127.0.0.1", "h:x", "SP_EGRESS_ADVERTISE: port 'x' is not a number"),
+])
+def test_bad_egress_settings_stop_the_start_with_their_name(bind, advertise, message):
+    with pytest.raises(config.ConfigError) as e:
+        config.load(env={**GOOD, "SP_EGRESS_BIND": bind, "SP_EGRESS_ADVERTISE": advertise})
+    assert str(e.value).startswith(message), str(e.value)
+    assert "\n" not in str(e.value)
+
+
+def test_hostport_forms():
+    assert parse_hostport("::1", "x") == ("::1", 0)
+    assert parse_hostport("[2001:db8::1]:9", "x") == ("2001:db8::1", 9)
+    assert parse_hostport("Egress.Example:8", "x", None, literal=False) == ("egress.example", 8)
