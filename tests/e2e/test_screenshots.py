@@ -35,6 +35,7 @@ from PIL import Image
 from stack import free_port
 
 from sidecar import config, create_app
+from sidecar.egress import Egress
 from sidecar.screenshots import Worker
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -270,16 +271,28 @@ def test_worker_killed_mid_job_loses_nothing(sx):
     assert sx.sql("SELECT COUNT(*) AS n FROM sx_sp_renders")[0]["n"] == 1
 
 
-def test_remote_webdriver(sx):
+def test_remote_webdriver(sx, monkeypatch):
+    """A remote end (a standalone chromedriver, as a Grid node would be) renders through the
+    worker's egress proxy bound where SP_EGRESS_BIND says and named as SP_EGRESS_ADVERTISE
+    says, and authenticates to it (docs/grid.md)."""
+    made = []
+    real = Egress.from_config.__func__
+    monkeypatch.setattr(Egress, "from_config", classmethod(
+        lambda cls, *a, **kw: made.append(real(cls, *a, **kw)) or made[-1]))
     port = free_port()
     driver = subprocess.Popen(["chromedriver", f"--port={port}"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: _open(port), 10, what="chromedriver")
         rid = sx.ingest("/?page_id=2", user_agent=DESKTOP_UA)
-        worker = sx.worker(SP_SELENIUM_REMOTE_URL=f"http://127.0.0.1:{port}")
+        worker = sx.worker(SP_SELENIUM_REMOTE_URL=f"http://127.0.0.1:{port}",
+                           SP_EGRESS_BIND="127.0.0.2", SP_EGRESS_ADVERTISE="127.0.0.2")
         sx.drain(worker)
         assert worker.renders == 1
+        [egress] = made
+        assert egress.bind == "127.0.0.2" and egress.url.startswith("http://127.0.0.2:")
+        assert egress.primed == 1  # the browser authenticated once, at start ...
+        assert egress.blocked == []  # ... and the page loaded through the guard
         assert sx.record(rid)["screenshot"]["status"] == "done"
         img = Image.open(io.BytesIO(sx.image(rid).data))
         assert blue_share(img, (800, 450, 1280, 800)) > 0.03
