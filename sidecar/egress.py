@@ -135,9 +135,9 @@ class ProxyURL(str):
     credential it must answer the proxy's challenge with (`credentials`: (user, password));
     `browser.new_driver(proxy=egress.url)` picks it up."""
 
-    egress: "Egress | None" = None
+    egress: Egress | None = None
 
-    def __new__(cls, url: str, egress: "Egress | None" = None):
+    def __new__(cls, url: str, egress: Egress | None = None):
         self = super().__new__(cls, url)
         self.egress = egress
         return self
@@ -264,7 +264,7 @@ class Egress:
                 "bind": bind_host, "port": self.port}})
 
     @classmethod
-    def from_config(cls, cfg: dict, allowed_origins: list[str] | None = None) -> "Egress":
+    def from_config(cls, cfg: dict, allowed_origins: list[str] | None = None) -> Egress:
         """The worker's proxy, where SP_EGRESS_BIND / SP_EGRESS_ADVERTISE say (config.py)."""
         host, port = cfg.get("EGRESS_BIND") or ("127.0.0.1", 0)
         return cls(cfg["SITE_ORIGINS"] if allowed_origins is None else allowed_origins, host,

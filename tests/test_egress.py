@@ -13,8 +13,14 @@ import pytest
 from helpers import TcpCounter
 
 from sidecar import config
-from sidecar.egress import (PRIME_URL, Egress, embedded_ipv4, is_public, parse_hostport,
-                            public_address)
+from sidecar.egress import (
+    PRIME_URL,
+    Egress,
+    embedded_ipv4,
+    is_public,
+    parse_hostport,
+    public_address,
+)
 
 # (address, public?, why)
 ADDRESSES = [
