@@ -186,7 +186,8 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
         try:
             answer_proxy_auth(driver, remote_url, *egress.credentials,
                               challenged=egress.take_challenge)
-            prime_proxy_auth(driver, egress)
+            driver._sp_egress = egress
+            prime_proxy_auth(driver)
         except BaseException:
             quit_driver(driver)
             raise
@@ -289,18 +290,23 @@ def _loopback_name(host: str | None) -> bool:
 
 def answer_proxy_auth(driver, remote_url: str, username: str, password: str, *,
                       challenged) -> None:
-    """Let the browser answer the egress proxy's 407 challenge with (`username`,
-    `password`), over WebDriver BiDi (`network.addIntercept` at `authRequired`): Chromium
-    takes no credentials in --proxy-server. Chromium's BiDi reports neither the status
-    nor the challenge (proxy or server), so a challenge gets them only when the proxy
-    itself just sent a 407 for that host and port (`challenged(url)`, one answer per
-    407); any other one (a server's 401) is cancelled, so the secret never reaches a
-    site. Works alike for a local chromedriver and a remote end (a Grid routes the
-    WebSocket). If the connection breaks, challenged requests stay paused until the
-    page-load timeout: it fails closed."""
+    """Let the browser answer the egress proxy's 407 challenge to the priming request
+    (`prime_proxy_auth`) with (`username`, `password`), over WebDriver BiDi
+    (`network.addIntercept` at `authRequired` for that URL only): Chromium takes no
+    credentials in --proxy-server, and once it has answered a proxy's challenge it sends
+    the credential to that proxy unasked. Chromium's BiDi reports neither the status nor
+    whether a proxy or a server asked, so the credential also goes only when the proxy
+    itself just sent a 407 for that host and port (`challenged(url)`, one answer per 407);
+    anything else is cancelled, and no other URL is intercepted: a site's 401 never gets
+    the secret. Works alike for a local chromedriver and a remote end (a Grid routes the
+    WebSocket)."""
+    from .egress import PRIME_URL
     conn = WebSocketConnection(bidi_url(driver, remote_url), 30, 0.01)
     credentials = {"type": "password", "username": username, "password": password}
-    intercept = conn.send_cmd("network.addIntercept", {"phases": ["authRequired"]})
+    # Only the priming request is intercepted: any other challenge (a site's 401) gets the
+    # browser's default at once, never a paused request behind a waiting WebDriver command.
+    intercept = conn.send_cmd("network.addIntercept", {
+        "phases": ["authRequired"], "urlPatterns": [{"type": "string", "pattern": PRIME_URL}]})
     if "error" in intercept:
         conn.close()
         raise BrowserSetupError(f"WebDriver BiDi network.addIntercept: {intercept['error']}")
@@ -330,14 +336,19 @@ def answer_proxy_auth(driver, remote_url: str, username: str, password: str, *,
 PRIME_TIMEOUT = 15
 
 
-def prime_proxy_auth(driver, egress, context: str | None = None) -> None:
-    """Have the browser authenticate to `egress` once, now, in browsing context `context`
-    (default: the current window): Chromium then sends the credential with every request
-    of that profile (or BiDi user context) without being asked again. Needed because
-    chromedriver runs a session's commands one at a time: a challenge met while a WebDriver
-    command waits for a page (`get`) would be answered only after that command timed out.
-    Navigates there over BiDi, which no WebDriver command holds up."""
+def prime_proxy_auth(driver, context: str | None = None) -> None:
+    """Have the browser authenticate to its egress proxy once, now, in browsing context
+    `context` (default: the current window): Chromium then sends the credential with every
+    request of that profile without being asked again. Needed because chromedriver runs a
+    session's commands one at a time: a challenge met while a WebDriver command waits for a
+    page (`get`) would be answered only after that command timed out. Navigates there over
+    BiDi, which no WebDriver command holds up. A new BiDi user context has a credential
+    cache of its own: call this with its first tab before loading a page there. Nothing to
+    do for a driver without an authenticating proxy."""
     from .egress import PRIME_URL
+    egress = getattr(driver, "_sp_egress", None)
+    if egress is None:
+        return
     conn = driver._sp_auth_conn
     before = egress.primed
     reply = conn.send_cmd("browsingContext.navigate", {

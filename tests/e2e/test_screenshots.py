@@ -291,7 +291,7 @@ def test_remote_webdriver(sx, monkeypatch):
         assert worker.renders == 1
         [egress] = made
         assert egress.bind == "127.0.0.2" and egress.url.startswith("http://127.0.0.2:")
-        assert egress.primed == 1  # the browser authenticated once, at start ...
+        assert egress.primed >= 1  # the browser authenticated at start ...
         assert egress.blocked == []  # ... and the page loaded through the guard
         assert sx.record(rid)["screenshot"]["status"] == "done"
         img = Image.open(io.BytesIO(sx.image(rid).data))
