@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         if cfg["SP_WORKER_NICE"]:
             os.nice(cfg["SP_WORKER_NICE"])
         worker = Worker(cfg)
+        try:  # the egress proxy listens where told, or the worker does not start
+            worker.open_egress()
+        except config.ConfigError as e:
+            print(f"sidecar: configuration error: {e}", file=sys.stderr)
+            return 2
 
         def stop(signum, frame):
             worker.stopping = True

@@ -39,6 +39,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from . import browser, jobs, ledger, renders
 from .clock import utcnow
+from .config import ConfigError
 from .db import Tables, connect
 from .egress import Egress
 
@@ -140,8 +141,7 @@ class Worker:
     # ---- browser --------------------------------------------------------------------
     def browser(self):
         if self.driver is None:
-            if self.egress is None:
-                self.egress = Egress.from_config(self.cfg)
+            self.open_egress()
             # eager: get() returns once the document is parsed; render() waits for the rest.
             self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"],
                                              proxy=self.egress.url, page_load_strategy="eager")
@@ -149,6 +149,19 @@ class Worker:
             self.driver.set_script_timeout(10)
             self.shots = 0
         return self.driver
+
+    def open_egress(self) -> Egress:
+        """The worker's egress proxy, started once where SP_EGRESS_BIND says; a ConfigError
+        naming the setting if it cannot listen there (the worker checks at start)."""
+        if self.egress is None:
+            try:
+                self.egress = Egress.from_config(self.cfg)
+            except OSError as e:
+                host, port = self.cfg.get("EGRESS_BIND") or ("127.0.0.1", 0)
+                where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+                raise ConfigError(f"SP_EGRESS_BIND: cannot listen on {where}:"
+                                  f" {e.strerror or e}") from None
+        return self.egress
 
     def recycle(self) -> None:
         if self.driver is not None:

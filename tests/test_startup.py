@@ -332,3 +332,25 @@ def test_the_systemd_units_verify(tmp_path):
     for unit in UNITS[:3]:
         assert "EnvironmentFile=/etc/secure-privacy/%i.env" in \
             (ROOT / "deploy/systemd" / unit).read_text()
+
+
+# ---- the worker's egress proxy (docs/grid.md) ------------------------------------------
+
+def test_the_worker_stops_with_one_line_when_its_egress_cannot_listen(good):
+    """A bad SP_EGRESS_BIND (a wildcard without SP_EGRESS_ADVERTISE), or an address the
+    proxy cannot listen on (a port in use), stops `sidecar worker` at start, not at its
+    first render."""
+    r = run([str(BIN / "sidecar"), "worker"], clean_env(**{**good, "SP_EGRESS_BIND": "0.0.0.0"}))
+    assert r.returncode == 2, r
+    assert one_line(r.stderr).startswith("sidecar: configuration error: SP_EGRESS_BIND: 0.0.0.0"
+                                         " listens on every address; set SP_EGRESS_ADVERTISE")
+    import socket
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.2", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        r = run([str(BIN / "sidecar"), "worker"],
+                clean_env(**{**good, "SP_EGRESS_BIND": f"127.0.0.2:{port}"}))
+    assert r.returncode == 2, r
+    assert one_line(r.stderr) == ("sidecar: configuration error: SP_EGRESS_BIND: cannot listen"
+                                  f" on 127.0.0.2:{port}: Address already in use")
