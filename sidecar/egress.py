@@ -12,8 +12,7 @@ sub-resources, WebSockets — passes this check first:
   carry or reach such an address (IPv4-compatible, -mapped, -translated, NAT64, 6to4,
   Teredo, site-local, unique-local) are refused with 403, and the refusal is recorded so
   the job fails with the reason;
-- the proxy connects to the address it checked, so a DNS answer cannot change in between.
-
+- the proxy connects to the address it checked, so a DNS answer cannot change in between;
 - every request must carry this proxy's per-instance credential (`Proxy-Authorization`,
   a random secret made at start): without it, or with a wrong one, the answer is
   407 and nothing is looked up or fetched; the browser answers the challenge over
@@ -132,8 +131,8 @@ USERNAME = "sp-egress"
 
 class ProxyURL(str):
     """The proxy's address as the browser is told it (`http://host:port`), carrying the
-    credential it must answer the proxy's challenge with (`credentials`: (user, password));
-    `browser.new_driver(proxy=egress.url)` picks it up."""
+    `Egress` behind it: `browser.new_driver(proxy=egress.url)` takes its credential from
+    there. Its repr never shows the credential."""
 
     egress: Egress | None = None
 
@@ -202,13 +201,6 @@ def _is_ip(value: str) -> bool:
     return True
 
 
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 class Egress:
     """A running filtering proxy; `blocked` lists what it refused since the last `reset()`.
 
@@ -239,7 +231,6 @@ class Egress:
         self.credentials = (USERNAME, secrets.token_urlsafe(32)) if auth else None
         self._token = (base64.b64encode(":".join(self.credentials).encode()).decode()
                        if auth else "")
-        egress = self
         egress = self
 
         class Handler(socketserver.BaseRequestHandler):
@@ -301,6 +292,7 @@ class Egress:
     def reset(self) -> None:
         with self.lock:
             self.blocked = []
+            self.auth_refused = []
 
     def close(self) -> None:
         self.server.shutdown()
