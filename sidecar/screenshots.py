@@ -143,8 +143,11 @@ class Worker:
             if self.egress is None:
                 self.egress = Egress(self.cfg["SITE_ORIGINS"])
             # eager: get() returns once the document is parsed; render() waits for the rest.
-            self.driver = browser.new_driver(remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"],
-                                             proxy=self.egress.url, page_load_strategy="eager")
+            # A render can wait; a visitor's consent request cannot (SP_BROWSER_PRIORITY).
+            self.driver = browser.new_driver(
+                remote_url=self.cfg["SP_SELENIUM_REMOTE_URL"], proxy=self.egress.url,
+                page_load_strategy="eager",
+                idle=self.cfg.get("SP_BROWSER_PRIORITY", "idle") == "idle")
             self.driver.set_page_load_timeout(self.cfg["SP_SCREENSHOT_TIMEOUT"])
             self.driver.set_script_timeout(10)
             self.shots = 0
