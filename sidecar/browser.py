@@ -164,11 +164,13 @@ def chromedriver_path() -> str:
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None,
-               page_load_strategy: str = "normal") -> webdriver.Remote:
+               page_load_strategy: str = "normal", capture: bool = False) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
     `proxy`, every request it makes (loopback included) goes through that proxy. With
-    `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
-    one starts isolated (module docstring)."""
+    `page_load_strategy="eager"`, navigation returns once the document is parsed. With
+    `capture` (the site scanner), the DevTools Network events are kept in the performance
+    log and WebDriver BiDi is on (a fresh user context, i.e. an empty cookie jar and
+    storage, per page state). A local one starts isolated (module docstring)."""
     opts = webdriver.ChromeOptions()
     opts.page_load_strategy = page_load_strategy
     for flag in CHROMIUM_FLAGS:
@@ -177,12 +179,17 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
     opts.add_argument(f"--window-size={width},{height}")
     if user_agent:
         opts.add_argument(f"--user-agent={user_agent}")
+    logging_prefs = {"performance": "ALL"} if capture else {}
+    if capture:
+        opts.enable_bidi = True
     if proxy:
         # The worker reads the console: Chromium reports refused file:/data: navigations there.
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        logging_prefs["browser"] = "ALL"
         opts.add_argument(f"--proxy-server={proxy}")
         # Chromium skips the proxy for localhost unless told not to.
         opts.add_argument("--proxy-bypass-list=<-loopback>")
+    if logging_prefs:
+        opts.set_capability("goog:loggingPrefs", logging_prefs)
     if remote_url:
         # The remote end's user and sandbox are its own (a Grid node runs as its own user).
         opts.add_argument("--no-sandbox")
@@ -224,6 +231,13 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
 def cdp(driver, cmd: str, params: dict | None = None):
     """Run a Chrome DevTools Protocol command, on a local or a remote browser."""
     return driver.execute("executeCdpCommand", {"cmd": cmd, "params": params or {}})["value"]
+
+
+def performance_log(driver) -> list[dict]:
+    """The DevTools events (`{"method", "params"}`) since the last call (needs `capture`)."""
+    import json
+    return [json.loads(e["message"])["message"]
+            for e in driver.execute("getLog", {"type": "performance"})["value"]]
 
 
 def console_log(driver) -> list[dict]:
