@@ -223,6 +223,10 @@ class StateError(Exception):
     """The state could not be reached or captured; the message says why."""
 
 
+class OffSite(StateError):
+    """The page went (or tried to go) off the site: redirected, navigated, or refused."""
+
+
 class Scanner:
     """Visits pages in the three states with one warm browser (started on first use)."""
 
@@ -297,7 +301,7 @@ class Scanner:
             browser.performance_log(d)  # start with this tab's events only
             browser.console_log(d)
             cap = Capture(tab)
-            error = None
+            error = off_site = None
             try:
                 self.load(d, cap, url)
                 if state in BUTTON:
@@ -305,11 +309,10 @@ class Scanner:
                     self.load(d, cap, url)  # the next page view
             except StateError as e:
                 error = str(e)
-            off_site = self.off_site(d)
-            if off_site:
-                error = error or off_site
-            cookies = [] if error and off_site else self.cookies(d, cap)
-            storage = [] if error and off_site else self.storage(d)
+                off_site = isinstance(e, OffSite)
+            # Off the site, nothing more is read from the page it went to.
+            cookies = [] if off_site else self.cookies(d, cap)
+            storage = [] if off_site else self.storage(d)
             if cap.truncated:
                 error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
             return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
@@ -343,6 +346,9 @@ class Scanner:
                 break
             time.sleep(0.1)
         self.settle(d, cap)
+        why = self.off_site(d)
+        if why:
+            raise OffSite(why)
 
     def settle(self, d, cap: Capture) -> None:
         since = time.monotonic()

@@ -1,0 +1,323 @@
+"""The site scan (issue 13) on the real stack: the test WordPress, MariaDB, Chromium. A scan
+is started through the API and run by a real worker; what the browser saw in each of the
+three states is checked against fixture pages that:
+
+- set a first-party analytics cookie (`_ga`) from script and write a localStorage key no
+  catalogue knows;
+- load a script, an iframe and a pixel from a "third party": a second loopback origin
+  (another port, let through by the test-only SP_SCAN_TEST_ORIGINS), whose answers set an
+  HttpOnly cookie; the script sends a beacon;
+- load a payment script (js.stripe.com: no network here, so the attempt fails, and counts);
+- print a marker only for signed-in users (the scanner is anonymous: it never sees it);
+- redirect, or frame, to a private address (SSRF: nothing is reached).
+
+Tables of their own (prefix `sc_`) and a worker of their own, as tests/e2e/test_screenshots.py
+does. The full report (classification) is `test_scan_report_classifies_what_was_seen`,
+which needs `sidecar.scan_report` (h/classify's part).
+"""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import threading
+import time
+from urllib.parse import quote
+
+import pytest
+from helpers import TEST_TOKENS, TcpCounter, admin_headers, run_sql, secret, wipe_tables
+from pages import stop_worker
+
+from sidecar import config, create_app
+from sidecar.screenshots import Worker
+
+SCAN_KEY = secret("scan-key")
+STATES = ("before_consent", "after_reject", "after_accept")
+MARKER_PLUGIN = "sp-test-signed-in-marker.php"
+REDIRECT = "sp-scan-redirect.php"
+
+
+class ThirdParty:
+    """A tiny "third-party" service on 127.0.0.1 (its own port): a script that sends a
+    beacon, a frame, a pixel; every answer sets the HttpOnly cookie `tp_uid`."""
+
+    def __init__(self):
+        outer = self
+        self.paths: list[str] = []
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                outer.paths.append(self.path)
+                path = self.path.split("?")[0]
+                if path == "/tracker.js":
+                    body = (f"navigator.sendBeacon('{outer.origin}/collect', 'v=1');").encode()
+                    ctype = "application/javascript"
+                elif path == "/frame.html":
+                    body = b"<!doctype html><p>widget</p>"
+                    ctype = "text/html"
+                else:
+                    body = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9"
+                            b"\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00"
+                            b"\x02\x02D\x01\x00;")
+                    ctype = "image/gif"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Set-Cookie", "tp_uid=abc; Path=/; Max-Age=86400; HttpOnly")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def fixture_html(tp: str) -> str:
+    return (
+        "<p>Scan fixture</p>"
+        "<script>document.cookie = '_ga=GA1.1.12345.67890; path=/; max-age=31536000';"
+        " localStorage.setItem('sp_test_mystery_key', '1');</script>"
+        f'<script src="{tp}/tracker.js"></script>'
+        f'<iframe src="{tp}/frame.html" width="300" height="100"></iframe>'
+        f'<img src="{tp}/px.gif?ev=pageview" width="1" height="1" alt="">'
+        '<script src="https://js.stripe.com/v3/"></script>')
+
+
+@pytest.fixture(scope="module")
+def scanning(full_stack, site):
+    """The fixture pages, the third party, the SSRF listener, an app and worker settings on
+    tables `sc_*` of the stack's database."""
+    tp = ThirdParty()
+    listener = TcpCounter()
+    mu = full_stack.wp_dir / "wp-content" / "mu-plugins"
+    mu.mkdir(exist_ok=True)
+    (mu / MARKER_PLUGIN).write_text(
+        "<?php add_action('wp_footer', function () { if (is_user_logged_in()) {"
+        " echo '<p id=\"sp-signed-in-marker\">SIGNED-IN-MARKER</p><script>document.cookie ="
+        " \"sp_signed_in_marker=1; path=/\";</script><img src=\"" + tp.origin +
+        "/signed-in-marker.gif\" alt=\"\">'; } });")
+    (full_stack.wp_dir / REDIRECT).write_text(
+        "<?php header('Location: ' . $_GET['to'], true, 302);")
+    private = f"http://127.0.0.1:{listener.port}/admin"
+    settings = {
+        "SP_DATABASE_URL": full_stack.database_url(), "SP_TABLE_PREFIX": "sc_",
+        "SP_SECRET_KEYS": SCAN_KEY, "SP_ADMIN_TOKENS": TEST_TOKENS[-1],
+        "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "10",
+        "SP_SCAN_TEST_ORIGINS": tp.origin,
+        "SP_ANCHOR_FILE": str(full_stack.state_dir / "anchors-sc.jsonl"),
+    }
+    app = create_app(settings)
+    wipe_tables(full_stack.database_url(), "sc_")
+    with site.page("Scan fixture", fixture_html(tp.origin)) as fixture, \
+            site.page("Scan SSRF frame", f'<iframe src="{private}"></iframe>'
+                      '<iframe src="http://169.254.169.254/latest/meta-data/"></iframe>') \
+            as framed:
+        yield Scanning(full_stack, app, settings, tp, listener, fixture, framed,
+                       f"{full_stack.wp_url}/{REDIRECT}?to={quote(private, safe='')}")
+    app.extensions["sp_pool"].close()
+    (mu / MARKER_PLUGIN).unlink()
+    (full_stack.wp_dir / REDIRECT).unlink()
+    tp.close()
+    listener.close()
+
+
+class Scanning:
+    def __init__(self, stack, app, settings, tp, listener, fixture, framed, redirect):
+        self.stack, self.app, self.settings = stack, app, settings
+        self.tp, self.listener = tp, listener
+        self.fixture, self.framed, self.redirect = fixture, framed, redirect
+        self.client = app.test_client()
+        self._result = None
+
+    def sql(self, statement, args=()):
+        return run_sql(self.stack.database_url(), statement, args)
+
+    def run_scan(self, urls: list[str]) -> tuple[str, float, list]:
+        """Start a scan through the API and let a real worker run it; (id, seconds, the
+        progress seen through the API after each worker step)."""
+        r = self.client.post("/v1/scans", json={"urls": urls}, headers=admin_headers())
+        assert r.status_code == 202, r.get_json()
+        scan_id = r.get_json()["id"]
+        worker = Worker(config.load(overrides=self.settings))
+        worker.next_seal = float("inf")  # the stack's worker seals; this one scans
+        progress = []
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < 240:
+                worker.run_once()
+                shown = self.client.get(f"/v1/scans/{scan_id}", headers=admin_headers())
+                body = shown.get_json()
+                progress.append((body["status"], body["progress"]["done"],
+                                 body["progress"]["total"]))
+                if body["status"] in ("done", "failed"):
+                    break
+            else:
+                pytest.fail("the scan did not finish in 240 s")
+        finally:
+            if worker._scanner is not None:
+                worker._scanner.close()
+            stop_worker(worker)
+        return scan_id, time.monotonic() - started, progress
+
+    def result(self):
+        """One scan of the three pages for the whole module (each test reads its part)."""
+        if self._result is None:
+            consents = self.consent_count()
+            scan_id, took, progress = self.run_scan([self.fixture, self.framed, self.redirect])
+            (row,) = self.sql("SELECT status, error, observations FROM sc_sp_scans"
+                              " WHERE id = %s", (scan_id,))
+            import json
+            pages = {p["url"]: p for p in json.loads(row["observations"])}
+            self._result = {"id": scan_id, "took": took, "progress": progress, "row": row,
+                            "pages": pages, "consents_before": consents,
+                            "consents_after": self.consent_count(),
+                            "tp_paths": list(self.tp.paths)}
+            print(f"\nscan of 3 pages x 3 states: {took:.1f} s")
+        return self._result
+
+    def consent_count(self) -> int:
+        return self.sql(f"SELECT COUNT(*) AS n FROM {self.stack.table_prefix}sp_consents")[0]["n"]
+
+
+def _cookie(state, name):
+    found = [c for c in state["cookies"] if c["name"] == name]
+    return found[0] if found else None
+
+
+def _requests(state, path):
+    return [r for r in state["requests"] if path in r["url"]]
+
+
+def test_scan_runs_through_the_api_with_progress_and_stores_the_observations(scanning):
+    res = scanning.result()
+    # progress seen through the API: the page list first, then page after page
+    assert ("running", 0, 3) in res["progress"], res["progress"]
+    assert ("running", 1, 3) in res["progress"] and ("running", 2, 3) in res["progress"]
+    assert set(res["pages"]) == {scanning.fixture, scanning.framed, scanning.redirect}
+    for page in res["pages"].values():
+        assert list(page["states"]) == list(STATES)
+    if importlib.util.find_spec("sidecar.scan_report") is None:
+        assert res["row"]["status"] == "failed"
+        assert "report could not be built" in res["row"]["error"]
+    else:
+        assert res["row"]["status"] == "done", res["row"]["error"]
+
+
+def test_each_state_records_cookies_storage_and_requests(scanning):
+    res = scanning.result()
+    page = res["pages"][scanning.fixture]
+    tp_host = scanning.tp.origin.split("://")[1]
+    for name in STATES:
+        state = page["states"][name]
+        assert state["error"] is None, (name, state["error"])
+        ga = _cookie(state, "_ga")
+        assert ga and ga["from"] == "script" and ga["set_by_url"] is None, (name, ga)
+        assert ga["http_only"] is False and ga["expires"] and ga["domain"] == "127.0.0.1"
+        # the third party's HttpOnly cookie, from its responses' Set-Cookie
+        tp_uid = _cookie(state, "tp_uid")
+        assert tp_uid and tp_uid["http_only"] is True and tp_uid["from"] == "set-cookie", \
+            (name, tp_uid)
+        assert tp_uid["set_by_url"].startswith(scanning.tp.origin)
+        assert {"area": "local", "key": "sp_test_mystery_key",
+                "origin": scanning.stack.wp_url} in state["storage"], (name, state["storage"])
+        (script,) = _requests(state, "/tracker.js")
+        (frame,) = _requests(state, "/frame.html")
+        (pixel,) = _requests(state, "/px.gif")
+        assert (script["resource"], frame["resource"], pixel["resource"]) == \
+            ("script", "iframe", "image")
+        for r in (script, frame, pixel):
+            assert r["host"] == tp_host and r["failed"] is False
+            assert r["initiator"] == scanning.fixture, r  # the page's parser asked
+        (beacon,) = _requests(state, "/collect")
+        assert beacon["resource"] == "beacon" and beacon["initiator"] == script["url"]
+        (stripe,) = [r for r in state["requests"] if r["host"] == "js.stripe.com"]
+        assert stripe["resource"] == "script" and stripe["failed"] is True  # attempted
+        (doc,) = [r for r in state["requests"] if r["url"] == scanning.fixture]
+        assert doc["resource"] == "other"
+        assert doc["host"] == scanning.stack.wp_url.split("://")[1] and not doc["failed"]
+    # the widget's own choice, after each click
+    assert _cookie(page["states"]["before_consent"], "sp_consent") is None
+    for name in ("after_reject", "after_accept"):
+        assert _cookie(page["states"][name], "sp_consent")["from"] == "script"
+
+
+def test_the_scanners_clicks_record_no_consent(scanning):
+    res = scanning.result()
+    assert res["consents_after"] == res["consents_before"]
+
+
+def test_the_scanner_is_never_signed_in(scanning, admin):
+    res = scanning.result()
+    # The marker shows for a signed-in user ...
+    admin.get(scanning.fixture)
+    assert "SIGNED-IN-MARKER" in admin.page_source
+    # ... and never to the scanner.
+    for page in res["pages"].values():
+        for name, state in page["states"].items():
+            assert not _cookie(state, "sp_signed_in_marker"), (page["url"], name)
+            assert not _requests(state, "signed-in-marker"), (page["url"], name)
+            assert not any(c["name"].startswith("wordpress_logged_in") for c in state["cookies"])
+    assert not any("signed-in-marker" in p for p in res["tp_paths"])
+    assert any("/tracker.js" in p for p in res["tp_paths"])
+
+
+def test_a_page_that_redirects_or_frames_to_a_private_address_reaches_nothing(scanning):
+    res = scanning.result()
+    assert scanning.listener.hits == 0
+    private = f"127.0.0.1:{scanning.listener.port}"
+    redirect = res["pages"][scanning.redirect]
+    for name, state in redirect["states"].items():
+        assert state["error"] and "off the site" in state["error"], (name, state["error"])
+        assert state["cookies"] == [] and state["storage"] == []
+        hops = [r for r in state["requests"] if r["host"] == private]
+        assert hops and all(r["failed"] for r in hops), (name, state["requests"])
+    framed = res["pages"][scanning.framed]
+    for name, state in framed["states"].items():
+        assert state["error"] is None, (name, state["error"])
+        for host in (private, "169.254.169.254"):
+            (frame,) = [r for r in state["requests"] if r["host"] == host]
+            assert frame["resource"] == "iframe" and frame["failed"] is True, frame
+
+
+@pytest.mark.skipif(importlib.util.find_spec("sidecar.scan_report") is None,
+                    reason="sidecar.scan_report (h/classify) is not merged yet; the lead removes"
+                           " this skip at merge")
+def test_scan_report_classifies_what_was_seen(scanning):
+    res = scanning.result()
+    report = scanning.client.get(f"/v1/scans/{res['id']}", headers=admin_headers()).get_json()
+    assert report["status"] == "done" and len(report["report_hash"]) == 64
+    assert report["page_list"] == {"source": "request", "error": None}
+    items = {(i["kind"], i["name"]): i for i in report["items"]}
+    tp_host = scanning.tp.origin.split("://")[1]
+    ga = items[("cookie", "_ga")]
+    assert ga["category"] == "statistics" and ga["source"] in ("catalogue",
+                                                                "open-cookie-database")
+    assert ga["from"] == "script"
+    assert {(s["page"], s["state"]) for s in ga["seen"]} >= {
+        (scanning.fixture, s) for s in STATES}
+    mystery = items[("storage", "sp_test_mystery_key")]
+    assert mystery["category"] == "unknown" and mystery["source"] == "unknown"
+    tp_uid = items[("cookie", "tp_uid")]
+    assert tp_uid["http_only"] is True and tp_uid["from"] == "set-cookie"
+    third = items[("request", tp_host)]
+    assert third["category"] == "unknown"
+    assert {s["initiator"] for s in third["seen"]} >= {scanning.fixture}
+    stripe = items[("request", "js.stripe.com")]
+    assert stripe["category"] == "necessary" and stripe["breaks_if_blocked"] is True
+    # own-origin requests are no items
+    assert ("request", scanning.stack.wp_url.split("://")[1]) not in items
+    # violations: exactly the items not necessary seen before consent or after reject
+    expected = {(i["kind"], i["name"], s["page"], s["state"]) for i in report["items"]
+                if i["category"] != "necessary" for s in i["seen"]
+                if s["state"] in ("before_consent", "after_reject")}
+    got = {(v["kind"], v["name"], v["page"], v["state"]) for v in report["violations"]}
+    assert got == expected and ("cookie", "_ga", scanning.fixture, "before_consent") in got
