@@ -115,7 +115,9 @@ def resolve_pages(cfg: dict, scan: dict) -> tuple[list[str], dict]:
 
 
 def canonical(obj) -> bytes:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    """The canonical JSON a report's hash is taken over (as sidecar.scan_report's)."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True,
+                      allow_nan=False).encode("ascii")
 
 
 def finish(worker, scan: dict) -> None:
@@ -126,8 +128,8 @@ def finish(worker, scan: dict) -> None:
     done = {p["url"] for p in pages}
     skipped = [u for u in scan["pages"] or [] if u not in done]
     try:
-        from .scan_report import build_report  # sidecar/scan_report.py (the classifier's side)
-        report = build_report(
+        from . import scan_report  # sidecar/scan_report.py (the classifier's side)
+        report = scan_report.build_report(
             scan={"id": scan["id"], "status": "done", "started_at": rfc3339(scan["started_at"]),
                   "finished_at": rfc3339(finished_at),
                   "progress": {"done": len(pages), "total": len(scan["pages"] or [])}},
@@ -142,7 +144,10 @@ def finish(worker, scan: dict) -> None:
     if any(k not in report for k in extra):
         report = {**{k: v for k, v in report.items() if k != "report_hash"}, **{
             k: v for k, v in extra.items() if k not in report}}
-        report["report_hash"] = hashlib.sha256(canonical(report)).hexdigest()
+        rehash = getattr(scan_report, "report_hash", None) or (
+            lambda r: hashlib.sha256(canonical(
+                {k: v for k, v in r.items() if k != "report_hash"})).hexdigest())
+        report["report_hash"] = rehash(report)
     if scans.finish(conn, t, scan, report, finished_at):
         log.info("scan done", extra={"fields": {"scan": scan["id"], "pages": len(pages),
                                                 "skipped": len(skipped)}})
