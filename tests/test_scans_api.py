@@ -445,3 +445,27 @@ def test_egress_refusals_carry_the_marker_the_scanner_reads():
         assert b"X-Secure-Privacy-Egress: refused" in reply
     finally:
         guard.close()
+
+
+def test_a_worker_without_grants_on_the_scans_table_pauses_scans_not_screenshots(
+        app, monkeypatch, caplog):
+    import logging
+
+    import pymysql
+    calls = []
+
+    def denied(worker):
+        calls.append(1)
+        raise pymysql.err.OperationalError(1142, "SELECT command denied for table t_sp_scans")
+
+    monkeypatch.setattr(scanrun, "step", denied)
+    caplog.set_level(logging.WARNING, logger="sidecar.worker")
+    worker = Worker(config.load(overrides={k: v for k, v in app.config.items()
+                                           if k.startswith("SP_")}))
+    worker.next_seal = float("inf")
+    try:
+        assert worker.run_once() is False and worker.run_once() is False
+    finally:
+        worker.conn.close()
+    assert len(calls) == 1  # paused after the first refusal
+    assert any("site scans paused" in r.getMessage() for r in caplog.records)

@@ -250,6 +250,19 @@ def test_each_state_records_cookies_storage_and_requests(scanning):
         assert _cookie(page["states"][name], "sp_consent")["from"] == "script"
 
 
+def test_every_state_starts_in_a_fresh_profile(scanning):
+    """Nothing is carried over: no page's before_consent state (the framed page is scanned
+    after the fixture page's clicks) has the consent cookie or the third party's cookie
+    it did not set itself."""
+    res = scanning.result()
+    for url in (scanning.fixture, scanning.framed):
+        before = res["pages"][url]["states"]["before_consent"]
+        assert _cookie(before, "sp_consent") is None, url
+    framed = res["pages"][scanning.framed]["states"]
+    for name in STATES:
+        assert _cookie(framed[name], "tp_uid") is None and _cookie(framed[name], "_ga") is None
+
+
 def test_the_scanners_clicks_record_no_consent(scanning):
     res = scanning.result()
     assert res["consents_after"] == res["consents_before"]
