@@ -58,7 +58,7 @@ BLOCKED_URLS = ["*secure-privacy/v1/consent*", "*secure-privacy%2Fv1%2Fconsent*"
 RESOURCE = {"Script": "script", "Image": "image", "XHR": "xhr", "Fetch": "xhr",
             "Ping": "beacon", "Font": "font"}
 MAX_REQUESTS = 2000  # per state; a page that makes more is cut there (and says so)
-QUIET = 0.5          # s without a new request (and none in flight) = the network settled
+QUIET = 0.4          # s without a new request (and none in flight) = the network settled
 QUIET_MAX = 1.5      # s without a new request = settled, even with requests in flight
 SETTLE_MAX = 6.0     # s at most spent waiting for the network to settle
 STORAGE_JS = """

@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from urllib.parse import urlencode
@@ -185,8 +186,12 @@ def step(worker) -> bool:
         worker.scan = None
         worker.scanner.close()  # its memory back until the next scan
         return True
+    began = time.monotonic()
     observed = worker.scanner.scan_page(todo[0])
     scan["observations"].append(observed)
+    log.info("scan page", extra={"fields": {
+        "scan": scan["id"], "page": todo[0][:300], "ms": int((time.monotonic() - began) * 1000),
+        "errors": [s for s, v in observed["states"].items() if v.get("error")]}})
     if not scans.add_page(conn, t, scan, scan["observations"], lease):
         log.warning("scan taken over by another worker", extra={"fields": {
             "scan": scan["id"]}})
