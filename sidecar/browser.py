@@ -39,6 +39,12 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
     "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
 )
+# The scanner's browser keeps cross-site frames in their page's renderer, so that every
+# request a third-party frame makes shows in the page's DevTools Network events (with site
+# isolation, an out-of-process frame's requests are not in the performance log). It holds no
+# user data to isolate: every page state is a fresh, anonymous profile.
+CAPTURE_FLAGS = ("--disable-site-isolation-trials",
+                 "--disable-features=IsolateOrigins,site-per-process")
 # WebRTC may use no UDP that does not go through the proxy (and the proxy speaks TCP only):
 # no STUN to arbitrary hosts, no host candidates; TURN over TCP meets the egress guard.
 # Profile preferences (they also reach a remote browser); Chromium 156 ignores the
@@ -182,6 +188,8 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
     logging_prefs = {"performance": "ALL"} if capture else {}
     if capture:
         opts.enable_bidi = True
+        for flag in CAPTURE_FLAGS:
+            opts.add_argument(flag)
     if proxy:
         # The worker reads the console: Chromium reports refused file:/data: navigations there.
         logging_prefs["browser"] = "ALL"

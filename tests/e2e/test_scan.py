@@ -58,6 +58,9 @@ class ThirdParty:
                 elif path == "/frame.html":
                     body = b"<!doctype html><p>widget</p>"
                     ctype = "text/html"
+                elif path == "/xframe.html":  # framed cross-site (as localhost): its requests
+                    body = b"<!doctype html><p>video</p><img src='/in-xframe.gif' alt=''>"
+                    ctype = "text/html"
                 else:
                     body = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9"
                             b"\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00"
@@ -74,6 +77,8 @@ class ThirdParty:
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        # the same server under another site's name: a cross-site frame
+        self.cross_site = f"http://localhost:{self.server.server_address[1]}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self):
@@ -81,7 +86,7 @@ class ThirdParty:
         self.server.server_close()
 
 
-def fixture_html(tp: str) -> str:
+def fixture_html(tp: str, cross_site: str) -> str:
     return (
         "<p>Scan fixture</p>"
         "<script>document.cookie = '_ga=GA1.1.12345.67890; path=/; max-age=31536000';"
@@ -89,6 +94,7 @@ def fixture_html(tp: str) -> str:
         f'<script src="{tp}/tracker.js"></script>'
         f'<iframe src="{tp}/frame.html" width="300" height="100"></iframe>'
         f'<img src="{tp}/px.gif?ev=pageview" width="1" height="1" alt="">'
+        f'<iframe src="{cross_site}/xframe.html" width="300" height="100"></iframe>'
         '<script src="https://js.stripe.com/v3/"></script>')
 
 
@@ -112,12 +118,12 @@ def scanning(full_stack, site):
         "SP_DATABASE_URL": full_stack.database_url(), "SP_TABLE_PREFIX": "sc_",
         "SP_SECRET_KEYS": SCAN_KEY, "SP_ADMIN_TOKENS": TEST_TOKENS[-1],
         "SP_SITE_ORIGINS": full_stack.wp_url, "SP_SCREENSHOT_TIMEOUT": "10",
-        "SP_SCAN_TEST_ORIGINS": tp.origin,
+        "SP_SCAN_TEST_ORIGINS": f"{tp.origin},{tp.cross_site}",
         "SP_ANCHOR_FILE": str(full_stack.state_dir / "anchors-sc.jsonl"),
     }
     app = create_app(settings)
     wipe_tables(full_stack.database_url(), "sc_")
-    with site.page("Scan fixture", fixture_html(tp.origin)) as fixture, \
+    with site.page("Scan fixture", fixture_html(tp.origin, tp.cross_site)) as fixture, \
             site.page("Scan SSRF frame", f'<iframe src="{private}"></iframe>'
                       '<iframe src="http://169.254.169.254/latest/meta-data/"></iframe>') \
             as framed:
@@ -242,6 +248,12 @@ def test_each_state_records_cookies_storage_and_requests(scanning):
         for r in (script, frame, pixel):
             assert r["host"] == tp_host and r["failed"] is False
             assert r["initiator"] == scanning.fixture, r  # the page's parser asked
+        # a cross-site frame's own requests are seen too
+        (xframe,) = _requests(state, "/xframe.html")
+        (inside,) = _requests(state, "/in-xframe.gif")
+        assert xframe["resource"] == "iframe" and xframe["host"] == tp_host.replace(
+            "127.0.0.1", "localhost")
+        assert inside["resource"] == "image" and inside["initiator"] == xframe["url"]
         (beacon,) = _requests(state, "/collect")
         assert beacon["resource"] == "beacon" and beacon["initiator"] == script["url"]
         (stripe,) = [r for r in state["requests"] if r["host"] == "js.stripe.com"]
