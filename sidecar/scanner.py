@@ -59,6 +59,8 @@ RESOURCE = {"Script": "script", "Image": "image", "XHR": "xhr", "Fetch": "xhr",
             "Ping": "beacon", "Font": "font"}
 MAX_REQUESTS = 2000  # per state; a page that makes more is cut there (and says so)
 QUIET = 0.4          # s without a new request (and none in flight) = the network settled
+BUTTON_WAIT = 2.0    # s the widget's button may take to show once the page settled
+CLICK_QUIET = 0.25   # s of quiet after the widget's button was clicked
 QUIET_MAX = 1.5      # s without a new request = settled, even with requests in flight
 SETTLE_MAX = 6.0     # s at most spent waiting for the network to settle
 STORAGE_JS = """
@@ -190,10 +192,9 @@ class Capture:
             if name:
                 self.set_cookies.append((name, url, domain))
 
-    def settled(self, since: float) -> bool:
-        now = time.monotonic()
-        quiet = now - max(self.last_request, since)
-        return (quiet >= QUIET and not self.inflight) or quiet >= QUIET_MAX
+    def settled(self, since: float, quiet: float = QUIET) -> bool:
+        idle = time.monotonic() - max(self.last_request, since)
+        return (idle >= quiet and not self.inflight) or idle >= QUIET_MAX
 
     def cookie_source(self, cookie: dict) -> tuple[str | None, str | None]:
         """(from, set_by_url) of a stored cookie."""
@@ -221,6 +222,10 @@ class Capture:
 
 class StateError(Exception):
     """The state could not be reached or captured; the message says why."""
+
+
+class NotReached(StateError):
+    """The state cannot be reached on this page (the widget's button is not there)."""
 
 
 class OffSite(StateError):
@@ -307,6 +312,8 @@ class Scanner:
                 if state in BUTTON:
                     self.click(d, cap, BUTTON[state])
                     self.load(d, cap, url)  # the next page view
+            except NotReached as e:  # no widget button: nothing of this state was seen
+                return _empty(str(e))
             except StateError as e:
                 error = str(e)
                 off_site = isinstance(e, OffSite)
@@ -350,17 +357,19 @@ class Scanner:
         if why:
             raise OffSite(why)
 
-    def settle(self, d, cap: Capture) -> None:
+    def settle(self, d, cap: Capture, quiet: float = QUIET) -> None:
         since = time.monotonic()
         while time.monotonic() - since < SETTLE_MAX:
-            time.sleep(0.15)
+            time.sleep(0.1)
             cap.feed(browser.performance_log(d))
-            if cap.settled(since):
+            if cap.settled(since, quiet):
                 return
 
     def click(self, d, cap: Capture, action: str) -> None:
         selector = f'[data-sp-action="{action}"]'
-        deadline = time.monotonic() + 5
+        # The widget draws its banner when the document is parsed: after the page loaded
+        # and settled, a button still missing after BUTTON_WAIT is not coming.
+        deadline = time.monotonic() + BUTTON_WAIT
         while True:
             try:
                 if d.execute_script(CLICK_JS, selector):
@@ -368,13 +377,15 @@ class Scanner:
             except JavascriptException:
                 pass
             if time.monotonic() > deadline:
-                raise StateError(f"the consent widget's {action} button ({selector}) is not"
+                raise NotReached(f"the consent widget's {action} button ({selector}) is not"
                                  " on the page")
             time.sleep(0.1)
         # From the click on, requests belong to this state; those of the first load do not.
         cap.order.clear()
         cap.truncated = False
-        self.settle(d, cap)
+        # What the click starts is recorded even if the next page view cuts it short (an
+        # attempt counts), so a short quiet suffices before loading the page again.
+        self.settle(d, cap, quiet=CLICK_QUIET)
 
     def off_site(self, d) -> str | None:
         """Why the tab is not on a page of the site (it was redirected or navigated away),

@@ -35,6 +35,7 @@ SCAN_KEY = secret("scan-key")
 STATES = ("before_consent", "after_reject", "after_accept")
 MARKER_PLUGIN = "sp-test-signed-in-marker.php"
 REDIRECT = "sp-scan-redirect.php"
+NO_WIDGET = "sp-scan-no-widget.html"  # a static page: no consent widget on it
 
 
 class ThirdParty:
@@ -104,6 +105,7 @@ def scanning(full_stack, site):
     tables `sc_*` of the stack's database."""
     tp = ThirdParty()
     listener = TcpCounter()
+    private = f"http://127.0.0.1:{listener.port}/admin"
     mu = full_stack.wp_dir / "wp-content" / "mu-plugins"
     mu.mkdir(exist_ok=True)
     (mu / MARKER_PLUGIN).write_text(
@@ -113,7 +115,11 @@ def scanning(full_stack, site):
         "/signed-in-marker.gif\" alt=\"\">'; } });")
     (full_stack.wp_dir / REDIRECT).write_text(
         "<?php header('Location: ' . $_GET['to'], true, 302);")
-    private = f"http://127.0.0.1:{listener.port}/admin"
+    # no widget; frames to a private address and to the cloud metadata address
+    (full_stack.wp_dir / NO_WIDGET).write_text(
+        f'<!doctype html><p>no widget</p><img src="{tp.origin}/px.gif?ev=static" alt="">'
+        f'<iframe src="{private}"></iframe>'
+        '<iframe src="http://169.254.169.254/latest/meta-data/"></iframe>')
     settings = {
         "SP_DATABASE_URL": full_stack.database_url(), "SP_TABLE_PREFIX": "sc_",
         "SP_SECRET_KEYS": SCAN_KEY, "SP_ADMIN_TOKENS": TEST_TOKENS[-1],
@@ -123,24 +129,23 @@ def scanning(full_stack, site):
     }
     app = create_app(settings)
     wipe_tables(full_stack.database_url(), "sc_")
-    with site.page("Scan fixture", fixture_html(tp.origin, tp.cross_site)) as fixture, \
-            site.page("Scan SSRF frame", f'<iframe src="{private}"></iframe>'
-                      '<iframe src="http://169.254.169.254/latest/meta-data/"></iframe>') \
-            as framed:
-        yield Scanning(full_stack, app, settings, tp, listener, fixture, framed,
+    with site.page("Scan fixture", fixture_html(tp.origin, tp.cross_site)) as fixture:
+        yield Scanning(full_stack, app, settings, tp, listener, fixture,
                        f"{full_stack.wp_url}/{REDIRECT}?to={quote(private, safe='')}")
     app.extensions["sp_pool"].close()
     (mu / MARKER_PLUGIN).unlink()
     (full_stack.wp_dir / REDIRECT).unlink()
+    (full_stack.wp_dir / NO_WIDGET).unlink()
     tp.close()
     listener.close()
 
 
 class Scanning:
-    def __init__(self, stack, app, settings, tp, listener, fixture, framed, redirect):
+    def __init__(self, stack, app, settings, tp, listener, fixture, redirect):
         self.stack, self.app, self.settings = stack, app, settings
         self.tp, self.listener = tp, listener
-        self.fixture, self.framed, self.redirect = fixture, framed, redirect
+        self.fixture, self.redirect = fixture, redirect
+        self.no_widget = f"{stack.wp_url}/{NO_WIDGET}"
         self.client = app.test_client()
         self._result = None
 
@@ -182,7 +187,8 @@ class Scanning:
         """One scan of the three pages for the whole module (each test reads its part)."""
         if self._result is None:
             consents = self.consent_count()
-            scan_id, took, progress = self.run_scan([self.fixture, self.framed, self.redirect])
+            scan_id, took, progress = self.run_scan([self.fixture, self.redirect,
+                                                     self.no_widget])
             (row,) = self.sql("SELECT status, error, observations FROM sc_sp_scans"
                               " WHERE id = %s", (scan_id,))
             import json
@@ -212,8 +218,8 @@ def test_scan_runs_through_the_api_with_progress_and_stores_the_observations(sca
     res = scanning.result()
     # progress seen through the API: the page list first, then page after page
     assert ("running", 0, 3) in res["progress"], res["progress"]
-    assert ("running", 1, 3) in res["progress"] and ("running", 2, 3) in res["progress"]
-    assert set(res["pages"]) == {scanning.fixture, scanning.framed, scanning.redirect}
+    assert {("running", n, 3) for n in (1, 2)} <= set(res["progress"]), res["progress"]
+    assert set(res["pages"]) == {scanning.fixture, scanning.redirect, scanning.no_widget}
     for page in res["pages"].values():
         assert list(page["states"]) == list(STATES)
     if importlib.util.find_spec("sidecar.scan_report") is None:
@@ -268,16 +274,28 @@ def test_each_state_records_cookies_storage_and_requests(scanning):
 
 
 def test_every_state_starts_in_a_fresh_profile(scanning):
-    """Nothing is carried over: no page's before_consent state (the framed page is scanned
-    after the fixture page's clicks) has the consent cookie or the third party's cookie
-    it did not set itself."""
+    """Nothing is carried over: the page scanned after the fixture page's clicks (same
+    origin) has neither the consent cookie nor cookies it did not set itself."""
     res = scanning.result()
-    for url in (scanning.fixture, scanning.framed):
-        before = res["pages"][url]["states"]["before_consent"]
-        assert _cookie(before, "sp_consent") is None, url
-    framed = res["pages"][scanning.framed]["states"]
-    for name in STATES:
-        assert _cookie(framed[name], "tp_uid") is None and _cookie(framed[name], "_ga") is None
+    assert _cookie(res["pages"][scanning.fixture]["states"]["before_consent"],
+                   "sp_consent") is None
+    later = res["pages"][scanning.no_widget]["states"]["before_consent"]
+    assert later["error"] is None and later["requests"]
+    for name in ("sp_consent", "_ga"):
+        assert _cookie(later, name) is None, name
+    assert _cookie(later, "tp_uid")["set_by_url"].startswith(scanning.tp.origin + "/px.gif")
+    assert {s["key"] for s in later["storage"]}.isdisjoint({"sp_test_mystery_key",
+                                                            "sp_consent_pending"})
+
+
+def test_a_state_the_widget_does_not_offer_is_reported_not_reached(scanning):
+    states = scanning.result()["pages"][scanning.no_widget]["states"]
+    before = states["before_consent"]
+    assert before["error"] is None and _requests(before, "px.gif?ev=static")
+    for name, button in (("after_reject", "reject-all"), ("after_accept", "accept-all")):
+        state = states[name]
+        assert f"{button} button" in state["error"] and "not on the page" in state["error"]
+        assert state["cookies"] == state["storage"] == state["requests"] == []
 
 
 def test_the_scanners_clicks_record_no_consent(scanning):
@@ -310,12 +328,11 @@ def test_a_page_that_redirects_or_frames_to_a_private_address_reaches_nothing(sc
         assert state["cookies"] == [] and state["storage"] == []
         hops = [r for r in state["requests"] if r["host"] == private]
         assert hops and all(r["failed"] for r in hops), (name, state["requests"])
-    framed = res["pages"][scanning.framed]
-    for name, state in framed["states"].items():
-        assert state["error"] is None, (name, state["error"])
-        for host in (private, "169.254.169.254"):
-            (frame,) = [r for r in state["requests"] if r["host"] == host]
-            assert frame["resource"] == "iframe" and frame["failed"] is True, frame
+    framed = res["pages"][scanning.no_widget]["states"]["before_consent"]
+    assert framed["error"] is None, framed["error"]
+    for host in (private, "169.254.169.254"):
+        (frame,) = [r for r in framed["requests"] if r["host"] == host]
+        assert frame["resource"] == "iframe" and frame["failed"] is True, frame
 
 
 @pytest.mark.skipif(importlib.util.find_spec("sidecar.scan_report") is None,
