@@ -390,9 +390,11 @@ SPEC = {
                 "security": ADMIN, "operationId": "startScan",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "additionalProperties": False, "properties": {
-                        "urls": {"type": "array", "minItems": 1, "maxItems": 500, "items": {
+                        "urls": {"type": ["array", "null"], "minItems": 1, "maxItems": 500,
+                                 "items": {
                             "type": "string", "format": "uri", "maxLength": 2048},
-                            "description": "Pages to scan, on SP_SITE_ORIGINS; left out: the"
+                            "description": "Pages to scan, on SP_SITE_ORIGINS; left out (or"
+                                           " null): the"
                                            " site's own page list (the plugin's scan-pages"
                                            " route), or its front page when that fails"},
                         "max_pages": {"type": "integer", "minimum": 1, "maximum": 500,

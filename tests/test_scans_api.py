@@ -111,6 +111,10 @@ def test_an_empty_body_scans_the_sites_own_list_with_the_default_cap(client):
     assert r.status_code == 202
     scan = get(client, f"/v1/scans/{r.get_json()['id']}").get_json()
     assert scan["requested"] == {"urls": None, "max_pages": 50}
+    r = post(client, {"urls": None, "max_pages": 7})  # null, as openapi.json allows
+    assert r.status_code == 202
+    scan = get(client, f"/v1/scans/{r.get_json()['id']}").get_json()
+    assert scan["requested"] == {"urls": None, "max_pages": 7}
 
 
 def test_unknown_scan_is_404(client):
