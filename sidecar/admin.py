@@ -461,9 +461,25 @@ def scan_request(body: dict, origins: list[str]) -> tuple[list[str] | None, int,
         if rule.get("category") not in RULE_CATEGORIES:
             raise _invalid(f"{where}.category", f"one of {', '.join(RULE_CATEGORIES)}")
         service = rule.get("service")
-        if service is not None and (not isinstance(service, str) or len(service) > 191):
-            raise _invalid(f"{where}.service", "a string of at most 191 characters, or null")
+        if service is not None and (not isinstance(service, str) or len(service) > 100):
+            raise _invalid(f"{where}.service", "a string of at most 100 characters, or null")
+    _classifier_takes(rules)
     return urls, max_pages, rules
+
+
+def _classifier_takes(rules: list) -> None:
+    """Refuse now (422) the rules the report's classifier would refuse at the end of the scan
+    (sidecar.classify.validate_rules: e.g. a request rule that is no host, a lone `*`)."""
+    try:
+        from . import classify
+    except ImportError:  # pragma: no cover - h/classify's module, merged beside this one
+        return
+    try:
+        classify.validate_rules(rules)
+    except classify.RuleError as e:
+        m = re.match(r"rules(\[\d+\](\.\w+)?)?", str(e))
+        raise ApiError(422, "invalid_payload", str(e),
+                       field=m.group(0) if m else "rules") from None
 
 
 @bp.post("/v1/scans")

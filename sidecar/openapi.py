@@ -83,7 +83,7 @@ SCAN_RULE = {"type": "object", "required": ["kind", "pattern", "category"],
                  "pattern": {"type": "string", "minLength": 1, "maxLength": 255,
                              "description": "A name (`*` wildcards) or a host"},
                  "category": _enum("necessary", "preferences", "statistics", "marketing"),
-                 "service": {"type": ["string", "null"], "maxLength": 191}}}
+                 "service": {"type": ["string", "null"], "maxLength": 100}}}
 SCAN_SUMMARY = {"type": "object", "required": ["id", "status", "progress"], "properties": {
     "id": UUID, "status": _enum("queued", "running", "done", "failed"),
     "progress": {"type": "object", "properties": {"done": {"type": "integer"},

@@ -80,6 +80,33 @@ def test_bad_scan_requests_are_422_naming_the_field_and_store_nothing(client, sq
     assert sql("SELECT COUNT(*) AS n FROM t_sp_scans")[0]["n"] == 0
 
 
+def test_rules_the_classifier_would_refuse_are_refused_before_the_scan(client, sql,
+                                                                      monkeypatch):
+    """The report's classifier (sidecar.classify, h/classify's) has the last word on a rule:
+    what it refuses is a 422 now, not a failed scan at the end. Its validate_rules is faked
+    here; the real one is used when it is there."""
+    module = types.ModuleType("sidecar.classify")
+
+    class RuleError(ValueError):
+        pass
+
+    def validate_rules(rules):
+        for i, r in enumerate(rules):
+            if r["pattern"] == "*":
+                raise RuleError(f"rules[{i}].pattern '*' is not a name with optional * globs")
+        return rules
+
+    module.RuleError, module.validate_rules = RuleError, validate_rules
+    monkeypatch.setitem(sys.modules, "sidecar.classify", module)
+    ok = {"kind": "cookie", "pattern": "_ga", "category": "statistics"}
+    r = post(client, {"rules": [ok, {**ok, "pattern": "*"}]})
+    assert r.status_code == 422, r.get_json()
+    assert r.get_json()["error"]["field"] == "rules[1].pattern"
+    assert "is not a name" in r.get_json()["error"]["message"]
+    assert sql("SELECT COUNT(*) AS n FROM t_sp_scans")[0]["n"] == 0
+    assert post(client, {"rules": [ok]}).status_code == 202
+
+
 def test_a_body_that_is_not_an_object_is_422(client):
     r = client.post("/v1/scans", data="[1]", headers={**admin_headers(),
                                                       "Content-Type": "application/json"})
