@@ -28,10 +28,10 @@ def enqueue(conn, t: Tables, urls: list[str] | None, max_pages: int, rules: list
     """Queue a scan; return its id."""
     scan_id = str(uuid.uuid4())
     with transaction(conn) as cur:
-        cur.execute(f"INSERT INTO {t.scans} (id, status, urls, max_pages, rules, created_at)"
-                    " VALUES (%s, 'queued', %s, %s, %s, %s)",
+        cur.execute(f"INSERT INTO {t.scans} (id, status, urls, max_pages, rules,"
+                    " progress_total, created_at) VALUES (%s, 'queued', %s, %s, %s, %s, %s)",
                     (scan_id, None if urls is None else json.dumps(urls), max_pages,
-                     json.dumps(rules), utcnow()))
+                     json.dumps(rules), len(urls) if urls else 0, utcnow()))
     return scan_id
 
 
@@ -123,6 +123,17 @@ def fail(conn, t: Tables, scan: dict, reason: str) -> bool:
         n = cur.execute(f"UPDATE {t.scans} SET status = 'failed', error = %s,"
                         f" finished_at = %s, locked_until = NULL WHERE {cond}",
                         (reason[:1000], utcnow(), *args))
+    return n == 1
+
+
+def release(conn, t: Tables, scan: dict) -> bool:
+    """Give a scan back to the queue (the worker is stopping): another worker, or this one
+    started again, goes on at the next page at once, and the stop does not count as a
+    worker that died (`attempts`)."""
+    cond, args = _mine(scan)
+    with transaction(conn) as cur:
+        n = cur.execute(f"UPDATE {t.scans} SET status = 'queued', locked_until = NULL,"
+                        f" attempts = attempts - 1, worker = NULL WHERE {cond}", args)
     return n == 1
 
 

@@ -380,6 +380,12 @@ class Worker:
                     time.sleep(idle_sleep)
         finally:
             self.recycle()
+            if self.scan is not None:  # stopping between two pages: the scan goes on elsewhere
+                try:
+                    scans.release(self.db(), self.tables, self.scan)
+                except pymysql.MySQLError:
+                    pass  # its lease brings it back
+                self.scan = None
             if self._scanner is not None:
                 self._scanner.close()
             if self.egress is not None:

@@ -123,14 +123,14 @@ def test_a_queued_scan_is_visible_with_its_progress(client):
     assert body["status"] == "queued" and r.headers["Location"] == f"/v1/scans/{body['id']}"
     scan = get(client, f"/v1/scans/{body['id']}").get_json()
     assert scan["id"] == body["id"] and scan["status"] == "queued"
-    assert scan["progress"] == {"done": 0, "total": 0}
+    assert scan["progress"] == {"done": 0, "total": 2}  # the URLs given, once each
     assert scan["pages"] == [] and scan["items"] == [] and scan["violations"] == []
     assert scan["rules"] == rules and scan["report_hash"] is None
     assert scan["requested"] == {"urls": [SITE + "/", SITE + "/?p=2"], "max_pages": 5}
     assert scan["created_at"].endswith("Z") and scan["started_at"] is None
     (item,) = get(client, "/v1/scans").get_json()["items"]
     assert item["id"] == body["id"] and item["status"] == "queued"
-    assert item["progress"] == {"done": 0, "total": 0} and item["items"] is None
+    assert item["progress"] == {"done": 0, "total": 2} and item["items"] is None
 
 
 def test_an_empty_body_scans_the_sites_own_list_with_the_default_cap(client):
@@ -211,6 +211,20 @@ def test_progress_is_stored_per_page_and_a_dead_workers_scan_goes_on_elsewhere(c
     # The first worker, back, may no longer write to it.
     assert not scans.add_page(db, T, scan, [page, page], 60)
     assert get(client, f"/v1/scans/{sid}").get_json()["progress"]["done"] == 1
+
+
+def test_a_stopping_worker_gives_its_scan_back_without_counting_it_as_died(app, client, db):
+    sid = post(client, {"urls": [SITE + "/a", SITE + "/b"]}).get_json()["id"]
+    worker = Worker(config.load(overrides={k: v for k, v in app.config.items()
+                                           if k.startswith("SP_")}))
+    worker.scan = scans.claim(worker.db(), T, worker.name, 600)
+    worker.stopping = True  # SIGTERM between two pages
+    worker.run()
+    assert worker.scan is None
+    shown = get(client, f"/v1/scans/{sid}").get_json()
+    assert shown["status"] == "queued"
+    again = scans.claim(db, T, "next", 60)  # at once, not after the lease
+    assert again["id"] == sid and again["attempts"] == 1
 
 
 def test_a_scan_whose_worker_died_three_times_fails_with_the_reason(client, db, sql):
