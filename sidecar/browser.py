@@ -148,15 +148,23 @@ def sandbox_available(user: RunAs | None) -> bool:
 class _DriverService(Service):
     """chromedriver, started through `launcher` (setpriv to another user) when given."""
 
-    def __init__(self, launcher: list[str], driver: str, **kwargs):
+    def __init__(self, launcher: list[str], driver: str, idle: bool = False, **kwargs):
         super().__init__(executable_path=launcher[0] if launcher else driver, **kwargs)
         self._before = [*launcher[1:], driver] if launcher else []
+        self.idle = idle
 
     def env_path(self) -> str | None:
         return None  # SE_CHROMEDRIVER must not replace the launcher
 
     def command_line_args(self) -> list[str]:
         return [*self._before, *super().command_line_args()]
+
+    def start(self):
+        super().start()
+        if self.idle:
+            # Before the session starts Chromium: the browser and every process it forks
+            # inherit the policy from chromedriver.
+            os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 def chromium_binary() -> str:
@@ -170,13 +178,16 @@ def chromedriver_path() -> str:
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None,
-               page_load_strategy: str = "normal", capture: bool = False) -> webdriver.Remote:
+               page_load_strategy: str = "normal", idle: bool = False,
+               capture: bool = False) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
     `proxy`, every request it makes (loopback included) goes through that proxy. With
-    `page_load_strategy="eager"`, navigation returns once the document is parsed. With
-    `capture` (the site scanner), the DevTools Network events are kept in the performance
-    log and WebDriver BiDi is on (a fresh user context, i.e. an empty cookie jar and
-    storage, per page state). A local one starts isolated (module docstring)."""
+    `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
+    one starts isolated (module docstring); with `idle`, it runs under SCHED_IDLE: it gets
+    the CPU only when nothing else of normal priority wants it. With `capture` (the site
+    scanner), the DevTools Network events are kept in the performance log and WebDriver
+    BiDi is on (a fresh user context, i.e. an empty cookie jar and storage, per page
+    state)."""
     opts = webdriver.ChromeOptions()
     opts.page_load_strategy = page_load_strategy
     for flag in CHROMIUM_FLAGS:
@@ -223,8 +234,8 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
         opts.add_argument(f"--user-data-dir={profile}")
         opts.binary_location = chromium_binary()
         launcher, popen_kw = _launcher(user)
-        service = _DriverService(launcher, chromedriver_path(), env=browser_env(home),
-                                 popen_kw=popen_kw)
+        service = _DriverService(launcher, chromedriver_path(), idle=idle,
+                                 env=browser_env(home), popen_kw=popen_kw)
         driver = webdriver.Chrome(service=service, options=opts)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)

@@ -26,6 +26,7 @@ DEFAULTS = {
     "SP_LEDGER_KEYS": "",
     "SP_ANCHOR_FILE": "",
     "SP_WORKER_NICE": "10",
+    "SP_BROWSER_PRIORITY": "idle",
     "SP_SCAN_BUDGET": "900",
     "SP_SCAN_TEST_ORIGINS": "",
 }
@@ -163,6 +164,9 @@ def load(env=None, overrides: dict | None = None) -> dict:
         raise ConfigError("SP_WORKER_NICE must be an integer (0 to 19)") from None
     if not 0 <= cfg["SP_WORKER_NICE"] <= 19:
         raise ConfigError("SP_WORKER_NICE must be 0 to 19")
+    cfg["SP_BROWSER_PRIORITY"] = (raw["SP_BROWSER_PRIORITY"] or "idle").strip().lower()
+    if cfg["SP_BROWSER_PRIORITY"] not in ("idle", "worker"):
+        raise ConfigError("SP_BROWSER_PRIORITY must be idle or worker")
     try:
         cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
     except (TypeError, ValueError):

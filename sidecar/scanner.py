@@ -245,9 +245,11 @@ class Scanner:
     # ---- browser --------------------------------------------------------------------
     def browser(self):
         if self.driver is None:
-            self.driver = browser.new_driver(remote_url=self.cfg.get("SP_SELENIUM_REMOTE_URL", ""),
-                                             proxy=self.egress.url, page_load_strategy="eager",
-                                             capture=True)
+            # Background work like renders: the same CPU priority (SP_BROWSER_PRIORITY).
+            self.driver = browser.new_driver(
+                remote_url=self.cfg.get("SP_SELENIUM_REMOTE_URL", ""), proxy=self.egress.url,
+                page_load_strategy="eager", capture=True,
+                idle=self.cfg.get("SP_BROWSER_PRIORITY", "idle") == "idle")
             self.driver.set_page_load_timeout(self.timeout)
             self.driver.set_script_timeout(10)
             self.home = self.driver.current_window_handle

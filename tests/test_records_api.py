@@ -113,6 +113,18 @@ def test_a_worker_niceness_outside_0_to_19_is_refused(value):
     assert config.load({**env, "SP_WORKER_NICE": "0"})["SP_WORKER_NICE"] == 0
 
 
+
+def test_the_browser_priority_is_idle_unless_set_to_the_workers():
+    from sidecar import config
+    env = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": TEST_KEYS[0],
+           "SP_ADMIN_TOKENS": TEST_TOKENS[0], "SP_SITE_ORIGINS": SITE}
+    assert config.load(env)["SP_BROWSER_PRIORITY"] == "idle"
+    assert config.load({**env, "SP_BROWSER_PRIORITY": " Worker "})["SP_BROWSER_PRIORITY"] \
+        == "worker"
+    with pytest.raises(config.ConfigError, match="SP_BROWSER_PRIORITY must be idle or worker"):
+        config.load({**env, "SP_BROWSER_PRIORITY": "high"})
+
+
 # ---- filters, pagination ---------------------------------------------------------------
 
 def test_date_filters(client, sql):
