@@ -21,6 +21,7 @@ scan by one page when none is due, so proof screenshots never wait for a whole s
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import time
@@ -129,7 +130,7 @@ def finish(worker, scan: dict) -> None:
     done = {p["url"] for p in pages}
     skipped = [u for u in scan["pages"] or [] if u not in done]
     try:
-        from . import scan_report  # sidecar/scan_report.py (the classifier's side)
+        scan_report = importlib.import_module("sidecar.scan_report")  # the classifier's side
         report = scan_report.build_report(
             scan={"id": scan["id"], "status": "done", "started_at": rfc3339(scan["started_at"]),
                   "finished_at": rfc3339(finished_at),

@@ -12,14 +12,13 @@ three states is checked against fixture pages that:
 - redirect, or frame, to a private address (SSRF: nothing is reached).
 
 Tables of their own (prefix `sc_`) and a worker of their own, as tests/e2e/test_screenshots.py
-does. The full report (classification) is `test_scan_report_classifies_what_was_seen`,
-which needs `sidecar.scan_report` (h/classify's part).
+does. The report built from it (sidecar/scan_report.py) is checked in
+`test_scan_report_classifies_what_was_seen`.
 """
 
 from __future__ import annotations
 
 import http.server
-import importlib.util
 import threading
 import time
 from urllib.parse import quote
@@ -222,11 +221,7 @@ def test_scan_runs_through_the_api_with_progress_and_stores_the_observations(sca
     assert set(res["pages"]) == {scanning.fixture, scanning.redirect, scanning.no_widget}
     for page in res["pages"].values():
         assert list(page["states"]) == list(STATES)
-    if importlib.util.find_spec("sidecar.scan_report") is None:
-        assert res["row"]["status"] == "failed"
-        assert "report could not be built" in res["row"]["error"]
-    else:
-        assert res["row"]["status"] == "done", res["row"]["error"]
+    assert res["row"]["status"] == "done", res["row"]["error"]
 
 
 def test_each_state_records_cookies_storage_and_requests(scanning):
@@ -335,9 +330,6 @@ def test_a_page_that_redirects_or_frames_to_a_private_address_reaches_nothing(sc
         assert frame["resource"] == "iframe" and frame["failed"] is True, frame
 
 
-@pytest.mark.skipif(importlib.util.find_spec("sidecar.scan_report") is None,
-                    reason="sidecar.scan_report (h/classify) is not merged yet; the lead removes"
-                           " this skip at merge")
 def test_scan_report_classifies_what_was_seen(scanning):
     res = scanning.result()
     report = scanning.client.get(f"/v1/scans/{res['id']}", headers=admin_headers()).get_json()
