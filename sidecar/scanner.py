@@ -123,7 +123,8 @@ class Capture:
         self.recording = True
         self.inflight: set[str] = set()
         self.last_request = time.monotonic()
-        self.set_cookies: list[tuple[str, str, str | None]] = []  # (name, url, domain attr)
+        # (cookie name, requestId, redirect hop, Domain attribute) of every Set-Cookie seen
+        self.set_cookies: list[tuple[str, str, int, str | None]] = []
         self.extra_info = 0
         self.truncated = False
 
@@ -180,8 +181,11 @@ class Capture:
         value = _header(p.get("headers"), "set-cookie")
         if not value:
             return
-        hops = self.requests.get(p.get("requestId")) or []
-        url = next((h["url"] for h in reversed(hops) if not h.get("skip")), None)
+        # The request's URL is looked up when the cookies are read: this event may come
+        # before the request's own in the log. A redirect's hops share the requestId: the
+        # hop seen last is the one that answered (the first when none is seen yet).
+        rid = p.get("requestId")
+        hop = max(0, len(self.requests.get(rid) or []) - 1)
         for line in value.split("\n"):
             name = line.split(";", 1)[0].split("=", 1)[0].strip()
             domain = None
@@ -190,7 +194,7 @@ class Capture:
                 if key.strip().lower() == "domain" and val.strip():
                     domain = val.strip().lstrip(".").lower()
             if name:
-                self.set_cookies.append((name, url, domain))
+                self.set_cookies.append((name, rid, hop, domain))
 
     def settled(self, since: float, quiet: float = QUIET) -> bool:
         idle = time.monotonic() - max(self.last_request, since)
@@ -199,9 +203,11 @@ class Capture:
     def cookie_source(self, cookie: dict) -> tuple[str | None, str | None]:
         """(from, set_by_url) of a stored cookie."""
         domain = (cookie.get("domain") or "").lstrip(".").lower()
-        for name, url, attr in reversed(self.set_cookies):
+        for name, rid, hop, attr in reversed(self.set_cookies):
             if name != cookie["name"]:
                 continue
+            hops = self.requests.get(rid) or []
+            url = hops[hop]["url"] if hop < len(hops) and not hops[hop].get("skip") else None
             host = (urlsplit(url).hostname or "").lower() if url else ""
             if attr == domain or host == domain or (attr is None and not url):
                 return "set-cookie", url
@@ -241,6 +247,11 @@ class Scanner:
         self.driver = None
         self.timeout = int(cfg.get("SP_SCREENSHOT_TIMEOUT", 20))
         self.allowed = list(cfg["SITE_ORIGINS"])
+        # SP_SCAN_BROWSERS=3: the three states of a page at once, each in a browser of its
+        # own (these two beside this one); 1: one after the other in this browser.
+        parallel = int(cfg.get("SP_SCAN_BROWSERS", 1)) > 1
+        self.others = [Scanner({**cfg, "SP_SCAN_BROWSERS": 1}, egress) for _ in range(2)] \
+            if parallel else []
 
     # ---- browser --------------------------------------------------------------------
     def browser(self):
@@ -258,6 +269,8 @@ class Scanner:
         return self.driver
 
     def close(self) -> None:
+        for other in self.others:
+            other.close()
         if self.driver is not None:
             browser.quit_driver(self.driver)
             self.driver = None
@@ -267,9 +280,14 @@ class Scanner:
         """The page's observations in its three states (SCAN_INTERFACE §1). A state that
         could not be captured has its `error` and what was seen until then; a browser that
         hangs past the hard limit is killed (and started afresh for the next state)."""
-        states = {}
-        for name in STATES:
-            states[name] = self.scan_state_with_deadline(url, name)
+        if self.others:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(len(STATES), thread_name_prefix="sp-scan") as pool:
+                found = pool.map(lambda job: job[0].scan_state_with_deadline(url, job[1]),
+                                 zip([self, *self.others], STATES, strict=True))
+                states = dict(zip(STATES, found, strict=True))
+        else:
+            states = {name: self.scan_state_with_deadline(url, name) for name in STATES}
         return {"url": url, "states": states}
 
     def scan_state_with_deadline(self, url: str, state: str) -> dict:

@@ -514,3 +514,11 @@ def test_a_worker_without_grants_on_the_scans_table_pauses_scans_not_screenshots
         worker.conn.close()
     assert len(calls) == 1  # paused after the first refusal
     assert any("site scans paused" in r.getMessage() for r in caplog.records)
+
+
+def test_scan_browsers_is_one_by_default_or_three():
+    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == 1
+    assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "3"})["SP_SCAN_BROWSERS"] == 3
+    for bad in ("2", "0", "many"):
+        with pytest.raises(config.ConfigError, match="SP_SCAN_BROWSERS"):
+            config.load(env={**BASE, "SP_SCAN_BROWSERS": bad})

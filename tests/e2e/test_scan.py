@@ -151,13 +151,13 @@ class Scanning:
     def sql(self, statement, args=()):
         return run_sql(self.stack.database_url(), statement, args)
 
-    def run_scan(self, urls: list[str]) -> tuple[str, float, list]:
-        """Start a scan through the API and let a real worker run it; (id, seconds, the
-        progress seen through the API after each worker step)."""
+    def run_scan(self, urls: list[str], **settings) -> tuple[str, float, list]:
+        """Start a scan through the API and let a real worker run it (`settings` override
+        its settings); (id, seconds, the progress seen through the API after each step)."""
         r = self.client.post("/v1/scans", json={"urls": urls}, headers=admin_headers())
         assert r.status_code == 202, r.get_json()
         scan_id = r.get_json()["id"]
-        worker = Worker(config.load(overrides=self.settings))
+        worker = Worker(config.load(overrides={**self.settings, **settings}))
         worker.next_seal = float("inf")  # the stack's worker seals; this one scans
         progress, step_times = [], []
         started = time.monotonic()
@@ -225,8 +225,20 @@ def test_scan_runs_through_the_api_with_progress_and_stores_the_observations(sca
 
 
 def test_each_state_records_cookies_storage_and_requests(scanning):
-    res = scanning.result()
-    page = res["pages"][scanning.fixture]
+    check_fixture_page(scanning, scanning.result()["pages"][scanning.fixture])
+
+
+def test_three_browsers_see_the_same_states_at_once(scanning):
+    scan_id, took, _ = scanning.run_scan([scanning.fixture], SP_SCAN_BROWSERS="3")
+    (row,) = scanning.sql("SELECT observations FROM sc_sp_scans WHERE id = %s", (scan_id,))
+    import json
+    (page,) = json.loads(row["observations"])
+    check_fixture_page(scanning, page)
+    print(f"\nthe fixture page's three states in three browsers at once:"
+          f" {scanning.first_page_seconds:.1f} s (the whole scan {took:.1f} s)")
+
+
+def check_fixture_page(scanning, page: dict) -> None:
     tp_host = scanning.tp.origin.split("://")[1]
     for name in STATES:
         state = page["states"][name]
