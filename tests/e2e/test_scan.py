@@ -372,3 +372,26 @@ def test_scan_report_classifies_what_was_seen(scanning):
                 if s["state"] in ("before_consent", "after_reject")}
     got = {(v["kind"], v["name"], v["page"], v["state"]) for v in report["violations"]}
     assert got == expected and ("cookie", "_ga", scanning.fixture, "before_consent") in got
+
+
+def test_the_page_list_comes_from_the_sites_plugin_or_else_its_front_page(scanning):
+    """The worker asks the real WordPress for its page list with a token signed with the
+    site's secret. Until the plugin's scan-pages route (h/scanpage) is on this branch, the
+    answer is a 404 and the front page is scanned, saying why."""
+    from pathlib import Path
+
+    from sidecar import scanrun
+    stack = scanning.stack
+    cfg = {"SITE_ORIGINS": [stack.wp_url], "SECRET_KEYS": stack.secret_keys.split(",")}
+    pages, note = scanrun.resolve_pages(cfg, {"urls": None, "max_pages": 5})
+    route = Path(__file__).resolve().parents[2] / "wp-plugin" / "includes" / "scan-pages.php"
+    if route.exists():
+        assert note == {"source": "plugin", "error": None}, note
+        assert 1 <= len(pages) <= 5 and all(p.startswith(stack.wp_url + "/") for p in pages)
+        # a token signed with another secret gets nothing
+        other = {**cfg, "SECRET_KEYS": [k + "-other" for k in cfg["SECRET_KEYS"]]}
+        pages, note = scanrun.resolve_pages(other, {"urls": None, "max_pages": 5})
+        assert note["source"] == "fallback" and "HTTP 401" in note["error"]
+    else:
+        assert note["source"] == "fallback" and "HTTP 404" in note["error"], note
+    assert pages == [stack.wp_url + "/"] or note["source"] == "plugin"
