@@ -39,6 +39,12 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
     "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
 )
+# The scanner's browser keeps cross-site frames in their page's renderer, so that every
+# request a third-party frame makes shows in the page's DevTools Network events (with site
+# isolation, an out-of-process frame's requests are not in the performance log). It holds no
+# user data to isolate: every page state is a fresh, anonymous profile.
+CAPTURE_FLAGS = ("--disable-site-isolation-trials",
+                 "--disable-features=IsolateOrigins,site-per-process")
 # WebRTC may use no UDP that does not go through the proxy (and the proxy speaks TCP only):
 # no STUN to arbitrary hosts, no host candidates; TURN over TCP meets the egress guard.
 # Profile preferences (they also reach a remote browser); Chromium 156 ignores the
@@ -172,12 +178,16 @@ def chromedriver_path() -> str:
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None,
-               page_load_strategy: str = "normal", idle: bool = False) -> webdriver.Remote:
+               page_load_strategy: str = "normal", idle: bool = False,
+               capture: bool = False) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
     `proxy`, every request it makes (loopback included) goes through that proxy. With
     `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
     one starts isolated (module docstring); with `idle`, it runs under SCHED_IDLE: it gets
-    the CPU only when nothing else of normal priority wants it."""
+    the CPU only when nothing else of normal priority wants it. With `capture` (the site
+    scanner), the DevTools Network events are kept in the performance log and WebDriver
+    BiDi is on (a fresh user context, i.e. an empty cookie jar and storage, per page
+    state)."""
     opts = webdriver.ChromeOptions()
     opts.page_load_strategy = page_load_strategy
     for flag in CHROMIUM_FLAGS:
@@ -186,12 +196,19 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
     opts.add_argument(f"--window-size={width},{height}")
     if user_agent:
         opts.add_argument(f"--user-agent={user_agent}")
+    logging_prefs = {"performance": "ALL"} if capture else {}
+    if capture:
+        opts.enable_bidi = True
+        for flag in CAPTURE_FLAGS:
+            opts.add_argument(flag)
     if proxy:
         # The worker reads the console: Chromium reports refused file:/data: navigations there.
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        logging_prefs["browser"] = "ALL"
         opts.add_argument(f"--proxy-server={proxy}")
         # Chromium skips the proxy for localhost unless told not to.
         opts.add_argument("--proxy-bypass-list=<-loopback>")
+    if logging_prefs:
+        opts.set_capability("goog:loggingPrefs", logging_prefs)
     if remote_url:
         # The remote end's user and sandbox are its own (a Grid node runs as its own user).
         opts.add_argument("--no-sandbox")
@@ -233,6 +250,13 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
 def cdp(driver, cmd: str, params: dict | None = None):
     """Run a Chrome DevTools Protocol command, on a local or a remote browser."""
     return driver.execute("executeCdpCommand", {"cmd": cmd, "params": params or {}})["value"]
+
+
+def performance_log(driver) -> list[dict]:
+    """The DevTools events (`{"method", "params"}`) since the last call (needs `capture`)."""
+    import json
+    return [json.loads(e["message"])["message"]
+            for e in driver.execute("getLog", {"type": "performance"})["value"]]
 
 
 def console_log(driver) -> list[dict]:

@@ -132,7 +132,8 @@ class Tables:
     named lock of this prefix (`wp_sp_seal`)."""
 
     NAMES = ("consents", "chain", "seals", "renders", "screenshots", "render_jobs",
-             "workers", "checkpoints", "user_agents", "legacy_chain", "wp_users", "migrations")
+             "workers", "checkpoints", "user_agents", "legacy_chain", "wp_users", "migrations",
+             "scans")
 
     def __init__(self, prefix: str):
         if not re.fullmatch(r"[A-Za-z0-9_]*", prefix):
