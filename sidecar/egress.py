@@ -43,6 +43,8 @@ from .config import normalise_origin
 
 log = logging.getLogger("sidecar.egress")
 HEAD_LIMIT = 64 * 1024
+# On every answer the proxy gives itself (a refusal): the scanner marks such requests failed.
+REFUSED_HEADER = "X-Secure-Privacy-Egress"
 
 
 UNRESOLVED = ""
@@ -330,6 +332,7 @@ class Egress:
             "reason": why, "peer": peer, "target": what[:300]}})
         try:
             client.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                           + REFUSED_HEADER.encode() + b": authentication\r\n"
                            b'Proxy-Authenticate: Basic realm="' + REALM.encode() + b'"\r\n'
                            b"Content-Length: 0\r\nConnection: close\r\n\r\n")
         except OSError:
@@ -353,9 +356,9 @@ class Egress:
         """403 for a forbidden destination (recorded: it fails the render); 502 for a name
         that does not resolve (nothing could be reached, so nothing to report)."""
         if addr == UNRESOLVED:
-            reply = b"HTTP/1.1 502 Bad Gateway\r\n"
+            reply = b"HTTP/1.1 502 Bad Gateway\r\n" + REFUSED_HEADER.encode() + b": unresolved\r\n"
         else:
-            reply = b"HTTP/1.1 403 Forbidden\r\n"
+            reply = b"HTTP/1.1 403 Forbidden\r\n" + REFUSED_HEADER.encode() + b": refused\r\n"
             with self.lock:
                 self.blocked.append(what)
             log.warning("egress blocked", extra={"fields": {"target": what[:300]}})

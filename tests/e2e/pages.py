@@ -322,20 +322,26 @@ def login(d, stack, user: str = "admin", password: str | None = None) -> None:
         # widgets (each asks the sidecar for figures: tests that need them go there)
         d.get(stack.wp_url + "/wp-login.php?redirect_to="
               + quote(stack.wp_url + "/wp-admin/profile.php", safe=""))
-        WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "user_login")))
-        d.find_element(By.ID, "user_login").clear()
-        d.find_element(By.ID, "user_login").send_keys(user)
-        d.find_element(By.ID, "user_pass").send_keys(password or stack.wp_admin_password)
+        WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "wp-submit")))
+        # The fields are filled by script, not typed: wp-login.php focuses and selects the
+        # user field 200 ms after load, and on a loaded machine that landed in the middle of
+        # typing the password, sending its tail into the user field (a failed sign-in).
+        d.execute_script(
+            "document.getElementById('user_login').value = arguments[0];"
+            "document.getElementById('user_pass').value = arguments[1];",
+            user, password or stack.wp_admin_password)
         d.find_element(By.ID, "wp-submit").click()
         try:
-            WebDriverWait(d, 45).until(lambda drv: "wp-login.php" not in drv.current_url)
-            return
+            WebDriverWait(d, 45).until(lambda drv: "wp-login.php" not in drv.current_url
+                                       or drv.find_elements(By.ID, "login_error"))
         except TimeoutException:
-            if attempt == 2:
-                shown = d.find_elements(By.ID, "login_error")
-                said = shown[0].text if shown else "no login error shown"
-                raise TimeoutException(
-                    f"still on {d.current_url} after signing in: {said}") from None
+            pass
+        if "wp-login.php" not in d.current_url:
+            return
+        if attempt == 2:
+            shown = d.find_elements(By.ID, "login_error")
+            said = shown[0].text if shown else "no login error shown"
+            raise TimeoutException(f"still on {d.current_url} after signing in: {said}")
 
 
 def admin_get(d, stack, path: str) -> None:
