@@ -378,7 +378,7 @@ def prime_proxy_auth(driver, context: str | None = None) -> None:
     before = egress.primed
     reply = conn.send_cmd("browsingContext.navigate", {
         "context": context or driver.current_window_handle, "url": PRIME_URL,
-        "wait": "complete"})
+        "wait": "none"})
     deadline = time.monotonic() + PRIME_TIMEOUT
     while egress.primed == before and time.monotonic() < deadline:
         time.sleep(0.01)
