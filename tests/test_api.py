@@ -330,13 +330,13 @@ def test_a_group_commit_batch_fails_at_once_when_the_database_is_down(monkeypatc
 
     from sidecar import commit
     attempts = []
-    real_connect = pymysql.connect
+    real_connect = commit.connect
 
-    def connect(**kw):
-        attempts.append(kw["port"])
-        return real_connect(**kw)
+    def connect(args):
+        attempts.append(args["port"])
+        return real_connect(args)
 
-    monkeypatch.setattr(commit.pymysql, "connect", connect)
+    monkeypatch.setattr(commit, "connect", connect)
     committer = commit.GroupCommitter("mysql://nobody:x@127.0.0.1:1/none", "t_")
     batch = [commit.Pending((str(uuid.uuid4()),)) for _ in range(5)]
     committer.commit(batch)
