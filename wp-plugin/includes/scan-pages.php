@@ -342,9 +342,10 @@ function secure_privacy_scan_content_features( string $content ): ?array {
 			}
 		}
 	}
-	if ( str_contains( $content, '[' ) && preg_match_all( '/' . get_shortcode_regex() . '/', $content, $codes, PREG_SET_ORDER ) ) {
+	// With no shortcode registered, get_shortcode_regex() would match any "[".
+	if ( str_contains( $content, '[' ) && ! empty( $GLOBALS['shortcode_tags'] ) && preg_match_all( '/' . get_shortcode_regex() . '/', $content, $codes, PREG_SET_ORDER ) ) {
 		foreach ( $codes as $code ) {
-			if ( '[' !== $code[1] || ']' !== $code[6] ) { // [[tag]] is an escaped shortcode: text.
+			if ( '' !== $code[2] && ( '[' !== $code[1] || ']' !== ( $code[6] ?? '' ) ) ) { // [[tag]] is an escaped shortcode: text.
 				$found['shortcode'][ strtolower( $code[2] ) ] = true;
 			}
 		}

@@ -126,7 +126,7 @@ function secure_privacy_put_site_rule( $raw ) {
 		return new WP_Error( 'secure_privacy_rule_limit', sprintf( __( 'There are already %d site rules: delete some first.', 'secure-privacy' ), SECURE_PRIVACY_MAX_SITE_RULES ), array( 'status' => 422 ) );
 	}
 	$rules[] = $rule;
-	update_option( SECURE_PRIVACY_SITE_RULES_OPTION, secure_privacy_sanitize_site_rules( $rules ), false );
+	secure_privacy_save_site_rules( $rules );
 	return $rule;
 }
 
@@ -143,8 +143,22 @@ function secure_privacy_delete_site_rule( string $kind, string $pattern ): bool 
 		return false;
 	}
 	unset( $rules[ $index ] );
-	update_option( SECURE_PRIVACY_SITE_RULES_OPTION, array_values( $rules ), false );
+	secure_privacy_save_site_rules( $rules );
 	return true;
+}
+
+/**
+ * Store the rules (sanitized), never autoloaded: no visitor's page view reads them.
+ *
+ * @param array $rules Rules.
+ */
+function secure_privacy_save_site_rules( array $rules ): void {
+	$rules = secure_privacy_sanitize_site_rules( $rules );
+	if ( null === get_option( SECURE_PRIVACY_SITE_RULES_OPTION, null ) ) {
+		add_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, '', 'no' );
+	} else {
+		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, false );
+	}
 }
 
 /**
