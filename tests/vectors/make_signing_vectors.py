@@ -87,7 +87,8 @@ def scan_pages_vectors():
         ],
         "invalid": [
             {"name": "consent salt", "token": sign(KEYS, SCAN_PAGES_PAYLOAD, compress=False)},
-            {"name": "unknown key", "token": sign_with(["not-a-configured-key"], SCAN_PAGES_PAYLOAD)},
+            {"name": "unknown key",
+             "token": sign_with(["not-a-configured-key"], SCAN_PAGES_PAYLOAD)},
         ],
     }
     s = sidecar_serializer(KEYS, SCAN_PAGES_SALT)

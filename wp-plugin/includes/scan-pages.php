@@ -13,7 +13,8 @@
  * taxonomy and the author archive, and what the core sitemap's providers add. Each URL has a
  * `group` (its URL pattern: one single item per post type, one archive per taxonomy, one page
  * per kind of embedded content, …); one URL per group, at most `max_pages` URLs, in that order
- * of importance. Every query is bounded (LIMIT), so a site of any size answers quickly.
+ * of importance. Every query is bounded (LIMIT), so a site of any size answers quickly; past
+ * SECURE_PRIVACY_SCAN_PAGES_BUDGET seconds the rest is left out and the list says `capped`.
  *
  * Loaded only on REST requests (rest_api_init): a visitor's page view does not compile it.
  *
@@ -45,6 +46,9 @@ const SECURE_PRIVACY_SCAN_CONTENT_ROWS = 200;
 
 /** Posts read per query while looking at content (bounds the memory of one query). */
 const SECURE_PRIVACY_SCAN_CONTENT_BATCH = 50;
+
+/** Seconds the list may take to build; what is left when they are up is left out (capped). */
+const SECURE_PRIVACY_SCAN_PAGES_BUDGET = 5.0;
 
 /**
  * Register the page-list route (rest_api_init, from secure_privacy_scan_rest_routes()).
@@ -112,7 +116,7 @@ function secure_privacy_scan_pages_authorize( string $token, $max_pages, string 
 	if ( ! is_int( $signed ) || $signed < 1 || $signed > SECURE_PRIVACY_SCAN_PAGES_LIMIT ) {
 		return $refuse( 'secure_privacy_invalid_token', __( 'The page-list token names no valid number of pages.', 'secure-privacy' ) );
 	}
-	if ( null !== $max_pages && (string) $signed !== (string) $max_pages ) {
+	if ( null !== $max_pages && ( ! is_scalar( $max_pages ) || (string) $signed !== (string) $max_pages ) ) {
 		return $refuse( 'secure_privacy_invalid_token', __( 'The page-list token was signed for another number of pages.', 'secure-privacy' ) );
 	}
 	return $signed;
@@ -145,10 +149,17 @@ function secure_privacy_scan_pages( int $max ): array {
 		'urls'   => array(),
 		'capped' => false,
 	);
-	$add  = static function ( $url, string $why, string $group ) use ( &$list ): void {
+	$add     = static function ( $url, string $why, string $group ) use ( &$list ): void {
 		secure_privacy_scan_pages_add( $list, $url, $why, $group );
 	};
-	$full = static fn(): bool => count( $list['pages'] ) >= $list['max'];
+	$started = microtime( true );
+	$full    = static function () use ( &$list, $started ): bool {
+		if ( microtime( true ) - $started > SECURE_PRIVACY_SCAN_PAGES_BUDGET ) {
+			$list['capped'] = true; // Out of time: what was not looked at yet is left out.
+			return true;
+		}
+		return count( $list['pages'] ) >= $list['max'];
+	};
 
 	$add( home_url( '/' ), 'front_page', 'front_page' );
 	$add( wp_login_url(), 'login', 'login' );
