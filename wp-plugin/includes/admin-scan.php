@@ -461,7 +461,7 @@ function secure_privacy_scan_render_item( array $item, string $scan_id, int &$co
 					<input type="hidden" name="service" value="<?php echo esc_attr( $item['service'] ); ?>">
 				<?php endif; ?>
 				<label class="screen-reader-text" for="<?php echo esc_attr( $select_id ); ?>"><?php echo esc_html( sprintf( /* translators: %s: cookie name, storage key or host. */ __( 'Category of %s', 'secure-privacy' ), $pattern ) ); ?></label>
-				<select id="<?php echo esc_attr( $select_id ); ?>" name="category">
+				<select id="<?php echo esc_attr( $select_id ); ?>" name="category" required>
 					<?php if ( ! isset( $categories[ $category ] ) ) : ?>
 						<option value="" selected disabled><?php esc_html_e( 'Choose…', 'secure-privacy' ); ?></option>
 					<?php endif; ?>

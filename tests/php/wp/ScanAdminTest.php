@@ -236,7 +236,7 @@ final class ScanAdminTest extends SP_WP_TestCase {
 		$this->assertStringContainsString( 'wp-content/plugins/site-kit/x.js', $html, 'the initiator' );
 		// Accessible: column headers, a label for every category select.
 		$this->assertGreaterThanOrEqual( 18, substr_count( $html, '<th scope="col"' ) );
-		preg_match_all( '/<select id="(sp-rule-\d+)"/', $html, $selects );
+		preg_match_all( '/<select id="(sp-rule-\d+)" name="category" required>/', $html, $selects );
 		$this->assertCount( 5, $selects[1] );
 		foreach ( $selects[1] as $id ) {
 			$this->assertStringContainsString( 'for="' . $id . '"', $html );
