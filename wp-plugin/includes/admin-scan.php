@@ -560,7 +560,7 @@ function secure_privacy_scan_render_rules( array $rules ): void {
 							<?php wp_nonce_field( 'secure_privacy_scan_rule_delete', '_wpnonce', false ); ?>
 							<input type="hidden" name="kind" value="<?php echo esc_attr( $rule['kind'] ); ?>">
 							<input type="hidden" name="pattern" value="<?php echo esc_attr( $rule['pattern'] ); ?>">
-							<button type="submit" class="button-link button-link-delete"><?php esc_html_e( 'Delete', 'secure-privacy' ); ?><span class="screen-reader-text"> <?php echo esc_html( $rule['pattern'] ); ?></span></button>
+							<button type="submit" class="button button-small sp-rule-delete"><?php esc_html_e( 'Delete', 'secure-privacy' ); ?><span class="screen-reader-text"> <?php echo esc_html( $rule['pattern'] ); ?></span></button>
 						</form>
 					</td>
 				</tr>

@@ -1,0 +1,59 @@
+"""The Site scan page in a real browser on the real WordPress (issue 13): the new-findings
+notice links to the report and is dismissed for good, the site rules are listed and deleted
+through the page's own form (capability + nonce), and the page is accessible (axe-core)
+whatever the sidecar answers. Reports and their grouping are proven in
+tests/php/wp/ScanAdminTest.php; a scan end to end is the scanner's e2e."""
+
+from __future__ import annotations
+
+import json
+
+from pages import admin_get, notice_text
+from selenium.webdriver.common.by import By
+from test_admin import assert_no_serious_axe_violation
+
+RULE = {"kind": "cookie", "pattern": "_sp_e2e", "category": "statistics"}
+
+
+def _options(stack) -> dict:
+    return json.loads(stack.wp_eval(
+        "echo wp_json_encode(array("
+        "'rules' => get_option('secure_privacy_site_rules', null),"
+        "'notice' => get_option('secure_privacy_scan_notice', null)));"))
+
+
+def test_notice_rules_and_page_in_the_browser(admin, full_stack):
+    d, stack = admin, full_stack
+    stack.wp_eval(
+        "update_option('secure_privacy_site_rules', array(array('kind' => 'cookie',"
+        " 'pattern' => '_sp_e2e', 'category' => 'statistics')), false);"
+        "update_option('secure_privacy_scan_notice', array('scan_id' => 'e2e-scan',"
+        " 'items' => 2, 'violations' => 1), false);")
+    try:
+        admin_get(d, stack, "index.php")
+        notice = d.find_element(By.CSS_SELECTOR, ".sp-scan-notice")
+        assert "2 new items and 1 new violation" in notice.text
+        review = notice.find_element(By.CSS_SELECTOR, "a.button-primary").get_attribute("href")
+        assert "page=secure-privacy-scan" in review and "scan=e2e-scan" in review
+
+        admin_get(d, stack, "admin.php?page=secure-privacy-scan")
+        assert d.find_element(By.CSS_SELECTOR, ".sp-scan h1").text.strip() == "Site scan"
+        assert d.find_elements(By.ID, "sp-scan-start")
+        assert stack.admin_token not in d.page_source
+        # The sidecar's answer about the scans (a report, or its error message): never blank.
+        assert d.find_elements(
+            By.CSS_SELECTOR, ".sp-scan-report, .sp-sidecar-error, .sp-scan .notice")
+        assert_no_serious_axe_violation(d, ".sp-scan")
+
+        d.find_element(By.CSS_SELECTOR, 'tr[data-sp-rule="cookie:_sp_e2e"] button').click()
+        assert "Site rule deleted" in notice_text(d)
+        assert _options(stack)["rules"] == []
+
+        admin_get(d, stack, "index.php")
+        d.find_element(By.CSS_SELECTOR, ".sp-scan-notice a.button:not(.button-primary)").click()
+        admin_get(d, stack, "index.php")
+        assert not d.find_elements(By.CSS_SELECTOR, ".sp-scan-notice")
+        assert _options(stack)["notice"] is None
+    finally:
+        stack.wp_eval("delete_option('secure_privacy_site_rules');"
+                      "delete_option('secure_privacy_scan_notice');")
