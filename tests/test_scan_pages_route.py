@@ -44,7 +44,9 @@ def test_the_sidecars_token_gets_the_page_list_and_nothing_else_does(full_stack)
     assert len(groups) == len(set(groups))
     assert isinstance(body["capped"], bool)
 
-    assert _get(url, None)[0] == 401
+    status, headers, body = _get(url, None)
+    assert status == 401 and body["code"] == "secure_privacy_missing_token"
+    assert "no-store" in headers.get("Cache-Control", ""), "no cache keeps a refusal either"
     assert _get(url, serializer(["not-the-secret-" * 3], SALT).dumps(
         {"origin": origin, "max_pages": 5}))[0] == 401
     # A consent token (another salt) or a token for another site or size is no pass either.

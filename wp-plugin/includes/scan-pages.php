@@ -64,6 +64,23 @@ function secure_privacy_scan_pages_register_route(): void {
 			'permission_callback' => 'secure_privacy_scan_pages_permission',
 		)
 	);
+	add_filter( 'rest_post_dispatch', 'secure_privacy_scan_pages_no_store', 10, 3 );
+}
+
+/**
+ * No cache may keep an answer of the page-list route, a refusal included (rest_post_dispatch).
+ *
+ * @param mixed           $response The response.
+ * @param WP_REST_Server  $server   Server.
+ * @param WP_REST_Request $request  The request.
+ * @return mixed The response.
+ */
+function secure_privacy_scan_pages_no_store( $response, $server, $request ) {
+	if ( $response instanceof WP_REST_Response && $request instanceof WP_REST_Request
+		&& 0 === strcasecmp( '/' . SECURE_PRIVACY_REST_NAMESPACE . '/scan-pages', untrailingslashit( (string) $request->get_route() ) ) ) {
+		$response->header( 'Cache-Control', 'no-store, private' );
+	}
+	return $response;
 }
 
 /**
@@ -108,7 +125,8 @@ function secure_privacy_scan_pages_authorize( string $token, $max_pages, string 
 	} catch ( Secure_Privacy_Bad_Data $e ) {
 		return $refuse( 'secure_privacy_invalid_token', __( 'The page-list token is not signed with this site\'s signing secret.', 'secure-privacy' ) );
 	}
-	$origin = isset( $payload['origin'] ) && is_string( $payload['origin'] ) ? $payload['origin'] : '';
+	// Compared as origins ("HTTP://Example.com:80/" is http://example.com): both are signed or ours.
+	$origin = isset( $payload['origin'] ) && is_string( $payload['origin'] ) ? secure_privacy_origin_of( $payload['origin'] ) : '';
 	if ( ! hash_equals( secure_privacy_origin_of( $home ), $origin ) ) {
 		return $refuse( 'secure_privacy_invalid_token', __( 'The page-list token is for another site.', 'secure-privacy' ) );
 	}
@@ -123,15 +141,14 @@ function secure_privacy_scan_pages_authorize( string $token, $max_pages, string 
 }
 
 /**
- * The page-list route's answer: 200 {"pages": [...], "capped": bool}, never cached.
+ * The page-list route's answer: 200 {"pages": [...], "capped": bool} (never cached: see
+ * secure_privacy_scan_pages_no_store()).
  *
  * @param WP_REST_Request $request A request that passed the permission check.
  */
 function secure_privacy_scan_pages_respond( WP_REST_Request $request ): WP_REST_Response {
-	$max      = (int) $request->get_param( 'max_pages' );
-	$response = new WP_REST_Response( secure_privacy_scan_pages( $max > 0 ? $max : SECURE_PRIVACY_SCAN_PAGES_DEFAULT ) );
-	$response->header( 'Cache-Control', 'no-store, private' );
-	return $response;
+	$max = (int) $request->get_param( 'max_pages' );
+	return new WP_REST_Response( secure_privacy_scan_pages( $max > 0 ? $max : SECURE_PRIVACY_SCAN_PAGES_DEFAULT ) );
 }
 
 /**

@@ -48,8 +48,10 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		if ( null !== $token ) {
 			$request->set_header( 'X-Secure-Privacy-Token', $token );
 		}
-		$result = rest_ensure_response( rest_get_server()->dispatch( $request ) );
-		return is_wp_error( $result ) ? rest_convert_error_to_response( $result ) : $result;
+		$result   = rest_ensure_response( rest_get_server()->dispatch( $request ) );
+		$response = is_wp_error( $result ) ? rest_convert_error_to_response( $result ) : $result;
+		// As WP_REST_Server::serve_request() does after dispatching.
+		return apply_filters( 'rest_post_dispatch', $response, rest_get_server(), $request );
 	}
 
 	private function post( string $content, string $type = 'post' ): int {
@@ -88,6 +90,7 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		$response = $this->get( null );
 		$this->assertSame( 401, $response->get_status() );
 		$this->assertSame( 'secure_privacy_missing_token', $response->get_data()['code'] );
+		$this->assertSame( 'no-store, private', $response->get_headers()['Cache-Control'], 'no cache keeps a refusal either' );
 		$this->assertArrayNotHasKey( 'pages', $response->get_data() );
 	}
 
@@ -136,6 +139,9 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		$this->assertSame( 50, secure_privacy_scan_pages_authorize( $token, null, 'http://127.0.0.1:8080', $vectors['timestamp'] + 10 ) );
 		$this->assertWPErrorCode( 'secure_privacy_expired_token', secure_privacy_scan_pages_authorize( $token, null, 'http://127.0.0.1:8080', $vectors['timestamp'] + 400 ) );
 		$this->assertWPErrorCode( 'secure_privacy_invalid_token', secure_privacy_scan_pages_authorize( $token, null, 'http://127.0.0.1:8081', $vectors['timestamp'] + 10 ) );
+		$this->assertWPErrorCode( 'secure_privacy_invalid_token', secure_privacy_scan_pages_authorize( $token, array( '50' ), 'http://127.0.0.1:8080', $vectors['timestamp'] + 10 ) );
+		$loose = Secure_Privacy_Signer::from_list( implode( ',', $vectors['keys'] ), SECURE_PRIVACY_SCAN_PAGES_SALT )->sign( array( 'origin' => 'HTTP://127.0.0.1:8080/', 'max_pages' => 3 ) );
+		$this->assertSame( 3, secure_privacy_scan_pages_authorize( $loose, null, 'http://127.0.0.1:8080', time() ), 'the origin is compared as an origin' );
 	}
 
 	private function assertWPErrorCode( string $code, $result ): void {
