@@ -21,11 +21,14 @@ function secure_privacy_render_scan_page(): void {
 	if ( ! current_user_can( SECURE_PRIVACY_CAPABILITY ) ) {
 		return;
 	}
-	// phpcs:ignore WordPress.Security.NonceVerification.Recommended -- a read-only view.
-	$wanted  = isset( $_GET['scan'] ) ? sanitize_text_field( wp_unslash( $_GET['scan'] ) ) : '';
-	$history = secure_privacy_scan_list();
+	// phpcs:disable WordPress.Security.NonceVerification.Recommended -- a read-only view.
+	$wanted = isset( $_GET['scan'] ) ? sanitize_text_field( wp_unslash( $_GET['scan'] ) ) : '';
+	$cursor = isset( $_GET['cursor'] ) ? sanitize_text_field( wp_unslash( $_GET['cursor'] ) ) : '';
+	// phpcs:enable
+	$cursor  = 1 === preg_match( '/^[A-Za-z0-9_.=-]{1,200}$/D', $cursor ) ? $cursor : '';
+	$history = secure_privacy_scan_list( $cursor );
 	$id      = secure_privacy_scan_id_ok( $wanted ) ? $wanted : '';
-	if ( '' === $id && ! is_wp_error( $history ) && $history['items'] ) {
+	if ( '' === $id && '' === $cursor && ! is_wp_error( $history ) && $history['items'] ) {
 		$newest = $history['items'][0]['id'] ?? '';
 		$id     = secure_privacy_scan_id_ok( is_int( $newest ) ? (string) $newest : $newest ) ? (string) $newest : '';
 	}
@@ -52,7 +55,7 @@ function secure_privacy_render_scan_page(): void {
 	if ( is_wp_error( $history ) ) {
 		secure_privacy_admin_render_error( $history );
 	} else {
-		secure_privacy_scan_render_history( $history['items'], $id );
+		secure_privacy_scan_render_history( $history['items'], $id, $history['next_cursor'], '' !== $cursor );
 	}
 	echo '</div>';
 }
@@ -567,17 +570,49 @@ function secure_privacy_scan_render_rules( array $rules ): void {
 			<?php endforeach; ?>
 			</tbody>
 		</table>
+		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" class="sp-inline-form sp-rule-add">
+			<input type="hidden" name="action" value="secure_privacy_scan_rule">
+			<?php wp_nonce_field( 'secure_privacy_scan_rule', '_wpnonce', false ); ?>
+			<div class="sp-filter">
+				<label for="sp-rule-add-kind"><?php esc_html_e( 'Kind', 'secure-privacy' ); ?></label>
+				<select id="sp-rule-add-kind" name="kind">
+					<?php foreach ( $kinds as $value => $label ) : ?>
+						<option value="<?php echo esc_attr( $value ); ?>"><?php echo esc_html( $label ); ?></option>
+					<?php endforeach; ?>
+				</select>
+			</div>
+			<div class="sp-filter">
+				<label for="sp-rule-add-pattern"><?php esc_html_e( 'Pattern', 'secure-privacy' ); ?></label>
+				<input type="text" id="sp-rule-add-pattern" name="pattern" required maxlength="<?php echo esc_attr( (string) SECURE_PRIVACY_MAX_RULE_PATTERN_LENGTH ); ?>" spellcheck="false" placeholder="_ga* · cdn.example.com" aria-describedby="sp-rule-add-help">
+			</div>
+			<div class="sp-filter">
+				<label for="sp-rule-add-category"><?php esc_html_e( 'Category', 'secure-privacy' ); ?></label>
+				<select id="sp-rule-add-category" name="category">
+					<?php foreach ( $categories as $value => $label ) : ?>
+						<option value="<?php echo esc_attr( $value ); ?>"><?php echo esc_html( $label ); ?></option>
+					<?php endforeach; ?>
+				</select>
+			</div>
+			<div class="sp-filter">
+				<label for="sp-rule-add-service"><?php esc_html_e( 'Service (optional)', 'secure-privacy' ); ?></label>
+				<input type="text" id="sp-rule-add-service" name="service" maxlength="<?php echo esc_attr( (string) SECURE_PRIVACY_MAX_RULE_SERVICE_LENGTH ); ?>">
+			</div>
+			<?php submit_button( __( 'Add rule', 'secure-privacy' ), 'secondary', 'submit', false, array( 'id' => 'sp-rule-add-submit' ) ); ?>
+			<p class="description" id="sp-rule-add-help"><?php esc_html_e( 'A cookie name or storage key, or a request\'s host (with :port if not the default); * stands for any characters. A rule with the same kind and pattern is replaced.', 'secure-privacy' ); ?></p>
+		</form>
 	</section>
 	<?php
 }
 
 /**
- * The history of scans, newest first.
+ * The history of scans, newest first, a page at a time.
  *
  * @param array  $items   Scan summaries from GET /v1/scans.
  * @param string $current The scan shown above.
+ * @param string $next    Cursor of the next (older) page, '' on the last.
+ * @param bool   $older   Whether this is a later page (offers "Newest").
  */
-function secure_privacy_scan_render_history( array $items, string $current ): void {
+function secure_privacy_scan_render_history( array $items, string $current, string $next = '', bool $older = false ): void {
 	$count = static function ( $value ): string {
 		if ( is_array( $value ) ) {
 			return (string) count( $value );
@@ -623,6 +658,16 @@ function secure_privacy_scan_render_history( array $items, string $current ): vo
 			<?php endforeach; ?>
 			</tbody>
 		</table>
+		<?php if ( '' !== $next || $older ) : ?>
+			<p class="sp-scan-history-nav">
+				<?php if ( $older ) : ?>
+					<a class="button" href="<?php echo esc_url( secure_privacy_scan_page_url() ); ?>"><span aria-hidden="true">«</span> <?php esc_html_e( 'Newest', 'secure-privacy' ); ?></a>
+				<?php endif; ?>
+				<?php if ( '' !== $next ) : ?>
+					<a class="button" data-sp-older href="<?php echo esc_url( secure_privacy_admin_page_url( SECURE_PRIVACY_SCAN_SLUG, array_filter( array( 'cursor' => $next, 'scan' => $current ) ) ) ); ?>"><?php esc_html_e( 'Older scans', 'secure-privacy' ); ?> <span aria-hidden="true">›</span></a>
+				<?php endif; ?>
+			</p>
+		<?php endif; ?>
 	</section>
 	<?php
 }

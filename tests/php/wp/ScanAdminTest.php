@@ -247,6 +247,43 @@ final class ScanAdminTest extends SP_WP_TestCase {
 		$this->assertStringNotContainsString( (string) getenv( 'SP_TEST_ADMIN_TOKEN' ), $html );
 	}
 
+	public function test_the_history_pages_back_through_older_scans(): void {
+		$asked = array();
+		$this->fake_sidecar(
+			'/v1/scans',
+			static function ( string $method, string $path, array $args, string $url ) use ( &$asked ): array {
+				if ( '/v1/scans' !== $path ) {
+					return array( 404, array( 'error' => array( 'code' => 'not_found', 'message' => 'No such scan.' ) ) );
+				}
+				$asked[] = (string) wp_parse_url( $url, PHP_URL_QUERY );
+				return array( 200, array( 'items' => array( array( 'id' => 'scan-9', 'status' => 'done', 'started_at' => '2026-11-01T00:00:00Z', 'pages' => 40, 'items' => 12, 'violations' => 3 ) ), 'next_cursor' => 'c2Nhbi04' ) );
+			}
+		);
+		$html = $this->render_page();
+		$this->assertMatchesRegularExpression( '/data-sp-older href="[^"]*cursor=c2Nhbi04/', $html );
+		$this->assertStringNotContainsString( 'Newest</a>', $html, 'the first page has no way back' );
+		$this->assertMatchesRegularExpression( '#<td>40</td>\s*<td>12</td>\s*<td>3</td>#', $html, 'pages, items and violations of a summary' );
+		$html = $this->render_page( array( 'cursor' => 'c2Nhbi04' ) );
+		$this->assertSame( 'cursor=c2Nhbi04', end( $asked ) );
+		$this->assertStringContainsString( 'Newest</a>', $html );
+		$this->render_page( array( 'cursor' => '"><script>' ) );
+		$this->assertSame( '', end( $asked ), 'a malformed cursor is dropped' );
+	}
+
+	public function test_a_rule_is_added_with_a_pattern_through_the_rules_form(): void {
+		$this->fake_scans( array() );
+		$html = $this->render_page();
+		foreach ( array( 'sp-rule-add-kind', 'sp-rule-add-pattern', 'sp-rule-add-category', 'sp-rule-add-service' ) as $id ) {
+			$this->assertStringContainsString( 'for="' . $id . '"', $html );
+			$this->assertStringContainsString( 'id="' . $id . '"', $html );
+		}
+		$this->submit( 'secure_privacy_scan_rule', array( 'kind' => 'cookie', 'pattern' => '_hj*', 'category' => 'statistics', 'service' => '' ) );
+		$this->submit( 'secure_privacy_scan_rule', array( 'kind' => 'request', 'pattern' => 'https://cdn.example.com/x.js', 'category' => 'marketing', 'service' => 'CDN' ) );
+		$this->assertSame( 'error', $this->flash()[0], 'a URL is not a host' );
+		$this->assertSame( array( array( 'kind' => 'cookie', 'pattern' => '_hj*', 'category' => 'statistics' ) ), secure_privacy_site_rules() );
+		$this->assertStringContainsString( 'data-sp-rule="cookie:_hj*"', $this->render_page() );
+	}
+
 	public function test_a_running_scan_shows_its_progress_in_a_status_region(): void {
 		$this->fake_scans(
 			array(

@@ -93,7 +93,7 @@ abstract class SP_WP_TestCase extends TestCase {
 	/**
 	 * Answer the sidecar's calls under $prefix (e.g. "/v1/scans") with $answer instead of the
 	 * real sidecar (the HTTP boundary, through pre_http_request); other calls go through.
-	 * $answer( string $method, string $path, array $args ) returns [status, body array] or null
+	 * $answer( string $method, string $path, array $args, string $url ) returns [status, body array] or null
 	 * to let the call through. The filter is removed by remove_fake_sidecar().
 	 */
 	protected function fake_sidecar( string $prefix, callable $answer ): void {
@@ -102,7 +102,7 @@ abstract class SP_WP_TestCase extends TestCase {
 			if ( ! str_starts_with( $path, $prefix ) ) {
 				return $pre;
 			}
-			$result = $answer( strtoupper( (string) ( $args['method'] ?? 'GET' ) ), $path, $args );
+			$result = $answer( strtoupper( (string) ( $args['method'] ?? 'GET' ) ), $path, $args, (string) $url );
 			if ( null === $result ) {
 				return $pre;
 			}
