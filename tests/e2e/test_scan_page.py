@@ -1,6 +1,6 @@
 """The Site scan page in a real browser on the real WordPress (issue 13): the new-findings
 notice links to the report and is dismissed for good, the site rules are listed and deleted
-through the page's own form (capability + nonce), and the page is accessible (axe-core)
+through the page's own forms (capability + nonce), and the page is accessible (axe-core)
 whatever the sidecar answers. Reports and their grouping are proven in
 tests/php/wp/ScanAdminTest.php; a scan end to end is the scanner's e2e."""
 
@@ -10,6 +10,7 @@ import json
 
 from pages import admin_get, notice_text
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 from test_admin import assert_no_serious_axe_violation
 
 RULE = {"kind": "cookie", "pattern": "_sp_e2e", "category": "statistics"}
@@ -48,6 +49,16 @@ def test_notice_rules_and_page_in_the_browser(admin, full_stack):
         d.find_element(By.CSS_SELECTOR, 'tr[data-sp-rule="cookie:_sp_e2e"] button').click()
         assert "Site rule deleted" in notice_text(d)
         assert _options(stack)["rules"] == []
+
+        Select(d.find_element(By.ID, "sp-rule-add-kind")).select_by_value("request")
+        d.find_element(By.ID, "sp-rule-add-pattern").send_keys("*.Tracker.example")
+        Select(d.find_element(By.ID, "sp-rule-add-category")).select_by_value("marketing")
+        d.find_element(By.ID, "sp-rule-add-service").send_keys("Tracker <b>Ads</b>")
+        d.find_element(By.ID, "sp-rule-add-submit").click()
+        assert "Site rule saved" in notice_text(d)
+        assert _options(stack)["rules"] == [{"kind": "request", "pattern": "*.tracker.example",
+                                             "category": "marketing", "service": "Tracker Ads"}]
+        assert d.find_elements(By.CSS_SELECTOR, 'tr[data-sp-rule="request:*.tracker.example"]')
 
         admin_get(d, stack, "index.php")
         d.find_element(By.CSS_SELECTOR, ".sp-scan-notice a.button:not(.button-primary)").click()
