@@ -44,6 +44,9 @@ const SECURE_PRIVACY_SCAN_PAGES_LIMIT = 500;
 /** Most posts whose content is looked at for scripts, iframes, embeds and shortcodes. */
 const SECURE_PRIVACY_SCAN_CONTENT_ROWS = 200;
 
+/** The newest published items of each post type whose content is searched (bounds the scan of a big site). */
+const SECURE_PRIVACY_SCAN_CONTENT_WINDOW = 5000;
+
 /** Posts read per query while looking at content (bounds the memory of one query). */
 const SECURE_PRIVACY_SCAN_CONTENT_BATCH = 50;
 
@@ -184,7 +187,10 @@ function secure_privacy_scan_pages( int $max ): array {
 	$types = secure_privacy_scan_pages_post_types();
 	secure_privacy_scan_pages_singles( $types, $add );
 	if ( ! $full() ) {
-		secure_privacy_scan_pages_content( $types, $add, $full );
+		$taken = static function ( string $group ) use ( &$list ): bool {
+			return isset( $list['groups'][ $group ] );
+		};
+		secure_privacy_scan_pages_content( $types, $add, $full, $taken );
 	}
 	if ( ! $full() ) {
 		secure_privacy_scan_pages_templates( $types, $add );
@@ -304,40 +310,56 @@ function secure_privacy_scan_pages_singles( array $types, callable $add ): void 
  * (block or a URL of an oEmbed provider on a line of its own) or a registered shortcode. Posts
  * with the same kinds of content from the same hosts (or shortcodes) share a group.
  *
+ * One query picks, among the newest SECURE_PRIVACY_SCAN_CONTENT_WINDOW published items of each
+ * post type, the ids of the newest SECURE_PRIVACY_SCAN_CONTENT_ROWS candidates (byte-wise LIKE
+ * tests, no content read into PHP); their content is then read by id,
+ * SECURE_PRIVACY_SCAN_CONTENT_BATCH at a time, and looked at in PHP.
+ *
  * @param string[] $types Post types.
  * @param callable $add   Adds to the list.
  * @param callable $full  Whether the list is full.
+ * @param callable $taken Whether a group is in the list already.
  */
-function secure_privacy_scan_pages_content( array $types, callable $add, callable $full ): void {
+function secure_privacy_scan_pages_content( array $types, callable $add, callable $full, callable $taken ): void {
 	global $wpdb;
 	if ( ! $types ) {
 		return;
 	}
-	$in = implode( ', ', array_fill( 0, count( $types ), '%s' ) );
-	for ( $offset = 0; $offset < SECURE_PRIVACY_SCAN_CONTENT_ROWS && ! $full(); $offset += SECURE_PRIVACY_SCAN_CONTENT_BATCH ) {
-		// phpcs:disable WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared, WordPress.DB.PreparedSQLPlaceholders -- a bounded read of core's table, placeholders built above.
-		$rows = $wpdb->get_results(
-			$wpdb->prepare(
-				"SELECT ID, post_content FROM {$wpdb->posts}
-				WHERE post_status = 'publish' AND post_password = '' AND post_type IN ($in)
-				AND (post_content LIKE %s OR post_content LIKE %s OR post_content LIKE %s OR post_content LIKE %s
-					OR post_content REGEXP %s)
-				ORDER BY post_date DESC, ID DESC LIMIT %d OFFSET %d",
-				array_merge(
-					$types,
-					array( '%<script%', '%<iframe%', '%<!-- wp:embed%', '%[%', '(^|\n)[[:space:]]*https?://[^[:space:]<"]+[[:space:]]*(\r?\n|$)', SECURE_PRIVACY_SCAN_CONTENT_BATCH, $offset )
-				)
-			)
+	// The newest of each type, read along the type_status_date index (no sort of the table).
+	$newest = implode(
+		' UNION ALL ',
+		array_fill( 0, count( $types ), "(SELECT ID FROM {$wpdb->posts} WHERE post_type = %s AND post_status = 'publish' ORDER BY post_date DESC, ID DESC LIMIT %d)" )
+	);
+	$window = array();
+	foreach ( $types as $type ) {
+		array_push( $window, $type, SECURE_PRIVACY_SCAN_CONTENT_WINDOW );
+	}
+	// phpcs:disable WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared, WordPress.DB.PreparedSQLPlaceholders -- bounded reads of core's table, placeholders built above.
+	$ids = $wpdb->get_col(
+		$wpdb->prepare(
+			"SELECT p.ID FROM ($newest) newest JOIN {$wpdb->posts} p ON p.ID = newest.ID
+			WHERE p.post_password = ''
+			AND (BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s
+				OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s
+				OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s)
+			ORDER BY p.post_date DESC, p.ID DESC LIMIT %d",
+			array_merge( $window, array( '%<script%', '%<SCRIPT%', '%<iframe%', '%<IFRAME%', '%<!-- wp:embed%', '%[%', "%\nhttp%", 'http%', SECURE_PRIVACY_SCAN_CONTENT_ROWS ) )
+		)
+	);
+	foreach ( array_chunk( array_map( 'intval', (array) $ids ), SECURE_PRIVACY_SCAN_CONTENT_BATCH ) as $chunk ) {
+		if ( $full() ) {
+			return;
+		}
+		$content = $wpdb->get_results(
+			"SELECT ID, post_content FROM {$wpdb->posts} WHERE ID IN (" . implode( ',', $chunk ) . ')',
+			OBJECT_K
 		);
 		// phpcs:enable
-		foreach ( (array) $rows as $row ) {
-			$found = secure_privacy_scan_content_features( (string) $row->post_content );
-			if ( $found ) {
-				$add( get_permalink( (int) $row->ID ), 'content:' . $found['why'], 'content:' . $found['signature'] );
+		foreach ( $chunk as $id ) { // Newest first, as the ids came.
+			$found = isset( $content[ $id ] ) ? secure_privacy_scan_content_features( (string) $content[ $id ]->post_content ) : null;
+			if ( $found && ! $taken( 'content:' . $found['signature'] ) ) {
+				$add( get_permalink( $id ), 'content:' . $found['why'], 'content:' . $found['signature'] );
 			}
-		}
-		if ( count( (array) $rows ) < SECURE_PRIVACY_SCAN_CONTENT_BATCH ) {
-			break;
 		}
 	}
 }
