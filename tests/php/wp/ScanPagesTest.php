@@ -197,6 +197,24 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		$this->assertContains( get_permalink( $other ), $urls );
 	}
 
+	public function test_more_posts_of_an_existing_group_cost_no_more_queries(): void {
+		$count = static function (): int {
+			global $wpdb;
+			wp_cache_flush(); // As a request of its own finds it: no post cached.
+			$before = $wpdb->num_queries;
+			secure_privacy_scan_pages( 50 );
+			return $wpdb->num_queries - $before;
+		};
+		for ( $i = 0; $i < 5; $i++ ) {
+			$this->post( '<iframe src="https://same.example/embed/' . $i . '"></iframe>' );
+		}
+		$few = $count();
+		for ( $i = 0; $i < 25; $i++ ) {
+			$this->post( '<iframe src="https://same.example/embed/x' . $i . '"></iframe>' );
+		}
+		$this->assertLessThanOrEqual( $few + 1, $count(), 'no query per candidate post' );
+	}
+
 	public function test_the_list_is_capped_at_max_pages(): void {
 		for ( $i = 0; $i < 4; $i++ ) {
 			$this->post( '<iframe src="https://host' . $i . '.example/"></iframe>' );
