@@ -341,9 +341,9 @@ function secure_privacy_scan_pages_content( array $types, callable $add, callabl
 			WHERE p.post_password = ''
 			AND (BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s
 				OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s
-				OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s)
+				OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s OR BINARY p.post_content LIKE %s)
 			ORDER BY p.post_date DESC, p.ID DESC LIMIT %d",
-			array_merge( $window, array( '%<script%', '%<SCRIPT%', '%<iframe%', '%<IFRAME%', '%<!-- wp:embed%', '%[%', "%\nhttp%", 'http%', SECURE_PRIVACY_SCAN_CONTENT_ROWS ) )
+			array_merge( $window, array( '%<script%', '%<SCRIPT%', '%<iframe%', '%<IFRAME%', '%<!-- wp:embed%', '%<!-- wp:core-embed%', '%[%', "%\nhttp%", 'http%', SECURE_PRIVACY_SCAN_CONTENT_ROWS ) )
 		)
 	);
 	foreach ( array_chunk( array_map( 'intval', (array) $ids ), SECURE_PRIVACY_SCAN_CONTENT_BATCH ) as $chunk ) {
@@ -379,7 +379,8 @@ function secure_privacy_scan_content_features( string $content ): ?array {
 			$found[ strtolower( $tag[1] ) ][ secure_privacy_scan_content_host( $src ) ] = true;
 		}
 	}
-	if ( str_contains( $content, '<!-- wp:embed' ) && preg_match_all( '/<!-- wp:embed\s+(\{.*?\})\s*\/?-->/s', $content, $blocks ) ) {
+	// The embed block, and its names before WordPress 5.6 (core-embed/youtube, …).
+	if ( preg_match_all( '/<!-- wp:(?:core-)?embed(?:\/[a-z0-9-]+)?\s+(\{.*?\})\s*\/?-->/s', $content, $blocks ) ) {
 		foreach ( $blocks[1] as $attrs ) {
 			$attrs                                                      = json_decode( $attrs, true );
 			$found['embed'][ secure_privacy_scan_content_host( (string) ( $attrs['url'] ?? '' ) ) ] = true;

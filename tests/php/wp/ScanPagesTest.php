@@ -176,6 +176,16 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		}
 	}
 
+	public function test_embed_blocks_of_every_age_count_as_embeds(): void {
+		$block  = $this->post( '<!-- wp:embed {"url":"https://vimeo.com/76979871","type":"video","providerNameSlug":"vimeo"} --><figure class="wp-block-embed"><div class="wp-block-embed__wrapper">https://vimeo.com/76979871</div></figure><!-- /wp:embed -->' );
+		$legacy = $this->post( '<!-- wp:core-embed/spotify {"url":"https://open.spotify.com/track/1"} --><figure>https://open.spotify.com/track/1</figure><!-- /wp:core-embed/spotify -->' );
+		$this->post( '<p>Newest post, plain.</p>' );
+		$this->assertSame( array( 'why' => 'embed', 'signature' => 'embed=vimeo.com' ), secure_privacy_scan_content_features( get_post_field( 'post_content', $block ) ) );
+		$list = $this->pages();
+		$this->assertSame( 'content:embed', $this->why_of( $list, get_permalink( $block ) ) );
+		$this->assertSame( 'content:embed', $this->why_of( $list, get_permalink( $legacy ) ) );
+	}
+
 	public function test_one_url_per_post_type_template_the_newest(): void {
 		$older = $this->post( '<p>Older.</p>' );
 		$newer = $this->post( '<p>Newer.</p>' );
