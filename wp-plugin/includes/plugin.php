@@ -68,11 +68,15 @@ function secure_privacy_boot(): void {
 	add_action( 'clean_post_cache', 'secure_privacy_forget_privacy_url', 10, 2 );
 	add_action( 'upgrader_process_complete', 'secure_privacy_forget_banner_output', 10, 0 );
 
-	// Site scan (includes/scan*.php): in wp-admin, WP-cron and WP-CLI at once, on a REST request
-	// when the REST API starts; never on a visitor's page view.
+	// Site scan (includes/scan*.php): loaded in wp-admin, WP-cron and WP-CLI, and when a plugin
+	// or theme is activated or updated (which may happen over REST or in cron); the page-list
+	// route's file only when the REST API starts. Never on a visitor's page view or consent.
 	if ( is_admin() || wp_doing_cron() || ( defined( 'WP_CLI' ) && WP_CLI ) ) {
 		secure_privacy_scan_boot();
 	}
+	add_action( 'activated_plugin', 'secure_privacy_scan_changed', 10, 0 );
+	add_action( 'switch_theme', 'secure_privacy_scan_changed', 10, 0 );
+	add_action( 'upgrader_process_complete', 'secure_privacy_scan_upgraded', 10, 2 );
 	add_action( 'rest_api_init', 'secure_privacy_scan_rest_routes' );
 
 	// Admin screens (includes/admin*.php, loaded in wp-admin only).
@@ -109,7 +113,7 @@ function secure_privacy_boot(): void {
 
 /**
  * Load the site scan's code and wire its hooks (once per request): the re-scan cron events,
- * the re-scan after a plugin or theme is activated or updated, the site rules' sanitizer.
+ * keeping the recurring one scheduled, the site rules' sanitizer.
  */
 function secure_privacy_scan_boot(): void {
 	static $booted = false;
@@ -123,18 +127,34 @@ function secure_privacy_scan_boot(): void {
 	add_action( SECURE_PRIVACY_SCAN_HOOK, 'secure_privacy_scan_cron_run', 10, 0 );
 	add_action( SECURE_PRIVACY_RESCAN_HOOK, 'secure_privacy_scan_cron_rescan', 10, 0 );
 	add_action( SECURE_PRIVACY_SCAN_CHECK_HOOK, 'secure_privacy_scan_cron_check', 10, 0 );
-	add_action( 'activated_plugin', 'secure_privacy_scan_after_change', 10, 0 );
-	add_action( 'switch_theme', 'secure_privacy_scan_after_change', 10, 0 );
-	add_action( 'upgrader_process_complete', 'secure_privacy_scan_after_upgrade', 10, 2 );
 	add_action( 'admin_init', 'secure_privacy_scan_schedule_cron' );
 }
 
 /**
- * On a REST request (rest_api_init): the scan's hooks (a plugin may be activated over REST) and
- * the page-list route the sidecar asks (includes/scan-pages.php).
+ * A plugin or theme was activated (activated_plugin, switch_theme): re-scan soon.
+ */
+function secure_privacy_scan_changed(): void {
+	secure_privacy_scan_boot();
+	secure_privacy_scan_after_change();
+}
+
+/**
+ * Plugins or themes were installed or updated (upgrader_process_complete): re-scan soon after
+ * an update.
+ *
+ * @param mixed $upgrader The upgrader.
+ * @param mixed $extra    What was upgraded.
+ */
+function secure_privacy_scan_upgraded( $upgrader = null, $extra = array() ): void {
+	secure_privacy_scan_boot();
+	secure_privacy_scan_after_upgrade( $upgrader, $extra );
+}
+
+/**
+ * On a REST request (rest_api_init): the page-list route the sidecar asks
+ * (includes/scan-pages.php; it needs nothing of the rest of the scan's code).
  */
 function secure_privacy_scan_rest_routes(): void {
-	secure_privacy_scan_boot();
 	require_once __DIR__ . '/scan-pages.php';
 	secure_privacy_scan_pages_register_route();
 }

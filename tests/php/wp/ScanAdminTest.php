@@ -455,12 +455,12 @@ final class ScanAdminTest extends SP_WP_TestCase {
 
 		wp_clear_scheduled_hook( SECURE_PRIVACY_RESCAN_HOOK );
 		// Called directly: core's own upgrader_process_complete callbacks ask WordPress.org.
-		$this->assertSame( 10, has_action( 'upgrader_process_complete', 'secure_privacy_scan_after_upgrade' ) );
-		secure_privacy_scan_after_upgrade( null, array( 'type' => 'translation', 'action' => 'update' ) );
+		$this->assertSame( 10, has_action( 'upgrader_process_complete', 'secure_privacy_scan_upgraded' ) );
+		secure_privacy_scan_upgraded( null, array( 'type' => 'translation', 'action' => 'update' ) );
 		$this->assertFalse( wp_next_scheduled( SECURE_PRIVACY_RESCAN_HOOK ), 'a translation update changes no script' );
-		secure_privacy_scan_after_upgrade( null, array( 'type' => 'plugin', 'action' => 'install' ) );
+		secure_privacy_scan_upgraded( null, array( 'type' => 'plugin', 'action' => 'install' ) );
 		$this->assertFalse( wp_next_scheduled( SECURE_PRIVACY_RESCAN_HOOK ), 'an installed plugin runs nothing until activated' );
-		secure_privacy_scan_after_upgrade( null, array( 'type' => 'theme', 'action' => 'update', 'themes' => array( 'x' ) ) );
+		secure_privacy_scan_upgraded( null, array( 'type' => 'theme', 'action' => 'update', 'themes' => array( 'x' ) ) );
 		$this->assertNotFalse( wp_next_scheduled( SECURE_PRIVACY_RESCAN_HOOK ) );
 
 		wp_clear_scheduled_hook( SECURE_PRIVACY_RESCAN_HOOK );

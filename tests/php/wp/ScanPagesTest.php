@@ -86,6 +86,20 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		return null;
 	}
 
+	public function test_a_visitors_request_loads_none_of_the_scan_and_rest_only_the_route(): void {
+		$out = shell_exec( escapeshellarg( PHP_BINARY ) . ' ' . escapeshellarg( __DIR__ . '/front-child.php' ) );
+		$this->assertSame(
+			array(
+				'page_view'        => array(),
+				'rest'             => array( 'scan-pages.php' ),
+				'plugin_activated' => array( 'scan.php', 'scan-rules.php', 'scan-pages.php' ),
+			),
+			json_decode( (string) $out, true ),
+			(string) $out
+		);
+		wp_clear_scheduled_hook( SECURE_PRIVACY_RESCAN_HOOK ); // The child scheduled one.
+	}
+
 	public function test_without_a_token_the_route_is_401(): void {
 		$response = $this->get( null );
 		$this->assertSame( 401, $response->get_status() );
