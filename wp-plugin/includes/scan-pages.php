@@ -173,12 +173,25 @@ function secure_privacy_scan_pages( int $max ): array {
 		secure_privacy_scan_pages_add( $list, $url, $why, $group );
 	};
 	$started = microtime( true );
-	$full    = static function () use ( &$list, $started ): bool {
+	// Out of time: what was not looked at yet is left out, and the list says so.
+	$late = static function () use ( &$list, $started ): bool {
 		if ( microtime( true ) - $started > SECURE_PRIVACY_SCAN_PAGES_BUDGET ) {
-			$list['capped'] = true; // Out of time: what was not looked at yet is left out.
+			$list['capped'] = true;
 			return true;
 		}
-		return count( $list['pages'] ) >= $list['max'];
+		return false;
+	};
+	// Whether to stop reading content: out of time, or the list is full (then what is left
+	// unread may hold new groups: the list says it was capped).
+	$full = static function () use ( &$list, $late ): bool {
+		if ( $late() ) {
+			return true;
+		}
+		if ( count( $list['pages'] ) >= $list['max'] ) {
+			$list['capped'] = true;
+			return true;
+		}
+		return false;
 	};
 
 	$add( home_url( '/' ), 'front_page', 'front_page' );
@@ -186,16 +199,18 @@ function secure_privacy_scan_pages( int $max ): array {
 	secure_privacy_scan_pages_woocommerce( $add );
 	$types = secure_privacy_scan_pages_post_types();
 	secure_privacy_scan_pages_singles( $types, $add );
-	if ( ! $full() ) {
+	// The later stages run on a full list too (each is bounded): a URL of a new group that no
+	// longer fits is what marks the list as capped.
+	if ( ! $late() ) {
 		$taken = static function ( string $group ) use ( &$list ): bool {
 			return isset( $list['groups'][ $group ] );
 		};
 		secure_privacy_scan_pages_content( $types, $add, $full, $taken );
 	}
-	if ( ! $full() ) {
+	if ( ! $late() ) {
 		secure_privacy_scan_pages_templates( $types, $add );
 	}
-	if ( ! $full() ) {
+	if ( ! $late() ) {
 		secure_privacy_scan_pages_sitemap( $add );
 	}
 	return array(
