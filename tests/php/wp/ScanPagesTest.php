@@ -200,6 +200,18 @@ final class ScanPagesTest extends SP_WP_TestCase {
 		$this->assertSame( 'content:embed', $this->why_of( $list, get_permalink( $legacy ) ) );
 	}
 
+	public function test_woocommerces_cart_checkout_and_account_pages_are_listed_when_it_is_active(): void {
+		$cart     = $this->post( '<!-- wp:shortcode -->[woocommerce_cart]<!-- /wp:shortcode -->', 'page' );
+		$checkout = $this->post( '[woocommerce_checkout]', 'page' );
+		$out      = shell_exec( escapeshellarg( PHP_BINARY ) . ' ' . escapeshellarg( __DIR__ . '/woocommerce-child.php' ) . ' ' . escapeshellarg( (string) wp_json_encode( array( 'cart' => $cart, 'checkout' => $checkout, 'myaccount' => 0 ) ) ) );
+		$list     = json_decode( (string) $out, true );
+		$this->assertIsArray( $list, (string) $out );
+		$this->assertSame( array( 'url' => get_permalink( $cart ), 'why' => 'woocommerce:cart', 'group' => 'woocommerce:cart' ), $list['pages'][2] );
+		$this->assertSame( array( 'url' => get_permalink( $checkout ), 'why' => 'woocommerce:checkout', 'group' => 'woocommerce:checkout' ), $list['pages'][3] );
+		$this->assertNotContains( 'woocommerce:account', array_column( $list['pages'], 'why' ), 'no account page set up' );
+		$this->assertNotContains( 'woocommerce:cart', array_column( $this->pages()['pages'], 'why' ), 'not without WooCommerce' );
+	}
+
 	public function test_one_url_per_post_type_template_the_newest(): void {
 		$older = $this->post( '<p>Older.</p>' );
 		$newer = $this->post( '<p>Newer.</p>' );
