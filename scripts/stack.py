@@ -13,6 +13,7 @@ import dataclasses
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -103,6 +104,12 @@ class Stack:
     gunicorn_threads: int = 1
     gunicorn_worker_class: str | None = None
     extra_sidecar_env: dict = field(default_factory=dict)
+    # MariaDB's folder when it is another stack's server (fresh_site()); else <state_dir>/mariadb.
+    db_dir: Path | None = None
+    # True: wp-setup.php activates and configures the plugin, and the stack runs Test
+    # connection once WordPress and the sidecar both run. False: a fresh site whose owner does
+    # all that in wp-admin (fresh_site()).
+    setup_plugin: bool = True
     procs: dict = field(default_factory=dict)
 
     @classmethod
@@ -142,7 +149,7 @@ class Stack:
 
     @property
     def db_socket(self) -> Path:
-        return self.state_dir / "mariadb" / "mysqld.sock"
+        return (self.db_dir or self.state_dir / "mariadb") / "mysqld.sock"
 
     @property
     def wp_dir(self) -> Path:
@@ -322,6 +329,59 @@ class Stack:
         self.ensure_database(other.db_name)
         return other
 
+    def fresh_site(self, name: str | None = None) -> Stack:
+        """A WordPress as its owner has it before the first hour, beside this stack: just
+        installed (its privacy policy page still a draft), the plugin's folder copied in but
+        not activated, no Secure Privacy option. Its own database on this stack's MariaDB,
+        its own folder (<state_dir>/<name>, by default the first free of fresh1, fresh2, ...),
+        ports and secrets; start it with start_wordpress(). Its sidecar is made as the
+        README's install section makes one: init_sidecar() (`sidecar init`), then
+        start_sidecar() and start_worker(); stop() stops only this site's parts."""
+        if name is None:
+            name = next(f"fresh{n}" for n in range(1, 1000)
+                        if not (self.state_dir / f"fresh{n}").exists())
+        other = Stack(
+            state_dir=self.state_dir / name, wp_port=free_port(), sidecar_port=free_port(),
+            db_port=self.db_port, db_name=f"{self.db_name}_{name}", db_user=self.db_user,
+            db_password=self.db_password, db_dir=self.db_socket.parent, theme=self.theme,
+            gunicorn_workers=1, setup_plugin=False)
+        other.log_dir.mkdir(parents=True, exist_ok=True)
+        other._load_secrets()  # WordPress's admin password and salts (the sidecar's: init)
+        self.ensure_database(other.db_name)
+        return other
+
+    def init_sidecar(self) -> dict:
+        """`sidecar init` for this site, as its owner runs it: the env file
+        <state_dir>/sidecar.env (new secrets, this site's database, origin and table prefix),
+        which this stack's sidecar and worker then run on. Returns what it printed for
+        WordPress: {"Sidecar URL": ..., "Signing secrets": ..., "Admin API token": ...}."""
+        env_file = self.state_dir / "sidecar.env"
+        out = subprocess.run(
+            [str(VENV_BIN / "sidecar"), "init", str(env_file),
+             "--database-url", self.database_url(), "--site-origin", self.wp_url,
+             "--table-prefix", self.table_prefix, "--bind", f"127.0.0.1:{self.sidecar_port}",
+             "--anchor-file", str(self.state_dir / "ledger-anchors.jsonl")],
+            capture_output=True, text=True, env=dict(os.environ))
+        if out.returncode:
+            raise StackError(f"sidecar init failed:\n{out.stdout}\n{out.stderr}")
+        printed = {}
+        for line in out.stdout.splitlines():
+            label, sep, value = line.strip().partition(": ")
+            if sep and label in ("Sidecar URL", "Signing secrets", "Admin API token"):
+                printed[label] = value.strip()
+        if len(printed) != 3:
+            raise StackError(f"sidecar init printed no three values for WordPress:\n{out.stdout}")
+        settings = {}
+        for line in env_file.read_text().splitlines():
+            if line and not line.startswith("#"):
+                key, _, value = line.partition("=")
+                settings[key] = shlex.split(value)[0] if value else ""
+        self.secret_keys = settings["SP_SECRET_KEYS"]
+        self.admin_tokens = settings["SP_ADMIN_TOKENS"]
+        self.ledger_keys = settings["SP_LEDGER_KEYS"]
+        self.extra_sidecar_env = settings  # what the env file says wins (sidecar_env())
+        return printed
+
     def _copy_wordpress(self) -> None:
         """This stack's WordPress files into wp_dir: Debian's for 6.1; for another version,
         the npm build's PHP and static files, with Debian's theme and translations added."""
@@ -356,6 +416,7 @@ class Stack:
             "SP_SETUP_ADMIN_PASSWORD": self.wp_admin_password,
             "SP_SETUP_SITE_URL": self.wp_url,
             "SP_SETUP_THEME": self.theme,
+            "SP_SETUP_PLUGIN": "activate" if self.setup_plugin else "copy",
             "SP_SETUP_SETTINGS": json.dumps({
                 "sidecar_url": self.sidecar_url,
                 "secret_keys": self.secret_keys,
@@ -371,7 +432,7 @@ class Stack:
             "-d", f"error_log={self.log_dir / 'php-errors.log'}", "-d", "memory_limit=256M",
             "-S", f"127.0.0.1:{self.wp_port}", "-t", str(self.wp_dir)], env=env, cwd=self.wp_dir)
         wait_until(lambda: http_status(self.wp_url + "/") == 200, "WordPress", 60, log, proc)
-        if port_open(self.sidecar_port):
+        if self.setup_plugin and port_open(self.sidecar_port):
             self.connect_plugin()
 
     def connect_plugin(self) -> None:
@@ -454,7 +515,8 @@ require_once ABSPATH . 'wp-settings.php';
                                        "sidecar:create_app()"], env=env, cwd=ROOT)
         wait_until(lambda: http_status(self.sidecar_url + "/readyz") == 200, "sidecar", 60,
                    log, proc)
-        if (self.wp_dir / "wp-config.php").exists() and port_open(self.wp_port):
+        if self.setup_plugin and (self.wp_dir / "wp-config.php").exists() \
+                and port_open(self.wp_port):
             self.connect_plugin()
 
     def start_worker(self, name: str = "worker", env: dict | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import hmac
+import importlib
 import io
 import ipaddress
 import json
@@ -14,7 +15,7 @@ from time import monotonic
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import erasure, jobs, ledger, records
+from . import erasure, jobs, ledger, records, renders, scanrun, scans
 from . import stats as statistics
 from .clock import rfc3339, utcnow
 from .db import get_db, hand_back, tables
@@ -403,3 +404,125 @@ def integrity_anchors():
         f'attachment; filename="anchors-{utcnow().strftime("%Y%m%dT%H%M%SZ")}.jsonl"'
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+# ---- site scans (issue 13, CONTRACT §5 and §8) ------------------------------------------
+SCAN_BODY_BYTES = 1024 * 1024  # a request may list up to 500 URLs and the site's rules
+SCAN_URL_MAX = 2048
+RULE_KINDS = ("cookie", "storage", "request")
+RULE_CATEGORIES = ("necessary", "preferences", "statistics", "marketing")
+MAX_RULES = 2000
+
+
+def _invalid(field: str, message: str) -> ApiError:
+    return ApiError(422, "invalid_payload", f"{field}: {message}", field=field)
+
+
+def scan_request(body: dict, origins: list[str]) -> tuple[list[str] | None, int, list]:
+    """(urls or None, max_pages, rules) of a `POST /v1/scans` body; ApiError 422 naming the
+    first bad field."""
+    unknown = sorted(set(body) - {"urls", "max_pages", "rules"})
+    if unknown:
+        raise _invalid(unknown[0], "unknown field (allowed: urls, max_pages, rules)")
+    max_pages = body.get("max_pages", scanrun.DEFAULT_MAX_PAGES)
+    if type(max_pages) is not int or not 1 <= max_pages <= scanrun.MAX_PAGES:
+        raise _invalid("max_pages", f"an integer from 1 to {scanrun.MAX_PAGES}")
+    urls = body.get("urls")
+    if urls is not None:
+        if not isinstance(urls, list) or not urls:
+            raise _invalid("urls", "a non-empty list of page URLs (leave it out to scan the"
+                                   " pages the site lists)")
+        kept = []
+        for i, url in enumerate(urls):
+            if not isinstance(url, str) or not url or len(url) > SCAN_URL_MAX:
+                raise _invalid(f"urls[{i}]", f"a URL of at most {SCAN_URL_MAX} characters")
+            if not renders.may_load(url, origins):
+                raise _invalid(f"urls[{i}]", "not a page on SP_SITE_ORIGINS"
+                                             f" ({', '.join(origins)})")
+            if url not in kept:
+                kept.append(url)
+        if len(kept) > max_pages:
+            raise _invalid("urls", f"{len(kept)} URLs, more than max_pages ({max_pages})")
+        urls = kept
+    rules = body.get("rules", [])
+    if not isinstance(rules, list) or len(rules) > MAX_RULES:
+        raise _invalid("rules", f"a list of at most {MAX_RULES} site rules")
+    for i, rule in enumerate(rules):
+        where = f"rules[{i}]"
+        if not isinstance(rule, dict):
+            raise _invalid(where, "an object {kind, pattern, category[, service]}")
+        extra = sorted(set(rule) - {"kind", "pattern", "category", "service"})
+        if extra:
+            raise _invalid(f"{where}.{extra[0]}", "unknown field")
+        if rule.get("kind") not in RULE_KINDS:
+            raise _invalid(f"{where}.kind", f"one of {', '.join(RULE_KINDS)}")
+        pattern = rule.get("pattern")
+        if not isinstance(pattern, str) or not pattern.strip() or len(pattern) > 255:
+            raise _invalid(f"{where}.pattern", "a non-empty string of at most 255 characters")
+        if rule.get("category") not in RULE_CATEGORIES:
+            raise _invalid(f"{where}.category", f"one of {', '.join(RULE_CATEGORIES)}")
+        service = rule.get("service")
+        if service is not None and (not isinstance(service, str) or len(service) > 100):
+            raise _invalid(f"{where}.service", "a string of at most 100 characters, or null")
+    _classifier_takes(rules)
+    return urls, max_pages, rules
+
+
+def _classifier_takes(rules: list) -> None:
+    """Refuse now (422) the rules the report's classifier would refuse at the end of the scan
+    (sidecar.classify.validate_rules: e.g. a request rule that is no host, a lone `*`)."""
+    try:
+        classify = importlib.import_module("sidecar.classify")
+    except ImportError:  # pragma: no cover - without the classifier, the checks above
+        return
+    try:
+        classify.validate_rules(rules)
+    except classify.RuleError as e:
+        m = re.match(r"rules(\[\d+\](\.\w+)?)?", str(e))
+        raise ApiError(422, "invalid_payload", str(e),
+                       field=m.group(0) if m else "rules") from None
+
+
+@bp.post("/v1/scans")
+def start_scan():
+    request.max_content_length = SCAN_BODY_BYTES
+    from .api import json_body
+    urls, max_pages, rules = scan_request(json_body(), current_app.config["SITE_ORIGINS"])
+    scan_id = scans.enqueue(get_db(), tables(), urls, max_pages, rules)
+    resp = jsonify({"id": scan_id, "status": "queued"})
+    resp.status_code = 202
+    resp.headers["Location"] = f"/v1/scans/{scan_id}"
+    return resp
+
+
+@bp.get("/v1/scans")
+def list_scans():
+    limit = _int("limit", 1, 100) or 20
+    cursor = _arg("cursor")
+    if cursor is not None and not _DIGITS.fullmatch(cursor):
+        raise _bad("cursor", "not a cursor from this API")
+    rows, next_seq = scans.list_scans(get_db(), tables(), limit,
+                                      int(cursor) if cursor else None)
+    items = []
+    for r in rows:
+        item = scans.summary(r)
+        item.update(items=r["n_items"], violations=r["n_violations"])
+        items.append(item)
+    return jsonify({"items": items, "next_cursor": str(next_seq) if next_seq else None})
+
+
+@bp.get("/v1/scans/<uuid:scan_id>")
+def get_scan(scan_id: uuid.UUID):
+    """The scan's report once done (as stored, with its hash); before that, its progress and
+    the pages visited so far."""
+    row = scans.get(get_db(), tables(), str(scan_id))
+    if row is None:
+        raise ApiError(404, "not_found", "No such scan")
+    head = scans.summary(row)
+    if row["report"] is not None:
+        return jsonify({**row["report"], **{k: v for k, v in head.items()
+                                             if k not in row["report"]}})
+    pages = [{"url": p["url"], "states": list(p["states"])} for p in row["observations"] or []]
+    return jsonify({**head, "pages": pages, "items": [], "violations": [],
+                    "rules": row["rules"], "requested": {"urls": row["urls"],
+                                                        "max_pages": row["max_pages"]}})

@@ -39,6 +39,12 @@ CHROMIUM_FLAGS = (
     "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
     "--disable-extensions", "--disable-default-apps", "--no-default-browser-check",
 )
+# The scanner's browser keeps cross-site frames in their page's renderer, so that every
+# request a third-party frame makes shows in the page's DevTools Network events (with site
+# isolation, an out-of-process frame's requests are not in the performance log). It holds no
+# user data to isolate: every page state is a fresh, anonymous profile.
+CAPTURE_FLAGS = ("--disable-site-isolation-trials",
+                 "--disable-features=IsolateOrigins,site-per-process")
 # WebRTC may use no UDP that does not go through the proxy (and the proxy speaks TCP only):
 # no STUN to arbitrary hosts, no host candidates; TURN over TCP meets the egress guard.
 # Profile preferences (they also reach a remote browser); Chromium 156 ignores the
@@ -142,15 +148,23 @@ def sandbox_available(user: RunAs | None) -> bool:
 class _DriverService(Service):
     """chromedriver, started through `launcher` (setpriv to another user) when given."""
 
-    def __init__(self, launcher: list[str], driver: str, **kwargs):
+    def __init__(self, launcher: list[str], driver: str, idle: bool = False, **kwargs):
         super().__init__(executable_path=launcher[0] if launcher else driver, **kwargs)
         self._before = [*launcher[1:], driver] if launcher else []
+        self.idle = idle
 
     def env_path(self) -> str | None:
         return None  # SE_CHROMEDRIVER must not replace the launcher
 
     def command_line_args(self) -> list[str]:
         return [*self._before, *super().command_line_args()]
+
+    def start(self):
+        super().start()
+        if self.idle:
+            # Before the session starts Chromium: the browser and every process it forks
+            # inherit the policy from chromedriver.
+            os.sched_setscheduler(self.process.pid, os.SCHED_IDLE, os.sched_param(0))
 
 
 def chromium_binary() -> str:
@@ -164,11 +178,16 @@ def chromedriver_path() -> str:
 
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None,
-               page_load_strategy: str = "normal") -> webdriver.Remote:
+               page_load_strategy: str = "normal", idle: bool = False,
+               capture: bool = False) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
     `proxy`, every request it makes (loopback included) goes through that proxy. With
     `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
-    one starts isolated (module docstring)."""
+    one starts isolated (module docstring); with `idle`, it runs under SCHED_IDLE: it gets
+    the CPU only when nothing else of normal priority wants it. With `capture` (the site
+    scanner), the DevTools Network events are kept in the performance log and WebDriver
+    BiDi is on (a fresh user context, i.e. an empty cookie jar and storage, per page
+    state)."""
     opts = webdriver.ChromeOptions()
     opts.page_load_strategy = page_load_strategy
     for flag in CHROMIUM_FLAGS:
@@ -177,12 +196,19 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
     opts.add_argument(f"--window-size={width},{height}")
     if user_agent:
         opts.add_argument(f"--user-agent={user_agent}")
+    logging_prefs = {"performance": "ALL"} if capture else {}
+    if capture:
+        opts.enable_bidi = True
+        for flag in CAPTURE_FLAGS:
+            opts.add_argument(flag)
     if proxy:
         # The worker reads the console: Chromium reports refused file:/data: navigations there.
-        opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        logging_prefs["browser"] = "ALL"
         opts.add_argument(f"--proxy-server={proxy}")
         # Chromium skips the proxy for localhost unless told not to.
         opts.add_argument("--proxy-bypass-list=<-loopback>")
+    if logging_prefs:
+        opts.set_capability("goog:loggingPrefs", logging_prefs)
     if remote_url:
         # The remote end's user and sandbox are its own (a Grid node runs as its own user).
         opts.add_argument("--no-sandbox")
@@ -208,8 +234,8 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
         opts.add_argument(f"--user-data-dir={profile}")
         opts.binary_location = chromium_binary()
         launcher, popen_kw = _launcher(user)
-        service = _DriverService(launcher, chromedriver_path(), env=browser_env(home),
-                                 popen_kw=popen_kw)
+        service = _DriverService(launcher, chromedriver_path(), idle=idle,
+                                 env=browser_env(home), popen_kw=popen_kw)
         driver = webdriver.Chrome(service=service, options=opts)
     except BaseException:
         shutil.rmtree(base, ignore_errors=True)
@@ -224,6 +250,13 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
 def cdp(driver, cmd: str, params: dict | None = None):
     """Run a Chrome DevTools Protocol command, on a local or a remote browser."""
     return driver.execute("executeCdpCommand", {"cmd": cmd, "params": params or {}})["value"]
+
+
+def performance_log(driver) -> list[dict]:
+    """The DevTools events (`{"method", "params"}`) since the last call (needs `capture`)."""
+    import json
+    return [json.loads(e["message"])["message"]
+            for e in driver.execute("getLog", {"type": "performance"})["value"]]
 
 
 def console_log(driver) -> list[dict]:

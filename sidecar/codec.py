@@ -8,6 +8,7 @@ still verify: they are defined over the logical values, never over the stored by
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -93,6 +94,7 @@ def category_granted_sql(name: str, column: str = "categories") -> str:
 UA_CONTEXT = b"secure-privacy/user-agent/v1\n"
 
 
+@functools.lru_cache(maxsize=1024)  # pure; a site's visitors bring a few hundred agents
 def ua_id(user_agent: str, key: bytes) -> int | None:
     """The sp_user_agents id of `user_agent`; None (no row) for the empty string."""
     if not user_agent:

@@ -26,6 +26,10 @@ DEFAULTS = {
     "SP_LEDGER_KEYS": "",
     "SP_ANCHOR_FILE": "",
     "SP_WORKER_NICE": "10",
+    "SP_BROWSER_PRIORITY": "idle",
+    "SP_SCAN_BUDGET": "900",
+    "SP_SCAN_BROWSERS": "1",
+    "SP_SCAN_TEST_ORIGINS": "",
 }
 REQUIRED = ("SP_DATABASE_URL", "SP_SECRET_KEYS", "SP_ADMIN_TOKENS", "SP_SITE_ORIGINS")
 IP_STORAGE_MODES = ("full", "truncated", "none")
@@ -120,6 +124,11 @@ def load(env=None, overrides: dict | None = None) -> dict:
         cfg["SITE_ORIGINS"] = [normalise_origin(o) for o in _split(raw["SP_SITE_ORIGINS"])]
     except ValueError as e:
         raise ConfigError(f"SP_SITE_ORIGINS: {e}") from None
+    cfg["SCAN_TEST_ORIGINS"] = scan_test_origins(raw["SP_SCAN_TEST_ORIGINS"])
+    if str(raw["SP_SCAN_BROWSERS"]).strip() not in ("1", "3"):
+        raise ConfigError("SP_SCAN_BROWSERS must be 1 (the three states of a page one after"
+                          " the other) or 3 (at once, a browser each)")
+    cfg["SP_SCAN_BROWSERS"] = int(raw["SP_SCAN_BROWSERS"])
     if raw["SP_IP_STORAGE"] not in IP_STORAGE_MODES:
         raise ConfigError(f"SP_IP_STORAGE must be one of {', '.join(IP_STORAGE_MODES)}")
     if raw["SP_GROUP_COMMIT"] not in GROUP_COMMIT_MODES:
@@ -129,7 +138,7 @@ def load(env=None, overrides: dict | None = None) -> dict:
         raise ConfigError("SP_TABLE_PREFIX may hold only letters, digits and _")
     for name in ("SP_MAX_TOKEN_AGE", "SP_MAX_BODY_BYTES", "SP_SCREENSHOT_TIMEOUT",
                  "SP_SCREENSHOT_ATTEMPTS", "SP_SCREENSHOT_BACKOFF", "SP_SCREENSHOT_FRESHNESS",
-                 "SP_DB_POOL_SIZE"):
+                 "SP_DB_POOL_SIZE", "SP_SCAN_BUDGET"):
         try:
             cfg[name] = int(raw[name])
         except (TypeError, ValueError):
@@ -160,11 +169,38 @@ def load(env=None, overrides: dict | None = None) -> dict:
         raise ConfigError("SP_WORKER_NICE must be an integer (0 to 19)") from None
     if not 0 <= cfg["SP_WORKER_NICE"] <= 19:
         raise ConfigError("SP_WORKER_NICE must be 0 to 19")
+    cfg["SP_BROWSER_PRIORITY"] = (raw["SP_BROWSER_PRIORITY"] or "idle").strip().lower()
+    if cfg["SP_BROWSER_PRIORITY"] not in ("idle", "worker"):
+        raise ConfigError("SP_BROWSER_PRIORITY must be idle or worker")
     try:
         cfg["SP_RETENTION_DAYS"] = int(raw["SP_RETENTION_DAYS"])
     except (TypeError, ValueError):
         raise ConfigError("SP_RETENTION_DAYS must be an integer (0 = keep forever)") from None
     return cfg
+
+
+def scan_test_origins(value: str) -> list[str]:
+    """SP_SCAN_TEST_ORIGINS: loopback origins (`http://127.0.0.1:9001`, `http://localhost:9002`)
+    that stand in for third-party services in tests, so a test can serve a "tracker" without
+    a network. Off (empty) by default, and only loopback: the egress guard lets exactly these
+    through besides SP_SITE_ORIGINS; every other private or loopback address stays refused."""
+    import ipaddress
+    origins = []
+    for entry in _split(value):
+        try:
+            origin = normalise_origin(entry)
+        except ValueError as e:
+            raise ConfigError(f"SP_SCAN_TEST_ORIGINS: {e}") from None
+        host = urlsplit(origin).hostname or ""
+        try:
+            loopback = ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback or not urlsplit(origin).port:
+            raise ConfigError(f"SP_SCAN_TEST_ORIGINS: {entry!r} is not a loopback origin with a"
+                              " port (this setting is for tests only)")
+        origins.append(origin)
+    return origins
 
 
 def ledger_keys(value: str, secret_keys: list[str]) -> tuple[list[bytes], bool]:

@@ -31,6 +31,8 @@ from .config import normalise_origin
 
 log = logging.getLogger("sidecar.egress")
 HEAD_LIMIT = 64 * 1024
+# On every answer the proxy gives itself (a refusal): the scanner marks such requests failed.
+REFUSED_HEADER = "X-Secure-Privacy-Egress"
 
 
 UNRESOLVED = ""
@@ -161,9 +163,9 @@ class Egress:
         """403 for a forbidden destination (recorded: it fails the render); 502 for a name
         that does not resolve (nothing could be reached, so nothing to report)."""
         if addr == UNRESOLVED:
-            reply = b"HTTP/1.1 502 Bad Gateway\r\n"
+            reply = b"HTTP/1.1 502 Bad Gateway\r\n" + REFUSED_HEADER.encode() + b": unresolved\r\n"
         else:
-            reply = b"HTTP/1.1 403 Forbidden\r\n"
+            reply = b"HTTP/1.1 403 Forbidden\r\n" + REFUSED_HEADER.encode() + b": refused\r\n"
             with self.lock:
                 self.blocked.append(what)
             log.warning("egress blocked", extra={"fields": {"target": what[:300]}})

@@ -72,3 +72,9 @@ def on_starting(server):
         if server.pidfile is not None:
             server.pidfile.unlink()
         sys.exit(2)
+
+
+def post_worker_init(worker):
+    # One send per response: headers go out with the first body bytes (sidecar/http_response.py).
+    from sidecar import http_response
+    http_response.install()

@@ -77,6 +77,44 @@ FILTERS = [
 RECEIPT = {"type": "object", "required": ["id", "receipt"], "properties": {
     "id": UUID, "receipt": {"type": "string"}}}
 
+SCAN_RULE = {"type": "object", "required": ["kind", "pattern", "category"],
+             "additionalProperties": False, "properties": {
+                 "kind": _enum("cookie", "storage", "request"),
+                 "pattern": {"type": "string", "minLength": 1, "maxLength": 255,
+                             "description": "A name (`*` wildcards) or a host"},
+                 "category": _enum("necessary", "preferences", "statistics", "marketing"),
+                 "service": {"type": ["string", "null"], "maxLength": 100}}}
+SCAN_SUMMARY = {"type": "object", "required": ["id", "status", "progress"], "properties": {
+    "id": UUID, "status": _enum("queued", "running", "done", "failed"),
+    "progress": {"type": "object", "properties": {"done": {"type": "integer"},
+                                                  "total": {"type": "integer"}}},
+    "max_pages": {"type": "integer"},
+    "created_at": {"type": "string", "format": "date-time"},
+    "started_at": {"type": ["string", "null"], "format": "date-time"},
+    "finished_at": {"type": ["string", "null"], "format": "date-time"},
+    "error": {"type": ["string", "null"], "description": "Why the scan failed"},
+    "report_hash": {"type": ["string", "null"]},
+    "page_list": {"type": ["object", "null"], "description":
+                  "Where the pages came from: source request|plugin|fallback, and the error"
+                  " that made it fall back to the front page"},
+    "items": {"type": ["integer", "null"], "description": "Items in the report (when done)"},
+    "violations": {"type": ["integer", "null"]}}}
+SCAN_REPORT = {"type": "object", "required": ["id", "status", "progress", "pages", "items",
+                                              "violations"], "properties": {
+    **{k: v for k, v in SCAN_SUMMARY["properties"].items() if k not in ("items", "violations")},
+    "pages": {"type": "array", "items": {"type": "object", "properties": {
+        "url": {"type": "string"}, "states": {"type": "array", "items": _enum(
+            "before_consent", "after_reject", "after_accept")}}}},
+    "items": {"type": "array", "items": {"type": "object"}, "description":
+              "What was found (CONTRACT §8): kind, name, host, resource, category, service,"
+              " source, seen (page, state, initiator, plugin)"},
+    "violations": {"type": "array", "items": {"type": "object"}, "description":
+                   "Items not `necessary` seen before consent or after Reject all"},
+    "rules": {"type": "array", "items": SCAN_RULE},
+    "skipped": {"type": "array", "items": {"type": "string"}, "description":
+                "Pages not reached within SP_SCAN_BUDGET"},
+    "requested": {"type": "object", "description": "(before the report) urls and max_pages"}}}
+
 SPEC = {
     "openapi": "3.1.0",
     "info": {"title": "Secure Privacy sidecar", "version": "1",
@@ -345,6 +383,58 @@ SPEC = {
                                   "content": {"application/x-ndjson": {
                                       "schema": {"type": "string"}}}},
                           "404": _err("No anchor file (`no_anchor_file`)"), **AUTH_ERRORS}}},
+        "/v1/scans": {
+            "post": {
+                "summary": "Queue a site scan: each page in three states (before consent, after"
+                           " Reject all, after Accept all), as an anonymous visitor",
+                "security": ADMIN, "operationId": "startScan",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False, "properties": {
+                        "urls": {"type": ["array", "null"], "minItems": 1, "maxItems": 500,
+                                 "items": {
+                            "type": "string", "format": "uri", "maxLength": 2048},
+                            "description": "Pages to scan, on SP_SITE_ORIGINS; left out (or"
+                                           " null): the"
+                                           " site's own page list (the plugin's scan-pages"
+                                           " route), or its front page when that fails"},
+                        "max_pages": {"type": "integer", "minimum": 1, "maximum": 500,
+                                      "default": 50},
+                        "rules": {"type": "array", "maxItems": 2000, "description":
+                                  "The site rules (the plugin's option), kept with the"
+                                  " report", "items": SCAN_RULE}}}}}},
+                "responses": {
+                    "202": {**_json("Queued", {"type": "object", "required": ["id", "status"],
+                                               "properties": {"id": UUID, "status": {
+                                                   "const": "queued"}}}),
+                            "links": {"GetScan": {"operationId": "getScan", "parameters": {
+                                "scan_id": "$response.body#/id"}}}},
+                    "413": _err("Body larger than 1 MiB (`payload_too_large`)"),
+                    "422": _err("Not a JSON object (`invalid_json`), or a bad field "
+                                "(`invalid_payload` with `field`: a URL off SP_SITE_ORIGINS, "
+                                "more URLs than max_pages, max_pages not 1 to 500, a malformed "
+                                "rule)"),
+                    **AUTH_ERRORS, **UNAVAILABLE}},
+            "get": {
+                "summary": "Scans, newest first (summaries; reports are kept for ever)",
+                "security": ADMIN, "operationId": "listScans",
+                "parameters": [
+                    _q("limit", {"type": "integer", "minimum": 1, "maximum": 100,
+                                 "default": 20}, "Page size"),
+                    _q("cursor", {"type": "string", "pattern": "^[0-9]{1,20}$"},
+                       "`next_cursor` of the previous page")],
+                "responses": {"200": _json("A page", {"type": "object", "properties": {
+                    "items": {"type": "array", "items": SCAN_SUMMARY},
+                    "next_cursor": {"type": ["string", "null"]}}}),
+                    **BAD_PARAMETER, **AUTH_ERRORS, **UNAVAILABLE}}},
+        "/v1/scans/{scan_id}": {"get": {
+            "summary": "One scan: its report once done (CONTRACT §8), before that its progress"
+                       " and the pages visited so far",
+            "security": ADMIN, "operationId": "getScan",
+            "parameters": [{"name": "scan_id", "in": "path", "required": True, "schema": UUID,
+                            "description": "A scan's `id` (anything else is a 404)"}],
+            "responses": {"200": _json("The scan", SCAN_REPORT),
+                          "404": _err("No such scan (`not_found`)"), **AUTH_ERRORS,
+                          **UNAVAILABLE}}},
         "/healthz": {"get": {"summary": "Liveness (no database access)", "responses": {
             "200": _json("Alive", {"type": "object"})}}},
         "/readyz": {"get": {"summary": "Readiness (database reachable)", "responses": {

@@ -15,6 +15,7 @@ with it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
@@ -41,6 +42,7 @@ PERSONAL_PARAM = re.compile(
 EMAIL = re.compile(r"[^@\s/?&=#]+@[^@\s/?&=#]+\.[a-z]{2,}", re.I)
 
 
+@functools.lru_cache(maxsize=1024)  # a site's visitors bring a few hundred user agents
 def viewport_for(user_agent: str) -> str:
     return "mobile" if MOBILE_UA.search(user_agent or "") else "desktop"
 
@@ -50,6 +52,7 @@ def _keeps(key: str, value: str) -> bool:
                 or EMAIL.search(value))
 
 
+@functools.lru_cache(maxsize=4096)  # pure; consents name the same pages over and over
 def proof_url(url: str) -> str | None:
     """The page as a render loads and records it: lower-case scheme and host, no user info,
     no default port, no fragment, no tracking or personal parameters (see above), remaining
@@ -77,9 +80,15 @@ def render_key(proof: str, banner_version: str, viewport: str, language: str) ->
 def may_load(url: str, origins: list[str]) -> bool:
     """True when `url` is a page URL by the one rule (sidecar/urls.py) on one of
     SP_SITE_ORIGINS (the only pages a browser loads)."""
+    return isinstance(url, str) and _loadable_origin(url) in origins
+
+
+@functools.lru_cache(maxsize=4096)
+def _loadable_origin(url: str) -> str | None:
+    """The origin of `url` when it is a page URL a browser may load (http or https)."""
     if not is_page_url(url):
-        return False
+        return None
     try:
-        return urlsplit(url).scheme in ("http", "https") and normalise_origin(url) in origins
+        return normalise_origin(url) if urlsplit(url).scheme in ("http", "https") else None
     except ValueError:
-        return False
+        return None

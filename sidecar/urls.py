@@ -28,6 +28,7 @@ A page URL is what a browser's `location.href` gives, which is already ASCII
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_LENGTH = 2048
@@ -43,6 +44,13 @@ def page_url_error(url: object) -> str | None:
     """Why `url` is not a page URL by the rule above, or None when it is one."""
     if not isinstance(url, str):
         return "must be a string"
+    return _str_error(url)
+
+
+# Consents name the same pages over and over: the answer for a URL is kept (a pure function
+# of the string; bounded, so many distinct URLs only evict).
+@functools.lru_cache(maxsize=4096)
+def _str_error(url: str) -> str | None:
     if not url:
         return "must not be empty"
     if len(url) > MAX_LENGTH:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -17,6 +20,7 @@ import pymysql
 import pytest
 from werkzeug.test import EnvironBuilder, run_wsgi_app
 
+from sidecar import codec
 from sidecar.db import connect_args
 from sidecar.signing import CONSENT_SALT, serializer
 
@@ -255,3 +259,45 @@ def bulk_consents(cfg: dict, n: int, batch: int = 1000, seal: bool = True) -> No
             pass
     finally:
         conn.close()
+
+
+# ---- the ledger's tests (test_ledger.py, test_checkpoints.py) ------------------------------
+
+def ingest(client, n=1, **overrides):
+    """Post `n` valid consents through the test app; their record ids."""
+    ids = []
+    for _ in range(n):
+        r = client.post("/v1/consents", json={"token": make_token(consent_payload(**overrides))})
+        assert r.status_code == 201, r.get_json()
+        ids.append(r.get_json()["id"])
+    return ids
+
+
+def integrity(client):
+    r = client.get("/v1/integrity", headers=admin_headers())
+    assert r.status_code == 200
+    return r.get_json()
+
+
+def chain(sql):
+    """The keyed chain in position order, with each record's id."""
+    return [codec.from_db(r) for r in sql(
+        "SELECT ch.pos, LOWER(HEX(ch.mac)) AS mac, c.id, c.seq FROM t_sp_chain ch"
+        " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")]
+
+
+def db_id(rid):
+    """A record's id as the consent table stores it (codec.py)."""
+    return codec.uuid_to_db(rid)
+
+
+def sidecar_cli_env(test_db, anchors):
+    return dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_",
+                SP_SECRET_KEYS=",".join(TEST_KEYS), SP_ADMIN_TOKENS=TEST_TOKENS[0],
+                SP_SITE_ORIGINS="http://site.test", SP_ANCHOR_FILE=str(anchors))
+
+
+def sidecar_cli(test_db, anchors, *args):
+    """`sidecar <args>` run on the test database (tables t_, the test keys)."""
+    return subprocess.run([sys.executable, "-m", "sidecar.cli", *args],
+                          env=sidecar_cli_env(test_db, anchors), capture_output=True, text=True)

@@ -8,8 +8,17 @@ from __future__ import annotations
 import hmac
 
 import pytest
-from helpers import admin_headers, bulk_consents, consent_payload, make_token
-from test_ledger import _cli, chain, db_id, ingest, integrity
+from helpers import (
+    admin_headers,
+    bulk_consents,
+    chain,
+    consent_payload,
+    db_id,
+    ingest,
+    integrity,
+    make_token,
+    sidecar_cli,
+)
 
 from sidecar import ledger
 from sidecar.clock import utcnow
@@ -98,7 +107,7 @@ def test_forged_checkpoint_is_ignored_and_reported(client, sql, test_db):
     assert any(p["problem"].startswith(f"checkpoint {forged} (position 5") and
                "was not written by the sidecar" in p["problem"] for p in report["problems"])
     assert report["new_checkpoint"] is None
-    result = _cli(test_db, "off", "verify")  # the full verify reports the row as well
+    result = sidecar_cli(test_db, "off", "verify")  # the full verify reports the row as well
     assert result.returncode == 1
     assert f"TAMPERED ledger: checkpoint {forged} (position 5" in result.stdout
 
@@ -134,7 +143,7 @@ def test_record_edited_after_the_checkpoint_is_caught_by_integrity(client, sql):
     assert [c["pos"] for c in checkpoints(sql)] == [3]
 
 
-def test_record_edited_before_the_checkpoint_is_caught_by_the_rolling_recheck_and_cli(
+def test_record_edited_before_the_checkpoint_is_caught_by_the_rolling_recheck_andsidecar_cli(
         client, sql, test_db, caplog):
     ids = ingest(client, 6)
     integrity(client)  # checkpoint at 6: the record below was verified before the edit
@@ -152,7 +161,7 @@ def test_record_edited_before_the_checkpoint_is_caught_by_the_rolling_recheck_an
     # the request's own re-check slice finds it too, and says where it came from
     report = integrity(client)
     assert report["ok"] is False and report["recheck"]["problems"] == 1
-    result = _cli(test_db, "off", "verify")
+    result = sidecar_cli(test_db, "off", "verify")
     assert result.returncode == 1 and f"TAMPERED record {ids[4]}" in result.stdout
 
 
@@ -283,7 +292,7 @@ def test_large_ledger_endpoint_checks_only_what_follows_the_checkpoint(client, s
     re-check slice."""
     cfg = client.application.config
     bulk_consents(cfg, 20000)
-    result = _cli(test_db, "off", "verify")
+    result = sidecar_cli(test_db, "off", "verify")
     assert result.returncode == 0, result.stdout
     assert "verify: done, 20000 records (20000 sealed) in" in result.stderr
     assert [(c["kind"], c["pos"]) for c in checkpoints(sql)] == [("full", 20000)]

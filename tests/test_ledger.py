@@ -4,31 +4,24 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 
 import pytest
-from helpers import TEST_KEYS, TEST_TOKENS, admin_headers, consent_payload, make_token, secret
+from helpers import (
+    TEST_KEYS,
+    admin_headers,
+    chain,
+    db_id,
+    ingest,
+    integrity,
+    secret,
+    sidecar_cli,
+    sidecar_cli_env,
+)
 
 from sidecar import codec, config, ledger
 from sidecar.db import connect_args
-
-
-def ingest(client, n=1, **overrides):
-    ids = []
-    for _ in range(n):
-        r = client.post("/v1/consents", json={"token": make_token(consent_payload(**overrides))})
-        assert r.status_code == 201, r.get_json()
-        ids.append(r.get_json()["id"])
-    return ids
-
-
-def integrity(client):
-    r = client.get("/v1/integrity", headers=admin_headers())
-    assert r.status_code == 200
-    return r.get_json()
-
 
 LEDGER_KEYS = config.ledger_keys("", TEST_KEYS)[0]  # what the test apps derive
 
@@ -39,20 +32,8 @@ def verify(test_db, anchors=None, keys=LEDGER_KEYS):
 
 def cli_verify(test_db, anchors=None):
     return subprocess.run([sys.executable, "-m", "sidecar.cli", "verify"],
-                          env=_cli_env(test_db, anchors or "off"), capture_output=True,
+                          env=sidecar_cli_env(test_db, anchors or "off"), capture_output=True,
                           text=True)
-
-
-def chain(sql):
-    """The keyed chain in position order, with each record's id."""
-    return [codec.from_db(r) for r in sql(
-        "SELECT ch.pos, LOWER(HEX(ch.mac)) AS mac, c.id, c.seq FROM t_sp_chain ch"
-        " JOIN t_sp_consents c ON c.seq = ch.consent_seq ORDER BY ch.pos")]
-
-
-def db_id(rid):
-    """A record's id as the consent table stores it (codec.py)."""
-    return codec.uuid_to_db(rid)
 
 
 def stored(sql, where, args):
@@ -219,7 +200,7 @@ def test_purge_tombstones_records_past_retention(client, test_db):
     # flag it): purge everything received before the record we keep.
     cutoff = client.get(f"/v1/consents/{keep[0]}", headers=admin_headers()).get_json()[
         "received_at"]
-    env = _cli_env(test_db, "off")
+    env = sidecar_cli_env(test_db, "off")
     r = subprocess.run([sys.executable, "-m", "sidecar.cli", "purge", "--before", cutoff],
                        env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -246,17 +227,6 @@ def _has_chain_table(sql):
     return bool(sql("SHOW TABLES LIKE 't_sp_chain'"))
 
 
-def _cli_env(test_db, anchors):
-    return dict(os.environ, SP_DATABASE_URL=test_db, SP_TABLE_PREFIX="t_",
-                SP_SECRET_KEYS=",".join(TEST_KEYS), SP_ADMIN_TOKENS=TEST_TOKENS[0],
-                SP_SITE_ORIGINS="http://site.test", SP_ANCHOR_FILE=str(anchors))
-
-
-def _cli(test_db, anchors, *args):
-    return subprocess.run([sys.executable, "-m", "sidecar.cli", *args],
-                          env=_cli_env(test_db, anchors), capture_output=True, text=True)
-
-
 def _two_seals(client):
     first = ingest(client, 3)
     integrity(client)
@@ -281,7 +251,7 @@ def test_truncating_the_last_seal_with_its_records_fails_verify(client, sql, tes
     sql("DELETE FROM t_sp_seals WHERE id = %s", (last["id"],))
     assert sql("SELECT COUNT(*) AS n FROM t_sp_consents WHERE id IN (%s, %s)",
                tuple(db_id(i) for i in second))[0]["n"] == 0
-    result = _cli(test_db, anchor_file, "verify")
+    result = sidecar_cli(test_db, anchor_file, "verify")
     assert result.returncode == 1, result.stdout
     assert "ledger FAILED" in result.stdout
     assert "anchor" in result.stdout
@@ -335,7 +305,7 @@ def test_rewriting_an_old_record_and_recomputing_the_chain_fails_verify(client, 
                                                                         anchor_file):
     _two_seals(client)
     rid = _rewrite_and_recompute(sql)
-    result = _cli(test_db, anchor_file, "verify")
+    result = sidecar_cli(test_db, anchor_file, "verify")
     assert result.returncode == 1, result.stdout
     assert "ledger FAILED" in result.stdout
     assert rid in result.stdout
@@ -372,7 +342,7 @@ def test_rewrite_with_the_key_derived_from_wordpress_secrets_is_caught_by_the_an
     assert not report["ok"]
     assert [p["problem"] for p in report["problems"]][0].startswith(
         "anchored head at position 3 (seal")
-    result = _cli(test_db, anchor_file, "verify")
+    result = sidecar_cli(test_db, anchor_file, "verify")
     assert result.returncode == 1 and "were rewritten" in result.stdout
     assert "WARNING: the ledger key is derived from SP_SECRET_KEYS" in result.stdout
     report = integrity(client)
@@ -471,12 +441,12 @@ def test_anchor_file_is_exported_and_checked_from_a_copy(make_app, sql, test_db,
         " WHERE ch.pos > %s", (seals[-2]["last_pos"],))
     sql("DELETE FROM t_sp_chain WHERE pos > %s", (seals[-2]["last_pos"],))
     sql("DELETE FROM t_sp_seals WHERE id = %s", (last["id"],))
-    result = _cli(test_db, "off", "verify", "--anchors", str(exported))
+    result = sidecar_cli(test_db, "off", "verify", "--anchors", str(exported))
     assert result.returncode == 1
     assert f"anchored position {last['last_pos']} (seal {last['id']}" in result.stdout
     assert "sealed records were removed" in result.stdout
     # without any anchor the truncation is invisible, and verify says so
-    result = _cli(test_db, "off", "verify")
+    result = sidecar_cli(test_db, "off", "verify")
     assert result.returncode == 0 and "WARNING: SP_ANCHOR_FILE is off" in result.stdout
 
 
@@ -547,7 +517,7 @@ def test_tampered_old_chain_is_not_converted(client, sql, test_db):
                                   " the old unkeyed chain (conversion pending, or refused"
                                   " because the old chain fails)"]
     # the operator may convert anyway to go on sealing; the old problem stays reported
-    result = _cli(test_db, "off", "seal", "--accept-legacy")
+    result = sidecar_cli(test_db, "off", "seal", "--accept-legacy")
     assert result.returncode == 0 and "sealed 4 record(s)" in result.stdout, result.stderr
     assert [r["id"] for r in chain(sql)][:3] == ids
     report = verify(test_db)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import threading
 
 import pytest
@@ -110,6 +111,18 @@ def test_a_worker_niceness_outside_0_to_19_is_refused(value):
     with pytest.raises(config.ConfigError, match="SP_WORKER_NICE"):
         config.load(env)
     assert config.load({**env, "SP_WORKER_NICE": "0"})["SP_WORKER_NICE"] == 0
+
+
+
+def test_the_browser_priority_is_idle_unless_set_to_the_workers():
+    from sidecar import config
+    env = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": TEST_KEYS[0],
+           "SP_ADMIN_TOKENS": TEST_TOKENS[0], "SP_SITE_ORIGINS": SITE}
+    assert config.load(env)["SP_BROWSER_PRIORITY"] == "idle"
+    assert config.load({**env, "SP_BROWSER_PRIORITY": " Worker "})["SP_BROWSER_PRIORITY"] \
+        == "worker"
+    with pytest.raises(config.ConfigError, match="SP_BROWSER_PRIORITY must be idle or worker"):
+        config.load({**env, "SP_BROWSER_PRIORITY": "high"})
 
 
 # ---- filters, pagination ---------------------------------------------------------------
@@ -243,7 +256,7 @@ def test_openapi_describes_exactly_the_served_routes(app, client):
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
             continue
-        path = rule.rule.replace("<uuid:record_id>", "{record_id}")
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             served.add((path, method.lower()))
     described = {(p, m) for p, ops in spec["paths"].items() for m in ops}
@@ -255,7 +268,7 @@ def test_admin_operations_require_the_token_as_documented(client):
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             if op.get("security"):
-                url = path.replace("{record_id}", "00000000-0000-4000-8000-000000000000")
+                url = re.sub(r"\{\w+\}", "00000000-0000-4000-8000-000000000000", path)
                 # `{}` among the schemes: no token needed from this host (/metrics, F16).
                 peer = "203.0.113.9" if {} in op["security"] else "127.0.0.1"
                 r = client.open(url, method=method.upper(), json={},

@@ -29,6 +29,9 @@ def test_only_db_py_opens_database_connections():
             if (isinstance(node, ast.Attribute) and node.attr == "connect"
                     and isinstance(node.value, ast.Name) and node.value.id == "pymysql"):
                 opened.append(path.name)
+            # db.connect makes its connections from PyMySQL's Connection class directly.
+            if isinstance(node, ast.Attribute) and node.attr == "Connection":
+                opened.append(path.name)
             if isinstance(node, ast.ImportFrom) and node.module == "pymysql" and any(
                     a.name == "connect" for a in node.names):
                 opened.append(path.name)
@@ -86,6 +89,20 @@ def test_a_streaming_connection_reads_rows_unbuffered(test_db):
             assert list(cur) == [{"n": 7}]
     finally:
         conn.close()
+
+
+def test_connections_share_one_preferred_tls_context(test_db):
+    """Each connect used to build a TLS context (CA bundle loaded again: 40-64 ms CPU)."""
+    first, second = db.connect(test_db), db.connect(test_db, streaming=True)
+    try:
+        assert first.ctx is second.ctx is not None
+        assert first.ctx.verify_mode == second.ctx.verify_mode  # PyMySQL's preferred mode
+        with second.cursor() as cur:
+            cur.execute("SELECT 1 AS n")
+            assert list(cur) == [{"n": 1}]
+    finally:
+        first.close()
+        second.close()
 
 
 class _Failing(Worker):

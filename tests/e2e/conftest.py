@@ -5,6 +5,7 @@ test modules (an imported fixture shadows the test's argument of the same name).
 from __future__ import annotations
 
 import pytest
+from helpers import require_packages
 from pages import Site, Visitor, forget_site, login
 
 
@@ -36,3 +37,22 @@ def admin(browser, full_stack):
     """The session's browser, signed in to wp-admin as the site's administrator."""
     login(browser, full_stack)
     return browser
+
+
+@pytest.fixture
+def fresh_site(stack, browser):
+    """A site owner's fresh WordPress with its own sidecar, on the session's MariaDB (a
+    database of its own): WordPress just installed, the plugin copied in but not activated;
+    the sidecar made by `sidecar init` for this site's origin, migrated, started under
+    gunicorn with its screenshot worker (the README's install section). The Stack's
+    `init_printed` holds the three values `sidecar init` printed for wp-admin."""
+    require_packages("stack", "chromium", "chromium-driver", "fonts-dejavu-core")
+    site = stack.fresh_site()
+    try:
+        site.start_wordpress()
+        site.init_printed = site.init_sidecar()
+        site.start_sidecar()
+        site.start_worker()
+        yield site
+    finally:
+        site.stop()

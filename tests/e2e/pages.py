@@ -6,10 +6,12 @@ are in tests/e2e/conftest.py).
 - the visitor: the widget's buttons (`data-sp-action`), the consent cookie (`click`,
   `consent_cookie`, `Visitor`);
 - wp-admin: sign-in, pages, requests with the browser's cookies (`login`, `admin_get`,
-  `fetch_with_cookies`);
+  `fetch_with_cookies`), the setup checklist (`checklist`), an anonymous visit in between
+  (`signed_out`);
 - the public consent route: a body as the widget sends it, one request (`route_consent`,
   `send`, `served_versions`);
-- the sidecar's records of a visitor (`records`, `records_of`, `wait_records`).
+- the sidecar's records of a visitor (`records`, `records_of`, `wait_records`), and what the
+  record page says of its screenshot (`assert_shot_account`).
 """
 
 from __future__ import annotations
@@ -185,10 +187,14 @@ def consent_cookie(d) -> dict | None:
 
 WATCH_FETCH = """
 window.__spStatuses = [];
+window.__spReplies = [];
 const original = window.fetch;
 window.fetch = function () {
   return original.apply(this, arguments).then(function (r) {
-    if (String(r.url).indexOf('secure-privacy/v1/consent') >= 0) window.__spStatuses.push(r.status);
+    if (String(r.url).indexOf('secure-privacy/v1/consent') >= 0) {
+      window.__spStatuses.push(r.status);
+      r.clone().json().then((j) => window.__spReplies.push(j), () => window.__spReplies.push(null));
+    }
     return r;
   });
 };
@@ -204,6 +210,12 @@ def consent_click(d, action: str = "accept-all") -> tuple[str, int]:
                       15, interval=0.05, what="the consent POST")
     cookie = wait_for(lambda: consent_cookie(d), 5, what="the sp_consent cookie")
     return cookie["subject_id"], status
+
+
+def consent_reply(d) -> dict:
+    """The JSON body of the consent POST that consent_click() watched."""
+    return wait_for(lambda: (d.execute_script("return window.__spReplies") or [None])[0], 5,
+                    interval=0.05, what="the consent POST's reply")
 
 
 class Visitor:
@@ -310,20 +322,26 @@ def login(d, stack, user: str = "admin", password: str | None = None) -> None:
         # widgets (each asks the sidecar for figures: tests that need them go there)
         d.get(stack.wp_url + "/wp-login.php?redirect_to="
               + quote(stack.wp_url + "/wp-admin/profile.php", safe=""))
-        WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "user_login")))
-        d.find_element(By.ID, "user_login").clear()
-        d.find_element(By.ID, "user_login").send_keys(user)
-        d.find_element(By.ID, "user_pass").send_keys(password or stack.wp_admin_password)
+        WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "wp-submit")))
+        # The fields are filled by script, not typed: wp-login.php focuses and selects the
+        # user field 200 ms after load, and on a loaded machine that landed in the middle of
+        # typing the password, sending its tail into the user field (a failed sign-in).
+        d.execute_script(
+            "document.getElementById('user_login').value = arguments[0];"
+            "document.getElementById('user_pass').value = arguments[1];",
+            user, password or stack.wp_admin_password)
         d.find_element(By.ID, "wp-submit").click()
         try:
-            WebDriverWait(d, 45).until(lambda drv: "wp-login.php" not in drv.current_url)
-            return
+            WebDriverWait(d, 45).until(lambda drv: "wp-login.php" not in drv.current_url
+                                       or drv.find_elements(By.ID, "login_error"))
         except TimeoutException:
-            if attempt == 2:
-                shown = d.find_elements(By.ID, "login_error")
-                said = shown[0].text if shown else "no login error shown"
-                raise TimeoutException(
-                    f"still on {d.current_url} after signing in: {said}") from None
+            pass
+        if "wp-login.php" not in d.current_url:
+            return
+        if attempt == 2:
+            shown = d.find_elements(By.ID, "login_error")
+            said = shown[0].text if shown else "no login error shown"
+            raise TimeoutException(f"still on {d.current_url} after signing in: {said}")
 
 
 def admin_get(d, stack, path: str) -> None:
@@ -345,6 +363,30 @@ def notice_text(d) -> str:
     """The text of the plugin's admin notice (`.sp-flash`)."""
     el = WebDriverWait(d, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".sp-flash")))
     return el.text
+
+
+def checklist(d, container: str) -> dict:
+    """The setup checklist inside `container` (the admin notice `#sp-setup-checklist`, the
+    settings page's box `#sp-setup`): {step: done}."""
+    box = WebDriverWait(d, 10).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, container)))
+    return {li.get_attribute("data-sp-step"): li.get_attribute("data-sp-done") == "1"
+            for li in box.find_elements(By.CSS_SELECTOR, "li[data-sp-step]")}
+
+
+@contextmanager
+def signed_out(d, wp_url: str):
+    """The browser as an anonymous first-time visitor of the site (no cookies, no storage:
+    no WordPress login), then signed in again with the cookies it had before."""
+    d.get(wp_url + "/wp-includes/images/blank.gif")
+    kept = d.get_cookies()
+    forget_site(d, wp_url)
+    try:
+        yield
+    finally:
+        forget_site(d, wp_url)
+        for cookie in kept:
+            d.add_cookie(cookie)
 
 
 def fetch_with_cookies(d, url: str) -> tuple[int, bytes, dict]:
@@ -428,6 +470,51 @@ def wait_records(admin_api, n: int, timeout: float = 15, **filters) -> list:
 def records_of(admin_api, subject_id: str, n: int) -> list:
     """The sidecar's records of a subject, newest first, once there are `n`."""
     return wait_records(admin_api, n, subject_id=subject_id)
+
+
+def wp_local_time(utc: str) -> str:
+    """An RFC 3339 UTC time as wp-admin prints it with WordPress's default date and time
+    formats ("F j, Y g:i a") and time zone (UTC), e.g. "November 30, 2026 1:50 am"."""
+    t = datetime.fromisoformat(utc).astimezone(UTC)
+    return f"{t:%B} {t.day}, {t.year} {t.hour % 12 or 12}:{t:%M} {'am' if t.hour < 12 else 'pm'}"
+
+
+def wp_duration(seconds: float) -> str | None:
+    """human_time_diff()'s words for a duration under an hour ("1 second", "3 mins"); None
+    beyond."""
+    n = int(seconds + 0.5)
+    if n < 60:
+        n = max(1, n)
+        return f"{n} second{'s' if n != 1 else ''}"
+    if n < 3600:
+        n = max(1, int(n / 60 + 0.5))
+        return f"{n} min{'s' if n != 1 else ''}"
+    return None
+
+
+def assert_shot_account(d, rec: dict) -> None:
+    """The record page open in `d` says what the record's screenshot object holds, and no
+    more: the render time (taken_at) and how long before or after the decision, whether the
+    render was made after the sidecar received this consent or reused, the first layer it
+    shows; never "right after the decision" or "reload in a moment"."""
+    shot = rec["screenshot"]
+    text = d.find_element(By.CSS_SELECTOR, ".sp-record-proof").text
+    assert "right after the decision" not in text and "reload" not in text
+    when = d.find_element(By.ID, "sp-shot-when").text
+    taken = datetime.fromisoformat(shot["taken_at"])
+    decided = datetime.fromisoformat(rec["occurred_at"])
+    received = datetime.fromisoformat(rec["received_at"])
+    assert when.startswith(f"Rendered {wp_local_time(shot['taken_at'])}, "), (when, shot)
+    gap = wp_duration(abs((taken - decided).total_seconds()))
+    assert gap is None or f", {gap} " in when, (when, gap, shot)
+    assert ("after the decision" if taken >= decided else "before the decision") in when, when
+    assert ("after the sidecar received it" in when) is (not shot["reused"]), (when, shot)
+    assert ("reused" in when) is (shot["reused"] and taken < received), (when, rec)
+    shared = d.find_elements(By.ID, "sp-shot-shared")
+    assert bool(shared) is shot["reused"]
+    if shared:  # "not taken for this one" only of a render older than this consent
+        assert ("not taken for this one" in shared[0].text) is (taken < received), rec
+    assert "anonymous visitor" in d.find_element(By.ID, "sp-shot-shows").text
 
 
 # ---- the screenshot worker -----------------------------------------------------------------

@@ -20,6 +20,7 @@ from helpers import wait_for
 from pages import (
     accept_confirm,
     admin_get,
+    assert_shot_account,
     click,
     click_css,
     consent_click,
@@ -293,22 +294,6 @@ def test_log_lists_a_consent_with_its_screenshot_and_exports_csv(browser, full_s
     rows = list(csv.DictReader(io.StringIO(body.decode())))
     assert [r["id"] for r in rows] == [rec["id"]]
     assert rows[0]["subject_id"] == subject and rows[0]["marketing"] == "true"
-
-
-def assert_shot_account(d, rec: dict) -> None:
-    """The record page says what the API's screenshot object holds, and no more: the render
-    time against the decision, reuse, the first layer it shows; never "right after the
-    decision" or "reload in a moment"."""
-    shot = rec["screenshot"]
-    text = d.find_element(By.CSS_SELECTOR, ".sp-record-proof").text
-    assert "right after the decision" not in text and "reload" not in text
-    when = d.find_element(By.ID, "sp-shot-when").text
-    taken = datetime.fromisoformat(shot["taken_at"])
-    decided = datetime.fromisoformat(rec["occurred_at"])
-    assert ("after the decision" if taken >= decided else "before the decision") in when, when
-    assert ("after the sidecar received it" in when) is (not shot["reused"]), (when, shot)
-    assert bool(d.find_elements(By.ID, "sp-shot-shared")) is shot["reused"]
-    assert "anonymous visitor" in d.find_element(By.ID, "sp-shot-shows").text
 
 
 def assert_no_serious_axe_violation(d, include: str) -> None:

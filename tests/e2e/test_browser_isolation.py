@@ -209,6 +209,10 @@ def test_demo_worker_browser_is_isolated_and_screenshots_work(full_stack):
         for pid in [proc.pid, *(p["pid"] for p in browsers)]:
             try:
                 assert os.getpriority(os.PRIO_PROCESS, pid) == 10, pid
+                # ... and the browsers get the CPU only when ingest does not want it
+                # (SP_BROWSER_PRIORITY=idle, the default); the worker itself seals on time.
+                policy = os.SCHED_OTHER if pid == proc.pid else os.SCHED_IDLE
+                assert os.sched_getscheduler(pid) == policy, pid
             except ProcessLookupError:  # a renderer that closed meanwhile
                 continue
         log = (full_stack.log_dir / "worker-isolation.log").read_text()

@@ -489,16 +489,22 @@ function secure_privacy_render_log_record( string $id ): void {
 }
 
 /**
- * Seconds since the epoch of an RFC 3339 time from the sidecar, or null.
+ * Seconds since the epoch of an RFC 3339 time from the sidecar, or null; with its fraction
+ * (the sidecar's times have microseconds), so that two times of the same second still compare
+ * the right way round.
  *
  * @param mixed $utc The time, e.g. 2026-01-31T19:20:00.123456Z.
  */
-function secure_privacy_utc_seconds( $utc ): ?int {
+function secure_privacy_utc_seconds( $utc ): ?float {
 	if ( ! is_string( $utc ) || '' === $utc ) {
 		return null;
 	}
-	$ts = strtotime( $utc );
-	return false === $ts ? null : $ts;
+	try {
+		$time = new DateTimeImmutable( $utc, new DateTimeZone( 'UTC' ) );
+	} catch ( Exception $e ) {
+		return null;
+	}
+	return (float) $time->format( 'U.u' );
 }
 
 /**
@@ -532,7 +538,7 @@ function secure_privacy_screenshot_account( array $rec, ?int $now = null ): arra
 				$received = secure_privacy_utc_seconds( $rec['received_at'] ?? null );
 				if ( null !== $received && $now - $received > 2 * MINUTE_IN_SECONDS ) {
 					/* translators: %s: a duration, e.g. "3 hours". */
-					$add( 'sp-shot-stuck', 'sp-warn', sprintf( __( 'It was received %s ago and is still not sealed, though the worker seals every second: check that the sidecar\'s worker (sidecar worker) is running.', 'secure-privacy' ), secure_privacy_admin_duration( $now - $received ) ) );
+					$add( 'sp-shot-stuck', 'sp-warn', sprintf( __( 'It was received %s ago and is still not sealed, though the worker seals every second: check that the sidecar\'s worker (sidecar worker) is running.', 'secure-privacy' ), secure_privacy_admin_duration( (int) round( $now - $received ) ) ) );
 				}
 				break;
 			case 'awaiting_render':
@@ -583,7 +589,7 @@ function secure_privacy_screenshot_account( array $rec, ?int $now = null ): arra
 	$decided = secure_privacy_utc_seconds( $rec['occurred_at'] ?? null );
 	$recvd   = secure_privacy_utc_seconds( $rec['received_at'] ?? null );
 	if ( null !== $taken && null !== $decided ) {
-		$gap   = secure_privacy_admin_duration( abs( $taken - $decided ) );
+		$gap   = secure_privacy_admin_duration( (int) round( abs( $taken - $decided ) ) );
 		$local = secure_privacy_admin_local_time( (string) $shot['taken_at'] );
 		$after = $taken >= $decided;
 		$early = null !== $recvd && $taken < $recvd; // Made before this consent reached the sidecar.
@@ -616,7 +622,15 @@ function secure_privacy_screenshot_account( array $rec, ?int $now = null ): arra
 			);
 		}
 		if ( ! empty( $shot['reused'] ) ) {
-			$add( 'sp-shot-shared', '', __( 'One render proves every consent given on the same page with the same banner version, viewport and language within the sidecar\'s freshness window (SP_SCREENSHOT_FRESHNESS): this picture is shared with other consents, not taken for this one.', 'secure-privacy' ) );
+			// A render older than this consent was not taken for it; one made after it arrived
+			// was made for it or for another consent it also proves: the record cannot tell.
+			$add(
+				'sp-shot-shared',
+				'',
+				$early
+					? __( 'One render proves every consent given on the same page with the same banner version, viewport and language within the sidecar\'s freshness window (SP_SCREENSHOT_FRESHNESS): this picture is shared with other consents, not taken for this one.', 'secure-privacy' )
+					: __( 'One render proves every consent given on the same page with the same banner version, viewport and language within the sidecar\'s freshness window (SP_SCREENSHOT_FRESHNESS): this picture is shared with other consents. It was rendered after this consent reached the sidecar, for this consent or for another of them.', 'secure-privacy' )
+			);
 		}
 	}
 	if ( ! empty( $shot['viewport'] ) ) {

@@ -290,17 +290,29 @@ function secure_privacy_render_settings_page(): void {
 }
 
 /**
- * The setup checklist (includes/setup.php) while any step is left.
+ * The setup checklist (includes/setup.php) while any step is left, and once the banner is
+ * live, since when and which page caches were purged then.
  */
 function secure_privacy_render_setup_box(): void {
 	$items = secure_privacy_setup_checklist();
-	if ( ! in_array( false, array_column( $items, 'done' ), true ) ) {
+	$left  = in_array( false, array_column( $items, 'done' ), true );
+	$live  = secure_privacy_live_note();
+	if ( ! $left && '' === $live ) {
 		return;
 	}
 	?>
 	<div class="postbox sp-box" id="sp-setup">
 		<h2 class="sp-box-title"><?php esc_html_e( 'Setup', 'secure-privacy' ); ?></h2>
-		<div class="inside"><?php secure_privacy_render_checklist( $items ); ?></div>
+		<div class="inside">
+		<?php
+		if ( $left ) {
+			secure_privacy_render_checklist( $items );
+		}
+		if ( '' !== $live ) {
+			echo '<p id="sp-live-note">' . esc_html( $live ) . '</p>';
+		}
+		?>
+		</div>
 	</div>
 	<?php
 }

@@ -37,7 +37,9 @@ function secure_privacy_record_connection( array $result ): void {
 	foreach ( SECURE_PRIVACY_DELIVERY_CHECKS as $needed ) {
 		$live = $live && ! empty( $checks[ $needed ] );
 	}
-	$was = secure_privacy_is_live();
+	$was      = secure_privacy_is_live();
+	$previous = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
+	$went     = $live && ! $was;
 	update_option(
 		SECURE_PRIVACY_CONNECTION_OPTION,
 		array(
@@ -46,15 +48,81 @@ function secure_privacy_record_connection( array $result ): void {
 			'version'     => (string) $result['version'],
 			'live'        => $live || $was,
 			'checks'      => $checks,
+			// When visitors began to see the banner, and which page caches were purged then.
+			'live_since'  => $went ? time() : ( is_array( $previous ) ? ( $previous['live_since'] ?? null ) : null ),
+			'purged'      => $went ? secure_privacy_purge_page_caches() : ( is_array( $previous ) ? ( $previous['purged'] ?? array() ) : array() ),
 		),
 		true
 	);
-	if ( $live && ! $was ) {
+	if ( $went ) {
 		secure_privacy_forget_banner_output();
 	}
 	if ( $live ) {
 		secure_privacy_deliver_after_save();
 	}
+}
+
+/**
+ * Purge the page caches WordPress's caching plugins keep, when the banner goes live: a page
+ * cached before then has no banner, and a cache would keep serving it to visitors. Calls each
+ * known plugin's own purge-all entry point where that plugin is active, and fires
+ * `secure_privacy_went_live` for anything else (a host's or CDN's cache).
+ *
+ * @return string[] The caches purged, by name.
+ */
+function secure_privacy_purge_page_caches(): array {
+	$purged = array();
+	$calls  = array(
+		'WP Rocket'            => 'rocket_clean_domain',
+		'W3 Total Cache'       => 'w3tc_flush_all',
+		'WP Super Cache'       => 'wp_cache_clear_cache',
+		'WP Fastest Cache'     => 'wpfc_clear_all_cache',
+		'SiteGround Optimizer' => 'sg_cachepress_purge_cache',
+	);
+	foreach ( $calls as $name => $function ) {
+		if ( function_exists( $function ) ) {
+			call_user_func( $function );
+			$purged[] = $name;
+		}
+	}
+	// Plugins that purge on an action of their own.
+	$actions = array(
+		'LiteSpeed Cache' => 'litespeed_purge_all',
+		'Cache Enabler'   => 'cache_enabler_clear_complete_cache',
+		'Hummingbird'     => 'wphb_clear_page_cache',
+	);
+	foreach ( $actions as $name => $action ) {
+		if ( has_action( $action ) ) {
+			do_action( $action );
+			$purged[] = $name;
+		}
+	}
+	/**
+	 * The banner is now shown to visitors: purge any other cache of the site's pages here.
+	 *
+	 * @param string[] $purged The caches already purged, by name.
+	 */
+	do_action( 'secure_privacy_went_live', $purged );
+	return $purged;
+}
+
+/**
+ * What the settings page's Setup box says once the banner is live: since when, and which
+ * page caches were purged then (a cache WordPress cannot reach must be purged by hand).
+ */
+function secure_privacy_live_note(): string {
+	$connection = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
+	if ( ! secure_privacy_is_live() || ! is_array( $connection ) || empty( $connection['live_since'] ) ) {
+		return '';
+	}
+	$since  = wp_date( get_option( 'date_format' ) . ' ' . get_option( 'time_format' ), (int) $connection['live_since'] );
+	$purged = (array) ( $connection['purged'] ?? array() );
+	return sprintf(
+		/* translators: 1: date and time, 2: list of cache plugins or "none found". */
+		__( 'Visitors see the banner since %1$s. Page caches purged then: %2$s. If a cache outside WordPress (your host\'s, a CDN) keeps copies of your pages, purge it, or visitors get pages without the banner until those copies expire.', 'secure-privacy' ),
+		$since,
+		$purged ? implode( ', ', $purged ) : __( 'none found', 'secure-privacy' )
+	);
 }
 
 /**

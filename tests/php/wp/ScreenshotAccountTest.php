@@ -105,34 +105,66 @@ final class ScreenshotAccountTest extends SP_WP_TestCase {
 		$this->assertSame( 'sp-ok', $lines['sp-banner-match']['class'] );
 	}
 
-	public function test_a_reused_render_from_before_the_decision_says_so(): void {
-		$lines = $this->account(
-			$this->rec(
-				array(
-					'taken_at' => '2026-01-31T17:20:00.000000Z',
-					'reused'   => true,
-					'shared'   => true,
-				)
-			)
+	/**
+	 * The account of a record whose render, taken at $taken, is reused and shared.
+	 *
+	 * @param string $taken  The render's time.
+	 * @param array  $fields Record fields to override.
+	 */
+	private function shared_render( string $taken, array $fields = array() ): array {
+		$shot = array(
+			'taken_at' => $taken,
+			'reused'   => true,
+			'shared'   => true,
 		);
+		return $this->account( $this->rec( $shot, $fields ) );
+	}
+
+	public function test_a_reused_render_from_before_the_decision_says_so(): void {
+		$lines = $this->shared_render( '2026-01-31T17:20:00.000000Z' );
 		$this->assertStringContainsString( '2 hours before the decision, and reused: it was made for an earlier consent.', $lines['sp-shot-when']['text'] );
 		$this->assertSame( 'sp-warn', $lines['sp-shot-when']['class'] );
 		$this->assertStringContainsString( 'shared with other consents, not taken for this one', $lines['sp-shot-shared']['text'] );
 	}
 
-	public function test_a_render_shared_with_others_after_the_decision_does_not_claim_to_be_this_ones_own(): void {
+	public function test_a_render_shared_after_this_consent_arrived_claims_neither_to_be_its_own_nor_not(): void {
+		// Received at 19:20:01, rendered at 19:20:20, and the render proves other consents:
+		// those sealed with this one, or later ones that reused it (the site's first consent
+		// reads so once a second one reuses its render). Made for this one or another of them.
+		$lines = $this->shared_render( '2026-01-31T19:20:20.000000Z' );
+		$this->assertStringEndsWith( '20 seconds after the decision.', $lines['sp-shot-when']['text'] );
+		$this->assertStringNotContainsString( 'received', $lines['sp-shot-when']['text'] );
+		$this->assertStringNotContainsString( 'not taken for this one', $lines['sp-shot-shared']['text'] );
+		$this->assertStringContainsString( 'shared with other consents. It was rendered after this consent reached the sidecar, for this consent or for another of them.', $lines['sp-shot-shared']['text'] );
+	}
+
+	public function test_times_within_one_second_compare_with_their_fractions(): void {
+		// Rendered 0.5 s before the decision for an earlier consent, within the same second.
+		$lines = $this->shared_render(
+			'2026-01-31T19:20:00.300000Z',
+			array(
+				'occurred_at' => '2026-01-31T19:20:00.800000Z',
+				'received_at' => '2026-01-31T19:20:00.900000Z',
+			)
+		);
+		$this->assertStringEndsWith( '1 second before the decision, and reused: it was made for an earlier consent.', $lines['sp-shot-when']['text'] );
+		$this->assertStringContainsString( 'not taken for this one', $lines['sp-shot-shared']['text'] );
+		// Its own render, made after the sidecar received it, yet 0.3 s before the decision as
+		// WordPress's clock timed it.
+		$own   = array( 'taken_at' => '2026-01-31T19:20:00.500000Z' );
 		$lines = $this->account(
 			$this->rec(
+				$own,
 				array(
-					'taken_at' => '2026-01-31T19:20:20.000000Z',
-					'reused'   => true,
-					'shared'   => true,
+					'occurred_at' => '2026-01-31T19:20:00.800000Z',
+					'received_at' => '2026-01-31T19:20:00.100000Z',
 				)
 			)
 		);
-		$this->assertStringEndsWith( '20 seconds after the decision.', $lines['sp-shot-when']['text'] );
-		$this->assertStringNotContainsString( 'received', $lines['sp-shot-when']['text'] );
-		$this->assertArrayHasKey( 'sp-shot-shared', $lines );
+		$this->assertStringContainsString( 'before the decision as WordPress timed it, but after the sidecar received it', $lines['sp-shot-when']['text'] );
+		// The gap is rounded, not cut: 2.9 s is 3 seconds.
+		$lines = $this->account( $this->rec( array( 'taken_at' => '2026-01-31T19:20:02.900000Z' ) ) );
+		$this->assertStringContainsString( ', 3 seconds after the decision', $lines['sp-shot-when']['text'] );
 	}
 
 	public function test_a_custom_choice_and_a_signed_in_visitor_are_not_what_the_picture_shows(): void {

@@ -100,4 +100,38 @@ final class SetupTest extends SP_WP_TestCase {
 		$this->assertTrue( $this->step( 'policy' ) );
 		wp_delete_post( $draft, true );
 	}
+
+	public function test_going_live_purges_the_page_caches_of_active_cache_plugins_once(): void {
+		// A page cached before going live has no banner. Stand-ins for two cache plugins'
+		// purge entry points (WP Rocket's function, LiteSpeed's action), counting calls.
+		if ( ! function_exists( 'rocket_clean_domain' ) ) {
+			eval( 'function rocket_clean_domain() { $GLOBALS["sp_test_purges"][] = "rocket"; }' ); // phpcs:ignore Squiz.PHP.Eval.Discouraged
+		}
+		$GLOBALS['sp_test_purges'] = array();
+		$litespeed                 = static function () {
+			$GLOBALS['sp_test_purges'][] = 'litespeed';
+		};
+		add_action( 'litespeed_purge_all', $litespeed );
+		$told = array();
+		$hook = static function ( $purged ) use ( &$told ) {
+			$told[] = $purged;
+		};
+		add_action( 'secure_privacy_went_live', $hook );
+		try {
+			$this->assertSame( '', secure_privacy_live_note() );
+			$this->as_stack_site( 'secure_privacy_test_connection' );
+			$this->assertSame( array( 'rocket', 'litespeed' ), $GLOBALS['sp_test_purges'] );
+			$this->assertSame( array( array( 'WP Rocket', 'LiteSpeed Cache' ) ), $told );
+			$note = secure_privacy_live_note();
+			$this->assertStringContainsString( 'Page caches purged then: WP Rocket, LiteSpeed Cache.', $note );
+			$this->assertStringContainsString( 'If a cache outside WordPress', $note );
+
+			$this->as_stack_site( 'secure_privacy_test_connection' ); // Already live: no purge.
+			$this->assertCount( 2, $GLOBALS['sp_test_purges'] );
+			$this->assertSame( $note, secure_privacy_live_note() ); // The first time is kept.
+		} finally {
+			remove_action( 'litespeed_purge_all', $litespeed );
+			remove_action( 'secure_privacy_went_live', $hook );
+		}
+	}
 }

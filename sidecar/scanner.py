@@ -1,0 +1,480 @@
+"""The site scanner's browser part: visit one page in three states and record what it sets
+and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned).
+
+- **A fresh profile per state.** One warm headless Chromium (`browser.new_driver(capture=True)`)
+  opens every state in a WebDriver BiDi *user context* of its own, a new tab in it, and
+  removes the context afterwards: no cookie, storage, cache or service worker is carried from
+  one state (or page) to the next, without starting a browser each time.
+- **Always anonymous.** A new context has no WordPress login cookie, and the scanner never
+  signs in, so analytics that skip signed-in users are seen.
+- **The states.**
+  - `before_consent`: load the page, wait until its network settles, capture.
+  - `after_reject` / `after_accept`: load the page, let it settle, click the site's own widget
+    button (`[data-sp-action="reject-all"]` / `"accept-all"`), let it settle, then load the
+    page again (the *next page view*, where a choice applied at load time takes effect) and
+    let that settle. The state holds every request made from the click on (the requests of
+    the load before the click belong to `before_consent`), and the cookies and storage as
+    they are at the end.
+- **Captured.** Every cookie of the context, HttpOnly and third-party ones too
+  (`Network.getAllCookies`), each marked `set-cookie` when a response's `Set-Cookie` header
+  (`Network.responseReceivedExtraInfo`) named it (with that response's URL) and `script`
+  otherwise; localStorage and sessionStorage keys and IndexedDB database names of the page
+  and of its frames (two levels deep) that the browser lets WebDriver into; every request
+  attempted (`Network.requestWillBeSent`: also those that failed or that the egress guard
+  refused) with host, resource type and initiator (the script on top of the initiating stack,
+  or the document whose parser asked).
+- **Nothing reaches what it must not.** The browser's network goes through the worker's
+  `egress.Egress` (the screenshot worker's SSRF guard); a refused request is recorded as
+  attempted and failed; a page that navigates off the site gets the state's `error`.
+- **No consent records.** The widget's POST to the plugin's consent route is blocked
+  (`Network.setBlockedURLs`): a scanner's clicks are not visitors' consents and must not
+  enter the site's ledger. (The widget then keeps its choice in its outbox,
+  localStorage `sp_consent_pending`, as it does for any visitor whose send failed.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from urllib.parse import urlsplit
+
+from selenium.common.exceptions import (
+    JavascriptException,
+    NoSuchFrameException,
+    TimeoutException,
+    WebDriverException,
+)
+
+from . import browser, renders
+from .egress import REFUSED_HEADER, Egress
+
+log = logging.getLogger("sidecar.scanner")
+
+STATES = ("before_consent", "after_reject", "after_accept")
+BUTTON = {"after_reject": "reject-all", "after_accept": "accept-all"}
+# Requests the scanner's browser must not make: the consent route (see module docstring).
+BLOCKED_URLS = ["*secure-privacy/v1/consent*", "*secure-privacy%2Fv1%2Fconsent*"]
+RESOURCE = {"Script": "script", "Image": "image", "XHR": "xhr", "Fetch": "xhr",
+            "Ping": "beacon", "Font": "font"}
+MAX_REQUESTS = 2000  # per state; a page that makes more is cut there (and says so)
+QUIET = 0.4          # s without a new request (and none in flight) = the network settled
+BUTTON_WAIT = 2.0    # s the widget's button may take to show once the page settled
+CLICK_QUIET = 0.25   # s of quiet after the widget's button was clicked
+QUIET_MAX = 1.5      # s without a new request = settled, even with requests in flight
+SETTLE_MAX = 6.0     # s at most spent waiting for the network to settle
+STORAGE_JS = """
+const done = arguments[arguments.length - 1];
+const out = {origin: location.origin, href: location.href, local: [], session: [], idb: []};
+try { out.local = Object.keys(localStorage); } catch (e) {}
+try { out.session = Object.keys(sessionStorage); } catch (e) {}
+const idb = (window.indexedDB && indexedDB.databases) ? indexedDB.databases() : Promise.resolve([]);
+Promise.race([idb, new Promise(r => setTimeout(() => r([]), 1000))])
+  .then(dbs => { out.idb = (dbs || []).map(d => d.name); done(out); }, () => done(out));
+"""
+CLICK_JS = """
+const el = document.querySelector(arguments[0]);
+if (!el) return false;
+el.click();
+return true;
+"""
+
+
+def host_of(url: str) -> str:
+    """`hostname[:port]`, the port only when it is not the scheme's default."""
+    p = urlsplit(url)
+    host = (p.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(p.scheme)
+    try:
+        port = p.port
+    except ValueError:
+        port = None
+    return host if port in (None, default) else f"{host}:{port}"
+
+
+def _initiator(init: dict) -> str | None:
+    """The URL responsible for a request: the script on top of the initiating JavaScript
+    stack (or of its async parents), else the document or stylesheet whose parser asked."""
+    stack = init.get("stack")
+    while stack:
+        for frame in stack.get("callFrames") or []:
+            if frame.get("url"):
+                return frame["url"]
+        stack = stack.get("parent")
+    return init.get("url") or None
+
+
+def _header(headers: dict, name: str) -> str | None:
+    for key, value in (headers or {}).items():
+        if key.lower() == name.lower():
+            return value
+    return None
+
+
+class Capture:
+    """What one tab's performance log says, read event by event."""
+
+    def __init__(self, main_frame: str):
+        self.main_frame = main_frame.upper()
+        self.requests: dict[str, list[dict]] = {}   # requestId -> its hops (redirects)
+        self.order: list[dict] = []                  # requests kept for the state, in order
+        self.recording = True
+        self.inflight: set[str] = set()
+        self.last_request = time.monotonic()
+        # (cookie name, requestId, redirect hop, Domain attribute) of every Set-Cookie seen
+        self.set_cookies: list[tuple[str, str, int, str | None]] = []
+        self.extra_info = 0
+        self.truncated = False
+
+    def feed(self, events: list[dict]) -> None:
+        for ev in events:
+            method, p = ev.get("method"), ev.get("params") or {}
+            if method == "Network.requestWillBeSent":
+                self._request(p)
+            elif method == "Network.responseReceived":
+                if _header(p.get("response", {}).get("headers"), REFUSED_HEADER):
+                    self._failed(p.get("requestId"))
+                self.inflight.discard(p.get("requestId"))
+            elif method == "Network.loadingFinished":
+                self.inflight.discard(p.get("requestId"))
+            elif method == "Network.loadingFailed":
+                self._failed(p.get("requestId"))
+                self.inflight.discard(p.get("requestId"))
+            elif method == "Network.responseReceivedExtraInfo":
+                self._set_cookie(p)
+
+    def _request(self, p: dict) -> None:
+        rid, url = p.get("requestId"), p.get("request", {}).get("url", "")
+        hops = self.requests.setdefault(rid, [])
+        if p.get("redirectResponse") and hops and _header(
+                p["redirectResponse"].get("headers"), REFUSED_HEADER):
+            hops[-1]["failed"] = True
+        self.inflight.add(rid)
+        self.last_request = time.monotonic()
+        if urlsplit(url).scheme not in ("http", "https", "ws", "wss"):
+            hops.append({"url": url, "skip": True})
+            return
+        kind = p.get("type") or "Other"
+        if kind == "Document":
+            resource = "other" if (p.get("frameId") or "").upper() == self.main_frame \
+                else "iframe"
+        else:
+            resource = RESOURCE.get(kind, "other")
+        entry = {"url": url, "host": host_of(url), "resource": resource,
+                 "initiator": _initiator(p.get("initiator") or {}), "failed": False}
+        hops.append(entry)
+        if self.recording:
+            if len(self.order) >= MAX_REQUESTS:
+                self.truncated = True
+            else:
+                self.order.append(entry)
+
+    def _failed(self, rid) -> None:
+        hops = self.requests.get(rid)
+        if hops:
+            hops[-1]["failed"] = True
+
+    def _set_cookie(self, p: dict) -> None:
+        self.extra_info += 1
+        value = _header(p.get("headers"), "set-cookie")
+        if not value:
+            return
+        # The request's URL is looked up when the cookies are read: this event may come
+        # before the request's own in the log. A redirect's hops share the requestId: the
+        # hop seen last is the one that answered (the first when none is seen yet).
+        rid = p.get("requestId")
+        hop = max(0, len(self.requests.get(rid) or []) - 1)
+        for line in value.split("\n"):
+            name = line.split(";", 1)[0].split("=", 1)[0].strip()
+            domain = None
+            for attr in line.split(";")[1:]:
+                key, _, val = attr.partition("=")
+                if key.strip().lower() == "domain" and val.strip():
+                    domain = val.strip().lstrip(".").lower()
+            if name:
+                self.set_cookies.append((name, rid, hop, domain))
+
+    def settled(self, since: float, quiet: float = QUIET) -> bool:
+        idle = time.monotonic() - max(self.last_request, since)
+        return (idle >= quiet and not self.inflight) or idle >= QUIET_MAX
+
+    def cookie_source(self, cookie: dict) -> tuple[str | None, str | None]:
+        """(from, set_by_url) of a stored cookie."""
+        domain = (cookie.get("domain") or "").lstrip(".").lower()
+        for name, rid, hop, attr in reversed(self.set_cookies):
+            if name != cookie["name"]:
+                continue
+            hops = self.requests.get(rid) or []
+            url = hops[hop]["url"] if hop < len(hops) and not hops[hop].get("skip") else None
+            host = (urlsplit(url).hostname or "").lower() if url else ""
+            if attr == domain or host == domain or (attr is None and not url):
+                return "set-cookie", url
+        # No response set it: a script did. Without any response headers seen, the
+        # protocol could not tell.
+        return ("script" if self.extra_info else None), None
+
+    def request_list(self) -> list[dict]:
+        seen, out = set(), []
+        for r in self.order:
+            item = {k: r[k] for k in ("url", "host", "resource", "initiator", "failed")}
+            key = tuple(item.values())
+            if key not in seen:
+                seen.add(key)
+                out.append(item)
+        return out
+
+
+class StateError(Exception):
+    """The state could not be reached or captured; the message says why."""
+
+
+class NotReached(StateError):
+    """The state cannot be reached on this page (the widget's button is not there)."""
+
+
+class OffSite(StateError):
+    """The page went (or tried to go) off the site: redirected, navigated, or refused."""
+
+
+class Scanner:
+    """Visits pages in the three states with one warm browser (started on first use)."""
+
+    def __init__(self, cfg: dict, egress: Egress):
+        self.cfg = cfg
+        self.egress = egress
+        self.driver = None
+        self.timeout = int(cfg.get("SP_SCREENSHOT_TIMEOUT", 20))
+        self.allowed = list(cfg["SITE_ORIGINS"])
+        # SP_SCAN_BROWSERS=3: the three states of a page at once, each in a browser of its
+        # own (these two beside this one); 1: one after the other in this browser.
+        parallel = int(cfg.get("SP_SCAN_BROWSERS", 1)) > 1
+        self.others = [Scanner({**cfg, "SP_SCAN_BROWSERS": 1}, egress) for _ in range(2)] \
+            if parallel else []
+
+    # ---- browser --------------------------------------------------------------------
+    def browser(self):
+        if self.driver is None:
+            # Background work like renders: the same CPU priority (SP_BROWSER_PRIORITY).
+            self.driver = browser.new_driver(
+                remote_url=self.cfg.get("SP_SELENIUM_REMOTE_URL", ""), proxy=self.egress.url,
+                page_load_strategy="eager", capture=True,
+                idle=self.cfg.get("SP_BROWSER_PRIORITY", "idle") == "idle")
+            self.driver.set_page_load_timeout(self.timeout)
+            self.driver.set_script_timeout(10)
+            self.home = self.driver.current_window_handle
+            ua = self.driver.execute_script("return navigator.userAgent")
+            self.user_agent = ua.replace("HeadlessChrome", "Chrome")
+        return self.driver
+
+    def close(self) -> None:
+        for other in self.others:
+            other.close()
+        if self.driver is not None:
+            browser.quit_driver(self.driver)
+            self.driver = None
+
+    # ---- one page -------------------------------------------------------------------
+    def scan_page(self, url: str) -> dict:
+        """The page's observations in its three states (SCAN_INTERFACE §1). A state that
+        could not be captured has its `error` and what was seen until then; a browser that
+        hangs past the hard limit is killed (and started afresh for the next state)."""
+        if self.others:
+            from concurrent.futures import ThreadPoolExecutor
+            with ThreadPoolExecutor(len(STATES), thread_name_prefix="sp-scan") as pool:
+                found = pool.map(lambda job: job[0].scan_state_with_deadline(url, job[1]),
+                                 zip([self, *self.others], STATES, strict=True))
+                states = dict(zip(STATES, found, strict=True))
+        else:
+            states = {name: self.scan_state_with_deadline(url, name) for name in STATES}
+        return {"url": url, "states": states}
+
+    def scan_state_with_deadline(self, url: str, state: str) -> dict:
+        limit = 2 * self.timeout + 2 * SETTLE_MAX + 20
+        try:
+            d = self.browser()
+        except WebDriverException as e:
+            return _empty(f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}")
+        timer = threading.Timer(limit, browser.kill_driver, (d,))
+        timer.daemon = True
+        timer.start()
+        try:
+            return self.scan_state(url, state)
+        except StateError as e:
+            return _empty(str(e))
+        except Exception as e:  # noqa: BLE001 - a crashed or killed browser fails one state
+            log.warning("scan state failed", extra={"fields": {
+                "url": url[:300], "state": state, "error": f"{type(e).__name__}: {e}"[:300]}})
+            self.close()
+            msg = getattr(e, "msg", None) or str(e) or type(e).__name__
+            return _empty(f"browser error: {msg.splitlines()[0][:300]}")
+        finally:
+            timer.cancel()
+
+    def scan_state(self, url: str, state: str) -> dict:
+        if not renders.may_load(url, self.allowed):
+            raise StateError("the page is not on SP_SITE_ORIGINS")
+        d = self.browser()
+        context = d.browser.create_user_context()
+        try:
+            tab = d.browsing_context.create(type="tab", user_context=context)
+            d.switch_to.window(tab)
+            browser.cdp(d, "Network.enable", {})
+            browser.cdp(d, "Network.setBlockedURLs", {"urls": BLOCKED_URLS})
+            browser.cdp(d, "Network.setUserAgentOverride", {"userAgent": self.user_agent})
+            browser.performance_log(d)  # start with this tab's events only
+            browser.console_log(d)
+            cap = Capture(tab)
+            error = off_site = None
+            try:
+                self.load(d, cap, url)
+                if state in BUTTON:
+                    self.click(d, cap, BUTTON[state])
+                    self.load(d, cap, url)  # the next page view
+            except NotReached as e:  # no widget button: nothing of this state was seen
+                return _empty(str(e))
+            except StateError as e:
+                error = str(e)
+                off_site = isinstance(e, OffSite)
+            # Off the site, nothing more is read from the page it went to.
+            cookies = [] if off_site else self.cookies(d, cap)
+            storage = [] if off_site else self.storage(d)
+            if cap.truncated:
+                error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
+            return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
+                    "error": error}
+        finally:
+            self.close_context(d, context)
+
+    def close_context(self, d, context) -> None:
+        try:
+            d.switch_to.window(self.home)
+            d.browser.remove_user_context(context)
+        except Exception:  # noqa: BLE001 - the browser is gone; the next state starts one
+            self.close()
+
+    def load(self, d, cap: Capture, url: str) -> None:
+        started = time.monotonic()
+        try:
+            d.get(url)  # returns once the document is parsed (eager)
+        except TimeoutException:
+            d.execute_script("window.stop();")
+            cap.feed(browser.performance_log(d))
+            raise StateError(f"the page did not load within {self.timeout} s") from None
+        left = max(0.5, self.timeout - (time.monotonic() - started))
+        deadline = time.monotonic() + left
+        while time.monotonic() < deadline:
+            cap.feed(browser.performance_log(d))
+            try:
+                if d.execute_script("return document.readyState") == "complete":
+                    break
+            except JavascriptException:
+                break
+            time.sleep(0.1)
+        self.settle(d, cap)
+        why = self.off_site(d)
+        if why:
+            raise OffSite(why)
+
+    def settle(self, d, cap: Capture, quiet: float = QUIET) -> None:
+        since = time.monotonic()
+        while time.monotonic() - since < SETTLE_MAX:
+            time.sleep(0.1)
+            cap.feed(browser.performance_log(d))
+            if cap.settled(since, quiet):
+                return
+
+    def click(self, d, cap: Capture, action: str) -> None:
+        selector = f'[data-sp-action="{action}"]'
+        # The widget draws its banner when the document is parsed: after the page loaded
+        # and settled, a button still missing after BUTTON_WAIT is not coming.
+        deadline = time.monotonic() + BUTTON_WAIT
+        while True:
+            try:
+                if d.execute_script(CLICK_JS, selector):
+                    break
+            except JavascriptException:
+                pass
+            if time.monotonic() > deadline:
+                raise NotReached(f"the consent widget's {action} button ({selector}) is not"
+                                 " on the page")
+            time.sleep(0.1)
+        # From the click on, requests belong to this state; those of the first load do not.
+        cap.order.clear()
+        cap.truncated = False
+        # What the click starts is recorded even if the next page view cuts it short (an
+        # attempt counts), so a short quiet suffices before loading the page again.
+        self.settle(d, cap, quiet=CLICK_QUIET)
+
+    def off_site(self, d) -> str | None:
+        """Why the tab is not on a page of the site (it was redirected or navigated away),
+        or None."""
+        try:
+            where = d.execute_script("return location.href")
+        except WebDriverException:
+            where = d.current_url
+        for entry in browser.console_log(d):
+            message = entry.get("message", "")
+            if "Not allowed to load local resource" in message or \
+                    "Not allowed to navigate top frame" in message:
+                return f"blocked navigation: {message[:200]}"
+        if not renders.may_load(where, self.allowed):
+            return f"the page navigated off the site to {where[:200]}"
+        return None
+
+    def cookies(self, d, cap: Capture) -> list[dict]:
+        out = []
+        for c in browser.cdp(d, "Network.getAllCookies", {}).get("cookies", []):
+            source, set_by = cap.cookie_source(c)
+            expires = c.get("expires")
+            out.append({"name": c["name"], "domain": c.get("domain"), "path": c.get("path"),
+                        "expires": None if c.get("session") or expires is None
+                        or expires < 0 else float(expires),
+                        "http_only": bool(c.get("httpOnly")), "secure": bool(c.get("secure")),
+                        "same_site": c.get("sameSite"), "from": source,
+                        "set_by_url": set_by})
+        return out
+
+    def storage(self, d) -> list[dict]:
+        found: list[dict] = []
+        seen = set()
+
+        def read(depth: int) -> None:
+            try:
+                s = d.execute_async_script(STORAGE_JS)
+            except WebDriverException:
+                return
+            origin = s.get("origin") if isinstance(s, dict) else None
+            if origin and origin != "null":
+                for area, keys in (("local", s["local"]), ("session", s["session"]),
+                                   ("indexeddb", s["idb"])):
+                    for key in keys or []:
+                        if (area, key, origin) not in seen:
+                            seen.add((area, key, origin))
+                            found.append({"area": area, "key": key, "origin": origin})
+            if depth >= 2:
+                return
+            try:
+                frames = d.find_elements("css selector", "iframe, frame")
+            except WebDriverException:
+                return
+            for i in range(min(len(frames), 20)):
+                try:
+                    d.switch_to.frame(i)
+                except (NoSuchFrameException, WebDriverException):
+                    continue
+                try:
+                    read(depth + 1)
+                finally:
+                    d.switch_to.parent_frame()
+
+        try:
+            read(0)
+        finally:
+            d.switch_to.default_content()
+        return found
+
+
+def _empty(error: str) -> dict:
+    return {"cookies": [], "storage": [], "requests": [], "error": error}
