@@ -203,6 +203,27 @@ function secure_privacy_scan_render_summary( array $report ): void {
 		printf( '<dt>%1$s</dt><dd class="%3$s">%2$s</dd>', esc_html( $label ), esc_html( $value ), esc_attr( $class ) );
 	}
 	echo '</dl>';
+	$page_list = is_array( $report['page_list'] ?? null ) ? $report['page_list'] : array();
+	if ( 'fallback' === ( $page_list['source'] ?? '' ) ) {
+		printf(
+			'<div class="notice notice-error inline sp-scan-page-list"><p><strong>%1$s</strong> %2$s</p></div>',
+			esc_html__( 'Only the front page was scanned: the site\'s page list could not be used.', 'secure-privacy' ),
+			esc_html( is_string( $page_list['error'] ?? null ) ? $page_list['error'] : '' )
+		);
+	}
+	$skipped = is_array( $report['skipped'] ?? null ) ? $report['skipped'] : array();
+	if ( $skipped ) {
+		printf(
+			'<div class="notice notice-warning inline sp-scan-skipped"><p>%s</p></div>',
+			esc_html(
+				sprintf(
+					/* translators: %d: number of pages. */
+					_n( '%d page was not reached within the scan\'s time budget (SP_SCAN_BUDGET on the sidecar).', '%d pages were not reached within the scan\'s time budget (SP_SCAN_BUDGET on the sidecar).', count( $skipped ), 'secure-privacy' ),
+					count( $skipped )
+				)
+			)
+		);
+	}
 	if ( $violations ) {
 		printf(
 			'<div class="notice notice-warning inline"><p>%s</p></div>',

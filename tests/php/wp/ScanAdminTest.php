@@ -320,6 +320,30 @@ final class ScanAdminTest extends SP_WP_TestCase {
 		$this->assertStringContainsString( 'The sidecar did not answer', $this->render_page() );
 	}
 
+	public function test_a_scan_without_the_sites_page_list_or_out_of_time_says_so(): void {
+		$this->fake_scans(
+			array(
+				'scan-p' => $this->report(
+					'scan-p',
+					array(
+						'page_list'        => array( 'source' => 'fallback', 'error' => "http://phpunit.example: the plugin's page list answered HTTP 401 (Unauthorized); the front page was scanned instead" ),
+						'skipped'          => array( 'http://phpunit.example/a/', 'http://phpunit.example/b/' ),
+						'budget_exhausted' => true,
+					)
+				),
+			)
+		);
+		$html = $this->render_page( array( 'scan' => 'scan-p' ) );
+		$this->assertStringContainsString( 'Only the front page was scanned', $html );
+		$this->assertStringContainsString( 'answered HTTP 401 (Unauthorized)', $html );
+		$this->assertStringContainsString( '2 pages were not reached within the scan&#039;s time budget', $html );
+		$this->remove_fake_sidecar();
+		$this->fake_scans( array( 'scan-a' => $this->report( 'scan-a', array( 'page_list' => array( 'source' => 'plugin', 'error' => null ) ) ) ) );
+		$html = $this->render_page( array( 'scan' => 'scan-a' ) );
+		$this->assertStringNotContainsString( 'Only the front page was scanned', $html );
+		$this->assertStringNotContainsString( 'sp-scan-skipped', $html );
+	}
+
 	public function test_a_failed_scan_says_why(): void {
 		$this->fake_scans( array( 'scan-f' => $this->report( 'scan-f', array( 'status' => 'failed', 'error' => 'The browser could not start.' ) ) ) );
 		$this->assertStringContainsString( 'The browser could not start.', $this->render_page( array( 'scan' => 'scan-f' ) ) );
