@@ -211,6 +211,15 @@ function secure_privacy_scan_render_summary( array $report ): void {
 			esc_html( is_string( $page_list['error'] ?? null ) ? $page_list['error'] : '' )
 		);
 	}
+	// The classifier's warnings, e.g. a site rule that makes a breaks-if-blocked service optional.
+	$warnings = array_filter( is_array( $report['warnings'] ?? null ) ? $report['warnings'] : array(), static fn( $w ): bool => is_array( $w ) && is_string( $w['message'] ?? null ) );
+	if ( $warnings ) {
+		echo '<div class="notice notice-warning inline sp-scan-warnings"><ul>';
+		foreach ( $warnings as $warning ) {
+			echo '<li>' . esc_html( $warning['message'] ) . '</li>';
+		}
+		echo '</ul></div>';
+	}
 	$skipped = is_array( $report['skipped'] ?? null ) ? $report['skipped'] : array();
 	if ( $skipped ) {
 		printf(

@@ -329,6 +329,7 @@ final class ScanAdminTest extends SP_WP_TestCase {
 						'page_list'        => array( 'source' => 'fallback', 'error' => "http://phpunit.example: the plugin's page list answered HTTP 401 (Unauthorized); the front page was scanned instead" ),
 						'skipped'          => array( 'http://phpunit.example/a/', 'http://phpunit.example/b/' ),
 						'budget_exhausted' => true,
+						'warnings'         => array( array( 'code' => 'rule_blocks_breaking_service', 'kind' => 'request', 'name' => 'js.stripe.com', 'message' => 'A site rule makes Stripe <marketing>: blocking it breaks payments.' ) ),
 					)
 				),
 			)
@@ -337,11 +338,13 @@ final class ScanAdminTest extends SP_WP_TestCase {
 		$this->assertStringContainsString( 'Only the front page was scanned', $html );
 		$this->assertStringContainsString( 'answered HTTP 401 (Unauthorized)', $html );
 		$this->assertStringContainsString( '2 pages were not reached within the scan&#039;s time budget', $html );
+		$this->assertStringContainsString( '<li>A site rule makes Stripe &lt;marketing&gt;: blocking it breaks payments.</li>', $html );
 		$this->remove_fake_sidecar();
 		$this->fake_scans( array( 'scan-a' => $this->report( 'scan-a', array( 'page_list' => array( 'source' => 'plugin', 'error' => null ) ) ) ) );
 		$html = $this->render_page( array( 'scan' => 'scan-a' ) );
 		$this->assertStringNotContainsString( 'Only the front page was scanned', $html );
 		$this->assertStringNotContainsString( 'sp-scan-skipped', $html );
+		$this->assertStringNotContainsString( 'sp-scan-warnings', $html );
 	}
 
 	public function test_a_failed_scan_says_why(): void {
