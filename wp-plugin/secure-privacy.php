@@ -44,6 +44,7 @@ if ( is_admin() ) {
 	require_once __DIR__ . '/includes/admin-log.php';
 	require_once __DIR__ . '/includes/charts.php';
 	require_once __DIR__ . '/includes/admin-stats.php';
+	require_once __DIR__ . '/includes/admin-scan.php';
 }
 
 register_activation_hook( __FILE__, 'secure_privacy_activate' );
