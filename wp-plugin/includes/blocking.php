@@ -98,7 +98,8 @@ function secure_privacy_normalize_site_rules( $raw ): array {
 
 /**
  * The site rules indexed like the catalogue's hosts: ['host' => key => rule, 'suffix' => …],
- * the first rule for a pattern winning. Rebuilt when the rules change within a request.
+ * the first rule for a pattern winning, and 'key' (what the lookups' memos depend on).
+ * Rebuilt when the rules change within a request.
  */
 function secure_privacy_rule_index(): array {
 	static $key = null, $index = null;
@@ -114,6 +115,7 @@ function secure_privacy_rule_index(): array {
 			$which = str_starts_with( $rule['pattern'], '.' ) ? 'suffix' : 'host';
 			$index[ $which ][ ltrim( $rule['pattern'], '.' ) ] ??= $rule;
 		}
+		$index['key'] = md5( $now );
 	}
 	return $index;
 }
@@ -237,11 +239,16 @@ function secure_privacy_classify_url( string $url, array $catalogue, array $rule
  * @return array{category: string, service: string}|null
  */
 function secure_privacy_url_block( string $url ): ?array {
-	static $memo = array();
+	static $memo = array(), $key = null;
+	$rules = secure_privacy_rule_index();
+	if ( $rules['key'] !== $key ) {
+		$memo = array();
+		$key  = $rules['key'];
+	}
 	if ( array_key_exists( $url, $memo ) ) {
 		return $memo[ $url ];
 	}
-	$found = secure_privacy_classify_url( $url, secure_privacy_catalogue(), secure_privacy_rule_index() );
+	$found = secure_privacy_classify_url( $url, secure_privacy_catalogue(), $rules );
 	$block = null;
 	if ( null !== $found && ! $found['breaks'] && SECURE_PRIVACY_REQUIRED_CATEGORY !== $found['category'] ) {
 		$block = array(
@@ -440,11 +447,12 @@ function secure_privacy_page_mentions_services( string $html ): bool {
  * @return array{category: string, service: string}|null
  */
 function secure_privacy_handle_block( string $handle, array $seen = array() ): ?array {
-	static $memo = array();
-	if ( array_key_exists( $handle, $memo ) ) {
-		return $memo[ $handle ];
-	}
+	static $memo = array(), $key = null;
 	$item = wp_scripts()->registered[ $handle ] ?? null;
+	$now  = secure_privacy_rule_index()['key'] . ( null === $item ? '' : "\n" . $item->src . "\n" . implode( ',', (array) $item->deps ) );
+	if ( isset( $memo[ $handle ] ) && $memo[ $handle ][0] === $now ) {
+		return $memo[ $handle ][1];
+	}
 	if ( null === $item || isset( $seen[ $handle ] ) || SECURE_PRIVACY_WIDGET_HANDLE === $handle ) {
 		return null;
 	}
@@ -459,11 +467,12 @@ function secure_privacy_handle_block( string $handle, array $seen = array() ): ?
 			$service    = '' !== $service ? $service : $from['service'];
 		}
 	}
-	$memo[ $handle ] = $categories ? array(
+	$block           = $categories ? array(
 		'category' => implode( ' ', array_values( array_intersect( SECURE_PRIVACY_CATEGORIES, $categories ) ) ),
 		'service'  => $service,
 	) : null;
-	return $memo[ $handle ];
+	$memo[ $handle ] = array( $now, $block );
+	return $block;
 }
 
 /**
@@ -498,7 +507,7 @@ function secure_privacy_blocking_active(): bool {
 	if ( ! function_exists( 'secure_privacy_banner_shown' ) || ! secure_privacy_banner_shown() ) {
 		return false;
 	}
-	if ( did_action( 'wp' ) && ( is_feed() || is_robots() || is_embed() || is_trackback() || '' !== (string) get_query_var( 'sitemap' ) ) ) {
+	if ( is_feed() || is_robots() || is_embed() || is_trackback() || '' !== (string) get_query_var( 'sitemap' ) ) {
 		return false;
 	}
 	if ( ( function_exists( 'amp_is_request' ) && amp_is_request() ) || ( function_exists( 'is_amp_endpoint' ) && is_amp_endpoint() ) ) {
@@ -549,10 +558,11 @@ function secure_privacy_page_buffer( $buffer, $phase = PHP_OUTPUT_HANDLER_FINAL 
  * page, the widget was not printed in it (nothing could release what is blocked), or it names
  * no known service.
  *
- * @param string $page The response body.
+ * @param string     $page    The response body.
+ * @param array|null $headers The response headers (headers_list() when null).
  */
-function secure_privacy_block_page( string $page ): string {
-	if ( '' === $page || ! secure_privacy_response_is_html() ) {
+function secure_privacy_block_page( string $page, ?array $headers = null ): string {
+	if ( '' === $page || ! secure_privacy_response_is_html( $headers ?? headers_list() ) ) {
 		return $page;
 	}
 	if ( function_exists( 'wp_script_is' ) && ! wp_script_is( SECURE_PRIVACY_WIDGET_HANDLE, 'done' ) ) {
@@ -565,10 +575,12 @@ function secure_privacy_block_page( string $page ): string {
 }
 
 /**
- * Whether the response is HTML: no Content-Type sent yet, or text/html or XHTML.
+ * Whether the response is HTML: no Content-Type set, or text/html or XHTML (the last one set).
+ *
+ * @param string[] $headers "Name: value" lines, as headers_list() gives them.
  */
-function secure_privacy_response_is_html(): bool {
-	foreach ( array_reverse( headers_list() ) as $header ) {
+function secure_privacy_response_is_html( array $headers ): bool {
+	foreach ( array_reverse( $headers ) as $header ) {
 		if ( 0 === strncasecmp( $header, 'Content-Type:', 13 ) ) {
 			$type = strtolower( trim( explode( ';', substr( $header, 13 ) )[0] ) );
 			return 'text/html' === $type || 'application/xhtml+xml' === $type;
