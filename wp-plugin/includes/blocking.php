@@ -29,7 +29,9 @@ const SECURE_PRIVACY_SITE_RULES_OPTION = 'secure_privacy_site_rules';
 const SECURE_PRIVACY_RULE_HOST_PATTERN = '/^\.?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*(?::[0-9]{1,5})?$/D';
 
 /**
- * The catalogue's blocking index (data/catalogue.php), read once per request.
+ * The catalogue's blocking index (data/catalogue.php, its format there), read once per request.
+ * The `secure_privacy_catalogue` filter may add services in that format (e.g. a test's
+ * loopback "third party"); it runs once per request.
  *
  * @return array{sha256: string, services: array, host: array, suffix: array, url: array, url_suffix: array, signatures: array, needles: array}
  */
@@ -37,6 +39,14 @@ function secure_privacy_catalogue(): array {
 	static $catalogue = null;
 	if ( null === $catalogue ) {
 		$catalogue = require dirname( __DIR__ ) . '/data/catalogue.php';
+		if ( function_exists( 'has_filter' ) && has_filter( 'secure_privacy_catalogue' ) ) {
+			/**
+			 * Filters the blocking catalogue (data/catalogue.php's format).
+			 *
+			 * @param array $catalogue The catalogue.
+			 */
+			$catalogue = (array) apply_filters( 'secure_privacy_catalogue', $catalogue );
+		}
 	}
 	return $catalogue;
 }
