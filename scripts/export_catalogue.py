@@ -61,10 +61,9 @@ def build(raw: bytes) -> dict:
     for index in (url, url_suffix):
         for bucket in index.values():
             bucket.sort(key=lambda e: -len(e[0]))  # the longer path prefix first
-    # Literal text any page using a known service must contain (lowercase): the page pass
-    # runs its tokenizer only when one of them occurs.
-    needles = {k.split(":")[0] for k in (*host, *suffix, *url, *url_suffix)}
-    needles |= {sig.lower() for sig in signatures}
+    # The page pass runs its tokenizer only on a page where a URL's host (after "//") is a
+    # known one, or where one of these signatures, which name no host, occurs.
+    needles = sorted(sig for sig in signatures if "." not in sig.split("(")[0])
     return {
         "sha256": hashlib.sha256(raw).hexdigest(),
         "services": services,
@@ -73,7 +72,7 @@ def build(raw: bytes) -> dict:
         "url": dict(sorted(url.items())),
         "url_suffix": dict(sorted(url_suffix.items())),
         "signatures": signatures,
-        "needles": sorted(needles),
+        "needles": needles,
     }
 
 
@@ -86,7 +85,7 @@ def render(raw: bytes) -> str:
              " * services: index => [id, name, category, breaks_if_blocked]; host/suffix: host",
              " * (`.suffix` without its dot) => service; url/url_suffix: host => [[path prefix,",
              " * service], ...], longest prefix first; signatures: literal text of an inline",
-             " * script => service; needles: lowercase text a page must contain to be looked at.",
+             " * script => service; needles: the signatures that name no host (see blocking.php).",
              " *",
              " * @package SecurePrivacy",
              " */",

@@ -79,7 +79,6 @@ add_filter('secure_privacy_catalogue', function ($c) {
     $c['host']['127.0.0.1:@PORT@'] = count($c['services']) - 1;
     $c['services'][] = array('loopback-pay', 'Loopback payments', 'necessary', true);
     $c['url']['127.0.0.1:@PORT@'][] = array('/pay/', count($c['services']) - 1);
-    $c['needles'][] = '127.0.0.1';
     return $c;
 });
 add_action('wp_enqueue_scripts', function () {

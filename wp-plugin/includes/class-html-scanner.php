@@ -64,14 +64,15 @@ final class Secure_Privacy_HTML_Scanner {
 	 * The document with every opening tag's edits applied.
 	 *
 	 * @param callable $decide fn( string $tag, callable $attr, string $text ): array of
-	 *                         ['set', name, value] and ['remove', name] (secure_privacy_block_edits()).
+	 *                         ['set', name, value] and ['remove', name] (secure_privacy_block_edits()),
+	 *                         called for SCRIPT, IFRAME and IMG (the tags blocking may change).
 	 */
 	public function rewrite( callable $decide ): string {
 		$edits = array();
 		$at    = 0;
 		while ( null !== ( $tag = $this->next_tag( $at ) ) ) {
 			$at = $tag['next'];
-			if ( $tag['closing'] ) {
+			if ( $tag['closing'] || ( 'SCRIPT' !== $tag['name'] && 'IFRAME' !== $tag['name'] && 'IMG' !== $tag['name'] ) ) {
 				continue;
 			}
 			$attributes = $this->attributes;
@@ -199,7 +200,23 @@ final class Secure_Privacy_HTML_Scanner {
 	private function finish_tag( int $lt, int $name_at, int $name_len, bool $closing ): ?array {
 		$this->attributes = array();
 		$this->duplicates = array();
-		$pos              = $this->read_attributes( $name_at + $name_len, ! $closing );
+		$name = strtoupper( substr( $this->html, $name_at, $name_len ) );
+		$raw  = ! $closing && in_array( $name, self::RAW_TEXT, true );
+		if ( ! $raw && 'IMG' !== $name ) {
+			// A tag whose attributes do not matter: without a quote before the next '>', that
+			// '>' ends it (unquoted names and values stop at '>'), as parsing them would find.
+			$gt = strpos( $this->html, '>', $name_at + $name_len );
+			if ( false !== $gt && strcspn( $this->html, '"\'', $name_at + $name_len, $gt - $name_at - $name_len ) === $gt - $name_at - $name_len && $gt + 1 < $this->len ) {
+				return array(
+					'name'     => $name,
+					'closing'  => $closing,
+					'name_end' => $name_at + $name_len,
+					'text'     => '',
+					'next'     => $gt + 1,
+				);
+			}
+		}
+		$pos = $this->read_attributes( $name_at + $name_len, ! $closing );
 		if ( null === $pos || $pos >= $this->len ) {
 			return null;
 		}
@@ -207,15 +224,14 @@ final class Secure_Privacy_HTML_Scanner {
 		if ( false === $gt ) {
 			return null;
 		}
-		$name = strtoupper( substr( $this->html, $name_at, $name_len ) );
-		$tag  = array(
+		$tag = array(
 			'name'     => $name,
 			'closing'  => $closing,
 			'name_end' => $name_at + $name_len,
 			'text'     => '',
 			'next'     => $gt + 1,
 		);
-		if ( $closing || ! in_array( $name, self::RAW_TEXT, true ) ) {
+		if ( ! $raw ) {
 			return $tag;
 		}
 		$closer = 'SCRIPT' === $name ? $this->skip_script_data( $gt + 1 ) : $this->skip_rcdata( $gt + 1, $name );

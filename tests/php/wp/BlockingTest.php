@@ -321,6 +321,17 @@ final class BlockingTest extends SP_WP_TestCase {
 		);
 	}
 
+	public function test_the_tokenizer_runs_only_on_pages_that_name_a_known_host_or_signature(): void {
+		$this->assertFalse( secure_privacy_page_mentions_services( '<p>Hello</p><script>var s = {"baseUrl":"https:\/\/s.w.org\/images\/"};</script><a href="https://example.org/">x</a>' ) );
+		$this->assertTrue( secure_privacy_page_mentions_services( '<script src="//WWW.Google-Analytics.com/analytics.js"></script>' ) );
+		$this->assertTrue( secure_privacy_page_mentions_services( '<img src="https://region1.google-analytics.com/g/collect">' ) );
+		$this->assertTrue( secure_privacy_page_mentions_services( '<script>fbq(\'track\', \'Purchase\');</script>' ) );
+		$this->assertFalse( secure_privacy_page_mentions_services( '<iframe src="https://tracker.example:8080/x"></iframe>' ) );
+		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, array( array( 'kind' => 'request', 'pattern' => 'tracker.example:8080', 'category' => 'marketing' ) ) );
+		$this->assertTrue( secure_privacy_page_mentions_services( '<iframe src="https://tracker.example:8080/x"></iframe>' ) );
+		$this->assertFalse( secure_privacy_page_mentions_services( '<iframe src="https://tracker.example/x"></iframe>' ), 'another port' );
+	}
+
 	/** Run $check as on a page where the widget's script was printed. */
 	private function with_widget_printed( callable $check ): void {
 		$scripts         = wp_scripts();
