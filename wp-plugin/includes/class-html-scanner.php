@@ -19,6 +19,26 @@ defined( 'ABSPATH' ) || exit;
  */
 final class Secure_Privacy_HTML_Scanner {
 
+	/**
+	 * A tag's attributes up to its '>', as read_attributes() reads them: separators (whitespace,
+	 * '/'), a name (from '=' or up to '=', '/', '>' or whitespace), optionally '=' and a
+	 * double-quoted, single-quoted or unquoted value. Possessive: no other reading is tried.
+	 */
+	private const ATTRIBUTES = '~\G(?:[ \t\f\r\n/]*+(?:=[^=\/> \t\f\r\n]*+|[^=\/> \t\f\r\n]++)[ \t\f\r\n]*+(?:=[ \t\f\r\n]*+(?:"[^"]*+"|\'[^\']*+\'|[^> \t\f\r\n]*+))?+)*+[ \t\f\r\n/]*+~';
+
+	/** The tags read in full: those blocking may change, and those holding raw text. */
+	private const SPECIAL = array(
+		'SCRIPT'   => 1,
+		'IFRAME'   => 1,
+		'IMG'      => 1,
+		'TEXTAREA' => 1,
+		'TITLE'    => 1,
+		'NOEMBED'  => 1,
+		'NOFRAMES' => 1,
+		'STYLE'    => 1,
+		'XMP'      => 1,
+	);
+
 	/** Where an opening tag's contents are raw text up to its closer. */
 	private const RAW_TEXT = array( 'SCRIPT', 'TEXTAREA', 'TITLE', 'IFRAME', 'NOEMBED', 'NOFRAMES', 'STYLE', 'XMP' );
 
@@ -66,8 +86,10 @@ final class Secure_Privacy_HTML_Scanner {
 	 * @param callable $decide fn( string $tag, callable $attr, string $text ): array of
 	 *                         ['set', name, value] and ['remove', name] (secure_privacy_block_edits()),
 	 *                         called for SCRIPT, IFRAME and IMG (the tags blocking may change).
+	 * @param bool     $with_processor Make the edits with WP_HTML_Tag_Processor (WordPress 6.2+),
+	 *                                 on each changed element alone; else as it would make them.
 	 */
-	public function rewrite( callable $decide ): string {
+	public function rewrite( callable $decide, bool $with_processor = false ): string {
 		$edits = array();
 		$at    = 0;
 		while ( null !== ( $tag = $this->next_tag( $at ) ) ) {
@@ -85,9 +107,25 @@ final class Secure_Privacy_HTML_Scanner {
 				return $a[4] ? true : html_entity_decode( substr( $html, $a[2], $a[3] ) );
 			};
 			$ops = $decide( $tag['name'], $attr, $tag['text'] );
-			if ( $ops ) {
-				$edits = array_merge( $edits, $this->edits_for( $ops, $tag, $attributes, $this->duplicates ) );
+			if ( ! $ops ) {
+				continue;
 			}
+			if ( $with_processor ) {
+				// WordPress's tag processor makes the edits, on this one element.
+				$element = substr( $html, $tag['start'], $tag['next'] - $tag['start'] );
+				$p       = new WP_HTML_Tag_Processor( $element );
+				$p->next_tag();
+				foreach ( $ops as $op ) {
+					if ( 'remove' === $op[0] ) {
+						$p->remove_attribute( $op[1] );
+					} else {
+						$p->set_attribute( $op[1], $op[2] );
+					}
+				}
+				$edits[] = array( $tag['start'], strlen( $element ), $p->get_updated_html() );
+				continue;
+			}
+			$edits = array_merge( $edits, $this->edits_for( $ops, $tag, $attributes, $this->duplicates ) );
 		}
 		return $this->apply( $edits );
 	}
@@ -175,7 +213,20 @@ final class Secure_Privacy_HTML_Scanner {
 			$letters = strspn( $html, 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ', $name_at );
 			if ( $letters > 0 ) {
 				$name_len = $letters + strcspn( $html, " \t\f\r\n/>", $name_at + $letters );
-				$tag      = $this->finish_tag( $lt, $name_at, $name_len, $closing );
+				$first    = $html[ $name_at ];
+				if ( $closing || false === strpos( 'iInNsStTxX', $first ) || ! isset( self::SPECIAL[ strtoupper( substr( $html, $name_at, $name_len ) ) ] ) ) {
+					// Neither read by blocking nor holding raw text: only where it ends matters.
+					// The attribute grammar of read_attributes() as one expression; where it does
+					// not stop at '>' (input cut short), the exact parser decides.
+					if ( 1 === preg_match( self::ATTRIBUTES, $html, $m, 0, $name_at + $name_len ) ) {
+						$end = $name_at + $name_len + strlen( $m[0] );
+						if ( $end + 1 < $len && '>' === $html[ $end ] ) {
+							$at = $end + 1;
+							continue;
+						}
+					}
+				}
+				$tag = $this->finish_tag( $lt, $name_at, $name_len, $closing );
 				if ( null === $tag ) {
 					return null;
 				}
@@ -202,20 +253,6 @@ final class Secure_Privacy_HTML_Scanner {
 		$this->duplicates = array();
 		$name = strtoupper( substr( $this->html, $name_at, $name_len ) );
 		$raw  = ! $closing && in_array( $name, self::RAW_TEXT, true );
-		if ( ! $raw && 'IMG' !== $name ) {
-			// A tag whose attributes do not matter: without a quote before the next '>', that
-			// '>' ends it (unquoted names and values stop at '>'), as parsing them would find.
-			$gt = strpos( $this->html, '>', $name_at + $name_len );
-			if ( false !== $gt && strcspn( $this->html, '"\'', $name_at + $name_len, $gt - $name_at - $name_len ) === $gt - $name_at - $name_len && $gt + 1 < $this->len ) {
-				return array(
-					'name'     => $name,
-					'closing'  => $closing,
-					'name_end' => $name_at + $name_len,
-					'text'     => '',
-					'next'     => $gt + 1,
-				);
-			}
-		}
 		$pos = $this->read_attributes( $name_at + $name_len, ! $closing );
 		if ( null === $pos || $pos >= $this->len ) {
 			return null;
@@ -229,6 +266,7 @@ final class Secure_Privacy_HTML_Scanner {
 			'closing'  => $closing,
 			'name_end' => $name_at + $name_len,
 			'text'     => '',
+			'start'    => $lt,
 			'next'     => $gt + 1,
 		);
 		if ( ! $raw ) {
