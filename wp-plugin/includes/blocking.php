@@ -109,10 +109,16 @@ function secure_privacy_normalize_site_rules( $raw ): array {
 /**
  * The site rules indexed like the catalogue's hosts: ['host' => key => rule, 'suffix' => …],
  * the first rule for a pattern winning, and 'key' (what the lookups' memos depend on).
- * Rebuilt when the rules change within a request.
+ * Built once per request; secure_privacy_site_rules_changed() rebuilds it when the rules are
+ * written.
+ *
+ * @param bool $refresh Read the rules again.
  */
-function secure_privacy_rule_index(): array {
+function secure_privacy_rule_index( bool $refresh = false ): array {
 	static $key = null, $index = null;
+	if ( null !== $index && ! $refresh ) {
+		return $index;
+	}
 	$rules = secure_privacy_site_rules();
 	$now   = serialize( $rules ); // phpcs:ignore WordPress.PHP.DiscouragedPHPFunctions.serialize_serialize -- a cache key.
 	if ( $now !== $key ) {
@@ -128,6 +134,13 @@ function secure_privacy_rule_index(): array {
 		$index['key'] = md5( $now );
 	}
 	return $index;
+}
+
+/**
+ * Read the site rules again after they (or the settings holding them) were written.
+ */
+function secure_privacy_site_rules_changed(): void {
+	secure_privacy_rule_index( true );
 }
 
 /**
@@ -511,12 +524,9 @@ function secure_privacy_handle_block( string $handle, array $seen = array() ): ?
  * @param string $handle Its handle.
  */
 function secure_privacy_block_enqueued_script( $tag, $handle ): string {
-	$tag = (string) $tag;
-	if ( ! secure_privacy_blocking_active() ) {
-		return $tag;
-	}
+	$tag   = (string) $tag;
 	$block = secure_privacy_handle_block( (string) $handle );
-	return null === $block ? $tag : secure_privacy_block_html( $tag, $block );
+	return null === $block || ! secure_privacy_blocking_active() ? $tag : secure_privacy_block_html( $tag, $block );
 }
 
 // -- Layer 2: the page pass ---------------------------------------------------------------------

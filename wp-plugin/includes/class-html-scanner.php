@@ -26,6 +26,13 @@ final class Secure_Privacy_HTML_Scanner {
 	 */
 	private const ATTRIBUTES = '~\G(?:[ \t\f\r\n/]*+(?:=[^=\/> \t\f\r\n]*+|[^=\/> \t\f\r\n]++)[ \t\f\r\n]*+(?:=[ \t\f\r\n]*+(?:"[^"]*+"|\'[^\']*+\'|[^> \t\f\r\n]*+))?+)*+[ \t\f\r\n/]*+~';
 
+	/**
+	 * A run of tokens the scan passes over: text; a '<' that starts no token; a closing tag;
+	 * an opening tag not named in SPECIAL (name: a letter, then up to whitespace, '/' or '>'),
+	 * with its attributes (ATTRIBUTES) and its '>'.
+	 */
+	private const SKIP = '~\G(?:[^<]++|<(?![!?/a-zA-Z])|<(?:/[a-zA-Z]|(?!(?i:script|iframe|img|textarea|title|noembed|noframes|style|xmp)[ \t\f\r\n/>])[a-zA-Z])[^ \t\f\r\n/>]*+(?:[ \t\f\r\n/]*+(?:=[^=\/> \t\f\r\n]*+|[^=\/> \t\f\r\n]++)[ \t\f\r\n]*+(?:=[ \t\f\r\n]*+(?:"[^"]*+"|\'[^\']*+\'|[^> \t\f\r\n]*+))?+)*+[ \t\f\r\n/]*+>)*+~';
+
 	/** The tags read in full: those blocking may change, and those holding raw text. */
 	private const SPECIAL = array(
 		'SCRIPT'   => 1,
@@ -199,6 +206,14 @@ final class Secure_Privacy_HTML_Scanner {
 		$html = $this->html;
 		$len  = $this->len;
 		while ( $at < $len ) {
+			// Skip, in one search, the run of text and of tags that neither blocking reads nor
+			// hold raw text, by the same grammar; the loop below takes the next other token.
+			if ( 1 === preg_match( self::SKIP, $html, $m, 0, $at ) ) {
+				$at += strlen( $m[0] );
+				if ( $at >= $len ) {
+					return null;
+				}
+			}
 			$lt = strpos( $html, '<', $at );
 			if ( false === $lt || $lt + 1 >= $len ) {
 				return null;
