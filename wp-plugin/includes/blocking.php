@@ -526,7 +526,10 @@ function secure_privacy_handle_block( string $handle, array $seen = array() ): ?
 function secure_privacy_block_enqueued_script( $tag, $handle ): string {
 	$tag   = (string) $tag;
 	$block = secure_privacy_handle_block( (string) $handle );
-	return null === $block || ! secure_privacy_blocking_active() ? $tag : secure_privacy_block_html( $tag, $block );
+	if ( null === $block || ! wp_script_is( SECURE_PRIVACY_WIDGET_HANDLE, 'enqueued' ) || ! secure_privacy_blocking_active() ) {
+		return $tag; // Not a tracker, or no widget on this page to release it.
+	}
+	return secure_privacy_block_html( $tag, $block );
 }
 
 // -- Layer 2: the page pass ---------------------------------------------------------------------

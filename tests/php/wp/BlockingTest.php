@@ -226,9 +226,17 @@ final class BlockingTest extends SP_WP_TestCase {
 		wp_register_script( 'sp-test-uses-pixel', '/wp-content/plugins/x/track.js', array( 'sp-test-pixel' ), '1', false );
 		wp_register_script( 'sp-test-stripe', 'https://js.stripe.com/v3/', array(), null, false ); // phpcs:ignore WordPress.WP.EnqueuedResourceParameters
 		wp_register_script( 'sp-test-own', '/wp-content/plugins/x/own.js', array(), '1', false );
-		ob_start();
-		wp_scripts()->do_items( array( 'sp-test-uses-pixel', 'sp-test-stripe', 'sp-test-own' ) );
-		$out = (string) ob_get_clean();
+		$print = static function (): string {
+			wp_scripts()->done = array_diff( wp_scripts()->done, array( 'sp-test-pixel', 'sp-test-uses-pixel', 'sp-test-stripe', 'sp-test-own' ) );
+			ob_start();
+			wp_scripts()->do_items( array( 'sp-test-uses-pixel', 'sp-test-stripe', 'sp-test-own' ) );
+			return (string) ob_get_clean();
+		};
+		$this->assertStringNotContainsString( 'data-sp-category', $print(), 'no widget on the page to release them: left as they are' );
+		secure_privacy_enqueue_assets();
+		$out = $print();
+		wp_dequeue_script( SECURE_PRIVACY_WIDGET_HANDLE );
+		wp_dequeue_style( SECURE_PRIVACY_WIDGET_HANDLE );
 		foreach ( array( 'sp-test-pixel', 'sp-test-uses-pixel', 'sp-test-stripe', 'sp-test-own' ) as $h ) {
 			wp_deregister_script( $h );
 		}
