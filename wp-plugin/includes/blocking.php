@@ -574,7 +574,8 @@ function secure_privacy_start_page_buffer(): void {
 
 /**
  * The output buffer's callback: the page with its trackers blocked. Output flushed before the
- * end is held back (a tag may be cut in two), and the whole page is done at once.
+ * end is held back (a tag may be cut in two), and the whole page is done at once (so output
+ * flushed and then thrown away with ob_end_clean() on this very buffer is lost).
  *
  * @param string $buffer This chunk.
  * @param int    $phase  PHP_OUTPUT_HANDLER_* flags.
@@ -582,7 +583,12 @@ function secure_privacy_start_page_buffer(): void {
 function secure_privacy_page_buffer( $buffer, $phase = PHP_OUTPUT_HANDLER_FINAL ): string {
 	static $held = '';
 	if ( $phase & PHP_OUTPUT_HANDLER_CLEAN ) {
-		$held = '';
+		// ob_clean(): this chunk is thrown away, what was flushed before stays. ob_end_clean()
+		// on this buffer: all of it (PHP discards whatever the callback returns then).
+		if ( $phase & PHP_OUTPUT_HANDLER_FINAL ) {
+			$held = '';
+		}
+		return '';
 	}
 	if ( ! ( $phase & PHP_OUTPUT_HANDLER_FINAL ) ) {
 		$held .= (string) $buffer;

@@ -312,6 +312,22 @@ final class BlockingTest extends SP_WP_TestCase {
 		);
 	}
 
+	public function test_ob_clean_drops_only_what_was_not_flushed(): void {
+		$this->with_widget_printed(
+			function () {
+				ob_start();
+				secure_privacy_start_page_buffer();
+				echo '<p>flushed</p><img src="https://px.ads.link';
+				ob_flush(); // Held back until the end: half a tag.
+				echo 'edin.com/collect/?pid=1" width="1" height="1"><p>cleaned</p>';
+				ob_clean(); // Throws away what came since the flush, not the flushed part.
+				echo 'edin.com/collect/?pid=2" width="1" height="1"><p>kept</p>';
+				ob_end_flush();
+				$this->assertSame( '<p>flushed</p><img data-sp-category="marketing" data-sp-service="LinkedIn Insight Tag" data-sp-src="https://px.ads.linkedin.com/collect/?pid=2"  width="1" height="1"><p>kept</p>', ob_get_clean() );
+			}
+		);
+	}
+
 	public function test_the_html_is_the_same_whatever_the_visitors_consent(): void {
 		$page = (string) file_get_contents( self::FIXTURES . 'blocking-page.html' );
 		$this->with_widget_printed(
