@@ -394,21 +394,29 @@ function secure_privacy_block_edits( string $tag, callable $attr, string $text, 
 }
 
 /**
+ * Whether WordPress's tag processor makes the page pass's edits: 6.3+ (6.2's does not remove
+ * a repeated attribute, so `<iframe src=a src=b>` would keep loading b).
+ */
+function secure_privacy_tag_processor_edits(): bool {
+	return class_exists( 'WP_HTML_Tag_Processor' ) && version_compare( (string) get_bloginfo( 'version' ), '6.3', '>=' );
+}
+
+/**
  * $html with every element secure_privacy_block_edits() names turned into its blocked form.
  *
  * The document is tokenized by Secure_Privacy_HTML_Scanner, a port of the rules of WordPress
  * 6.5's WP_HTML_Tag_Processor that reads in full only the tags blocking may change or that
  * hold raw text: a whole-page WP_HTML_Tag_Processor pass costs four times as much CPU (500 us
  * against 120 us on the bench's front page), more than the page-overhead budget. Where
- * WordPress has the tag processor (6.2+), it makes the edits, on each changed element. All
- * three ways give the same bytes (BlockingTest).
+ * WordPress's tag processor makes them right (6.3+), it makes the edits, on each changed
+ * element. All three ways give the same bytes (BlockingTest).
  *
  * @param string      $html  A page or a fragment.
  * @param array|null  $force Block every script with this (layer 1), or null.
  * @param string|null $mode  Tests: 'scanner' (the port alone, as on 6.1), 'edits' (the port
  *                           finds, the tag processor edits), 'processor' (a whole-page tag
- *                           processor pass, WordPress 6.5+); null: 'edits' where WordPress has
- *                           the tag processor, else 'scanner'.
+ *                           processor pass, WordPress 6.5+); null: 'edits' on 6.3+, else
+ *                           'scanner'.
  */
 function secure_privacy_block_html( string $html, ?array $force = null, ?string $mode = null ): string {
 	$decide = static function ( string $tag, callable $attr, string $text ) use ( $force ): array {
@@ -417,7 +425,7 @@ function secure_privacy_block_html( string $html, ?array $force = null, ?string 
 		}
 		return secure_privacy_block_edits( $tag, $attr, $text, $force );
 	};
-	$mode = $mode ?? ( class_exists( 'WP_HTML_Tag_Processor' ) ? 'edits' : 'scanner' );
+	$mode = $mode ?? ( secure_privacy_tag_processor_edits() ? 'edits' : 'scanner' );
 	if ( 'processor' !== $mode ) {
 		require_once __DIR__ . '/class-html-scanner.php';
 		return ( new Secure_Privacy_HTML_Scanner( $html ) )->rewrite( $decide, 'edits' === $mode );

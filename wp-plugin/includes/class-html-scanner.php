@@ -93,7 +93,7 @@ final class Secure_Privacy_HTML_Scanner {
 	 * @param callable $decide fn( string $tag, callable $attr, string $text ): array of
 	 *                         ['set', name, value] and ['remove', name] (secure_privacy_block_edits()),
 	 *                         called for SCRIPT, IFRAME and IMG (the tags blocking may change).
-	 * @param bool     $with_processor Make the edits with WP_HTML_Tag_Processor (WordPress 6.2+),
+	 * @param bool     $with_processor Make the edits with WP_HTML_Tag_Processor (WordPress 6.3+),
 	 *                                 on each changed element alone; else as it would make them.
 	 */
 	public function rewrite( callable $decide, bool $with_processor = false ): string {

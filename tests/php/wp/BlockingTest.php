@@ -363,6 +363,21 @@ final class BlockingTest extends SP_WP_TestCase {
 		$this->assertFalse( secure_privacy_page_mentions_services( '<iframe src="https://tracker.example/x"></iframe>' ), 'another port' );
 	}
 
+	public function test_the_tag_processor_edits_only_where_it_removes_repeated_attributes(): void {
+		global $wp_version;
+		$was = $wp_version;
+		try {
+			$wp_version = '6.2.2'; // phpcs:ignore WordPress.WP.GlobalVariablesOverride
+			$this->assertFalse( secure_privacy_tag_processor_edits(), '6.2 keeps a repeated src it was asked to remove' );
+			$wp_version = '6.3.0'; // phpcs:ignore WordPress.WP.GlobalVariablesOverride
+			$this->assertSame( class_exists( 'WP_HTML_Tag_Processor' ), secure_privacy_tag_processor_edits() );
+		} finally {
+			$wp_version = $was; // phpcs:ignore WordPress.WP.GlobalVariablesOverride
+		}
+		$out = $this->block( '<iframe src="https://www.youtube.com/embed/a" SRC="https://www.youtube.com/embed/b" src=c></iframe>' );
+		$this->assertStringNotContainsString( ' src', strtolower( str_replace( 'data-sp-src', '', $out ) ), $out );
+	}
+
 	/** Run $check as on a page where the widget's script was printed. */
 	private function with_widget_printed( callable $check ): void {
 		$scripts         = wp_scripts();
