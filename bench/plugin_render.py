@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import Stack, free_port  # noqa: E402
+from stack import DEBIAN_WP, WP_VERSIONS, Stack, free_port  # noqa: E402
 
 PLUGIN = "secure-privacy/secure-privacy.php"
 MU_PLUGIN = """<?php
@@ -151,6 +151,8 @@ def main() -> int:
     ap.add_argument("--theme", default="twentytwentyone",
                     help="theme of the site (twentytwentythree: a block theme whose pages "
                          "never read the privacy-policy page)")
+    ap.add_argument("--wordpress", default=DEBIAN_WP, choices=sorted(WP_VERSIONS),
+                    help="WordPress version (scripts/stack.py WP_VERSIONS)")
     ap.add_argument("--trackers", action="store_true",
                     help="the page also carries typical trackers (gtag.js enqueued with its "
                          "config, the Meta Pixel snippet, a YouTube embed, a LinkedIn pixel), "
@@ -163,7 +165,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
         stack = Stack(state_dir=Path(tmp), wp_port=free_port(), sidecar_port=free_port(),
-                      db_port=free_port(), theme=args.theme)
+                      db_port=free_port(), theme=args.theme, wp_version=args.wordpress)
         try:
             stack.start_db()
             stack.start_wordpress()
@@ -189,11 +191,13 @@ def main() -> int:
     result["extra_queries"] = a["median_queries"] - i["median_queries"]
     result["theme"] = args.theme
     result["trackers"] = args.trackers
+    result["wordpress"] = WP_VERSIONS[args.wordpress]
     result["complianz"] = "skipped: not packaged for Debian; no other plugin source reachable"
 
     def pct(r):
         return f"ratio {r:.3f} ({(r - 1) * 100:+.1f} %)"
-    print(f"front page, {args.theme}{', with trackers' if args.trackers else ''}, {a['n']} "
+    print(f"front page, WordPress {WP_VERSIONS[args.wordpress]}, {args.theme}"
+          f"{', with trackers' if args.trackers else ''}, {a['n']} "
           "requests per mode, alternating:")
     print(f"  server CPU   inactive {i['trimmed_cpu_ms']:6.2f} ms   active "
           f"{a['trimmed_cpu_ms']:6.2f} ms   {pct(result['cpu_ratio'])}  "
