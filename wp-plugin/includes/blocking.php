@@ -6,9 +6,10 @@
  *
  * - scripts enqueued through WordPress (script_loader_tag: the tag with its inline
  *   before/after parts and translations; scripts that depend on a blocked one too);
- * - one pass over the final HTML of front-end pages (an output buffer, a tokenizer: the
- *   WP_HTML_Tag_Processor of WordPress 6.5+, else Secure_Privacy_HTML_Scanner): `<script src>`,
- *   inline scripts with a known signature, `<iframe src>` and tracking `<img>`.
+ * - one pass over the final HTML of front-end pages (an output buffer; the tokenizer
+ *   Secure_Privacy_HTML_Scanner, a port of WP_HTML_Tag_Processor's rules, with the tag
+ *   processor making the edits on WordPress 6.3+): `<script src>`, inline scripts with a
+ *   known signature, `<iframe src>` and tracking `<img>`. docs/blocking.md has the details.
  *
  * Blocked forms: `<script type="text/plain" data-sp-category="…" data-sp-service="…">` (the
  * original type in data-sp-type), `<iframe data-sp-src="…" data-sp-category="…">` and
