@@ -60,6 +60,14 @@ function secure_privacy_boot(): void {
 	add_action( 'wp_enqueue_scripts', 'secure_privacy_enqueue_assets' );
 	add_filter( 'script_loader_tag', 'secure_privacy_defer_widget_script', 10, 2 );
 	add_action( 'wp_footer', 'secure_privacy_print_config', 5 );
+	// Auto-blocking (includes/blocking.php): enqueued trackers as their tags are printed, then
+	// one pass over the whole page from a buffer started after redirects, before any output.
+	add_filter( 'script_loader_tag', 'secure_privacy_block_enqueued_script', 20, 2 );
+	add_action( 'template_redirect', 'secure_privacy_start_page_buffer', PHP_INT_MAX );
+	foreach ( array( 'add_option_', 'update_option_', 'delete_option_' ) as $hook ) {
+		add_action( $hook . SECURE_PRIVACY_SITE_RULES_OPTION, 'secure_privacy_site_rules_changed', 10, 0 );
+		add_action( $hook . SECURE_PRIVACY_OPTION, 'secure_privacy_site_rules_changed', 20, 0 );
+	}
 	// Until Test connection has passed, only administrators see the banner (includes/setup.php).
 	add_action( 'wp_footer', 'secure_privacy_print_preview_note' );
 	// WP Consent API: this plugin is the consent manager and the region is opt-in.
@@ -87,6 +95,7 @@ function secure_privacy_boot(): void {
 		add_action( 'admin_notices', 'secure_privacy_admin_render_flash' );
 		add_action( 'admin_notices', 'secure_privacy_policy_notice' );
 		add_action( 'admin_notices', 'secure_privacy_setup_notice' );
+		add_action( 'admin_notices', 'secure_privacy_blocking_notice' );
 		add_action( 'wp_dashboard_setup', 'secure_privacy_dashboard_setup' );
 		add_filter( 'manage_erase-personal-data_columns', 'secure_privacy_erasure_columns' );
 		add_action( 'manage_erase-personal-data_custom_column', 'secure_privacy_erasure_column', 10, 2 );

@@ -1,18 +1,18 @@
 <?php
 /**
  * Site rules (issue 13): the admin's own classification of what a scan finds, kept in the
- * option `secure_privacy_site_rules` (not autoloaded) as a list of
+ * option `secure_privacy_site_rules` (autoloaded: auto-blocking reads its request rules on
+ * every page view) as a list of
  * `{"kind": "cookie"|"storage"|"request", "pattern": "_ga*"|"cdn.example.com", "category": "statistics", "service"?: "…"}`
  * and sent as `rules` with every `POST /v1/scans`, where they take precedence over every other
- * source. An option of its own, not a key of `secure_privacy_settings`: that option is read
- * on every page view and a change of it rebuilds the banner, neither of which a rule needs.
+ * source. An option of its own, not a key of `secure_privacy_settings`: a change of that
+ * option rebuilds the banner, which a rule does not need.
  *
  * @package SecurePrivacy
  */
 
 defined( 'ABSPATH' ) || exit;
 
-const SECURE_PRIVACY_SITE_RULES_OPTION = 'secure_privacy_site_rules';
 
 /**
  * The stored site rules, each valid (the option is sanitized again on read).
@@ -148,16 +148,18 @@ function secure_privacy_delete_site_rule( string $kind, string $pattern ): bool 
 }
 
 /**
- * Store the rules (sanitized), never autoloaded: no visitor's page view reads them.
+ * Store the rules (sanitized), autoloaded: auto-blocking (includes/blocking.php) reads the
+ * request rules on every page view, and an option that is not autoloaded would cost a query
+ * there.
  *
  * @param array $rules Rules.
  */
 function secure_privacy_save_site_rules( array $rules ): void {
 	$rules = secure_privacy_sanitize_site_rules( $rules );
 	if ( null === get_option( SECURE_PRIVACY_SITE_RULES_OPTION, null ) ) {
-		add_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, '', 'no' );
+		add_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, '', 'yes' );
 	} else {
-		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, false );
+		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, true );
 	}
 }
 

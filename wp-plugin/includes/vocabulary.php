@@ -15,6 +15,9 @@ defined( 'ABSPATH' ) || exit;
 /** The consent categories, in payload and display order; the first is always granted. */
 const SECURE_PRIVACY_CATEGORIES = array( 'necessary', 'preferences', 'statistics', 'marketing' );
 
+/** Option: the admin's site rules (includes/scan-rules.php keeps them, includes/blocking.php reads them). */
+const SECURE_PRIVACY_SITE_RULES_OPTION = 'secure_privacy_site_rules';
+
 /** The category that is always on (the visitor cannot refuse it). */
 const SECURE_PRIVACY_REQUIRED_CATEGORY = 'necessary';
 
