@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stack import Stack, free_port  # noqa: E402
+from stack import DEBIAN_WP, WP_VERSIONS, Stack, free_port  # noqa: E402
 
 PLUGIN = "secure-privacy/secure-privacy.php"
 MU_PLUGIN = """<?php
@@ -69,6 +69,29 @@ add_action('shutdown', function () {
         $GLOBALS['sp_bench_cpu']() - $GLOBALS['sp_bench_cpu0'], $wpdb->num_queries);
 }, PHP_INT_MAX);
 """.replace("@PLUGIN@", PLUGIN)
+# --trackers: what a typical marketing-heavy site adds to every page (both modes alike).
+TRACKERS = """<?php
+add_action('wp_enqueue_scripts', function () {
+    wp_enqueue_script('gtag', 'https://www.googletagmanager.com/gtag/js?id=G-BENCH',
+        array(), null, false);
+    wp_add_inline_script('gtag', 'window.dataLayer = window.dataLayer || [];'
+        . ' function gtag(){dataLayer.push(arguments);} gtag("js", new Date());'
+        . ' gtag("config", "G-BENCH");');
+});
+add_action('wp_footer', function () {
+    echo '<script>!function(f,b,e,v,n,t,s){if(f.fbq)return;n=f.fbq=function(){};'
+        . 't=b.createElement(e);t.async=!0;t.src=v;s=b.getElementsByTagName(e)[0];'
+        . 's.parentNode.insertBefore(t,s)}(window, document,"script",'
+        . '"https://connect.facebook.net/en_US/fbevents.js"); fbq("init", "1");'
+        . ' fbq("track", "PageView");</script>', "\n",
+        '<noscript><img height="1" width="1" style="display:none"'
+        . ' src="https://www.facebook.com/tr?id=1&ev=PageView&noscript=1"/></noscript>', "\n",
+        '<iframe width="560" height="315" src="https://www.youtube-nocookie.com/embed/bench"'
+        . ' title="Video" allowfullscreen></iframe>', "\n",
+        '<img src="https://px.ads.linkedin.com/collect/?pid=1&fmt=gif" width="1" height="1"'
+        . ' alt="">', "\n";
+}, 1);
+"""
 MARK = re.compile(rb"<!-- sp-bench t=([0-9.]+) c=([0-9.]+) q=(\d+) -->")
 
 
@@ -128,6 +151,12 @@ def main() -> int:
     ap.add_argument("--theme", default="twentytwentyone",
                     help="theme of the site (twentytwentythree: a block theme whose pages "
                          "never read the privacy-policy page)")
+    ap.add_argument("--wordpress", default=DEBIAN_WP, choices=sorted(WP_VERSIONS),
+                    help="WordPress version (scripts/stack.py WP_VERSIONS)")
+    ap.add_argument("--trackers", action="store_true",
+                    help="the page also carries typical trackers (gtag.js enqueued with its "
+                         "config, the Meta Pixel snippet, a YouTube embed, a LinkedIn pixel), "
+                         "in both modes: auto-blocking's page pass then rewrites them")
     ap.add_argument("--no-banner", action="store_true",
                     help="diagnostic: the plugin loaded but its banner hooks removed")
     args = ap.parse_args()
@@ -136,13 +165,20 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sp-bench-") as tmp:
         stack = Stack(state_dir=Path(tmp), wp_port=free_port(), sidecar_port=free_port(),
-                      db_port=free_port(), theme=args.theme)
+                      db_port=free_port(), theme=args.theme, wp_version=args.wordpress)
         try:
             stack.start_db()
             stack.start_wordpress()
             mu = stack.wp_dir / "wp-content" / "mu-plugins"
             mu.mkdir(exist_ok=True)
             (mu / "sp-bench.php").write_text(MU_PLUGIN)
+            if args.trackers:
+                (mu / "sp-bench-trackers.php").write_text(TRACKERS)
+            # Visitors see the banner once Test connection has passed (issue 12); the bench
+            # runs no sidecar, so it stores a passed one, as a live site has it (autoloaded).
+            stack.wp_eval("update_option('secure_privacy_connection', array('at' => time(),"
+                          " 'sidecar_url' => secure_privacy_settings()['sidecar_url'],"
+                          " 'version' => 'bench', 'live' => true, 'checks' => array()), true);")
             result = measure(stack.wp_url + "/", args.requests)
         finally:
             stack.stop()
@@ -154,11 +190,15 @@ def main() -> int:
     result["wall_ratio"] = a["median_wall_ms"] / i["median_wall_ms"]
     result["extra_queries"] = a["median_queries"] - i["median_queries"]
     result["theme"] = args.theme
+    result["trackers"] = args.trackers
+    result["wordpress"] = WP_VERSIONS[args.wordpress]
     result["complianz"] = "skipped: not packaged for Debian; no other plugin source reachable"
 
     def pct(r):
         return f"ratio {r:.3f} ({(r - 1) * 100:+.1f} %)"
-    print(f"front page, {args.theme}, {a['n']} requests per mode, alternating:")
+    print(f"front page, WordPress {WP_VERSIONS[args.wordpress]}, {args.theme}"
+          f"{', with trackers' if args.trackers else ''}, {a['n']} "
+          "requests per mode, alternating:")
     print(f"  server CPU   inactive {i['trimmed_cpu_ms']:6.2f} ms   active "
           f"{a['trimmed_cpu_ms']:6.2f} ms   {pct(result['cpu_ratio'])}  "
           f"[20 % trimmed mean; median {pct(result['cpu_median_ratio'])}]")

@@ -42,7 +42,8 @@ OCD_CATEGORY_MAP = {"Functional": "necessary", "Necessary": "necessary", "Securi
 OCD_FILE = "open-cookie-database.csv"
 
 _SERVICE_KEYS = {"id", "name", "vendor", "category", "breaks_if_blocked", "hosts", "urls",
-                 "cookies", "host_cookies", "storage", "notes"}
+                 "cookies", "host_cookies", "storage", "signatures", "notes"}
+_OPTIONAL_KEYS = {"signatures", "notes"}
 _LIST_KEYS = ("hosts", "urls", "cookies", "host_cookies", "storage")
 _HOSTNAME = r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
 _HOST_RE = re.compile(rf"^\.?{_HOSTNAME}(?::[0-9]{{1,5}})?$")
@@ -250,6 +251,21 @@ def _pattern_errors(where: str, key: str, values: Any) -> list[str]:
     return errors
 
 
+def _signature_errors(where: str, values: Any) -> list[str]:
+    """``signatures``: literal text (at least 4 characters, no line breaks, no ``</``) that marks
+    an inline script as this service's snippet (the plugin's auto-blocking reads them)."""
+    if not isinstance(values, list):
+        return [f"{where}: 'signatures' must be a list"]
+    errors = []
+    for v in values:
+        if not isinstance(v, str) or len(v) < 4 or "\n" in v or "\r" in v or "</" in v:
+            errors.append(f"{where}: signature {v!r} must be literal text of at least 4 "
+                          "characters on one line, without '</'")
+    if len(set(map(str, values))) != len(values):
+        errors.append(f"{where}: signatures repeat")
+    return errors
+
+
 def validate_catalogue(doc: Any) -> list[str]:
     """Every problem of a services.json document, as messages (empty when it is valid)."""
     if not isinstance(doc, dict) or not isinstance(doc.get("services"), list):
@@ -266,7 +282,7 @@ def validate_catalogue(doc: Any) -> list[str]:
             continue
         where = f"services[{i}] ({s.get('id', '?')})"
         extra = set(s) - _SERVICE_KEYS
-        missing = (_SERVICE_KEYS - {"notes"}) - set(s)
+        missing = (_SERVICE_KEYS - _OPTIONAL_KEYS) - set(s)
         if extra:
             errors.append(f"{where}: unknown keys {sorted(extra)}")
         if missing:
@@ -290,6 +306,7 @@ def validate_catalogue(doc: Any) -> list[str]:
             errors.append(f"{where}: a service that breaks if blocked must be necessary")
         for key in _LIST_KEYS:
             errors += _pattern_errors(where, key, s[key])
+        errors += _signature_errors(where, s.get("signatures", []))
         if isinstance(s["host_cookies"], list) and s["host_cookies"] and not (
                 s["hosts"] or s["urls"]):
             errors.append(f"{where}: host_cookies need hosts or urls to be scoped to")
@@ -300,7 +317,7 @@ def validate_catalogue(doc: Any) -> list[str]:
                 other = unscoped.setdefault((kind, v), s["id"])
                 if other != s["id"]:
                     errors.append(f"{where}: {kind} {v!r} is also claimed by {other!r}")
-    for kind, key in (("hosts", "host"), ("urls", "url")):
+    for kind, key in (("hosts", "host"), ("urls", "url"), ("signatures", "signature")):
         owners: dict[str, str] = {}
         for s in doc["services"]:
             if isinstance(s, dict) and isinstance(s.get(kind), list):

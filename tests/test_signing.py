@@ -39,6 +39,29 @@ def test_vectors_are_expired_under_the_default_age():
     assert e.value.code == "expired_token"
 
 
+SCAN = VECTORS["scan_pages"]
+
+
+@pytest.mark.parametrize("vector", SCAN["valid"], ids=lambda v: v["name"])
+def test_scan_page_vectors_verify_with_the_sidecar_serializer(vector):
+    """The page-list tokens (SCAN_INTERFACE §5) are what `sidecar.signing.serializer` makes
+    under the scan-pages salt; tests/php/SignerTest.php verifies the same ones in PHP."""
+    from sidecar.signing import serializer
+
+    assert SCAN["salt"] == "secure-privacy/scan-pages/v1"
+    assert serializer(SCAN["keys"], SCAN["salt"]).loads(vector["token"]) == vector["payload"]
+
+
+@pytest.mark.parametrize("vector", SCAN["invalid"], ids=lambda v: v["name"])
+def test_invalid_scan_page_vectors_are_refused_by_the_sidecar_serializer(vector):
+    from itsdangerous import BadSignature
+
+    from sidecar.signing import serializer
+
+    with pytest.raises(BadSignature):
+        serializer(SCAN["keys"], SCAN["salt"]).loads(vector["token"])
+
+
 def php_sign(payload: dict, keys: list[str]) -> str:
     assert shutil.which("php"), "php-cli is installed by scripts/install.sh"
     out = subprocess.run(["php", str(ROOT / "tests/php/sign-cli.php"), ",".join(keys)],

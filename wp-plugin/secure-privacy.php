@@ -35,6 +35,7 @@ require_once __DIR__ . '/includes/rest.php';
 require_once __DIR__ . '/includes/route-guard.php';
 require_once __DIR__ . '/includes/served-versions.php';
 require_once __DIR__ . '/includes/frontend.php';
+require_once __DIR__ . '/includes/blocking.php';
 require_once __DIR__ . '/includes/privacy.php';
 require_once __DIR__ . '/includes/policy.php';
 // Screens of wp-admin only: a visitor's page view does not compile them.
@@ -44,6 +45,7 @@ if ( is_admin() ) {
 	require_once __DIR__ . '/includes/admin-log.php';
 	require_once __DIR__ . '/includes/charts.php';
 	require_once __DIR__ . '/includes/admin-stats.php';
+	require_once __DIR__ . '/includes/admin-scan.php';
 }
 
 register_activation_hook( __FILE__, 'secure_privacy_activate' );

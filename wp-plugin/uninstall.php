@@ -1,6 +1,6 @@
 <?php
 /**
- * Uninstall: remove the plugin's options, cron events, tables (outbox, rate-limit counters),
+ * Uninstall: remove the plugin's options (settings, site rules, scan state), cron events, tables (outbox, rate-limit counters),
  * transients and the erasure-deadline post meta, on every site of a network.
  *
  * WordPress runs this file alone (the plugin is not loaded), so names are spelled out here.
@@ -23,8 +23,14 @@ function secure_privacy_uninstall_site(): void {
 	delete_option( 'secure_privacy_privacy_url' );
 	delete_option( 'secure_privacy_banner_cache' );
 	delete_option( 'secure_privacy_served_versions' );
+	delete_option( 'secure_privacy_site_rules' );
+	delete_option( 'secure_privacy_scan_state' );
+	delete_option( 'secure_privacy_scan_notice' );
 	wp_clear_scheduled_hook( 'secure_privacy_flush_outbox' );
 	wp_clear_scheduled_hook( 'secure_privacy_daily' );
+	wp_clear_scheduled_hook( 'secure_privacy_scan' );
+	wp_clear_scheduled_hook( 'secure_privacy_rescan' );
+	wp_clear_scheduled_hook( 'secure_privacy_scan_check' );
 	delete_post_meta_by_key( '_secure_privacy_deadline' );
 	// phpcs:disable WordPress.DB.DirectDatabaseQuery, WordPress.DB.PreparedSQL.InterpolatedNotPrepared -- our own tables and transients.
 	$wpdb->query( "DROP TABLE IF EXISTS {$wpdb->prefix}sp_outbox" );

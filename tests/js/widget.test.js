@@ -365,6 +365,23 @@ test('blocked iframes: a placeholder names the consent needed; they load after i
   assert.equal(granted.$('.sp-blocked'), null);
 });
 
+const PIXEL = '<img id="px" data-sp-src="/px.gif?id=1" data-sp-category="marketing" data-sp-service="Meta Pixel" width="1" height="1" alt="">';
+
+test('blocked pixels (as the plugin writes them): no request and no placeholder before consent, loaded after it', async () => {
+  const p = await loadPage({ body: PIXEL + FRAME });
+  const px = p.$('#px');
+  assert.equal(px.hasAttribute('src'), false);
+  assert.equal(p.$$('.sp-blocked').length, 1, 'a placeholder for the frame only');
+  assert.equal(px.style.display, '', 'the pixel is not hidden or replaced');
+  p.click('reject-all');
+  assert.equal(px.hasAttribute('src'), false, 'none after reject');
+  p.click('open');
+  p.click('accept-all');
+  assert.equal(px.getAttribute('src'), '/px.gif?id=1');
+  const next = await loadPage({ body: PIXEL, jar: returningJar({ categories: { necessary: true, marketing: false } }) });
+  assert.equal(next.$('#px').hasAttribute('src'), false);
+});
+
 test('focus returns to where the dialog was opened from', async () => {
   const p = await loadPage({ body: FRAME, jar: returningJar() });
   const open = p.$('.sp-blocked button');

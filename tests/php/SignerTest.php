@@ -164,6 +164,49 @@ final class SignerTest extends TestCase {
 		Secure_Privacy_Signer::from_list( " , \n" );
 	}
 
+	public static function scan_page_vectors(): iterable {
+		self::setUpBeforeClass();
+		foreach ( self::$vectors['scan_pages']['valid'] as $vector ) {
+			yield $vector['name'] => array( $vector );
+		}
+	}
+
+	public static function invalid_scan_page_vectors(): iterable {
+		self::setUpBeforeClass();
+		foreach ( self::$vectors['scan_pages']['invalid'] as $vector ) {
+			yield $vector['name'] => array( $vector );
+		}
+	}
+
+	/**
+	 * A page-list token made by the sidecar (`sidecar.signing.serializer(keys,
+	 * "secure-privacy/scan-pages/v1")`) verifies with the PHP signer under that salt.
+	 *
+	 * @dataProvider scan_page_vectors
+	 */
+	public function test_a_scan_page_token_of_the_sidecar_verifies_in_php( array $vector ): void {
+		$scan   = self::$vectors['scan_pages'];
+		$signer = new Secure_Privacy_Signer( $scan['keys'], 'secure-privacy/scan-pages/v1' );
+
+		$this->assertSame( 'secure-privacy/scan-pages/v1', $scan['salt'] );
+		$this->assertSame( $vector['payload'], $signer->unsign( $vector['token'], self::MAX_AGE, $scan['timestamp'] + 10 ) );
+		// And PHP signs it byte for byte as the sidecar does (its newest key).
+		if ( 'sidecar serializer, newest key' === $vector['name'] ) {
+			$this->assertSame( $vector['token'], $signer->sign( $vector['payload'], $scan['timestamp'] ) );
+		}
+	}
+
+	/**
+	 * @dataProvider invalid_scan_page_vectors
+	 */
+	public function test_a_scan_page_token_under_another_salt_or_key_is_refused( array $vector ): void {
+		$scan = self::$vectors['scan_pages'];
+
+		$this->expectException( Secure_Privacy_Bad_Signature::class );
+
+		( new Secure_Privacy_Signer( $scan['keys'], $scan['salt'] ) )->unsign( $vector['token'], self::MAX_AGE, $scan['timestamp'] + 10 );
+	}
+
 	public function test_base64url_round_trips_every_length(): void {
 		foreach ( range( 0, 7 ) as $length ) {
 			$data = $length ? random_bytes( $length ) : '';

@@ -59,6 +59,44 @@ SMALL = {
 LARGE = dict(SMALL, user_agent="Mozilla/5.0 " * 40, page_url="http://127.0.0.1:8080/" + "a" * 200)
 
 
+SCAN_PAGES_SALT = "secure-privacy/scan-pages/v1"
+SCAN_PAGES_PAYLOAD = {"origin": "http://127.0.0.1:8080", "max_pages": 50}
+
+
+def scan_pages_vectors():
+    """Page-list tokens (SCAN_INTERFACE §5) made by the very serializer the sidecar signs them
+    with, `sidecar.signing.serializer(keys, "secure-privacy/scan-pages/v1")`, at TIMESTAMP."""
+    from sidecar.signing import serializer as sidecar_serializer
+
+    def sign_with(keys, payload):
+        s = sidecar_serializer(keys, SCAN_PAGES_SALT)
+        signer = s.make_signer()
+        signer.get_timestamp = lambda: TIMESTAMP
+        return signer.sign(s.dump_payload(payload)).decode("ascii")
+
+    token = sign_with(KEYS, SCAN_PAGES_PAYLOAD)
+    vectors = {
+        "salt": SCAN_PAGES_SALT,
+        "keys": KEYS,
+        "timestamp": TIMESTAMP,
+        "valid": [
+            {"name": "sidecar serializer, newest key", "payload": SCAN_PAGES_PAYLOAD,
+             "token": token},
+            {"name": "sidecar serializer, older key", "payload": SCAN_PAGES_PAYLOAD,
+             "token": sign_with(KEYS[:1], SCAN_PAGES_PAYLOAD)},
+        ],
+        "invalid": [
+            {"name": "consent salt", "token": sign(KEYS, SCAN_PAGES_PAYLOAD, compress=False)},
+            {"name": "unknown key",
+             "token": sign_with(["not-a-configured-key"], SCAN_PAGES_PAYLOAD)},
+        ],
+    }
+    s = sidecar_serializer(KEYS, SCAN_PAGES_SALT)
+    for v in vectors["valid"]:
+        assert s.loads(v["token"]) == v["payload"], v["name"]
+    return vectors
+
+
 def main():
     good = sign(KEYS, SMALL, compress=False)
     compressed = sign(KEYS, LARGE)
@@ -87,6 +125,7 @@ def main():
             {"name": "not a token", "token": "hello"},
         ],
     }
+    vectors["scan_pages"] = scan_pages_vectors()
     # Verify what we wrote with the serializer the sidecar uses.
     s = serializer(KEYS)
     for v in vectors["valid"]:

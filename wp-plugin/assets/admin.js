@@ -56,4 +56,34 @@
       location.href = url.toString();
     });
   }
+
+  // Site scan: follow a running scan through admin-ajax.php (the sidecar's admin token stays on
+  // the server); once it is done or failed, load the page again to show the report.
+  var scan = document.querySelector('[data-sp-scan-progress]');
+  if (scan && window.fetch) {
+    var text = scan.querySelector('[data-sp-scan-text]');
+    var bar = scan.querySelector('progress');
+    var poll = function () {
+      window.fetch(scan.getAttribute('data-sp-scan-progress'), { credentials: 'same-origin', headers: { Accept: 'application/json' } })
+        .then(function (r) { return r.json(); })
+        .then(function (answer) {
+          var data = (answer && answer.data) || {};
+          if (!answer || !answer.success) {
+            if (data.message) text.textContent = data.message;
+            window.setTimeout(poll, 10000);
+            return;
+          }
+          if (data.status === 'done' || data.status === 'failed') {
+            text.textContent = data.text;
+            window.location.reload();
+            return;
+          }
+          text.textContent = data.text;
+          if (bar) { bar.max = Math.max(1, data.total || 0); bar.value = data.done || 0; }
+          window.setTimeout(poll, 2000);
+        })
+        .catch(function () { window.setTimeout(poll, 10000); });
+    };
+    window.setTimeout(poll, 2000);
+  }
 })();

@@ -198,10 +198,10 @@
         // Replacing the node (whose new type no longer matches) is what makes activation run once.
         if (!granted(needs(old), categories)) return;
         const s = doc.createElement('script');
+        // Every attribute but the blocking type; the original type (data-sp-type) as `type`.
         for (const a of old.attributes) {
-          if (a.name !== 'type' && a.name !== 'data-sp-type') s.setAttribute(a.name, a.value);
+          if (a.name !== 'type') s.setAttribute(a.name === 'data-sp-type' ? 'type' : a.name, a.value);
         }
-        if (old.getAttribute('data-sp-type')) s.type = old.getAttribute('data-sp-type');
         if (!old.hasAttribute('async')) s.async = false; // keep document order between activated scripts
         s.text = old.text;
         old.replaceWith(s);
@@ -209,8 +209,9 @@
     }
     // <iframe data-sp-src data-sp-category>: loaded while granted; otherwise a placeholder of the
     // same size says which consent it needs (no layout shift), and a revoked frame is unloaded.
+    // <img data-sp-src data-sp-category> (a tracking pixel) loads once granted; no placeholder.
     function syncFrames(categories) {
-      $$('iframe[data-sp-src][data-sp-category]').forEach((f) => {
+      $$('[data-sp-src][data-sp-category]').forEach((f) => {
         const keys = needs(f);
         const src = f.getAttribute('data-sp-src');
         let ph = f.spPlaceholder;
@@ -222,7 +223,7 @@
           return;
         }
         if (f.getAttribute('src')) f.src = 'about:blank';
-        if (ph) return;
+        if (ph || 'alt' in f) return; // an <img> pixel: no placeholder
         const labels = keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label);
         const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
         f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${

@@ -17,6 +17,8 @@ const SECURE_PRIVACY_LOG_SLUG = 'secure-privacy-log';
 
 const SECURE_PRIVACY_STATS_SLUG = 'secure-privacy-stats';
 
+const SECURE_PRIVACY_SCAN_SLUG = 'secure-privacy-scan';
+
 const SECURE_PRIVACY_CAPABILITY = 'manage_options';
 
 const SECURE_PRIVACY_ADMIN_HANDLE = 'secure-privacy-admin';
@@ -53,6 +55,14 @@ function secure_privacy_admin_menu(): void {
 	);
 	add_submenu_page(
 		SECURE_PRIVACY_MENU_SLUG,
+		__( 'Site scan', 'secure-privacy' ),
+		__( 'Site scan', 'secure-privacy' ),
+		SECURE_PRIVACY_CAPABILITY,
+		SECURE_PRIVACY_SCAN_SLUG,
+		'secure_privacy_render_scan_page'
+	);
+	add_submenu_page(
+		SECURE_PRIVACY_MENU_SLUG,
 		__( 'Consent statistics', 'secure-privacy' ),
 		__( 'Statistics', 'secure-privacy' ),
 		SECURE_PRIVACY_CAPABILITY,
@@ -68,7 +78,7 @@ function secure_privacy_admin_menu(): void {
  * @param string $hook_suffix The admin page's hook suffix.
  */
 function secure_privacy_is_own_screen( string $hook_suffix ): bool {
-	foreach ( array( SECURE_PRIVACY_MENU_SLUG, SECURE_PRIVACY_LOG_SLUG, SECURE_PRIVACY_STATS_SLUG ) as $slug ) {
+	foreach ( array( SECURE_PRIVACY_MENU_SLUG, SECURE_PRIVACY_LOG_SLUG, SECURE_PRIVACY_SCAN_SLUG, SECURE_PRIVACY_STATS_SLUG ) as $slug ) {
 		if ( str_ends_with( $hook_suffix, '_page_' . $slug ) ) {
 			return true;
 		}

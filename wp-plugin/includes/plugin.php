@@ -60,6 +60,14 @@ function secure_privacy_boot(): void {
 	add_action( 'wp_enqueue_scripts', 'secure_privacy_enqueue_assets' );
 	add_filter( 'script_loader_tag', 'secure_privacy_defer_widget_script', 10, 2 );
 	add_action( 'wp_footer', 'secure_privacy_print_config', 5 );
+	// Auto-blocking (includes/blocking.php): enqueued trackers as their tags are printed, then
+	// one pass over the whole page from a buffer started after redirects, before any output.
+	add_filter( 'script_loader_tag', 'secure_privacy_block_enqueued_script', 20, 2 );
+	add_action( 'template_redirect', 'secure_privacy_start_page_buffer', PHP_INT_MAX );
+	foreach ( array( 'add_option_', 'update_option_', 'delete_option_' ) as $hook ) {
+		add_action( $hook . SECURE_PRIVACY_SITE_RULES_OPTION, 'secure_privacy_site_rules_changed', 10, 0 );
+		add_action( $hook . SECURE_PRIVACY_OPTION, 'secure_privacy_site_rules_changed', 20, 0 );
+	}
 	// Until Test connection has passed, only administrators see the banner (includes/setup.php).
 	add_action( 'wp_footer', 'secure_privacy_print_preview_note' );
 	// WP Consent API: this plugin is the consent manager and the region is opt-in.
@@ -67,6 +75,17 @@ function secure_privacy_boot(): void {
 	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
 	add_action( 'clean_post_cache', 'secure_privacy_forget_privacy_url', 10, 2 );
 	add_action( 'upgrader_process_complete', 'secure_privacy_forget_banner_output', 10, 0 );
+
+	// Site scan (includes/scan*.php): loaded in wp-admin, WP-cron and WP-CLI, and when a plugin
+	// or theme is activated or updated (which may happen over REST or in cron); the page-list
+	// route's file only when the REST API starts. Never on a visitor's page view or consent.
+	if ( is_admin() || wp_doing_cron() || ( defined( 'WP_CLI' ) && WP_CLI ) ) {
+		secure_privacy_scan_boot();
+	}
+	add_action( 'activated_plugin', 'secure_privacy_scan_changed', 10, 0 );
+	add_action( 'switch_theme', 'secure_privacy_scan_changed', 10, 0 );
+	add_action( 'upgrader_process_complete', 'secure_privacy_scan_upgraded', 10, 2 );
+	add_action( 'rest_api_init', 'secure_privacy_scan_rest_routes' );
 
 	// Admin screens (includes/admin*.php, loaded in wp-admin only).
 	if ( is_admin() ) {
@@ -76,6 +95,7 @@ function secure_privacy_boot(): void {
 		add_action( 'admin_notices', 'secure_privacy_admin_render_flash' );
 		add_action( 'admin_notices', 'secure_privacy_policy_notice' );
 		add_action( 'admin_notices', 'secure_privacy_setup_notice' );
+		add_action( 'admin_notices', 'secure_privacy_blocking_notice' );
 		add_action( 'wp_dashboard_setup', 'secure_privacy_dashboard_setup' );
 		add_filter( 'manage_erase-personal-data_columns', 'secure_privacy_erasure_columns' );
 		add_action( 'manage_erase-personal-data_custom_column', 'secure_privacy_erasure_column', 10, 2 );
@@ -89,7 +109,63 @@ function secure_privacy_boot(): void {
 		add_action( 'admin_post_secure_privacy_delete_consent', 'secure_privacy_handle_delete_consent' );
 		add_action( 'admin_post_secure_privacy_erase', 'secure_privacy_handle_erase' );
 		add_action( 'admin_post_secure_privacy_policy_bump', 'secure_privacy_handle_policy_bump' );
+		// Site scan page (includes/admin-scan.php).
+		add_action( 'admin_notices', 'secure_privacy_scan_render_notice' );
+		add_action( 'admin_post_secure_privacy_scan_start', 'secure_privacy_handle_scan_start' );
+		add_action( 'admin_post_secure_privacy_scan_rule', 'secure_privacy_handle_scan_rule' );
+		add_action( 'admin_post_secure_privacy_scan_rule_delete', 'secure_privacy_handle_scan_rule_delete' );
+		add_action( 'admin_post_secure_privacy_scan_schedule', 'secure_privacy_handle_scan_schedule' );
+		add_action( 'admin_post_secure_privacy_scan_dismiss', 'secure_privacy_handle_scan_dismiss' );
+		add_action( 'wp_ajax_secure_privacy_scan_progress', 'secure_privacy_ajax_scan_progress' );
 	}
+}
+
+/**
+ * Load the site scan's code and wire its hooks (once per request): the re-scan cron events,
+ * keeping the recurring one scheduled, the site rules' sanitizer.
+ */
+function secure_privacy_scan_boot(): void {
+	static $booted = false;
+	if ( $booted ) {
+		return;
+	}
+	$booted = true;
+	require_once __DIR__ . '/scan-rules.php';
+	require_once __DIR__ . '/scan.php';
+	add_filter( 'sanitize_option_' . SECURE_PRIVACY_SITE_RULES_OPTION, 'secure_privacy_sanitize_site_rules' );
+	add_action( SECURE_PRIVACY_SCAN_HOOK, 'secure_privacy_scan_cron_run', 10, 0 );
+	add_action( SECURE_PRIVACY_RESCAN_HOOK, 'secure_privacy_scan_cron_rescan', 10, 0 );
+	add_action( SECURE_PRIVACY_SCAN_CHECK_HOOK, 'secure_privacy_scan_cron_check', 10, 0 );
+	add_action( 'admin_init', 'secure_privacy_scan_schedule_cron' );
+}
+
+/**
+ * A plugin or theme was activated (activated_plugin, switch_theme): re-scan soon.
+ */
+function secure_privacy_scan_changed(): void {
+	secure_privacy_scan_boot();
+	secure_privacy_scan_after_change();
+}
+
+/**
+ * Plugins or themes were installed or updated (upgrader_process_complete): re-scan soon after
+ * an update.
+ *
+ * @param mixed $upgrader The upgrader.
+ * @param mixed $extra    What was upgraded.
+ */
+function secure_privacy_scan_upgraded( $upgrader = null, $extra = array() ): void {
+	secure_privacy_scan_boot();
+	secure_privacy_scan_after_upgrade( $upgrader, $extra );
+}
+
+/**
+ * On a REST request (rest_api_init): the page-list route the sidecar asks
+ * (includes/scan-pages.php; it needs nothing of the rest of the scan's code).
+ */
+function secure_privacy_scan_rest_routes(): void {
+	require_once __DIR__ . '/scan-pages.php';
+	secure_privacy_scan_pages_register_route();
 }
 
 /**
@@ -173,6 +249,8 @@ function secure_privacy_deactivate( $network_wide = false ): void {
 function secure_privacy_activate_site(): void {
 	secure_privacy_outbox_install();
 	secure_privacy_schedule_outbox_cron();
+	secure_privacy_scan_boot();
+	secure_privacy_scan_schedule_cron();
 }
 
 /**
@@ -181,6 +259,9 @@ function secure_privacy_activate_site(): void {
 function secure_privacy_deactivate_site(): void {
 	wp_clear_scheduled_hook( SECURE_PRIVACY_CRON_HOOK );
 	wp_clear_scheduled_hook( SECURE_PRIVACY_DAILY_HOOK );
+	foreach ( array( 'secure_privacy_scan', 'secure_privacy_rescan', 'secure_privacy_scan_check' ) as $hook ) {
+		wp_clear_scheduled_hook( $hook );
+	}
 }
 
 /**

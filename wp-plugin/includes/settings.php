@@ -41,7 +41,7 @@ const SECURE_PRIVACY_MAX_PROXY_RANGES = 64;
 /**
  * Every setting with its default; the keys are the only ones ever stored.
  *
- * @return array{sidecar_url: string, secret_keys: string, admin_token: string, policy_version: string, next_policy_version: string, next_policy_effective: string, policy_notice_days: int, privacy_page_id: int, consent_lifetime_days: int, honor_gpc: bool, honor_dnt: bool, categories_enabled: string[], texts: array<string, array<string, string>>, primary_color: string, position: string, trusted_proxy_header: string, trusted_proxies: string, rate_limit_per_minute: int, retention_days: int}
+ * @return array{sidecar_url: string, secret_keys: string, admin_token: string, policy_version: string, next_policy_version: string, next_policy_effective: string, policy_notice_days: int, privacy_page_id: int, consent_lifetime_days: int, honor_gpc: bool, honor_dnt: bool, categories_enabled: string[], texts: array<string, array<string, string>>, primary_color: string, position: string, trusted_proxy_header: string, trusted_proxies: string, rate_limit_per_minute: int, retention_days: int, scan_frequency: string}
  */
 function secure_privacy_settings_defaults(): array {
 	return array(
@@ -64,6 +64,7 @@ function secure_privacy_settings_defaults(): array {
 		'trusted_proxies'       => SECURE_PRIVACY_DEFAULT_PROXIES, // Addresses/CIDRs of those proxies; the header counts only from them.
 		'rate_limit_per_minute' => 120,   // Consents accepted per visitor IP per minute (0 = unlimited).
 		'retention_days'        => 1825,  // How long consent records are kept (the sidecar's purge applies it).
+		'scan_frequency'        => 'weekly', // Automatic site scan: off | daily | weekly (+ after plugin/theme changes unless off).
 	);
 }
 
@@ -272,6 +273,10 @@ function secure_privacy_normalize_settings( array $input ): array {
 			case 'retention_days':
 				$days          = is_scalar( $value ) ? absint( $value ) : 0;
 				$clean[ $key ] = $days ? min( $days, 36500 ) : $default;
+				break;
+
+			case 'scan_frequency':
+				$clean[ $key ] = in_array( $value, array( 'off', 'daily', 'weekly' ), true ) ? $value : $default;
 				break;
 
 			case 'privacy_page_id':

@@ -15,6 +15,9 @@ defined( 'ABSPATH' ) || exit;
 /** The consent categories, in payload and display order; the first is always granted. */
 const SECURE_PRIVACY_CATEGORIES = array( 'necessary', 'preferences', 'statistics', 'marketing' );
 
+/** Option: the admin's site rules (includes/scan-rules.php keeps them, includes/blocking.php reads them). */
+const SECURE_PRIVACY_SITE_RULES_OPTION = 'secure_privacy_site_rules';
+
 /** The category that is always on (the visitor cannot refuse it). */
 const SECURE_PRIVACY_REQUIRED_CATEGORY = 'necessary';
 
@@ -128,5 +131,51 @@ function secure_privacy_action_labels(): array {
 		'grant'    => __( 'Grant', 'secure-privacy' ),
 		'update'   => __( 'Update', 'secure-privacy' ),
 		'withdraw' => __( 'Withdraw', 'secure-privacy' ),
+	);
+}
+
+/* ---- site scan (CONTRACT §8) --------------------------------------------------------------- */
+
+/** What a scan reports and a site rule matches: a cookie by name, a storage key, a request's host. */
+const SECURE_PRIVACY_SCAN_KINDS = array( 'cookie', 'storage', 'request' );
+
+/** The browser states a page is scanned in; the first two are before any consent. */
+const SECURE_PRIVACY_SCAN_STATES = array( 'before_consent', 'after_reject', 'after_accept' );
+
+/** The category a scan gives what nobody has classified; never a site rule's category. */
+const SECURE_PRIVACY_SCAN_UNKNOWN = 'unknown';
+
+/** Longest site-rule pattern (a cookie name, storage key or host, `*` as wildcard), in characters. */
+const SECURE_PRIVACY_MAX_RULE_PATTERN_LENGTH = 200;
+
+/** Longest service name of a site rule, in characters. */
+const SECURE_PRIVACY_MAX_RULE_SERVICE_LENGTH = 100;
+
+/** Most site rules kept. */
+const SECURE_PRIVACY_MAX_SITE_RULES = 500;
+
+/**
+ * Human labels of the scan's kinds, translated.
+ *
+ * @return array<string, string>
+ */
+function secure_privacy_scan_kind_labels(): array {
+	return array(
+		'cookie'  => __( 'Cookie', 'secure-privacy' ),
+		'storage' => __( 'Storage', 'secure-privacy' ),
+		'request' => __( 'Request', 'secure-privacy' ),
+	);
+}
+
+/**
+ * Human labels of the scan's browser states, translated.
+ *
+ * @return array<string, string>
+ */
+function secure_privacy_scan_state_labels(): array {
+	return array(
+		'before_consent' => __( 'Before consent', 'secure-privacy' ),
+		'after_reject'   => __( 'After Reject all', 'secure-privacy' ),
+		'after_accept'   => __( 'After Accept all', 'secure-privacy' ),
 	);
 }

@@ -90,6 +90,46 @@ abstract class SP_WP_TestCase extends TestCase {
 		return is_wp_error( $result ) ? rest_convert_error_to_response( $result ) : $result; // As serve_request() does.
 	}
 
+	/**
+	 * Answer the sidecar's calls under $prefix (e.g. "/v1/scans") with $answer instead of the
+	 * real sidecar (the HTTP boundary, through pre_http_request); other calls go through.
+	 * $answer( string $method, string $path, array $args, string $url ) returns [status, body array] or null
+	 * to let the call through. The filter is removed by remove_fake_sidecar().
+	 */
+	protected function fake_sidecar( string $prefix, callable $answer ): void {
+		$this->fake = static function ( $pre, $args, $url ) use ( $prefix, $answer ) {
+			$path = (string) wp_parse_url( (string) $url, PHP_URL_PATH );
+			if ( ! str_starts_with( $path, $prefix ) ) {
+				return $pre;
+			}
+			$result = $answer( strtoupper( (string) ( $args['method'] ?? 'GET' ) ), $path, $args, (string) $url );
+			if ( null === $result ) {
+				return $pre;
+			}
+			return array(
+				'headers'  => array( 'content-type' => 'application/json' ),
+				'body'     => (string) wp_json_encode( $result[1] ),
+				'response' => array(
+					'code'    => $result[0],
+					'message' => '',
+				),
+				'cookies'  => array(),
+				'filename' => null,
+			);
+		};
+		add_filter( 'pre_http_request', $this->fake, 10, 3 );
+	}
+
+	/** The filter of fake_sidecar(), while one is set. */
+	private $fake = null;
+
+	protected function remove_fake_sidecar(): void {
+		if ( null !== $this->fake ) {
+			remove_filter( 'pre_http_request', $this->fake, 10 );
+			$this->fake = null;
+		}
+	}
+
 	/** Records of a subject in the real sidecar, newest first. */
 	protected function sidecar_records( string $subject_id ): array {
 		$result = secure_privacy_admin_api( 'GET', '/v1/consents', array( 'subject_id' => $subject_id ) );

@@ -1,0 +1,205 @@
+"""Auto-blocking on the real WordPress and Chromium (issue 14, layers 1 and 2): a page nobody
+tagged, with a known service's script, iframe and pixel from a loopback "third-party" origin
+(hard-coded in the content and enqueued by a test plugin), makes no request to it before
+consent, none after Reject all and none on the next page view after a withdrawal; after
+Accept all each one loads. A breaks-if-blocked script always loads. The HTML is the same
+bytes whatever the visitor's consent."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+
+import pytest
+from helpers import wait_for
+from pages import ALL_OFF, ALL_ON
+
+# Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
+pytestmark = pytest.mark.every_wordpress
+
+PIXEL_GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000"
+                          "010001000002024401003b")
+
+
+class Listener:
+    """A "third party" on 127.0.0.1 that counts every request it gets, by path."""
+
+    def __init__(self):
+        self.paths: list[str] = []
+        self.lock = threading.Lock()
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802
+                path = self.path.split("?")[0]
+                with listener.lock:
+                    listener.paths.append(path)
+                if path.endswith(".js"):
+                    name = path.rsplit("/", 1)[-1][:-3]
+                    body, ctype = (f"window.spRan = (window.spRan || []).concat({name!r});"
+                                   .encode(), "application/javascript")
+                elif path.endswith(".gif"):
+                    body, ctype = PIXEL_GIF, "image/gif"
+                else:
+                    body, ctype = b"<!doctype html><title>embed</title><p>embed</p>", "text/html"
+                self.send_response(200)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Cache-Control", "no-store")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.origin = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def seen(self) -> list[str]:
+        with self.lock:
+            return list(self.paths)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+MU_PLUGIN = """<?php
+// Written by tests/e2e/test_autoblock.py: the loopback origin as a catalogue service (a
+// marketing tracker; its /pay/ path a breaks-if-blocked payment provider), and a plugin that
+// enqueues the tracker's script with an inline part.
+add_filter('secure_privacy_catalogue', function ($c) {
+    $c['services'][] = array('loopback-tracker', 'Loopback tracker', 'marketing', false);
+    $c['host']['127.0.0.1:@PORT@'] = count($c['services']) - 1;
+    $c['services'][] = array('loopback-pay', 'Loopback payments', 'necessary', true);
+    $c['url']['127.0.0.1:@PORT@'][] = array('/pay/', count($c['services']) - 1);
+    return $c;
+});
+add_action('wp_enqueue_scripts', function () {
+    wp_enqueue_script('sp-test-tracker', '@ORIGIN@/enqueued.js', array(), null, true);
+    wp_add_inline_script('sp-test-tracker', 'window.spInlineAfter = 1;');
+});
+"""
+
+
+@pytest.fixture(scope="module")
+def listener():
+    listener = Listener()
+    yield listener
+    listener.stop()
+
+
+@contextmanager
+def mu_plugin(stack, code: str):
+    mu = stack.wp_dir / "wp-content" / "mu-plugins"
+    mu.mkdir(exist_ok=True)
+    path = mu / "sp-test-autoblock.php"
+    path.write_text(code)
+    try:
+        yield
+    finally:
+        path.unlink()
+
+
+@pytest.fixture(scope="module")
+def tracked_page(site, full_stack, listener):
+    o = listener.origin
+    html = (f'<p>Nobody tagged this page.</p><script src="{o}/content.js"></script>'
+            f'<iframe id="sp-t-frame" src="{o}/frame.html" width="320" height="180" '
+            'title="An embed"></iframe>'
+            f'<img id="sp-t-pixel" src="{o}/pixel.gif" width="1" height="1" alt="">'
+            f'<script src="{o}/pay/sdk.js"></script>')
+    code = MU_PLUGIN.replace("@PORT@", str(listener.server.server_port)).replace("@ORIGIN@", o)
+    with mu_plugin(full_stack, code), site.page("Untagged trackers", html) as url:
+        yield url
+
+
+def _tracker_requests(listener) -> list[str]:
+    return [p for p in listener.seen() if not p.startswith("/pay/")]
+
+
+def test_untagged_trackers_wait_for_consent_and_stop_after_withdrawal(b, tracked_page,
+                                                                      listener):
+    start = len(listener.seen())
+    b.get(tracked_page)
+    b.dialog()
+    # The payment script is needed: it loads before any choice.
+    wait_for(lambda: "/pay/sdk.js" in listener.seen()[start:], 10, what="the payment script")
+    assert b.js("return window.spRan") == ["sdk"]
+    # The page as the browser got it: blocked forms, nothing tagged by the site owner.
+    forms = b.js("""return [...document.querySelectorAll('[data-sp-category]')]
+        .filter((e) => !e.closest('#sp-consent'))
+        .map((e) => [e.tagName, e.getAttribute('type'), e.getAttribute('data-sp-service'),
+                     e.hasAttribute('src') ? e.getAttribute('src').split('/').pop() : null,
+                     (e.getAttribute('data-sp-src') || '').split('/').pop()]);""")
+    assert ["SCRIPT", "text/plain", "Loopback tracker", "content.js", ""] in forms, forms
+    assert ["SCRIPT", "text/plain", "Loopback tracker", "enqueued.js", ""] in forms, forms
+    assert ["SCRIPT", "text/plain", "Loopback tracker", None, ""] in forms, "the inline part"
+    assert ["IFRAME", None, "Loopback tracker", None, "frame.html"] in forms, forms
+    assert ["IMG", None, "Loopback tracker", None, "pixel.gif"] in forms, forms
+    time.sleep(1.5)  # anything the browser would fetch has been asked for by now
+    assert _tracker_requests(listener)[:] == [p for p in listener.seen()[:start]
+                                              if not p.startswith("/pay/")], \
+        "no request to the tracker before consent"
+    before = len(_tracker_requests(listener))
+
+    b.click("reject-all")
+    assert wait_for(b.cookie, 5, what="the consent cookie")["categories"] == ALL_OFF
+    b.get(tracked_page)
+    b.el("[data-sp-action='open']")
+    time.sleep(1.5)
+    assert len(_tracker_requests(listener)) == before, "none after Reject all"
+
+    b.click("open")
+    b.click("accept-all")
+    assert wait_for(b.cookie, 5, what="the consent cookie")["categories"] == ALL_ON
+    want = {"/content.js", "/enqueued.js", "/frame.html", "/pixel.gif"}
+    wait_for(lambda: want <= set(_tracker_requests(listener)[before:]), 10,
+             what=f"{want} after Accept all")
+    ran = wait_for(lambda: b.js("return window.spRan && window.spRan.length >= 3 && "
+                                "window.spRan"), 5, what="the scripts ran")
+    assert sorted(ran) == ["content", "enqueued", "sdk"]
+    assert b.js("return window.spInlineAfter") == 1, "the enqueued script's inline part ran"
+    frame = b.el("#sp-t-frame")
+    assert frame.get_attribute("src").endswith("/frame.html") and frame.is_displayed()
+
+    b.click("open")
+    b.click("withdraw")
+    wait_for(lambda: b.cookie() and not b.cookie()["categories"]["marketing"], 5,
+             what="the withdrawal")
+    after = len(_tracker_requests(listener))
+    b.get(tracked_page)
+    b.el("[data-sp-action='open']")
+    time.sleep(1.5)
+    assert len(_tracker_requests(listener)) == after, "none on the next page view after withdrawal"
+
+
+def _get(url: str, cookie: str | None) -> bytes:
+    req = urllib.request.Request(url, headers={"Cookie": f"sp_consent={cookie}"} if cookie else {})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return r.read()
+
+
+def test_every_visitor_gets_the_same_bytes_and_rest_is_untouched(site, tracked_page, listener):
+    """Page caches stay valid: no consent, all granted, all refused, a malformed cookie: the
+    same bytes (nothing normalised: WordPress prints no per-request nonce for anonymous
+    visitors here). The REST API's copy of the page is left as it is."""
+    state = {"subject_id": "6f1c1a8e-3b9f-4a57-9b3c-0c7e7e1c2d4f", "policy_version": "1",
+             "banner_version": "x", "given_at": "2026-01-01T00:00:00Z"}
+    cookies = [None, quote(json.dumps({**state, "categories": ALL_ON})),
+               quote(json.dumps({**state, "categories": ALL_OFF})), "garbage"]
+    pages = [_get(tracked_page, c) for c in cookies]
+    assert b'data-sp-service="Loopback tracker"' in pages[0]
+    assert all(p == pages[0] for p in pages[1:])
+
+    page_id = site.eval_json(f"echo wp_json_encode(url_to_postid({json.dumps(tracked_page)}));")
+    rest = json.loads(_get(f"{site.url}/?rest_route=/wp/v2/pages/{page_id}", None))
+    content = rest["content"]["rendered"]
+    assert f'src="{listener.origin}/content.js"' in content
+    assert "data-sp-" not in content
