@@ -156,10 +156,16 @@ function secure_privacy_delete_site_rule( string $kind, string $pattern ): bool 
  */
 function secure_privacy_save_site_rules( array $rules ): void {
 	$rules = secure_privacy_sanitize_site_rules( $rules );
+	// A row kept without autoload (by hand, or by an earlier version) is replaced, not
+	// flipped: WordPress caches an option whose autoload update_option() turned on under its
+	// own key, which delete_option() then leaves behind (stale rules after deleting them).
+	if ( null !== get_option( SECURE_PRIVACY_SITE_RULES_OPTION, null ) && ! array_key_exists( SECURE_PRIVACY_SITE_RULES_OPTION, wp_load_alloptions() ) ) {
+		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+	}
 	if ( null === get_option( SECURE_PRIVACY_SITE_RULES_OPTION, null ) ) {
 		add_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, '', 'yes' );
 	} else {
-		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules, true );
+		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, $rules );
 	}
 }
 

@@ -194,6 +194,13 @@ final class ScanAdminTest extends SP_WP_TestCase {
 		$this->assertSame( 'statistics', secure_privacy_put_site_rule( array( 'kind' => 'request', 'pattern' => 'A.example', 'category' => 'statistics' ) )['category'] );
 		$this->assertSame( 'necessary', secure_privacy_put_site_rule( array( 'kind' => 'request', 'pattern' => 'a.example', 'category' => 'necessary' ) )['category'] );
 		$this->assertCount( 2, secure_privacy_site_rules() );
+		// Stored autoloaded (auto-blocking reads it on every page view without a query), and
+		// a row that was not is replaced rather than flipped: deleting leaves nothing cached.
+		$this->assertArrayHasKey( SECURE_PRIVACY_SITE_RULES_OPTION, wp_load_alloptions() );
+		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+		$this->assertSame( array(), secure_privacy_site_rules() );
+		secure_privacy_put_site_rule( array( 'kind' => 'cookie', 'pattern' => '_ga', 'category' => 'statistics' ) );
+		secure_privacy_put_site_rule( array( 'kind' => 'request', 'pattern' => 'a.example', 'category' => 'necessary' ) );
 		$this->assertTrue( secure_privacy_delete_site_rule( 'request', 'A.EXAMPLE' ) );
 		$this->assertFalse( secure_privacy_delete_site_rule( 'request', 'a.example' ) );
 		$this->assertCount( 1, secure_privacy_site_rules() );
