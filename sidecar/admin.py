@@ -260,7 +260,8 @@ def purge():
 CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", *CATEGORIES,
               "page_url", "policy_version", "banner_version",
               "language", "gpc", "dnt", "ip", "country", "region", "city", "user_agent",
-              "wp_user_id", "occurred_at", "received_at", "screenshot_status", "hash")
+              "wp_user_id", "occurred_at", "received_at", "screenshot_status", "hash",
+              "rules_version")
 
 
 def _csv_row(rec: dict) -> list:

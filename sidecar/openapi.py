@@ -178,6 +178,12 @@ SPEC = {
                     "banner_text_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "banner_version_match": {"type": "boolean"}}},
                 "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "rules_version": {
+                    "type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+                    "description": "The rule-set version (catalogue and site rules) the "
+                                   "plugin enforced when the consent was given; the scan "
+                                   "reports with the same ruleset_version proved it. Null: "
+                                   "recorded before rule-set versions"},
                 "chain": {"type": ["object", "null"], "properties": {
                     "position": {"type": "integer"}, "hash": {"type": "string"}}},
                 "erased": {"type": "boolean"}}},
