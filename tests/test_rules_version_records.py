@@ -143,3 +143,41 @@ def test_migration_011_on_rows_stored_before_it(make_app, test_db):
     report = client.get("/v1/integrity?full=1", headers=admin_headers()).get_json()
     assert report["ok"] is True, report["problems"]
     assert report["records"] == 4
+
+
+def _finish_scan(client, test_db, rules):
+    """A scan queued through the API with `rules`, claimed and finished with the real
+    report builder (no browser: no pages); its id and report."""
+    from sidecar import scans
+    from sidecar.db import Tables, connect
+    from sidecar.scan_report import build_report
+    sid = client.post("/v1/scans", json={"urls": ["http://site.test/"], "rules": rules},
+                      headers=admin_headers()).get_json()["id"]
+    conn = connect(test_db)
+    try:
+        scan = scans.claim(conn, Tables("t_"), "test-worker", 60)
+        assert scan["id"] == sid
+        report = build_report({"id": sid, "status": "done"}, [], rules=scan["rules"])
+        from sidecar.clock import utcnow
+        assert scans.finish(conn, Tables("t_"), scan, report, utcnow())
+    finally:
+        conn.close()
+    return sid, report
+
+
+def test_scans_are_found_by_the_rules_version_a_consent_carries(client, test_db):
+    rules = [{"kind": "cookie", "pattern": "_ga*", "category": "statistics"}]
+    sid, report = _finish_scan(client, test_db, rules)
+    assert report["ruleset_version"] == VERSION  # the scan's = what the plugin signs in
+    other, _ = _finish_scan(client, test_db, [])
+    shown = client.get(f"/v1/scans/{sid}", headers=admin_headers()).get_json()
+    assert shown["ruleset_version"] == VERSION
+    found = client.get(f"/v1/scans?ruleset_version={VERSION}",
+                       headers=admin_headers()).get_json()["items"]
+    assert [(s["id"], s["ruleset_version"]) for s in found] == [(sid, VERSION)]
+    everything = client.get("/v1/scans", headers=admin_headers()).get_json()["items"]
+    assert [s["id"] for s in everything] == [other, sid]
+    bad = client.get("/v1/scans?ruleset_version=XYZ", headers=admin_headers())
+    assert bad.status_code == 400
+    assert bad.get_json()["error"]["code"] == "invalid_parameter"
+    assert bad.get_json()["error"]["message"].startswith("ruleset_version:")

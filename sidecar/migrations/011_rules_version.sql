@@ -5,3 +5,14 @@
 -- and no index, join or new table (one less grant than a lookup table of versions).
 ALTER TABLE `{prefix}sp_consents`
   ADD COLUMN IF NOT EXISTS rules_version BINARY(32) NULL;
+
+-- Each finished scan's rule-set version (its report's `ruleset_version`), so the consent
+-- log can find the scans that tested a record's rules (`GET /v1/scans?ruleset_version=`).
+-- Reports made before rule-set versions have none and stay NULL.
+ALTER TABLE `{prefix}sp_scans`
+  ADD COLUMN IF NOT EXISTS ruleset_version CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NULL;
+ALTER TABLE `{prefix}sp_scans`
+  ADD INDEX IF NOT EXISTS idx_ruleset (ruleset_version, seq);
+UPDATE `{prefix}sp_scans` SET ruleset_version = JSON_VALUE(report, '$.ruleset_version')
+  WHERE report IS NOT NULL AND ruleset_version IS NULL
+  AND JSON_VALUE(report, '$.ruleset_version') IS NOT NULL;
