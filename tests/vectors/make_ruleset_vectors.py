@@ -50,6 +50,15 @@ VECTORS = [
      "canonical": '{"catalogue":"' + B + '","site_rules":[{"category":"preferences",'
                   '"kind":"storage","pattern":"k\\"\\\\/\\u00e5*",'
                   '"service":"V\\u00e5r tj\\u00e4nst \\ud83c\\udf6a"}]}'},
+    {"name": "Unicode spaces around patterns and services trimmed (as Python's str.strip)",
+     "catalogue": B,
+     "rules": [{"kind": "storage", "pattern": "\u00a0key\u3000", "category": "preferences",
+                "service": "\u2003Svc\u0085"},
+               {"kind": "request", "pattern": "\u2028CDN.example.com\t", "category":
+                "statistics", "service": "\u00a0"}],
+     "canonical": '{"catalogue":"' + B + '","site_rules":[{"category":"preferences",'
+                  '"kind":"storage","pattern":"key","service":"Svc"},'
+                  '{"category":"statistics","kind":"request","pattern":"cdn.example.com"}]}'},
     {"name": "order kept (1 of 2)",
      "catalogue": B,
      "rules": [{"kind": "cookie", "pattern": "a*b", "category": "marketing"},

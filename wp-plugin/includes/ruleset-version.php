@@ -34,8 +34,8 @@ function secure_privacy_catalogue_sha256(): string {
 
 /**
  * Site rules in the form the version covers, the sidecar's normalisation
- * (sidecar/classify.py validate_rules): request hosts lower case with `*.x` written `.x`, an
- * empty service left out, keys sorted; the order kept (of two globs that match one name
+ * (sidecar/classify.py validate_rules): patterns and services trimmed, request hosts lower
+ * case with `*.x` written `.x`, an empty service left out, keys sorted; the order kept (of two globs that match one name
  * equally, the first decides). Entries that are not rules are left out, as the plugin's
  * reader of the option does (includes/scan-rules.php).
  *
@@ -48,9 +48,9 @@ function secure_privacy_ruleset_canonical_rules( array $rules ): array {
 		if ( ! is_array( $rule ) || ! is_string( $rule['kind'] ?? null ) || ! is_string( $rule['pattern'] ?? null ) || ! is_string( $rule['category'] ?? null ) ) {
 			continue;
 		}
-		$pattern = $rule['pattern'];
+		$pattern = secure_privacy_ruleset_strip( $rule['pattern'] );
 		if ( 'request' === $rule['kind'] ) {
-			$pattern = strtolower( trim( $pattern ) );
+			$pattern = strtolower( $pattern );
 			if ( str_starts_with( $pattern, '*.' ) ) {
 				$pattern = substr( $pattern, 1 );
 			}
@@ -60,13 +60,25 @@ function secure_privacy_ruleset_canonical_rules( array $rules ): array {
 			'kind'     => $rule['kind'],
 			'pattern'  => $pattern,
 		);
-		$service = isset( $rule['service'] ) && is_string( $rule['service'] ) ? trim( $rule['service'] ) : '';
+		$service = isset( $rule['service'] ) && is_string( $rule['service'] ) ? secure_privacy_ruleset_strip( $rule['service'] ) : '';
 		if ( '' !== $service ) {
 			$item['service'] = $service;
 		}
 		$out[] = $item;
 	}
 	return $out;
+}
+
+/**
+ * Text without the whitespace Python's str.strip() removes at either end (the sidecar trims
+ * rules so): ASCII whitespace, U+001C-U+001F, U+0085 and every Unicode space or separator.
+ * Text that is not UTF-8 is returned as it is (and then gives no version).
+ *
+ * @param string $text Text.
+ */
+function secure_privacy_ruleset_strip( string $text ): string {
+	$stripped = preg_replace( '/^[\x{9}-\x{d}\x{1c}-\x{20}\x{85}\p{Z}]+|[\x{9}-\x{d}\x{1c}-\x{20}\x{85}\p{Z}]+$/Du', '', $text );
+	return is_string( $stripped ) ? $stripped : $text;
 }
 
 /**
