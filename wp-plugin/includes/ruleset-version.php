@@ -9,7 +9,7 @@
  * Shared vectors: tests/vectors/ruleset.json.
  *
  * Loaded on every request (the consent route needs it), so it reads nothing until asked,
- * and then only the site rules option (not autoloaded: one query per consent).
+ * and then the site rules option (not autoloaded: one query per consent).
  *
  * @package SecurePrivacy
  */
@@ -116,10 +116,12 @@ function secure_privacy_ruleset_canonical_json( string $catalogue_sha256, array 
 }
 
 /**
- * The rule-set version in force now: the shipped catalogue and the stored site rules
- * (option `secure_privacy_site_rules`, includes/scan-rules.php); '' when unknown.
+ * The rule-set version in force now: the shipped catalogue and the site rules exactly as the
+ * plugin reads them and sends them with every scan (secure_privacy_site_rules(), sanitized on
+ * read: includes/scan-rules.php, loaded here only when a consent is being recorded); ''
+ * when unknown.
  */
 function secure_privacy_ruleset_version(): string {
-	$stored = get_option( 'secure_privacy_site_rules', array() );
-	return secure_privacy_ruleset_version_of( secure_privacy_catalogue_sha256(), is_array( $stored ) ? $stored : array() );
+	require_once __DIR__ . '/scan-rules.php';
+	return secure_privacy_ruleset_version_of( secure_privacy_catalogue_sha256(), secure_privacy_site_rules() );
 }

@@ -53,6 +53,38 @@ final class RulesVersionTest extends SP_WP_TestCase {
 		$this->assertSame( secure_privacy_ruleset_version(), $version );
 	}
 
+	public function test_the_version_covers_the_rules_as_scans_get_them_not_the_raw_option(): void {
+		// An option edited past the plugin's forms: an invalid entry, a duplicate (the later
+		// wins). Scans are sent secure_privacy_site_rules(); the version must cover the same.
+		$filter = 'sanitize_option_' . SECURE_PRIVACY_SITE_RULES_OPTION;
+		remove_filter( $filter, 'secure_privacy_sanitize_site_rules' );
+		update_option(
+			SECURE_PRIVACY_SITE_RULES_OPTION,
+			array(
+				array(
+					'kind'     => 'bogus',
+					'pattern'  => 'x',
+					'category' => 'marketing',
+				),
+				array(
+					'kind'     => 'cookie',
+					'pattern'  => '_ga*',
+					'category' => 'marketing',
+				),
+				array(
+					'kind'     => 'cookie',
+					'pattern'  => '_ga*',
+					'category' => 'statistics',
+				),
+			),
+			false
+		);
+		add_filter( $filter, 'secure_privacy_sanitize_site_rules' );
+		$this->assertCount( 3, get_option( SECURE_PRIVACY_SITE_RULES_OPTION ) );
+		$this->assertSame( array( 'cookie' ), array_column( secure_privacy_site_rules(), 'kind' ) );
+		$this->assertSame( self::expected( '[{"category":"statistics","kind":"cookie","pattern":"_ga*"}]' ), secure_privacy_ruleset_version() );
+	}
+
 	public function test_an_event_waiting_in_the_outbox_keeps_the_version_of_when_it_was_given(): void {
 		$this->set( array( 'sidecar_url' => self::DOWN_URL ) );
 		$body = $this->body();
