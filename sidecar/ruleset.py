@@ -30,7 +30,7 @@ VERSION_RE = re.compile(r"^[0-9a-f]{64}$")
 def canonical_document(catalogue_sha256: str, rules: Any) -> dict:
     """The object the version hashes; raises classify.RuleError for malformed rules and
     ValueError for a catalogue digest that is not 64 lower-case hex digits."""
-    if not isinstance(catalogue_sha256, str) or not VERSION_RE.match(catalogue_sha256):
+    if not isinstance(catalogue_sha256, str) or not VERSION_RE.fullmatch(catalogue_sha256):
         raise ValueError("the catalogue's sha256 must be 64 lower-case hex digits")
     return {"catalogue": catalogue_sha256, "site_rules": validate_rules(rules)}
 

@@ -128,7 +128,7 @@ def validate_consent(p) -> dict:
     out["rules_version"] = None
     if p.get("rules_version") is not None:  # null is the same as leaving it out
         rv = p["rules_version"]
-        if not isinstance(rv, str) or not HEX64.match(rv.lower()):
+        if not isinstance(rv, str) or not HEX64.fullmatch(rv.lower()):
             raise invalid("rules_version", "must be a rule-set version: 64 hex digits")
         out["rules_version"] = rv.lower()
     if out["action"] == "withdraw" and any(v for k, v in cats.items() if k != "necessary"):

@@ -58,6 +58,7 @@ def test_a_consent_without_a_rules_version_is_still_accepted(client):
 
 
 @pytest.mark.parametrize("bad", ["", "abc", VERSION[:-1], VERSION + "0", "g" * 64,
+                                 VERSION + "\n", VERSION[:32] + " " + VERSION[32:-1],
                                  " " + VERSION[1:], 12, True, [VERSION], {"v": VERSION}])
 def test_a_bad_rules_version_is_422_naming_it_and_stores_nothing(client, sql, bad):
     r = post(client, rules_version=bad)

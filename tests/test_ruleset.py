@@ -48,8 +48,9 @@ def test_the_order_of_rules_is_part_of_the_version():
 def test_malformed_rules_or_digest_have_no_version():
     with pytest.raises(RuleError, match=r"rules\[0\]\.category"):
         ruleset.ruleset_version("0" * 64, [{"kind": "cookie", "pattern": "x", "category": "x"}])
-    with pytest.raises(ValueError):
-        ruleset.ruleset_version("ABC", [])
+    for digest in ("ABC", "0" * 64 + "\n"):
+        with pytest.raises(ValueError):
+            ruleset.ruleset_version(digest, [])
 
 
 def test_the_plugins_catalogue_digest_agrees_with_the_catalogue():
