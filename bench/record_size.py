@@ -59,7 +59,11 @@ METHODS = [("grant", "accept_all")] * 6 + [("grant", "reject_all")] * 3 + [
     ("grant", "custom"), ("update", "custom"), ("withdraw", "withdraw")]
 
 
-def payload(rnd: random.Random, t: datetime) -> dict:
+# The rule-set versions a site's plugin signs in (--rules-version): a few, as rules change.
+RULES_VERSIONS = [hashlib.sha256(f"rules {n}".encode()).hexdigest() for n in range(3)]
+
+
+def payload(rnd: random.Random, t: datetime, rules_version: bool = False) -> dict:
     action, method = rnd.choice(METHODS)
     opt = action != "withdraw" and method != "reject_all"
     cats = {"necessary": True, "preferences": opt and rnd.random() < .9,
@@ -75,7 +79,8 @@ def payload(rnd: random.Random, t: datetime) -> dict:
         "signals": {"gpc": rnd.random() < .05, "dnt": rnd.random() < .1}, "ip": ip,
         "user_agent": UAS[min(int(rnd.paretovariate(1.2)) - 1, len(UAS) - 1)],
         "wp_user_id": rnd.randint(1, 500) if rnd.random() < .05 else 0,
-        "occurred_at": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+        "occurred_at": t.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        **({"rules_version": rnd.choice(RULES_VERSIONS)} if rules_version else {})})
 
 
 class Collect:
@@ -95,6 +100,9 @@ def main() -> int:
     ap.add_argument("--render-key", action="store_true",
                     help="fill render_key (16 bytes) of pending records, as migration 006's"
                          " ingest does")
+    ap.add_argument("--rules-version", action="store_true",
+                    help="every consent carries a rule-set version (issue 14), as the"
+                         " plugin signs it in")
     ap.add_argument("--measure-only", action="store_true",
                     help="an existing --state: migrate, seal and measure, store nothing")
     a = ap.parse_args()
@@ -129,7 +137,8 @@ def main() -> int:
             n = min(500, a.records - done)
             for i in range(n):
                 commit.insert_consent(lambda: conn, t, payload(
-                    rnd, start + timedelta(seconds=(done + i) * 7)), cfg, committer=c)
+                    rnd, start + timedelta(seconds=(done + i) * 7), a.rules_version), cfg,
+                    committer=c)
             if a.render_key:  # what 006's ingest adds: the render's key, 16 bytes
                 for item in c.items:
                     row = list(item.consent)

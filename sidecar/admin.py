@@ -15,7 +15,7 @@ from time import monotonic
 
 from flask import Blueprint, Response, current_app, jsonify, request, stream_with_context
 
-from . import erasure, jobs, ledger, records, renders, scanrun, scans
+from . import erasure, jobs, ledger, records, renders, ruleset, scanrun, scans
 from . import stats as statistics
 from .clock import rfc3339, utcnow
 from .db import get_db, hand_back, tables
@@ -260,7 +260,8 @@ def purge():
 CSV_FIELDS = ("id", "event_id", "subject_id", "action", "method", *CATEGORIES,
               "page_url", "policy_version", "banner_version",
               "language", "gpc", "dnt", "ip", "country", "region", "city", "user_agent",
-              "wp_user_id", "occurred_at", "received_at", "screenshot_status", "hash")
+              "wp_user_id", "occurred_at", "received_at", "screenshot_status", "hash",
+              "rules_version")
 
 
 def _csv_row(rec: dict) -> list:
@@ -501,8 +502,11 @@ def list_scans():
     cursor = _arg("cursor")
     if cursor is not None and not _DIGITS.fullmatch(cursor):
         raise _bad("cursor", "not a cursor from this API")
+    version = _arg("ruleset_version")
+    if version is not None and not ruleset.VERSION_RE.fullmatch(version):
+        raise _bad("ruleset_version", "must be a rule-set version: 64 lower-case hex digits")
     rows, next_seq = scans.list_scans(get_db(), tables(), limit,
-                                      int(cursor) if cursor else None)
+                                      int(cursor) if cursor else None, version)
     items = []
     for r in rows:
         item = scans.summary(r)

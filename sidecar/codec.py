@@ -120,6 +120,8 @@ def from_db(row: dict) -> dict:
             row[k] = hex_from_db(row[k])
     if "salt" in row:
         row["salt"] = hex_from_db(row["salt"], None)
+    if "rules_version" in row:  # NULL: recorded before rule-set versions, or by an old plugin
+        row["rules_version"] = hex_from_db(row["rules_version"], None)
     if row.get("categories") is not None:
         row["categories"] = categories_from_db(row["categories"])
     if row.get("signals") is not None:

@@ -25,8 +25,8 @@ CONSENT_INSERT = (
     "INSERT INTO {consents} (id, event_id, subject_id, action, method, categories,"
     " page_url, render_key, policy_version, banner_version, language, signals, ip, country,"
     " region, city, ua_id, wp_user_id, occurred_at, received_at, screenshot_status,"
-    " screenshot_error, hash, personal_digest, salt, ip_fp) VALUES ")
-CONSENT_ROW = "(" + ",".join(["%s"] * 26) + ")"
+    " screenshot_error, hash, personal_digest, salt, ip_fp, rules_version) VALUES ")
+CONSENT_ROW = "(" + ",".join(["%s"] * 27) + ")"
 # Each user agent is stored once (codec.ua_id); its row is written before the consents that
 # name it, in the same transaction and round trip.
 UA_INSERT = "INSERT IGNORE INTO {user_agents} (id, user_agent) VALUES "
@@ -195,6 +195,7 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
         "ip": stored_ip(payload["ip"], cfg["SP_IP_STORAGE"]),
         "country": country, "region": region, "city": city,
         "occurred_at": rfc3339(occurred), "received_at": rfc3339(now),
+        "rules_version": payload.get("rules_version"),
     }
     salt = ledger.new_salt()
     digest = ledger.personal_digest(rec, salt)
@@ -220,7 +221,8 @@ def insert_consent(conn, t: Tables, payload: dict, cfg: dict,
                country, region, city, agent, rec["wp_user_id"], occurred, now,
                status, error, codec.hex_to_db(rec["hash"]), codec.hex_to_db(digest),
                codec.hex_to_db(salt), codec.fp_to_db(
-                   ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"])))
+                   ip_fingerprint(payload["ip"], cfg["SP_IP_STORAGE"], cfg["LEDGER_KEYS"])),
+               codec.hex_to_db(rec["rules_version"]))
     ua = (agent, rec["user_agent"]) if agent is not None else None
     try:
         if committer is not None:

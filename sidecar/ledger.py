@@ -68,9 +68,14 @@ def personal_digest(rec: dict, salt: str) -> str:
 
 
 def record_hash(rec: dict, digest: str) -> str:
-    """SHA-256 of the non-personal fields and the personal digest."""
-    return hashlib.sha256(_canon({"v": 1, **{k: rec[k] for k in CORE},
-                                  "personal_digest": digest})).hexdigest()
+    """SHA-256 of the non-personal fields and the personal digest. A record with a rule-set
+    version (`rules_version`, issue 14) hashes it too, as version 2; one without (every record
+    stored before it, and those of plugins that send none) keeps version 1, byte for byte."""
+    version = rec.get("rules_version")
+    core = {"v": 1, **{k: rec[k] for k in CORE}, "personal_digest": digest}
+    if version is not None:
+        core.update(v=2, rules_version=version)
+    return hashlib.sha256(_canon(core)).hexdigest()
 
 
 # ---- keyed chain ------------------------------------------------------------------------
@@ -362,11 +367,13 @@ def _row_to_fields(row: dict) -> dict:
     rec = {k: row[k] for k in CORE + PERSONAL if k not in ("occurred_at", "received_at")}
     rec["occurred_at"] = rfc3339(row["occurred_at"])
     rec["received_at"] = rfc3339(row["received_at"])
+    rec["rules_version"] = row.get("rules_version")
     return rec
 
 
 _COLS = "lc.chain_pos, lc.chain_hash, " + codec.user_agent_sql() + ", " + ", ".join(
-    f"r.{col}" for col in ("seq", "hash", "personal_digest", "salt", "erased_at") + CORE
+    f"r.{col}" for col in ("seq", "hash", "personal_digest", "salt", "erased_at",
+                           "rules_version") + CORE
     + PERSONAL if col != "user_agent")
 
 

@@ -98,7 +98,10 @@ SCAN_SUMMARY = {"type": "object", "required": ["id", "status", "progress"], "pro
                   "Where the pages came from: source request|plugin|fallback, and the error"
                   " that made it fall back to the front page"},
     "items": {"type": ["integer", "null"], "description": "Items in the report (when done)"},
-    "violations": {"type": ["integer", "null"]}}}
+    "violations": {"type": ["integer", "null"]},
+    "ruleset_version": {"type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+                        "description": "The rule-set version (catalogue and site rules) the "
+                                       "scan classified with; a consent's `rules_version`"}}}
 SCAN_REPORT = {"type": "object", "required": ["id", "status", "progress", "pages", "items",
                                               "violations"], "properties": {
     **{k: v for k, v in SCAN_SUMMARY["properties"].items() if k not in ("items", "violations")},
@@ -178,6 +181,12 @@ SPEC = {
                     "banner_text_hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
                     "banner_version_match": {"type": "boolean"}}},
                 "hash": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "rules_version": {
+                    "type": ["string", "null"], "pattern": "^[0-9a-f]{64}$",
+                    "description": "The rule-set version (catalogue and site rules) the "
+                                   "plugin enforced when the consent was given; the scan "
+                                   "reports with the same ruleset_version proved it. Null: "
+                                   "recorded before rule-set versions"},
                 "chain": {"type": ["object", "null"], "properties": {
                     "position": {"type": "integer"}, "hash": {"type": "string"}}},
                 "erased": {"type": "boolean"}}},
@@ -421,7 +430,10 @@ SPEC = {
                     _q("limit", {"type": "integer", "minimum": 1, "maximum": 100,
                                  "default": 20}, "Page size"),
                     _q("cursor", {"type": "string", "pattern": "^[0-9]{1,20}$"},
-                       "`next_cursor` of the previous page")],
+                       "`next_cursor` of the previous page"),
+                    _q("ruleset_version", {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                       "Only the finished scans whose report has this rule-set version (a "
+                       "consent's `rules_version`): the scans that tested those rules")],
                 "responses": {"200": _json("A page", {"type": "object", "properties": {
                     "items": {"type": "array", "items": SCAN_SUMMARY},
                     "next_cursor": {"type": ["string", "null"]}}}),

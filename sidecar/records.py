@@ -15,7 +15,8 @@ from .db import Tables, connect, transaction
 
 _OWN = ("seq", "id", "event_id", "subject_id", "action", "method", "categories", "page_url",
         "policy_version", "banner_version", "language", "signals", "ip", "country", "region",
-        "city", "wp_user_id", "occurred_at", "received_at", "hash", "erased_at")
+        "city", "wp_user_id", "occurred_at", "received_at", "hash", "erased_at",
+        "rules_version")
 # The proof of a consent with a render key is read from the render job of its key whose
 # range holds its chain position (jobs.queue_renders): the worker never writes the row. Rows
 # stored before migration 006, and skipped or erased ones (no key), keep their own columns.
@@ -148,6 +149,9 @@ def to_record(row: dict) -> dict:
         "country": row["country"], "region": row["region"], "city": row["city"],
         "user_agent": row["user_agent"], "wp_user_id": row["wp_user_id"],
         "occurred_at": rfc3339(row["occurred_at"]), "received_at": rfc3339(row["received_at"]),
+        # The rule-set version the plugin signed in (sidecar/ruleset.py); null: recorded
+        # before rule-set versions, or sent by a plugin without them.
+        "rules_version": row["rules_version"],
         "screenshot": shot,
         "hash": row["hash"],
         "chain": ({"position": row["chain_pos"], "hash": row["chain_hash"]}

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from sidecar.classify import Classifier, sources_info
+from sidecar.ruleset import ruleset_version
 
 STATES = ("before_consent", "after_reject", "after_accept")
 BEFORE_CONSENT_STATES = ("before_consent", "after_reject")  # non-necessary here = a violation
@@ -296,6 +297,9 @@ def build_report(scan: dict, pages: list[dict], rules: list[dict] | None = None,
         "warnings": warnings,
         "rules": used_rules,
         "rules_hash": sha256_hex(used_rules),
+        # What a consent's `rules_version` names (sidecar/ruleset.py): this catalogue and
+        # these rules, so an auditor can tie a record to the scan that proved its rules.
+        "ruleset_version": ruleset_version(classifier.catalogue.sha256, used_rules),
         "classifier": sources_info(classifier),
         "summary": {
             "pages": len(report_pages),

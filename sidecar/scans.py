@@ -21,7 +21,7 @@ from .clock import rfc3339, utcnow
 from .db import Tables, transaction
 
 SUMMARY = ("seq, id, status, max_pages, progress_done, progress_total, started_at,"
-           " finished_at, created_at, error, report_hash, page_list")
+           " finished_at, created_at, error, report_hash, page_list, ruleset_version")
 
 
 def enqueue(conn, t: Tables, urls: list[str] | None, max_pages: int, rules: list) -> str:
@@ -110,9 +110,10 @@ def finish(conn, t: Tables, scan: dict, report: dict, finished_at) -> bool:
     cond, args = _mine(scan)
     with transaction(conn) as cur:
         n = cur.execute(f"UPDATE {t.scans} SET status = 'done', report = %s, report_hash = %s,"
+                        " ruleset_version = %s,"
                         f" finished_at = %s, locked_until = NULL, error = NULL WHERE {cond}",
                         (json.dumps(report, separators=(",", ":")), report.get("report_hash"),
-                         finished_at, *args))
+                         report.get("ruleset_version"), finished_at, *args))
     return n == 1
 
 
@@ -145,11 +146,20 @@ def get(conn, t: Tables, scan_id: str) -> dict | None:
     return _decode(row) if row else None
 
 
-def list_scans(conn, t: Tables, limit: int, before_seq: int | None) -> tuple[list, int | None]:
-    """Summaries, newest first, of the scans before position `before_seq` (the cursor);
-    (rows, cursor of the next page or None). A finished scan's summary counts its report's
-    items and violations in SQL (JSON_LENGTH), without loading reports."""
-    where, args = ("WHERE seq < %s", [before_seq]) if before_seq else ("", [])
+def list_scans(conn, t: Tables, limit: int, before_seq: int | None,
+               ruleset_version: str | None = None) -> tuple[list, int | None]:
+    """Summaries, newest first, of the scans before position `before_seq` (the cursor), only
+    the finished ones of that rule-set version when one is given (`idx_ruleset`); (rows,
+    cursor of the next page or None). A finished scan's summary counts its report's items
+    and violations in SQL (JSON_LENGTH), without loading reports."""
+    conds, args = [], []
+    if before_seq:
+        conds.append("seq < %s")
+        args.append(before_seq)
+    if ruleset_version:
+        conds.append("ruleset_version = %s")
+        args.append(ruleset_version)
+    where = ("WHERE " + " AND ".join(conds)) if conds else ""
     with transaction(conn) as cur:
         cur.execute(f"SELECT {SUMMARY}, JSON_LENGTH(report, '$.items') AS n_items,"
                     f" JSON_LENGTH(report, '$.violations') AS n_violations FROM {t.scans}"
@@ -169,4 +179,7 @@ def summary(row: dict) -> dict:
             "max_pages": row["max_pages"],
             "created_at": rfc3339(row["created_at"]), "started_at": rfc3339(row["started_at"]),
             "finished_at": rfc3339(row["finished_at"]), "error": row["error"],
-            "report_hash": row["report_hash"], "page_list": row["page_list"]}
+            "report_hash": row["report_hash"], "page_list": row["page_list"],
+            # The report's rule-set version (sidecar/ruleset.py); null until done, and for
+            # reports made before rule-set versions.
+            "ruleset_version": row.get("ruleset_version")}

@@ -27,6 +27,10 @@ LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 FIELDS = ("event_id", "subject_id", "action", "method", "categories", "page_url",
           "policy_version", "banner_version", "language", "signals", "ip", "user_agent",
           "wp_user_id", "occurred_at")
+# Fields a payload may leave out: the rule-set version the plugin signs in (issue 14,
+# sidecar/ruleset.py); plugins from before it send none, and their consents store NULL.
+OPTIONAL_FIELDS = ("rules_version",)
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def invalid(field: str, message: str) -> ApiError:
@@ -75,7 +79,7 @@ def validate_consent(p) -> dict:
     for field in FIELDS:
         if field not in p:
             raise invalid(field, "is required")
-    extra = sorted(set(p) - set(FIELDS))
+    extra = sorted(set(p) - set(FIELDS) - set(OPTIONAL_FIELDS))
     if extra:
         raise invalid(extra[0], "is not a known field")
     out = {"event_id": _uuid4(p, "event_id"), "subject_id": _uuid4(p, "subject_id")}
@@ -121,6 +125,12 @@ def validate_consent(p) -> dict:
         raise invalid("occurred_at", "is not a valid date and time") from None
     if not EARLIEST <= out["occurred_at"] < LATEST:
         raise invalid("occurred_at", "must be between 1970 and 9999 (UTC)")
+    out["rules_version"] = None
+    if p.get("rules_version") is not None:  # null is the same as leaving it out
+        rv = p["rules_version"]
+        if not isinstance(rv, str) or not HEX64.fullmatch(rv.lower()):
+            raise invalid("rules_version", "must be a rule-set version: 64 hex digits")
+        out["rules_version"] = rv.lower()
     if out["action"] == "withdraw" and any(v for k, v in cats.items() if k != "necessary"):
         raise invalid("categories", "a withdrawal grants no optional category")
     return out

@@ -310,7 +310,7 @@ def test_a_group_commit_batch_with_a_repeated_event_fails_alone(make_app, sql):
                   codec.uuid_to_db(p["subject_id"]), "grant", "accept_all",
                   codec.categories_to_db(p["categories"]), p["page_url"], None, "1", "b", "en",
                   0, None, "", "", "", None, 0, "2026-01-01 00:00:00", "2026-01-01 00:00:00",
-                  "skipped", None, bytes(32), bytes(32), bytes(16), None)
+                  "skipped", None, bytes(32), bytes(32), bytes(16), None, None)
         return Pending(values)
 
     first = str(uuid.uuid4())

@@ -32,6 +32,7 @@ require_once __DIR__ . '/includes/outbox.php';
 require_once __DIR__ . '/includes/client-ip.php';
 require_once __DIR__ . '/includes/rate-limit.php';
 require_once __DIR__ . '/includes/rest.php';
+require_once __DIR__ . '/includes/ruleset-version.php';
 require_once __DIR__ . '/includes/route-guard.php';
 require_once __DIR__ . '/includes/served-versions.php';
 require_once __DIR__ . '/includes/frontend.php';

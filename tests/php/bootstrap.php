@@ -13,3 +13,4 @@ if ( ! defined( 'ABSPATH' ) ) {
 
 require_once dirname( __DIR__, 2 ) . '/wp-plugin/includes/class-signer.php';
 require_once dirname( __DIR__, 2 ) . '/wp-plugin/includes/url.php';
+require_once dirname( __DIR__, 2 ) . '/wp-plugin/includes/ruleset-version.php';

@@ -416,6 +416,7 @@ function secure_privacy_render_log_record( string $id ): void {
 		__( 'User', 'secure-privacy' )           => $user ? sprintf( '<a href="%1$s">%2$s</a>', esc_url( get_edit_user_link( $user->ID ) ), esc_html( $user->display_name ) ) : esc_html__( 'Not signed in', 'secure-privacy' ),
 		__( 'User agent', 'secure-privacy' )     => '<span class="sp-ua">' . esc_html( (string) ( $rec['user_agent'] ?? '' ) ) . '</span>',
 		__( 'Record hash', 'secure-privacy' )    => '<code class="sp-hash">' . esc_html( (string) ( $rec['hash'] ?? '' ) ) . '</code>',
+		__( 'Rule-set version', 'secure-privacy' ) => secure_privacy_log_ruleset_html( $rec ),
 		__( 'Ledger', 'secure-privacy' )         => empty( $rec['chain']['position'] )
 			? esc_html__( 'Not sealed into the hash chain yet (the worker seals every second).', 'secure-privacy' )
 			/* translators: %s: position of the record in the hash chain. */
@@ -907,4 +908,52 @@ function secure_privacy_erase_message( array $done ): array {
 		return array( 'warning', $text );
 	}
 	return array( 'success', $text );
+}
+
+/**
+ * The record's rule-set version (issue 14, includes/ruleset-version.php) and the scan that
+ * tested those rules: the newest finished scan whose report has the same version
+ * (GET /v1/scans?ruleset_version=), linked on the Site scan page. "Proved" only when that
+ * scan found no violation; otherwise it says how many it found.
+ *
+ * @param array $rec The record (GET /v1/consents/<id>).
+ * @return string HTML, every part escaped.
+ */
+function secure_privacy_log_ruleset_html( array $rec ): string {
+	$version = (string) ( $rec['rules_version'] ?? '' );
+	if ( 1 !== preg_match( '/^[0-9a-f]{64}$/D', $version ) ) {
+		return esc_html__( 'None: recorded before rule-set versions, or sent by an older version of the plugin.', 'secure-privacy' );
+	}
+	$html = '<code class="sp-hash" id="sp-rules-version">' . esc_html( $version ) . '</code>';
+	if ( function_exists( 'secure_privacy_ruleset_version' ) && secure_privacy_ruleset_version() === $version ) {
+		$html .= ' <span class="sp-muted">' . esc_html__( '(the rules in force now)', 'secure-privacy' ) . '</span>';
+	}
+	$found = secure_privacy_admin_api(
+		'GET',
+		'/v1/scans',
+		array(
+			'ruleset_version' => $version,
+			'limit'           => 1,
+		)
+	);
+	$scan  = is_wp_error( $found ) ? null : ( $found['json']['items'][0] ?? null );
+	$html .= '<br><span id="sp-rules-scan">';
+	if ( is_wp_error( $found ) ) {
+		$html .= esc_html__( 'The sidecar could not be asked which scans tested these rules.', 'secure-privacy' );
+	} elseif ( ! is_array( $scan ) || empty( $scan['id'] ) ) {
+		$html .= esc_html__( 'No stored scan tested these rules: run one on the Site scan page.', 'secure-privacy' );
+	} else {
+		$link       = sprintf(
+			'<a href="%1$s">%2$s</a>',
+			esc_url( secure_privacy_scan_page_url( (string) $scan['id'] ) ),
+			esc_html( secure_privacy_admin_local_time( (string) ( $scan['finished_at'] ?? '' ) ) )
+		);
+		$violations = (int) ( $scan['violations'] ?? 0 );
+		$html      .= 0 === $violations
+			/* translators: %s: the date of the scan, linked to its report. */
+			? sprintf( esc_html__( 'Proved by the scan of %s: no tracker before consent or after Reject all.', 'secure-privacy' ), $link )
+			/* translators: 1: the date of the scan, linked to its report; 2: how many violations it found. */
+			: sprintf( esc_html( _n( 'Tested by the scan of %1$s, which found %2$s violation.', 'Tested by the scan of %1$s, which found %2$s violations.', $violations, 'secure-privacy' ) ), $link, esc_html( number_format_i18n( $violations ) ) );
+	}
+	return $html . '</span>';
 }

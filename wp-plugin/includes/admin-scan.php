@@ -198,6 +198,10 @@ function secure_privacy_scan_render_summary( array $report ): void {
 	if ( isset( $report['rules_hash'] ) && is_string( $report['rules_hash'] ) ) {
 		$facts[] = array( __( 'Site rules hash', 'secure-privacy' ), $report['rules_hash'], 'sp-hash' );
 	}
+	if ( isset( $report['ruleset_version'] ) && is_string( $report['ruleset_version'] ) ) {
+		// What the consents given under these rules carry as rules_version (the record page).
+		$facts[] = array( __( 'Rule-set version', 'secure-privacy' ), $report['ruleset_version'], 'sp-hash sp-scan-ruleset' );
+	}
 	echo '<dl class="sp-facts sp-scan-facts">';
 	foreach ( $facts as [ $label, $value, $class ] ) {
 		printf( '<dt>%1$s</dt><dd class="%3$s">%2$s</dd>', esc_html( $label ), esc_html( $value ), esc_attr( $class ) );

@@ -134,6 +134,12 @@ function secure_privacy_rest_record_consent( WP_REST_Request $request ) {
 	$payload['user_agent']  = secure_privacy_clean_user_agent( (string) $request->get_header( 'user_agent' ) );
 	$payload['wp_user_id']  = get_current_user_id();
 	$payload['occurred_at'] = gmdate( 'Y-m-d\TH:i:s\Z' );
+	// The rule-set version in force now (includes/ruleset-version.php): what was blocked
+	// when the choice was made. Kept with the payload if it waits in the outbox.
+	$rules_version = secure_privacy_ruleset_version();
+	if ( '' !== $rules_version ) {
+		$payload['rules_version'] = $rules_version;
+	}
 
 	$queued = secure_privacy_outbox_payload( $payload['event_id'] );
 	if ( null !== $queued && secure_privacy_consent_choice( $queued ) !== secure_privacy_consent_choice( $payload ) ) {
