@@ -257,6 +257,7 @@ class Scanner:
         self.cfg = cfg
         self.egress = egress
         self.driver = None
+        self.target: browser.BrowserTarget | None = None
         self.timeout = int(cfg.get("SP_SCREENSHOT_TIMEOUT", 20))
         self.allowed = list(cfg["SITE_ORIGINS"])
         self.state_ms: dict[str, int] = {}  # wall time of each state of the last page
@@ -282,10 +283,19 @@ class Scanner:
     def browser(self):
         if self.driver is None:
             # Background work like renders: the same CPU priority (SP_BROWSER_PRIORITY).
+            remote = self.cfg.get("SP_SELENIUM_REMOTE_URL", "")
+            # A local browser's contexts are made over its own DevTools endpoint (no BiDi
+            # mapper: browser.new_driver); a remote one's over WebDriver BiDi.
             self.driver = browser.new_driver(
-                remote_url=self.cfg.get("SP_SELENIUM_REMOTE_URL", ""), proxy=self.egress.url,
-                page_load_strategy="eager", capture=True,
+                remote_url=remote, proxy=self.egress.url,
+                page_load_strategy="eager", capture=True, bidi=bool(remote),
                 idle=self.cfg.get("SP_BROWSER_PRIORITY", "idle") == "idle")
+            try:
+                self.target = None if remote else browser.BrowserTarget(self.driver)
+            except Exception:
+                browser.quit_driver(self.driver)
+                self.driver = None
+                raise
             self.driver.set_page_load_timeout(self.timeout)
             self.driver.set_script_timeout(10)
             self.home = self.driver.current_window_handle
@@ -306,6 +316,9 @@ class Scanner:
 
     def close_browser(self) -> None:
         """Quit this lane's browser (the next job on it starts a new one)."""
+        if self.target is not None:
+            self.target.close()
+            self.target = None
         if self.driver is not None:
             browser.quit_driver(self.driver)
             self.driver = None
@@ -412,9 +425,8 @@ class Scanner:
             raise StateError("the page is not on SP_SITE_ORIGINS")
         began = time.monotonic()
         d = self.browser()
-        context = d.browser.create_user_context()
+        context, tab = self.new_context(d)
         try:
-            tab = d.browsing_context.create(type="tab", user_context=context)
             d.switch_to.window(tab)
             browser.cdp(d, "Network.enable", {})
             browser.cdp(d, "Network.setBlockedURLs", {"urls": BLOCKED_URLS})
@@ -466,10 +478,29 @@ class Scanner:
         return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
                 "error": error}
 
+    def new_context(self, d) -> tuple[str, str]:
+        """(a fresh user context: no cookie, storage, cache or service worker, a new tab in
+        it)."""
+        if self.target is None:
+            context = d.browser.create_user_context()
+            return context, d.browsing_context.create(type="tab", user_context=context)
+        context = self.target.call("Target.createBrowserContext",
+                                   {"disposeOnDetach": True})["browserContextId"]
+        try:
+            tab = self.target.call("Target.createTarget", {
+                "url": "about:blank", "browserContextId": context})["targetId"]
+        except Exception:
+            self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
+            raise
+        return context, tab
+
     def close_context(self, d, context) -> None:
         try:
             d.switch_to.window(self.home)
-            d.browser.remove_user_context(context)
+            if self.target is None:
+                d.browser.remove_user_context(context)
+            else:
+                self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
         except Exception:  # noqa: BLE001 - the browser is gone; the next state starts one
             self.close_browser()
 
