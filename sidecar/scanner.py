@@ -1,10 +1,16 @@
 """The site scanner's browser part: visit one page in three states and record what it sets
 and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned).
 
-- **A fresh profile per state.** One warm headless Chromium (`browser.new_driver(capture=True)`)
-  opens every state in a WebDriver BiDi *user context* of its own, a new tab in it, and
-  removes the context afterwards: no cookie, storage, cache or service worker is carried from
-  one state (or page) to the next, without starting a browser each time.
+- **A fresh profile per state.** A warm headless Chromium (`browser.new_driver(capture=True)`)
+  opens a page's states in new browser contexts (`Target.createBrowserContext` over the
+  local browser's own DevTools endpoint, `browser.BrowserTarget`; a WebDriver BiDi user
+  context on a remote browser), a new tab in each, and removes the context afterwards: no
+  cookie, storage, cache or service worker is carried from one page (or from the reject to
+  the accept state) to the next, without starting a browser each time. `before_consent` is
+  the first page view of the context `after_reject` then clicks in, captured before the
+  click; `after_accept` has a context of its own.
+- **Several pages at once.** SP_SCAN_BROWSERS browsers, each working through the queued
+  jobs of the pages in flight (`Scanner.submit`); the worker stores each page as it is done.
 - **Always anonymous.** A new context has no WordPress login cookie, and the scanner never
   signs in, so analytics that skip signed-in users are seen.
 - **The states.**
@@ -262,7 +268,7 @@ class Scanner:
         self.allowed = list(cfg["SITE_ORIGINS"])
         self.state_ms: dict[str, int] = {}  # wall time of each state of the last page
         self.page_ms: dict[str, dict[str, int]] = {}  # url -> its states' wall times
-        count = 1 if lane else max(1, int(cfg.get("SP_SCAN_BROWSERS", 1)))
+        count = 1 if lane else max(1, int(cfg.get("SP_SCAN_BROWSERS", 2)))
         self.others = [Scanner(cfg, egress, lane=True) for _ in range(count - 1)]
         self.lanes = [self, *self.others]
         self._executor = None

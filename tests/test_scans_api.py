@@ -593,8 +593,9 @@ def test_a_worker_without_grants_on_the_scans_table_pauses_scans_not_screenshots
     assert any("site scans paused" in r.getMessage() for r in caplog.records)
 
 
-def test_scan_browsers_is_one_by_default_or_up_to_eight():
-    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == 1
+def test_scan_browsers_is_two_by_default_or_one_to_eight():
+    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == 2
+    assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "1"})["SP_SCAN_BROWSERS"] == 1
     assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "3"})["SP_SCAN_BROWSERS"] == 3
     assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "8"})["SP_SCAN_BROWSERS"] == 8
     for bad in ("9", "0", "many"):
