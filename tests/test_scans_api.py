@@ -362,7 +362,7 @@ class PipelinedScanner:
 
 def test_the_worker_keeps_several_pages_in_flight_and_stores_each_as_it_is_done(
         app, client, db, sql, fake_report, monkeypatch):
-    monkeypatch.setattr(scanrun, "STEP_WAIT", 0.01)
+    monkeypatch.setattr(scanrun, "STEP_WAIT", 0.01, raising=False)
     urls = [f"{SITE}/{c}" for c in "abcde"]
     sid = post(client, {"urls": urls}).get_json()["id"]
     w = FakeWorker(app_cfg(app), db)
@@ -391,7 +391,7 @@ def test_the_worker_keeps_several_pages_in_flight_and_stores_each_as_it_is_done(
 
 def test_pipelined_pages_not_started_within_the_budget_are_skipped(app, client, db, sql,
                                                                      fake_report, monkeypatch):
-    monkeypatch.setattr(scanrun, "STEP_WAIT", 0.01)
+    monkeypatch.setattr(scanrun, "STEP_WAIT", 0.01, raising=False)
     urls = [f"{SITE}/{c}" for c in "abcde"]
     sid = post(client, {"urls": urls}).get_json()["id"]
     w = FakeWorker(app_cfg(app), db)
