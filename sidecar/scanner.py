@@ -274,6 +274,9 @@ class Scanner:
         self._executor = None
         self._free: queue.Queue | None = None
         self._lock = threading.Lock()
+        # Bumped by close(): a job of an earlier generation starts no browser (a job still
+        # running when the worker stops must not leave a browser behind).
+        self.generation = 0
         # The pages of the worker's current scan in flight (scanrun.step):
         # url -> (monotonic time submitted, Future).
         self.inflight: dict[str, tuple[float, Future]] = {}
@@ -286,7 +289,9 @@ class Scanner:
         return len(self.lanes) + 1
 
     # ---- browser --------------------------------------------------------------------
-    def browser(self):
+    def browser(self, generation: int | None = None):
+        if generation is not None and generation != self.generation:
+            raise StateError("the scan was stopped")
         if self.driver is None:
             # Background work like renders: the same CPU priority (SP_BROWSER_PRIORITY).
             remote = self.cfg.get("SP_SELENIUM_REMOTE_URL", "")
@@ -302,6 +307,9 @@ class Scanner:
                 browser.quit_driver(self.driver)
                 self.driver = None
                 raise
+            if generation is not None and generation != self.generation:
+                self.close_browser()  # closed while it started
+                raise StateError("the scan was stopped")
             self.driver.set_page_load_timeout(self.timeout)
             self.driver.set_script_timeout(10)
             self.home = self.driver.current_window_handle
@@ -315,6 +323,8 @@ class Scanner:
         with self._lock:
             executor, self._executor = self._executor, None
             self.inflight, self.inflight_scan = {}, None
+            for lane in self.lanes:
+                lane.generation += 1
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         for lane in self.lanes:
@@ -340,7 +350,8 @@ class Scanner:
                     self._free.put(lane)
                 self._executor = ThreadPoolExecutor(len(self.lanes),
                                                     thread_name_prefix="sp-scan")
-            parts = [self._executor.submit(self._job, url, states) for states in JOBS]
+            parts = [self._executor.submit(self._job, url, states, self.generation)
+                     for states in JOBS]
         page: Future = Future()
         page.set_running_or_notify_cancel()
         left = [len(parts)]
@@ -378,21 +389,24 @@ class Scanner:
         self.state_ms = self.page_ms.pop(url, {})
         return observed
 
-    def _job(self, url: str, states: tuple[str, ...]) -> tuple[dict, dict]:
+    def _job(self, url: str, states: tuple[str, ...], generation: int) -> tuple[dict, dict]:
         free = self._free
         lane = free.get()
         try:
-            return lane.scan_states_with_deadline(url, states)
+            return lane.scan_states_with_deadline(url, states, generation)
         finally:
             free.put(lane)
 
-    def scan_states_with_deadline(self, url: str, states: tuple[str, ...]) -> tuple[dict, dict]:
+    def scan_states_with_deadline(self, url: str, states: tuple[str, ...],
+                                  generation: int | None = None) -> tuple[dict, dict]:
         """({state: observations}, {state: wall ms}) of `states` in one fresh context."""
         began = time.monotonic()
         timing: dict[str, int] = {}
         limit = len(states) * (2 * self.timeout + 2 * SETTLE_MAX + 20)
         try:
-            d = self.browser()
+            d = self.browser(generation)
+        except StateError as e:
+            return {s: _empty(str(e)) for s in states}, {s: 0 for s in states}
         except WebDriverException as e:
             error = f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}"
             return {s: _empty(error) for s in states}, {s: 0 for s in states}
@@ -400,7 +414,7 @@ class Scanner:
         timer.daemon = True
         timer.start()
         try:
-            return self.scan_states(url, states, timing), timing
+            return self.scan_states(url, states, timing, generation), timing
         except StateError as e:
             return {s: _empty(str(e)) for s in states}, _fill(timing, states, began)
         except Exception as e:  # noqa: BLE001 - a crashed or killed browser fails its states
@@ -423,14 +437,15 @@ class Scanner:
     def scan_state(self, url: str, state: str) -> dict:
         return self.scan_states(url, (state,), {})[state]
 
-    def scan_states(self, url: str, states: tuple[str, ...], timing: dict) -> dict:
+    def scan_states(self, url: str, states: tuple[str, ...], timing: dict,
+                    generation: int | None = None) -> dict:
         """`states` one after the other in one fresh user context: `before_consent` (if
         asked, first) is captured once the page's first view settled; a clicked state
         clicks its button there, and goes on with the next page view."""
         if not renders.may_load(url, self.allowed):
             raise StateError("the page is not on SP_SITE_ORIGINS")
         began = time.monotonic()
-        d = self.browser()
+        d = self.browser(generation)
         context, tab = self.new_context(d)
         try:
             d.switch_to.window(tab)
