@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test install lint test-python test-php test-js bench test-faults bench-scale
+.PHONY: demo test install lint test-python test-php test-js bench test-faults bench-scale bench-scan
 
 ## make demo: install what is missing, start the whole stack in the foreground, print READY.
 demo: install
@@ -39,3 +39,11 @@ test-faults: install
 RECORDS ?= 1000000
 bench-scale: install
 	$(PY) bench/scale.py --records $(RECORDS) $(if $(JSON),--json $(JSON))
+
+## make bench-scan: a site scan of a 50-page WordPress, three states per page, through the real
+## API and worker on a private stack (bench/scan.py; PAGES=10 for a quick run; BROWSERS=n sets
+## SP_SCAN_BROWSERS): pages/s, total, time per state, peak PSS, CPU; exit 1 if a page's
+## cookies, storage or requests are missing from the report.
+PAGES ?= 50
+bench-scan: install
+	$(PY) bench/scan.py --pages $(PAGES) $(if $(BROWSERS),--env SP_SCAN_BROWSERS=$(BROWSERS))

@@ -183,7 +183,8 @@ def chromedriver_path() -> str:
 def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
                user_agent: str | None = None, proxy: str | None = None,
                page_load_strategy: str = "normal", idle: bool = False,
-               capture: bool = False, egress=None) -> webdriver.Remote:
+               capture: bool = False, egress=None,
+               bidi: bool | None = None) -> webdriver.Remote:
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
     `proxy`, every request it makes (loopback included) goes through that proxy, answering
     the challenge of `egress` (the `egress.Egress` behind it; default: `proxy.egress`, as
@@ -192,14 +193,20 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
     `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
     one starts isolated (module docstring); with `idle`, it runs under SCHED_IDLE: it gets
     the CPU only when nothing else of normal priority wants it. With `capture` (the site
-    scanner), the DevTools Network events are kept in the performance log and WebDriver
-    BiDi is on (a fresh user context, i.e. an empty cookie jar and storage, per page
-    state: `prime_proxy_auth` each one's first tab)."""
+    scanner), the DevTools Network events are kept in the performance log (a fresh user
+    context, i.e. an empty cookie jar and storage, per page state: with proxy
+    authentication, `prime_proxy_auth` each one's first tab). `bidi` (default: as `capture`) turns
+    WebDriver BiDi on: chromedriver then runs its BiDi mapper inside the browser, which
+    handles every DevTools event of every tab (measured: about half the CPU a scanned page
+    costs), so a local scanner leaves it off and makes its contexts over `BrowserTarget` -
+    unless the proxy asks for its credential, which is answered over BiDi."""
     if egress is None:
         egress = getattr(proxy, "egress", None)
     auth = bool(proxy and egress is not None and egress.credentials)
+    if bidi is None:
+        bidi = capture
     driver = _new_driver(width, height, remote_url, user_agent, proxy, page_load_strategy,
-                         idle, capture, bidi=auth)
+                         idle, capture, bidi=bidi or auth)
     if auth:
         try:
             answer_proxy_auth(driver, remote_url, *egress.credentials,
@@ -225,8 +232,9 @@ def _new_driver(width, height, remote_url, user_agent, proxy, page_load_strategy
     if user_agent:
         opts.add_argument(f"--user-agent={user_agent}")
     logging_prefs = {"performance": "ALL"} if capture else {}
-    if capture:
+    if bidi:
         opts.enable_bidi = True
+    if capture:
         for flag in CAPTURE_FLAGS:
             opts.add_argument(flag)
     if proxy:
@@ -386,6 +394,46 @@ def prime_proxy_auth(driver, context: str | None = None) -> None:
         raise BrowserSetupError("the browser did not authenticate to the egress proxy at"
                                 f" {egress.url} ({reply.get('error') or 'no answer'}):"
                                 " check SP_EGRESS_ADVERTISE is reachable from the browser")
+
+
+class BrowserTarget:
+    """The browser-level DevTools session of a local Chromium (chromedriver's
+    `debuggerAddress`, on this host's loopback), for what a page's session may not do:
+    `Target.createBrowserContext` (a fresh, empty profile), `Target.createTarget` in it,
+    `Target.disposeBrowserContext`. One caller at a time (a lane of the scanner)."""
+
+    def __init__(self, driver, timeout: float = 10.0):
+        import json
+        import urllib.request
+
+        import websocket  # websocket-client: Selenium's own dependency
+        addr = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        with opener.open(f"http://{addr}/json/version", timeout=timeout) as r:
+            url = json.loads(r.read())["webSocketDebuggerUrl"]
+        self._json = json
+        # No Origin header: Chromium lets such (non-browser) clients in.
+        self.ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True,
+                                              http_no_proxy=["localhost", "127.0.0.1"])
+        self.next_id = 0
+
+    def call(self, method: str, params: dict | None = None) -> dict:
+        from selenium.common.exceptions import WebDriverException
+        self.next_id += 1
+        mid = self.next_id
+        self.ws.send(self._json.dumps({"id": mid, "method": method, "params": params or {}}))
+        while True:
+            msg = self._json.loads(self.ws.recv())
+            if msg.get("id") == mid:
+                if "error" in msg:
+                    raise WebDriverException(f"{method}: {msg['error'].get('message')}")
+                return msg.get("result") or {}
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:  # noqa: BLE001 - the browser is gone
+            pass
 
 
 def cdp(driver, cmd: str, params: dict | None = None):

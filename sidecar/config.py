@@ -28,7 +28,7 @@ DEFAULTS = {
     "SP_WORKER_NICE": "10",
     "SP_BROWSER_PRIORITY": "idle",
     "SP_SCAN_BUDGET": "900",
-    "SP_SCAN_BROWSERS": "1",
+    "SP_SCAN_BROWSERS": "2",
     "SP_SCAN_TEST_ORIGINS": "",
     "SP_EGRESS_BIND": "127.0.0.1",
     "SP_EGRESS_ADVERTISE": "",
@@ -127,9 +127,9 @@ def load(env=None, overrides: dict | None = None) -> dict:
     except ValueError as e:
         raise ConfigError(f"SP_SITE_ORIGINS: {e}") from None
     cfg["SCAN_TEST_ORIGINS"] = scan_test_origins(raw["SP_SCAN_TEST_ORIGINS"])
-    if str(raw["SP_SCAN_BROWSERS"]).strip() not in ("1", "3"):
-        raise ConfigError("SP_SCAN_BROWSERS must be 1 (the three states of a page one after"
-                          " the other) or 3 (at once, a browser each)")
+    if str(raw["SP_SCAN_BROWSERS"]).strip() not in [str(n) for n in range(1, 9)]:
+        raise ConfigError("SP_SCAN_BROWSERS must be a number of browsers from 1 to 8 (a site"
+                          " scan's pages are visited that many at a time)")
     cfg["SP_SCAN_BROWSERS"] = int(raw["SP_SCAN_BROWSERS"])
     if raw["SP_IP_STORAGE"] not in IP_STORAGE_MODES:
         raise ConfigError(f"SP_IP_STORAGE must be one of {', '.join(IP_STORAGE_MODES)}")

@@ -1,10 +1,16 @@
 """The site scanner's browser part: visit one page in three states and record what it sets
 and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned).
 
-- **A fresh profile per state.** One warm headless Chromium (`browser.new_driver(capture=True)`)
-  opens every state in a WebDriver BiDi *user context* of its own, a new tab in it, and
-  removes the context afterwards: no cookie, storage, cache or service worker is carried from
-  one state (or page) to the next, without starting a browser each time.
+- **A fresh profile per state.** A warm headless Chromium (`browser.new_driver(capture=True)`)
+  opens a page's states in new browser contexts (`Target.createBrowserContext` over the
+  local browser's own DevTools endpoint, `browser.BrowserTarget`; a WebDriver BiDi user
+  context on a remote browser), a new tab in each, and removes the context afterwards: no
+  cookie, storage, cache or service worker is carried from one page (or from the reject to
+  the accept state) to the next, without starting a browser each time. `before_consent` is
+  the first page view of the context `after_reject` then clicks in, captured before the
+  click; `after_accept` has a context of its own.
+- **Several pages at once.** SP_SCAN_BROWSERS browsers, each working through the queued
+  jobs of the pages in flight (`Scanner.submit`); the worker stores each page as it is done.
 - **Always anonymous.** A new context has no WordPress login cookie, and the scanner never
   signs in, so analytics that skip signed-in users are seen.
 - **The states.**
@@ -34,9 +40,12 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
 
 from __future__ import annotations
 
+import copy
 import logging
+import queue
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from selenium.common.exceptions import (
@@ -53,6 +62,8 @@ log = logging.getLogger("sidecar.scanner")
 
 STATES = ("before_consent", "after_reject", "after_accept")
 BUTTON = {"after_reject": "reject-all", "after_accept": "accept-all"}
+# A page's jobs, each in one fresh user context (see Scanner).
+JOBS = (("before_consent", "after_reject"), ("after_accept",))
 # Requests the scanner's browser must not make: the consent route (see module docstring).
 BLOCKED_URLS = ["*secure-privacy/v1/consent*", "*secure-privacy%2Fv1%2Fconsent*"]
 RESOURCE = {"Script": "script", "Image": "image", "XHR": "xhr", "Fetch": "xhr",
@@ -239,28 +250,69 @@ class OffSite(StateError):
 
 
 class Scanner:
-    """Visits pages in the three states with one warm browser (started on first use)."""
+    """Visits pages in the three states with warm browsers (each started on first use).
 
-    def __init__(self, cfg: dict, egress: Egress):
+    SP_SCAN_BROWSERS browsers (lanes) work at once: this one and `others`. A page is two
+    jobs, `before_consent` + `after_reject` in one fresh user context (the state before any
+    choice is exactly what the reject state's first page view shows, so it is captured there,
+    before the click), and `after_accept` in another; `submit` queues a page's jobs for the
+    next free lane, so several pages are in flight and no browser waits for another's settle
+    window."""
+
+    def __init__(self, cfg: dict, egress: Egress, lane: bool = False):
         self.cfg = cfg
         self.egress = egress
         self.driver = None
+        self.target: browser.BrowserTarget | None = None
         self.timeout = int(cfg.get("SP_SCREENSHOT_TIMEOUT", 20))
         self.allowed = list(cfg["SITE_ORIGINS"])
-        # SP_SCAN_BROWSERS=3: the three states of a page at once, each in a browser of its
-        # own (these two beside this one); 1: one after the other in this browser.
-        parallel = int(cfg.get("SP_SCAN_BROWSERS", 1)) > 1
-        self.others = [Scanner({**cfg, "SP_SCAN_BROWSERS": 1}, egress) for _ in range(2)] \
-            if parallel else []
+        self.state_ms: dict[str, int] = {}  # wall time of each state of the last page
+        self.page_ms: dict[str, dict[str, int]] = {}  # url -> its states' wall times
+        count = 1 if lane else max(1, int(cfg.get("SP_SCAN_BROWSERS", 2)))
+        self.others = [Scanner(cfg, egress, lane=True) for _ in range(count - 1)]
+        self.lanes = [self, *self.others]
+        self._executor = None
+        self._free: queue.Queue | None = None
+        self._lock = threading.Lock()
+        # Bumped by close(): a job of an earlier generation starts no browser (a job still
+        # running when the worker stops must not leave a browser behind).
+        self.generation = 0
+        # The pages of the worker's current scan in flight (scanrun.step):
+        # url -> (monotonic time submitted, Future).
+        self.inflight: dict[str, tuple[float, Future]] = {}
+        self.inflight_scan: str | None = None
+
+    @property
+    def window(self) -> int:
+        """How many pages scanrun keeps in flight: one more than there are lanes, so a lane
+        that finishes finds the next page's job waiting."""
+        return len(self.lanes) + 1
 
     # ---- browser --------------------------------------------------------------------
-    def browser(self):
+    def browser(self, generation: int | None = None):
+        if generation is not None and generation != self.generation:
+            raise StateError("the scan was stopped")
         if self.driver is None:
             # Background work like renders: the same CPU priority (SP_BROWSER_PRIORITY).
+            remote = self.cfg.get("SP_SELENIUM_REMOTE_URL", "")
+            # A local browser's contexts are made over its own DevTools endpoint (no BiDi
+            # mapper: browser.new_driver); a remote one's over WebDriver BiDi, and so are
+            # they when the egress proxy asks for its credential (each fresh context is
+            # primed over BiDi: browser.prime_proxy_auth).
+            auth = bool(self.egress.credentials)
             self.driver = browser.new_driver(
-                remote_url=self.cfg.get("SP_SELENIUM_REMOTE_URL", ""), proxy=self.egress.url,
-                page_load_strategy="eager", capture=True,
+                remote_url=remote, proxy=self.egress.url,
+                page_load_strategy="eager", capture=True, bidi=bool(remote) or auth,
                 idle=self.cfg.get("SP_BROWSER_PRIORITY", "idle") == "idle")
+            try:
+                self.target = None if remote or auth else browser.BrowserTarget(self.driver)
+            except Exception:
+                browser.quit_driver(self.driver)
+                self.driver = None
+                raise
+            if generation is not None and generation != self.generation:
+                self.close_browser()  # closed while it started
+                raise StateError("the scan was stopped")
             self.driver.set_page_load_timeout(self.timeout)
             self.driver.set_script_timeout(10)
             self.home = self.driver.current_window_handle
@@ -269,58 +321,136 @@ class Scanner:
         return self.driver
 
     def close(self) -> None:
-        for other in self.others:
-            other.close()
+        """Cancel the pages not started, and quit every lane's browser (a job still running
+        on one fails with a browser error; its page is never stored)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+            self.inflight, self.inflight_scan = {}, None
+            for lane in self.lanes:
+                lane.generation += 1
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+        for lane in self.lanes:
+            lane.close_browser()
+
+    def close_browser(self) -> None:
+        """Quit this lane's browser (the next job on it starts a new one)."""
+        if self.target is not None:
+            self.target.close()
+            self.target = None
         if self.driver is not None:
             browser.quit_driver(self.driver)
             self.driver = None
 
-    # ---- one page -------------------------------------------------------------------
+    # ---- pages ----------------------------------------------------------------------
+    def submit(self, url: str) -> Future:
+        """Queue the page's jobs; the future's result is the page's observations
+        (SCAN_INTERFACE §1), and `page_ms[url]` its states' wall times."""
+        with self._lock:
+            if self._executor is None:
+                self._free = queue.Queue()
+                for lane in self.lanes:
+                    self._free.put(lane)
+                self._executor = ThreadPoolExecutor(len(self.lanes),
+                                                    thread_name_prefix="sp-scan")
+            parts = [self._executor.submit(self._job, url, states, self.generation)
+                     for states in JOBS]
+        page: Future = Future()
+        page.set_running_or_notify_cancel()
+        left = [len(parts)]
+
+        def one_done(_):
+            with self._lock:
+                left[0] -= 1
+                if left[0]:
+                    return
+            found, ms = {}, {}
+            for part, states in zip(parts, JOBS, strict=True):
+                if part.cancelled():
+                    found.update({s: _empty("cancelled") for s in states})
+                    continue
+                try:
+                    states, timing = part.result()
+                except Exception as e:  # noqa: BLE001 - never leave the page unanswered
+                    states = {s: _empty(f"scanner error: {type(e).__name__}: {e}"[:300])
+                              for s in JOBS[parts.index(part)]}
+                    timing = {}
+                found.update(states)
+                ms.update(timing)
+            self.page_ms[url] = {s: ms[s] for s in STATES if s in ms}
+            page.set_result({"url": url, "states": {s: found[s] for s in STATES}})
+
+        for part in parts:
+            part.add_done_callback(one_done)
+        return page
+
     def scan_page(self, url: str) -> dict:
         """The page's observations in its three states (SCAN_INTERFACE §1). A state that
         could not be captured has its `error` and what was seen until then; a browser that
-        hangs past the hard limit is killed (and started afresh for the next state)."""
-        if self.others:
-            from concurrent.futures import ThreadPoolExecutor
-            with ThreadPoolExecutor(len(STATES), thread_name_prefix="sp-scan") as pool:
-                found = pool.map(lambda job: job[0].scan_state_with_deadline(url, job[1]),
-                                 zip([self, *self.others], STATES, strict=True))
-                states = dict(zip(STATES, found, strict=True))
-        else:
-            states = {name: self.scan_state_with_deadline(url, name) for name in STATES}
-        return {"url": url, "states": states}
+        hangs past the hard limit is killed (and started afresh for the next job)."""
+        observed = self.submit(url).result()
+        self.state_ms = self.page_ms.pop(url, {})
+        return observed
 
-    def scan_state_with_deadline(self, url: str, state: str) -> dict:
-        limit = 2 * self.timeout + 2 * SETTLE_MAX + 20
+    def _job(self, url: str, states: tuple[str, ...], generation: int) -> tuple[dict, dict]:
+        free = self._free
+        lane = free.get()
         try:
-            d = self.browser()
+            return lane.scan_states_with_deadline(url, states, generation)
+        finally:
+            free.put(lane)
+
+    def scan_states_with_deadline(self, url: str, states: tuple[str, ...],
+                                  generation: int | None = None) -> tuple[dict, dict]:
+        """({state: observations}, {state: wall ms}) of `states` in one fresh context."""
+        began = time.monotonic()
+        timing: dict[str, int] = {}
+        limit = len(states) * (2 * self.timeout + 2 * SETTLE_MAX + 20)
+        try:
+            d = self.browser(generation)
+        except StateError as e:
+            return {s: _empty(str(e)) for s in states}, {s: 0 for s in states}
         except WebDriverException as e:
-            return _empty(f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}")
+            error = f"browser error: {(e.msg or type(e).__name__).splitlines()[0]}"
+            return {s: _empty(error) for s in states}, {s: 0 for s in states}
         timer = threading.Timer(limit, browser.kill_driver, (d,))
         timer.daemon = True
         timer.start()
         try:
-            return self.scan_state(url, state)
+            return self.scan_states(url, states, timing, generation), timing
         except StateError as e:
-            return _empty(str(e))
-        except Exception as e:  # noqa: BLE001 - a crashed or killed browser fails one state
+            return {s: _empty(str(e)) for s in states}, _fill(timing, states, began)
+        except Exception as e:  # noqa: BLE001 - a crashed or killed browser fails its states
             log.warning("scan state failed", extra={"fields": {
-                "url": url[:300], "state": state, "error": f"{type(e).__name__}: {e}"[:300]}})
-            self.close()
+                "url": url[:300], "states": list(states),
+                "error": f"{type(e).__name__}: {e}"[:300]}})
+            self.close_browser()
             msg = getattr(e, "msg", None) or str(e) or type(e).__name__
-            return _empty(f"browser error: {msg.splitlines()[0][:300]}")
+            error = f"browser error: {msg.splitlines()[0][:300]}"
+            return {s: _empty(error) for s in states}, _fill(timing, states, began)
         finally:
             timer.cancel()
 
+    def scan_state_with_deadline(self, url: str, state: str) -> dict:
+        """One state in a context of its own."""
+        found, timing = self.scan_states_with_deadline(url, (state,))
+        self.state_ms.update(timing)
+        return found[state]
+
     def scan_state(self, url: str, state: str) -> dict:
+        return self.scan_states(url, (state,), {})[state]
+
+    def scan_states(self, url: str, states: tuple[str, ...], timing: dict,
+                    generation: int | None = None) -> dict:
+        """`states` one after the other in one fresh user context: `before_consent` (if
+        asked, first) is captured once the page's first view settled; a clicked state
+        clicks its button there, and goes on with the next page view."""
         if not renders.may_load(url, self.allowed):
             raise StateError("the page is not on SP_SITE_ORIGINS")
-        d = self.browser()
-        context = d.browser.create_user_context()
+        began = time.monotonic()
+        d = self.browser(generation)
+        context, tab = self.new_context(d)
         try:
-            tab = d.browsing_context.create(type="tab", user_context=context)
-            # A fresh user context has its own proxy credential cache (docs/grid.md).
-            browser.prime_proxy_auth(d, tab)
             d.switch_to.window(tab)
             browser.cdp(d, "Network.enable", {})
             browser.cdp(d, "Network.setBlockedURLs", {"urls": BLOCKED_URLS})
@@ -328,33 +458,79 @@ class Scanner:
             browser.performance_log(d)  # start with this tab's events only
             browser.console_log(d)
             cap = Capture(tab)
-            error = off_site = None
+            found: dict[str, dict] = {}
             try:
                 self.load(d, cap, url)
-                if state in BUTTON:
+            except StateError as e:
+                # The first page view failed: every state here starts with it, so every
+                # state says so, with what was seen (as each would in a context of its own).
+                snap = self.snapshot(d, cap, str(e), isinstance(e, OffSite))
+                for s in states:
+                    found[s] = copy.deepcopy(snap)
+                return found
+            for state in states:
+                if state not in BUTTON:
+                    found[state] = self.snapshot(d, cap)
+                    timing[state] = int((time.monotonic() - began) * 1000)
+                    began = time.monotonic()
+                    continue
+                error = off_site = None
+                try:
                     self.click(d, cap, BUTTON[state])
                     self.load(d, cap, url)  # the next page view
-            except NotReached as e:  # no widget button: nothing of this state was seen
-                return _empty(str(e))
-            except StateError as e:
-                error = str(e)
-                off_site = isinstance(e, OffSite)
-            # Off the site, nothing more is read from the page it went to.
-            cookies = [] if off_site else self.cookies(d, cap)
-            storage = [] if off_site else self.storage(d)
-            if cap.truncated:
-                error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
-            return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
-                    "error": error}
+                except NotReached as e:  # no widget button: nothing of this state was seen
+                    found[state] = _empty(str(e))
+                    timing[state] = int((time.monotonic() - began) * 1000)
+                    continue
+                except StateError as e:
+                    error = str(e)
+                    off_site = isinstance(e, OffSite)
+                found[state] = self.snapshot(d, cap, error, off_site)
+                timing[state] = int((time.monotonic() - began) * 1000)
+            return found
         finally:
             self.close_context(d, context)
+
+    def snapshot(self, d, cap: Capture, error: str | None = None,
+                 off_site: bool = False) -> dict:
+        """The state as it is now: the context's cookies and the page's storage (none off
+        the site: nothing more is read from the page it went to) and the requests recorded."""
+        cookies = [] if off_site else self.cookies(d, cap)
+        storage = [] if off_site else self.storage(d)
+        if cap.truncated:
+            error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
+        return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
+                "error": error}
+
+    def new_context(self, d) -> tuple[str, str]:
+        """(a fresh user context: no cookie, storage, cache or service worker, a new tab in
+        it)."""
+        if self.target is None:
+            context = d.browser.create_user_context()
+            tab = d.browsing_context.create(type="tab", user_context=context)
+            if self.egress.credentials:
+                # A fresh user context has its own proxy credential cache (docs/grid.md).
+                browser.prime_proxy_auth(d, tab)
+            return context, tab
+        context = self.target.call("Target.createBrowserContext",
+                                   {"disposeOnDetach": True})["browserContextId"]
+        try:
+            tab = self.target.call("Target.createTarget", {
+                "url": "about:blank", "browserContextId": context})["targetId"]
+        except Exception:
+            self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
+            raise
+        return context, tab
 
     def close_context(self, d, context) -> None:
         try:
             d.switch_to.window(self.home)
-            d.browser.remove_user_context(context)
+            if self.target is None:
+                d.browser.remove_user_context(context)
+            else:
+                self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
         except Exception:  # noqa: BLE001 - the browser is gone; the next state starts one
-            self.close()
+            self.close_browser()
 
     def load(self, d, cap: Capture, url: str) -> None:
         started = time.monotonic()
@@ -476,6 +652,11 @@ class Scanner:
         finally:
             d.switch_to.default_content()
         return found
+
+
+def _fill(timing: dict, states, began: float) -> dict:
+    left = int((time.monotonic() - began) * 1000) - sum(timing.values())
+    return {**{s: max(0, left) for s in states}, **timing}
 
 
 def _empty(error: str) -> dict:

@@ -27,6 +27,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from concurrent.futures import FIRST_COMPLETED, wait
 from urllib.parse import urlencode
 
 from . import renders, scans, signing
@@ -40,6 +41,7 @@ PAGE_LIST_TIMEOUT = 15
 PAGE_LIST_MAX_BYTES = 2 * 1024 * 1024
 DEFAULT_MAX_PAGES = 50
 MAX_PAGES = 500
+STEP_WAIT = 1.0  # s a scan step waits for a page in flight before the worker looks at renders
 ATTEMPTS = 3  # a scan whose worker died this many times is failed (scans.claim)
 
 
@@ -179,6 +181,61 @@ def step(worker) -> bool:
         if not scans.set_pages(conn, t, scan, pages, note, lease):
             worker.scan = None
         return True
+    scanner = worker.scanner
+    if not hasattr(scanner, "submit"):  # a scanner that visits one page per call
+        return _step_one(worker, scan, lease)
+    if scanner.inflight_scan != scan["id"]:  # another scan's pages: not this one's
+        if scanner.inflight:
+            scanner.close()
+        scanner.inflight_scan = scan["id"]
+    inflight = scanner.inflight
+    done = {p["url"] for p in scan["observations"]}
+    todo = [u for u in scan["pages"] if u not in done and u not in inflight]
+    spent = (utcnow() - scan["started_at"]).total_seconds()
+    over = spent >= int(cfg.get("SP_SCAN_BUDGET", 900))
+    if not inflight and (not todo or over):
+        finish(worker, scan)
+        worker.scan = None
+        scanner.close()  # its memory back until the next scan
+        return True
+    # Keep the browsers busy: several pages in flight; a page not started within the budget
+    # is not started at all (it is `skipped`).
+    def fill():
+        while todo and not over and len(inflight) < scanner.window:
+            url = todo.pop(0)
+            inflight[url] = (time.monotonic(), scanner.submit(url))
+
+    fill()
+    # Back to the worker within STEP_WAIT: render jobs are served between two steps.
+    wait([f for _, f in inflight.values()], timeout=STEP_WAIT, return_when=FIRST_COMPLETED)
+    # One page stored per step (progress goes up one by one); another page already done is
+    # stored by the next step, which then does not wait.
+    finished = next((u for u, (_, f) in inflight.items() if f.done()), None)
+    if finished is None:
+        return True
+    began, future = inflight.pop(finished)
+    fill()  # the next page takes its place at once
+    observed = future.result()
+    scan["observations"].append(observed)
+    _log_page(scan, observed, began, scanner.page_ms.pop(finished, {}))
+    if not scans.add_page(conn, t, scan, scan["observations"], lease):
+        log.warning("scan taken over by another worker", extra={"fields": {
+            "scan": scan["id"]}})
+        scanner.close()
+        worker.scan = None
+    return True
+
+
+def _log_page(scan: dict, observed: dict, began: float, state_ms: dict) -> None:
+    log.info("scan page", extra={"fields": {
+        "scan": scan["id"], "page": observed["url"][:300],
+        "ms": int((time.monotonic() - began) * 1000), "state_ms": state_ms,
+        "errors": [s for s, v in observed["states"].items() if v.get("error")]}})
+
+
+def _step_one(worker, scan: dict, lease: int) -> bool:
+    """One page per step, with a scanner that has only `scan_page`."""
+    cfg, conn, t = worker.cfg, worker.db(), worker.tables
     done = {p["url"] for p in scan["observations"]}
     todo = [u for u in scan["pages"] if u not in done]
     spent = (utcnow() - scan["started_at"]).total_seconds()
@@ -190,9 +247,7 @@ def step(worker) -> bool:
     began = time.monotonic()
     observed = worker.scanner.scan_page(todo[0])
     scan["observations"].append(observed)
-    log.info("scan page", extra={"fields": {
-        "scan": scan["id"], "page": todo[0][:300], "ms": int((time.monotonic() - began) * 1000),
-        "errors": [s for s, v in observed["states"].items() if v.get("error")]}})
+    _log_page(scan, observed, began, dict(getattr(worker.scanner, "state_ms", {}) or {}))
     if not scans.add_page(conn, t, scan, scan["observations"], lease):
         log.warning("scan taken over by another worker", extra={"fields": {
             "scan": scan["id"]}})

@@ -95,3 +95,19 @@ def test_hosts_keep_only_ports_that_are_not_the_default():
     assert host_of("https://example.com:8443/") == "example.com:8443"
     assert host_of("http://[::1]:9000/") == "[::1]:9000"
     assert host_of("http://127.0.0.1:8080/?p=1") == "127.0.0.1:8080"
+
+
+def test_a_job_of_a_closed_scanner_starts_no_browser(monkeypatch):
+    """A job still queued or starting when the worker closes the scanner (it stops, or its
+    scan was taken over) must not start a browser that nobody will quit."""
+    from sidecar import browser, scanner
+    started = []
+    monkeypatch.setattr(browser, "new_driver", lambda **kw: started.append(kw))
+    s = scanner.Scanner({"SITE_ORIGINS": ["http://site.test"], "SP_SCAN_BROWSERS": 2}, None)
+    assert len(s.lanes) == 2
+    generation = s.generation
+    s.close()
+    for lane in s.lanes:
+        found, _ = lane.scan_states_with_deadline(PAGE, ("after_accept",), generation)
+        assert found["after_accept"]["error"] == "the scan was stopped"
+    assert started == []

@@ -332,6 +332,83 @@ def test_a_scan_out_of_time_reports_the_pages_it_skipped(app, client, db, sql, f
     assert report["budget_exhausted"] is True and w.visited == [SITE + "/a"]
 
 
+class PipelinedScanner:
+    """What scanrun needs of a scanner that visits several pages at once (sidecar/scanner.py
+    Scanner.submit): the test decides when each page is done."""
+
+    window = 3
+
+    def __init__(self):
+        from concurrent.futures import Future
+        self.Future = Future
+        self.submitted, self.futures = [], {}
+        self.inflight, self.inflight_scan, self.page_ms = {}, None, {}
+        self.closed = 0
+
+    def submit(self, url):
+        self.submitted.append(url)
+        self.futures[url] = self.Future()
+        return self.futures[url]
+
+    def finish(self, url):
+        self.futures[url].set_result({"url": url, "states": {s: {
+            "cookies": [], "storage": [], "requests": [], "error": None} for s in (
+                "before_consent", "after_reject", "after_accept")}})
+
+    def close(self):
+        self.closed += 1
+        self.inflight, self.inflight_scan = {}, None
+
+
+def test_the_worker_keeps_several_pages_in_flight_and_stores_each_as_it_is_done(
+        app, client, db, sql, fake_report, monkeypatch):
+    monkeypatch.setattr(scanrun, "STEP_WAIT", 0.01, raising=False)
+    urls = [f"{SITE}/{c}" for c in "abcde"]
+    sid = post(client, {"urls": urls}).get_json()["id"]
+    w = FakeWorker(app_cfg(app), db)
+    w.scanner = s = PipelinedScanner()
+    assert scanrun.step(w)  # claims, resolves the pages
+    assert scanrun.step(w)  # three pages at once; none done yet: nothing stored
+    assert s.submitted == urls[:3]
+    assert get(client, f"/v1/scans/{sid}").get_json()["progress"] == {"done": 0, "total": 5}
+    s.finish(urls[2])  # the third page is done first, then the first
+    s.finish(urls[0])
+    assert scanrun.step(w)  # one page stored per step; a fourth page started
+    assert get(client, f"/v1/scans/{sid}").get_json()["progress"]["done"] == 1
+    assert s.submitted == urls[:4]
+    assert scanrun.step(w)
+    shown = get(client, f"/v1/scans/{sid}").get_json()
+    assert shown["progress"]["done"] == 2 and s.submitted == urls
+    assert {p["url"] for p in shown["pages"]} == {urls[0], urls[2]}
+    for u in (urls[1], urls[3], urls[4]):
+        s.finish(u)
+    for _ in range(4):
+        scanrun.step(w)
+    assert w.scan is None and s.closed == 1 and s.submitted == urls  # each page once
+    report = get(client, f"/v1/scans/{sid}").get_json()
+    assert report["status"] == "done" and sorted(p["url"] for p in report["pages"]) == urls
+
+
+def test_pipelined_pages_not_started_within_the_budget_are_skipped(app, client, db, sql,
+                                                                     fake_report, monkeypatch):
+    monkeypatch.setattr(scanrun, "STEP_WAIT", 0.01, raising=False)
+    urls = [f"{SITE}/{c}" for c in "abcde"]
+    sid = post(client, {"urls": urls}).get_json()["id"]
+    w = FakeWorker(app_cfg(app), db)
+    w.scanner = s = PipelinedScanner()
+    scanrun.step(w)
+    scanrun.step(w)
+    sql("UPDATE t_sp_scans SET started_at = started_at - INTERVAL 1 HOUR")
+    w.scan["started_at"] -= timedelta(hours=1)
+    for u in urls[:3]:  # the pages in flight when the time ran out still count
+        s.finish(u)
+    for _ in range(4):
+        scanrun.step(w)
+    report = get(client, f"/v1/scans/{sid}").get_json()
+    assert report["status"] == "done" and report["skipped"] == urls[3:]
+    assert report["budget_exhausted"] is True and s.submitted == urls[:3]
+
+
 def test_without_the_report_builder_the_scan_fails_and_keeps_its_evidence(app, client, db,
                                                                           monkeypatch):
     monkeypatch.setitem(sys.modules, "sidecar.scan_report", None)  # import fails
@@ -519,9 +596,11 @@ def test_a_worker_without_grants_on_the_scans_table_pauses_scans_not_screenshots
     assert any("site scans paused" in r.getMessage() for r in caplog.records)
 
 
-def test_scan_browsers_is_one_by_default_or_three():
-    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == 1
+def test_scan_browsers_is_two_by_default_or_one_to_eight():
+    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == 2
+    assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "1"})["SP_SCAN_BROWSERS"] == 1
     assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "3"})["SP_SCAN_BROWSERS"] == 3
-    for bad in ("2", "0", "many"):
+    assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "8"})["SP_SCAN_BROWSERS"] == 8
+    for bad in ("9", "0", "many"):
         with pytest.raises(config.ConfigError, match="SP_SCAN_BROWSERS"):
             config.load(env={**BASE, "SP_SCAN_BROWSERS": bad})
