@@ -540,6 +540,65 @@ function secure_privacy_block_enqueued_script( $tag, $handle ): string {
 	return secure_privacy_block_html( $tag, $block );
 }
 
+// -- Layer 3: the widget's runtime guard --------------------------------------------------------
+
+/**
+ * The host patterns the widget's guard (assets/widget-head.js) holds scripts and iframes by,
+ * as the configuration island's `block`: category => space-separated patterns, each `host`,
+ * `.suffix` (the host and any below it) or either with a `/path` prefix, a port where the
+ * rule names one. Every catalogue and site-rule pattern is decided as secure_privacy_url_block()
+ * decides a URL on its host (and path): a blocked one goes under its category; one that loads
+ * (necessary, breaks-if-blocked, a site rule's exception) goes under `necessary` only where a
+ * blocked pattern would otherwise catch its host. The guard looks a URL up as the plugin does:
+ * a path pattern first, then the most specific host. Hosts only, no service names: it is printed
+ * in every page.
+ *
+ * @return array<string, string>
+ */
+function secure_privacy_guard_patterns(): array {
+	$catalogue = secure_privacy_catalogue();
+	$rules     = secure_privacy_rule_index();
+	$patterns  = array(); // pattern => [host key (with port), path or ''].
+	foreach ( array( 'host', 'suffix' ) as $which ) {
+		$dot = 'suffix' === $which ? '.' : '';
+		foreach ( array_merge( array_keys( $catalogue[ $which ] ?? array() ), array_keys( $rules[ $which ] ?? array() ) ) as $key ) {
+			$patterns[ $dot . $key ] = array( $dot . $key, '' );
+		}
+		foreach ( $catalogue[ 'suffix' === $which ? 'url_suffix' : 'url' ] ?? array() as $key => $list ) {
+			foreach ( $list as list( $prefix ) ) {
+				$patterns[ $dot . $key . $prefix ] = array( $dot . $key, $prefix );
+			}
+		}
+	}
+	$verdict = array();
+	$caught  = array(); // host keys with a blocked pattern.
+	foreach ( $patterns as $pattern => list( $key, $path ) ) {
+		$block               = secure_privacy_url_block( 'https://' . ltrim( $key, '.' ) . ( '' !== $path ? $path : '/' ) );
+		$verdict[ $pattern ] = $block['category'] ?? SECURE_PRIVACY_REQUIRED_CATEGORY;
+		if ( null !== $block ) {
+			$caught[ $key ] = true;
+		}
+	}
+	$out = array();
+	foreach ( $verdict as $pattern => $category ) {
+		list( $key ) = $patterns[ $pattern ];
+		if ( SECURE_PRIVACY_REQUIRED_CATEGORY === $category ) {
+			$host = explode( ':', ltrim( $key, '.' ) );
+			$port = isset( $host[1] ) ? $host[1] : null;
+			$hit  = false;
+			foreach ( secure_privacy_host_keys( $host[0], $port ) as list( $k, $is_suffix ) ) {
+				$hit = $hit || isset( $caught[ ( $is_suffix ? '.' : '' ) . $k ] );
+			}
+			if ( ! $hit ) {
+				continue;
+			}
+		}
+		$out[ $category ][] = $pattern;
+	}
+	ksort( $out );
+	return array_map( static fn( array $list ): string => implode( ' ', $list ), $out );
+}
+
 // -- Layer 2: the page pass ---------------------------------------------------------------------
 
 /**
