@@ -177,12 +177,17 @@ test('before the widget starts, a returning visitor\'s granted scripts are held,
   const p = await page({
     jar: returningJar({ categories: { necessary: true, statistics: true, marketing: false } }),
     body: `<script>
+      window.loads = [];
       for (const u of [${JSON.stringify(STATS)}, ${JSON.stringify(PIXEL)}]) {
-        const s = document.createElement('script'); s.src = u; document.body.appendChild(s);
+        const s = document.createElement('script'); s.src = u; s.id = u.slice(-3);
+        s.onload = () => window.loads.push(u);
+        document.body.appendChild(s);
       }</script>`,
   });
   await settle();
   assert.deepEqual(p.requests, [STATS], 'statistics granted: released by the widget; marketing still held');
+  assert.deepEqual(plain(p.w.loads), [STATS], 'in place, though added while the page was parsing: its onload fires');
+  assert.equal(p.$$('script[src]').filter((e) => e.src === STATS).length, 1);
 });
 
 // jsdom has no layout: an element's size is its width/height attributes.

@@ -33,51 +33,52 @@
   // Patterns: "host[:port]" (exact), ".suffix[:port]" (the host or any below it), either with a
   // "/path" prefix; category "necessary" marks what is never held (breaks-if-blocked, or a site
   // rule's exception inside a blocked suffix). Looked up as the plugin does: a path pattern
-  // first, then the most specific host.
-  const hosts = {};
-  const paths = {};
+  // first (the most specific host, then the longest path), then the most specific host.
+  const rules = []; // [host key, path prefix or '', category]
   for (const cat in block) {
     for (const p of block[cat].split(' ')) {
-      const i = p.indexOf('/');
-      if (i < 0) hosts[p] = cat;
-      else (paths[p.slice(0, i)] = paths[p.slice(0, i)] || []).push([p.slice(i), cat]);
+      const i = (p + '/').indexOf('/');
+      rules.push([p.slice(0, i), p.slice(i), cat]);
     }
   }
-  for (const k in paths) paths[k].sort((a, b) => b[0].length - a[0].length);
-
   const E = w.Element.prototype;
-  const N = w.Node.prototype;
   const setAttr = E.setAttribute;
   const attr = (el, name, value) => setAttr.call(el, name, value);
-  const SEL = 'script[src],iframe[src]';
 
-  /** [category, host] of an absolute http(s) URL of a blocked service, else undefined. */
+  /** [category, host] of an absolute http(s) URL of a blocked service not granted yet. */
   function blocked(url) {
     if (!/^\s*(https?:)?\/\//i.test(url)) return; // relative: the site's own
     const u = new URL(url, d.baseURI);
     const host = u.hostname.replace(/^\[|\]$/g, '');
-    const port = u.port ? ':' + u.port : '';
-    const labels = host.split('.');
+    const port = u.port && ':' + u.port;
     const keys = [host + port, host];
-    labels.forEach((x, i) => {
+    host.split('.').forEach((x, i, labels) => {
       const base = '.' + labels.slice(i).join('.');
       keys.push(base + port, base);
     });
     let cat;
-    for (const k of keys) {
-      for (const [prefix, c] of paths[k] || []) if (!cat && u.pathname.startsWith(prefix)) cat = c;
+    let best = 1e9;
+    for (const [key, path, c] of rules) {
+      const i = keys.indexOf(key);
+      const score = (path ? 0 : 99) + i - path.length / 1e4;
+      if (i >= 0 && u.pathname.startsWith(path) && score < best) {
+        best = score;
+        cat = c;
+      }
     }
-    for (const k of keys) cat = cat || hosts[k];
-    const sp = w.SecurePrivacy; // the widget, once it started: what the visitor granted
-    const now = sp && sp.getConsent();
+    const now = w.SecurePrivacy && w.SecurePrivacy.getConsent(); // the widget, once started
     if (cat && cat !== 'necessary' && !(now && now.categories[cat])) return [cat, host];
   }
 
-  /** Hold `el` (a script or an iframe about to get `url`): true when it is (still) held. The
-   *  page's own blocked forms (the plugin's, or tagged by hand) are left to the widget. */
-  function hold(el, url) {
+  /**
+   * Hold `el` (a script or an iframe that gets `url`): true when it is (still) held. The
+   * page's own blocked forms (the plugin's, or tagged by hand) are left to the widget. `late`:
+   * found by the MutationObserver while the page is parsing (a script the parser inserted is
+   * released like the plugin's forms, by a new element).
+   */
+  function hold(el, url, late) {
     const tag = el.tagName;
-    const b = (tag === 'SCRIPT' || tag === 'IFRAME') && url && (el.spHeld || !el.hasAttribute('data-sp-category')) &&
+    const b = url && /^(SCRIPT|IFRAME)$/.test(tag) && (el.spHeld || !el.hasAttribute('data-sp-category')) &&
       blocked(url);
     if (!b) return;
     attr(el, 'data-sp-category', b[0]);
@@ -90,30 +91,25 @@
       if (el.hasAttribute('type')) attr(el, 'data-sp-type', el.getAttribute('type'));
       attr(el, 'type', 'text/plain');
     }
-    // Released in place (widget.js): the page keeps its element and its listeners, and a script
-    // the browser would never have run (added by innerHTML) still does not run.
-    return el.spHeld = 1;
+    // Released in place otherwise (widget.js): the page keeps its element and its listeners,
+    // and a script the browser would never have run (from innerHTML) still does not run.
+    el.spHeld = el.spHeld || !(late && d.readyState === 'loading');
+    return 1;
   }
 
-  /** Check what is being inserted (an element or a fragment, and what it holds): true when
-   *  something in it is held. */
-  function scan(node) {
+  /** Hold what `node` (an element or a fragment) brings: true when something in it is held. */
+  function scan(node, late) {
     let held;
-    if (node && (node.nodeType === 1 || node.nodeType === 11)) {
-      const all = [...node.querySelectorAll(SEL + ',[data-sp-src]')];
-      if (node.nodeType === 1) all.push(node);
-      for (const el of all) {
-        if (el.matches(SEL)) hold(el, el.getAttribute('src'));
-        held = held || el.spHeld;
-      }
+    for (const el of node && node.querySelectorAll ? [node, ...node.querySelectorAll('script,iframe')] : []) {
+      held = hold(el, el.getAttribute && el.getAttribute('src'), late) || el.spHeld || held;
     }
     return held;
   }
   // Tell the widget (it releases what is granted, puts placeholders before held frames).
   const tell = () => d.dispatchEvent(new w.Event('sp:held'));
 
-  // The src setters and setAttribute: the category is checked before the URL is set. A held
-  // script keeps its src (type="text/plain" is never fetched), a held iframe gets data-sp-src.
+  // The src setters and setAttribute: the URL is checked before it is set. A held script keeps
+  // its src (type="text/plain" is never fetched), a held iframe gets data-sp-src instead.
   function setSrc(el, url, set) {
     const held = hold(el, String(url));
     if (!held || el.tagName === 'SCRIPT') set();
@@ -133,35 +129,23 @@
     if (String(name).toLowerCase() !== 'src') return setAttr.call(this, name, value);
     setSrc(this, value, () => setAttr.call(this, name, value));
   };
-  // The insertion methods: every node goes through scan() before the browser sees it.
-  for (const [o, names] of [[N, ['appendChild', 'insertBefore', 'replaceChild']],
-    [E, ['append', 'prepend', 'before', 'after', 'replaceWith', 'insertAdjacentElement']]]) {
-    for (const m of names) {
-      const f = o[m];
-      o[m] = function () {
-        let held;
-        for (const a of arguments) held = scan(a) || held;
-        const r = f.apply(this, arguments);
-        if (held) tell();
-        return r;
-      };
-    }
+  // The insertion methods: what is inserted is held before the browser sees it.
+  for (const m of ['appendChild', 'insertBefore', 'replaceChild', 'append', 'prepend', 'before', 'after', 'replaceWith',
+    'insertAdjacentElement']) {
+    const o = m in w.Node.prototype ? w.Node.prototype : E;
+    const f = o[m];
+    o[m] = function () {
+      let held;
+      for (const a of arguments) held = scan(a) || held;
+      const r = f.apply(this, arguments);
+      if (held) tell();
+      return r;
+    };
   }
-  // The backstop: what came in another way (innerHTML of an iframe, document.write). A script
-  // found while the page is still parsing is held as the plugin's blocked form (the widget
-  // replaces it); later it was added by a script, and is held in place.
+  // The backstop: what came in another way (innerHTML of an iframe, document.write).
   new w.MutationObserver((records) => {
     let held;
-    for (const r of records) {
-      for (const n of r.addedNodes) {
-        for (const el of n.nodeType === 1 ? [n, ...n.querySelectorAll(SEL)] : []) {
-          if (el.matches(SEL) && !el.hasAttribute('data-sp-category') && hold(el, el.getAttribute('src'))) {
-            held = 1;
-            if (d.readyState === 'loading') el.spHeld = 0;
-          }
-        }
-      }
-    }
+    for (const r of records) for (const n of r.addedNodes) held = scan(n, 1) || held;
     if (held) tell();
   }).observe(d.documentElement, { childList: true, subtree: true });
 })(window, document);
