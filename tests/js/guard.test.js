@@ -23,6 +23,12 @@ const VIDEO = 'https://www.youtube.com/embed/xyz'; // YouTube: marketing
 const SAFE = 'https://www.google.com/recaptcha/api.js'; // breaks if blocked
 const PAY = 'https://js.stripe.com/v3/'; // breaks if blocked
 
+/** What layers 1 and 2 decide for each URL (tests/php/block-cli.php): blocked or not. */
+function plugin(urls, rules = []) {
+  const out = execFileSync('php', [path.join(__dirname, '../php/block-cli.php')], { input: JSON.stringify({ rules, urls }), encoding: 'utf8' });
+  return JSON.parse(out).map((c) => (c && !c.breaks && c.category !== 'necessary' ? c.category : null));
+}
+
 const page = (opts = {}) => loadPage({ head: HEAD, config: siteConfig({ block: BLOCK }), ...opts });
 const fetched = (p, url) => p.requests.filter((u) => u === url).length;
 
@@ -41,11 +47,12 @@ function inject(w, how, url) {
 }
 
 test('the plugin hands the guard host patterns by category, breaks-if-blocked services never blocked', () => {
-  assert.deepEqual(Object.keys(BLOCK).sort(), ['marketing', 'necessary', 'preferences', 'statistics']);
+  assert.deepEqual(Object.keys(BLOCK).sort(), ['marketing', 'preferences', 'statistics']);
   const all = (cat) => BLOCK[cat].split(' ');
-  assert.ok(all('marketing').includes('connect.facebook.net') && all('marketing').includes('.youtube.com'));
+  assert.ok(all('marketing').includes('.facebook.net') && all('marketing').includes('.youtube.com'));
   assert.ok(all('statistics').includes('.google-analytics.com'));
-  assert.deepEqual(all('necessary'), ['www.google.com/recaptcha/'], 'the exception inside blocked www.google.com paths');
+  assert.equal(BLOCK.necessary, undefined, 'no exception needed: nothing blocked would catch reCAPTCHA');
+  assert.ok(!all('statistics').includes('www.googletagmanager.com'), 'left out: .googletagmanager.com says the same');
   for (const cat of ['marketing', 'preferences', 'statistics']) {
     assert.ok(!/stripe|paypal|hcaptcha|recaptcha|turnstile|i0\.wp\.com/.test(BLOCK[cat]), `${cat}: ${BLOCK[cat]}`);
   }
@@ -53,8 +60,34 @@ test('the plugin hands the guard host patterns by category, breaks-if-blocked se
   const ruled = island([{ kind: 'request', pattern: '.google.com', category: 'marketing' },
     { kind: 'request', pattern: 'js.stripe.com', category: 'marketing' }]).block;
   assert.ok(ruled.marketing.split(' ').includes('.google.com'));
-  assert.ok(ruled.necessary.split(' ').includes('www.google.com/recaptcha/'));
+  assert.deepEqual(ruled.necessary.split(' '), ['www.google.com/recaptcha/'], 'the exception inside the blocked suffix');
   assert.ok(!/stripe/.test(JSON.stringify(ruled)));
+});
+
+test('the guard decides every catalogue pattern as layers 1 and 2 do, with and without site rules', async () => {
+  const catalogue = JSON.parse(execFileSync('php', ['-r',
+    'define("ABSPATH", "/"); echo json_encode(require "wp-plugin/data/catalogue.php");'], { cwd: path.join(__dirname, '../..'), encoding: 'utf8' }));
+  const urls = [];
+  for (const h of Object.keys(catalogue.host)) urls.push(`https://${h}/x.js`);
+  for (const h of Object.keys(catalogue.suffix)) urls.push(`https://${h}/x.js`, `https://a.b.${h}/x.js`);
+  for (const [h, list] of Object.entries(catalogue.url)) {
+    for (const [prefix] of list) urls.push(`https://${h}${prefix}x.js`, `https://${h}/other/x.js`, `https://sub.${h}${prefix}x.js`);
+  }
+  urls.push('https://www.google.com/', 'https://example.org/x.js');
+  for (const rules of [[], [{ kind: 'request', pattern: '.google.com', category: 'marketing' },
+    { kind: 'request', pattern: 'www.googletagmanager.com', category: 'necessary' },
+    { kind: 'request', pattern: 'cdn.example.org', category: 'statistics' }]]) {
+    const want = plugin(urls.concat(['https://cdn.example.org/x.js']), rules);
+    const p = await page({ config: siteConfig({ block: island(rules.length ? rules : null).block }) });
+    const got = urls.concat(['https://cdn.example.org/x.js']).map((u) => {
+      const s = p.w.document.createElement('script');
+      s.src = u;
+      return s.getAttribute('data-sp-category');
+    });
+    const diff = urls.map((u, i) => [u, want[i], got[i]]).filter(([, a, b]) => a !== b);
+    assert.deepEqual(diff, [], `rules ${JSON.stringify(rules)}`);
+    assert.ok(want.filter(Boolean).length > 40 && want.filter((x) => !x).length > 10, 'both kinds checked');
+  }
 });
 
 test('a script added at runtime (src property or setAttribute) is held, then runs on its own element once granted', async () => {

@@ -571,32 +571,56 @@ function secure_privacy_guard_patterns(): array {
 		}
 	}
 	$verdict = array();
-	$caught  = array(); // host keys with a blocked pattern.
 	foreach ( $patterns as $pattern => list( $key, $path ) ) {
 		$block               = secure_privacy_url_block( 'https://' . ltrim( $key, '.' ) . ( '' !== $path ? $path : '/' ) );
 		$verdict[ $pattern ] = $block['category'] ?? SECURE_PRIVACY_REQUIRED_CATEGORY;
-		if ( null !== $block ) {
-			$caught[ $key ] = true;
+	}
+	// Leave out what the guard would decide the same way without it (a host under a suffix of
+	// the same category, an exception nothing blocked would catch): fewer bytes in every page.
+	foreach ( array_keys( $verdict ) as $pattern ) {
+		$rest = $verdict;
+		unset( $rest[ $pattern ] );
+		list( $key, $path ) = $patterns[ $pattern ];
+		if ( secure_privacy_guard_lookup( $rest, ltrim( $key, '.' ), '' !== $path ? $path : '/' ) === $verdict[ $pattern ] ) {
+			$verdict = $rest;
 		}
 	}
 	$out = array();
 	foreach ( $verdict as $pattern => $category ) {
-		list( $key ) = $patterns[ $pattern ];
-		if ( SECURE_PRIVACY_REQUIRED_CATEGORY === $category ) {
-			$host = explode( ':', ltrim( $key, '.' ) );
-			$port = isset( $host[1] ) ? $host[1] : null;
-			$hit  = false;
-			foreach ( secure_privacy_host_keys( $host[0], $port ) as list( $k, $is_suffix ) ) {
-				$hit = $hit || isset( $caught[ ( $is_suffix ? '.' : '' ) . $k ] );
-			}
-			if ( ! $hit ) {
-				continue;
-			}
-		}
 		$out[ $category ][] = $pattern;
 	}
 	ksort( $out );
 	return array_map( static fn( array $list ): string => implode( ' ', $list ), $out );
+}
+
+/**
+ * The category the guard (widget-head.js) gives a host and path by `$patterns` (pattern =>
+ * category): a path pattern first (the most specific host, then the longest path), then the
+ * most specific host; `necessary` when none matches.
+ *
+ * @param array<string, string> $patterns Pattern => category.
+ * @param string                $host     Host, with ":port" where the URL names one.
+ * @param string                $path     Path.
+ */
+function secure_privacy_guard_lookup( array $patterns, string $host, string $path ): string {
+	$parts = explode( ':', $host, 2 );
+	$keys  = array();
+	foreach ( secure_privacy_host_keys( $parts[0], $parts[1] ?? null ) as list( $k, $is_suffix ) ) {
+		$keys[] = ( $is_suffix ? '.' : '' ) . $k;
+	}
+	$found = SECURE_PRIVACY_REQUIRED_CATEGORY;
+	$best  = INF;
+	foreach ( $patterns as $pattern => $category ) {
+		$slash  = strpos( $pattern . '/', '/' );
+		$prefix = (string) substr( $pattern, $slash );
+		$i      = array_search( substr( $pattern, 0, $slash ), $keys, true );
+		$score  = ( '' !== $prefix ? 0 : 99 ) + (int) $i - strlen( $prefix ) / 1e4;
+		if ( false !== $i && str_starts_with( $path, $prefix ) && $score < $best ) {
+			$best  = $score;
+			$found = $category;
+		}
+	}
+	return $found;
 }
 
 // -- Layer 2: the page pass ---------------------------------------------------------------------

@@ -271,8 +271,10 @@ function secure_privacy_frontend_config(): array {
 	// them (those not shown as refused), and the consent route wants exactly these keys.
 	$config['categoryKeys'] = SECURE_PRIVACY_CATEGORIES;
 	$config['texts']        = $texts;
-	// The site's colours, which the widget adds to the stylesheet it injects.
-	$config['css'] = secure_privacy_color_css( $settings['primary_color'] ?? '' );
+	// The site's colours, which the widget adds to the stylesheet it injects ('' for the
+	// built-in colour: the stylesheet has it).
+	$css           = secure_privacy_color_css( $settings['primary_color'] ?? '' );
+	$config['css'] = secure_privacy_color_css( '' ) !== $css ? $css : '';
 	// What the runtime guard in the <head> snippet holds (auto-blocking layer 3).
 	$config['block'] = (object) secure_privacy_guard_patterns();
 
