@@ -208,8 +208,8 @@ def test_every_visitor_gets_the_same_bytes_and_rest_is_untouched(site, tracked_p
 
 # ---- layer 3: what a script adds at runtime (the widget's guard) --------------------------
 
-TAG_MANAGER = """// Written by tests/e2e/test_autoblock.py: a tag manager (same origin, allowed) that adds a
-// known service's script and embed at runtime, the usual ways.
+TAG_MANAGER = """// Written by tests/e2e/test_autoblock.py: a tag manager (same origin, allowed)
+// that adds a known service's script and embed at runtime, the usual ways.
 (function () {
   var origin = document.currentScript.getAttribute('data-origin');
   var s = document.createElement('script');
