@@ -267,3 +267,13 @@ test('placeholder one click keeps what a returning visitor granted before, as an
   assert.deepEqual(body.categories, { necessary: true, preferences: false, statistics: true, marketing: true });
   assert.equal(p.$('#v').getAttribute('src'), '/embed/v.html');
 });
+
+test('no "Load" button where an honoured GPC signal keeps the needed category off', async () => {
+  const p = await loadPage({ body: FRAME + FRAME.replace('id="v"', 'id="m"').replace('marketing', 'preferences'), gpc: true });
+  const [video, map] = p.$$('.sp-blocked');
+  assert.equal(video.querySelector('[data-sp-action="load"]'), null, 'a click could not grant marketing');
+  assert.ok(video.querySelector('[data-sp-action="open"]'));
+  map.querySelector('[data-sp-action="load"]').click();
+  assert.equal(p.calls[0].body.categories.preferences, true);
+  assert.equal(p.$('#m').getAttribute('src'), '/embed/v.html');
+});

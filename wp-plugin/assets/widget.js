@@ -246,9 +246,10 @@
         };
         const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
         // One click on "Load …" grants the categories it needs (a consent like any other); the
-        // second button opens the choices.
+        // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
+        // needed category (marketing) off: the click could not grant it.
         f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t.blocked, vars))}</p>${
-          button('load', fill(t.load, vars))}${button('open', t.open, 'sp-link')}</div>`);
+          forced && keys.includes('marketing') ? '' : button('load', fill(t.load, vars))}${button('open', t.open, 'sp-link')}</div>`);
         ph = f.spPlaceholder = f.previousElementSibling;
         ph.onclick = (e) => {
           const action = e.target.getAttribute('data-sp-action');
