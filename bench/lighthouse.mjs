@@ -22,12 +22,14 @@ if (!url) {
 }
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-// Debian's chromium, headless. SP_BENCH_NO_SANDBOX=1 where the kernel does not let this user
-// create the namespaces Chromium's sandbox needs (see sidecar/browser.py).
+// Debian's chromium, headless, on the bench's own loopback WordPress only. Without its sandbox
+// when run as root (Chromium refuses otherwise) or with SP_BENCH_NO_SANDBOX=1 (a kernel that
+// does not let this user create the namespaces the sandbox needs; see sidecar/browser.py).
+const noSandbox = process.getuid?.() === 0 || process.env.SP_BENCH_NO_SANDBOX === '1';
 const chrome = await chromeLauncher.launch({
   chromePath: process.env.CHROME_PATH || '/usr/bin/chromium',
   chromeFlags: ['--headless=new', '--disable-gpu', '--no-first-run', '--disable-dev-shm-usage', '--mute-audio',
-    ...(process.env.SP_BENCH_NO_SANDBOX === '1' ? ['--no-sandbox'] : [])],
+    ...(noSandbox ? ['--no-sandbox'] : [])],
 });
 const samples = { with: [], without: [] };
 try {

@@ -56,7 +56,7 @@ def main() -> int:
                           " 'version' => 'bench', 'live' => true, 'checks' => array()), true);")
             out = subprocess.run(["node", str(ROOT / "bench" / "lighthouse.mjs"),
                                   stack.wp_url + "/", "--runs", str(args.runs)],
-                                 check=True, capture_output=True, text=True, timeout=1800)
+                                 check=True, stdout=subprocess.PIPE, text=True, timeout=1800)
         finally:
             stack.stop()
 
