@@ -101,5 +101,5 @@ for (const r of rows) {
   console.log(`${pad(r.name, 30)} ${pad(r.js, 9)} ${pad(r.css, 9)} ${pad(total, 10)} ${kb(total)}   (${r.note})`);
 }
 const total = rows[0].js + rows[0].css;
-console.log(`budget: ${BUDGET} bytes (6 KiB) for our JS + CSS: ${total <= BUDGET ? 'within' : 'OVER'} (${BUDGET - total} to spare)`);
+console.log(`budget (issue 14): ${BUDGET} bytes (6 KiB) for our JS + CSS + inline <head>: ${total <= BUDGET ? 'within' : 'OVER'} (${BUDGET - total} to spare)`);
 process.exitCode = total <= BUDGET ? 0 : 1;
