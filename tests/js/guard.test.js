@@ -277,3 +277,12 @@ test('no "Load" button where an honoured GPC signal keeps the needed category of
   assert.equal(p.calls[0].body.categories.preferences, true);
   assert.equal(p.$('#m').getAttribute('src'), '/embed/v.html');
 });
+
+test('a URL the guard cannot parse is set as the page asked, without an exception', async () => {
+  const p = await page();
+  const s = p.w.document.createElement('script');
+  assert.doesNotThrow(() => s.setAttribute('src', 'https://[bad/x.js'));
+  assert.doesNotThrow(() => { s.src = '//[::1'; });
+  assert.equal(s.getAttribute('src'), '//[::1');
+  assert.equal(s.hasAttribute('type'), false);
+});

@@ -47,8 +47,12 @@
 
   /** [category, host] of an absolute http(s) URL of a blocked service not granted yet. */
   function blocked(url) {
-    if (!/^\s*(https?:)?\/\//i.test(url)) return; // relative: the site's own
-    const u = new URL(url, d.baseURI);
+    let u;
+    try {
+      // Relative: the site's own. A URL the browser cannot parse it cannot fetch either.
+      u = /^\s*(https?:)?\/\//i.test(url) && new URL(url, d.baseURI);
+    } catch (e) { /* never throw into the page's setAttribute */ }
+    if (!u) return;
     const host = u.hostname.replace(/^\[|\]$/g, '');
     const port = u.port && ':' + u.port;
     const keys = [host + port, host];
