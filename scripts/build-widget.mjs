@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Build the minified widget assets that the plugin serves (committed, because site owners copy
 // wp-plugin/ as it is):
-//   wp-plugin/assets/widget.js      -> widget.min.js       (terser)
+//   wp-plugin/assets/widget.js + widget.css -> widget.min.js  (csso, then terser: the minified
+//       stylesheet goes into the widget's `CSS` constant, injected when it starts, so the page
+//       has no render-blocking stylesheet request and one gzip stream fewer)
 //   wp-plugin/assets/widget-head.js -> widget-head.min.js  (terser; printed inline in <head>)
-//   wp-plugin/assets/widget.css     -> widget.min.css      (csso)
 // Usage: node scripts/build-widget.mjs [--check]
 //   --check  write nothing; exit 1 if a committed minified file differs from a fresh build.
 import { readFile, writeFile } from 'node:fs/promises';
@@ -26,18 +27,22 @@ const TERSER = {
 /** The minified files: [{source, target, code}] built from the current sources. */
 export async function build() {
   const out = [];
+  const { css } = minifyCss(await readFile(join(ASSETS, 'widget.css'), 'utf8'), { comments: false });
   for (const [name, inline] of [['widget.js', false], ['widget-head.js', true]]) {
     const source = join(ASSETS, name);
-    const result = await minifyJs(await readFile(source, 'utf8'), {
+    let code = await readFile(source, 'utf8');
+    if (!inline) {
+      const empty = "const CSS = '';";
+      if (!code.includes(empty)) throw new Error(`${name}: no \`${empty}\` to put the stylesheet in`);
+      code = code.replace(empty, `const CSS = ${JSON.stringify(css)};`);
+    }
+    const result = await minifyJs(code, {
       ...TERSER,
       // The head snippet goes into every page's HTML: no comment at all there.
       format: inline ? { comments: false } : TERSER.format,
     });
     out.push({ source, target: source.replace(/\.js$/, '.min.js'), code: result.code + '\n' });
   }
-  const css = join(ASSETS, 'widget.css');
-  const { css: code } = minifyCss(await readFile(css, 'utf8'), { comments: 'exclamation' });
-  out.push({ source: css, target: css.replace(/\.css$/, '.min.css'), code: code + '\n' });
   return out;
 }
 

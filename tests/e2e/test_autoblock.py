@@ -1,9 +1,10 @@
-"""Auto-blocking on the real WordPress and Chromium (issue 14, layers 1 and 2): a page nobody
+"""Auto-blocking on the real WordPress and Chromium (issue 14, layers 1 to 3): a page nobody
 tagged, with a known service's script, iframe and pixel from a loopback "third-party" origin
 (hard-coded in the content and enqueued by a test plugin), makes no request to it before
 consent, none after Reject all and none on the next page view after a withdrawal; after
 Accept all each one loads. A breaks-if-blocked script always loads. The HTML is the same
-bytes whatever the visitor's consent."""
+bytes whatever the visitor's consent. What a tag manager adds at runtime is held by the
+widget's guard the same way, and a held embed's placeholder grants its category in one click."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from helpers import wait_for
-from pages import ALL_OFF, ALL_ON
+from pages import ALL_OFF, ALL_ON, records_of
 
 # Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
 pytestmark = pytest.mark.every_wordpress
@@ -203,3 +204,111 @@ def test_every_visitor_gets_the_same_bytes_and_rest_is_untouched(site, tracked_p
     content = rest["content"]["rendered"]
     assert f'src="{listener.origin}/content.js"' in content
     assert "data-sp-" not in content
+
+
+# ---- layer 3: what a script adds at runtime (the widget's guard) --------------------------
+
+TAG_MANAGER = """// Written by tests/e2e/test_autoblock.py: a tag manager (same origin, allowed)
+// that adds a known service's script and embed at runtime, the usual ways.
+(function () {
+  var origin = document.currentScript.getAttribute('data-origin');
+  var s = document.createElement('script');
+  s.async = true;
+  s.src = origin + '/runtime.js';
+  s.onload = function () { window.spTmOnload = (window.spTmOnload || 0) + 1; };
+  var first = document.getElementsByTagName('script')[0];
+  first.parentNode.insertBefore(s, first);
+  var f = document.createElement('iframe');
+  f.id = 'sp-t-runtime-frame';
+  f.title = 'A runtime embed';
+  f.width = 320;
+  f.height = 180;
+  f.setAttribute('src', origin + '/runtime-frame.html');
+  document.querySelector('main, #content, body').appendChild(f);
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def tag_manager_page(site, full_stack, tracked_page, listener):
+    """A page nobody tagged whose (allowed) tag manager adds the loopback tracker's script and
+    iframe at runtime; the catalogue filter of `tracked_page` is in force."""
+    tm = full_stack.wp_dir / "wp-content" / "sp-test-tm.js"
+    tm.write_text(TAG_MANAGER)
+    html = (f'<p>A tag manager runs here.</p><script src="/wp-content/sp-test-tm.js" '
+            f'data-origin="{listener.origin}"></script>')
+    try:
+        with site.page("Tag manager", html) as url:
+            yield url
+    finally:
+        tm.unlink()
+
+
+def _runtime_requests(listener, since: int = 0) -> list[str]:
+    return [p for p in listener.seen()[since:] if p.startswith("/runtime")]
+
+
+def test_runtime_injected_tracker_waits_for_consent_none_after_reject(b, tag_manager_page,
+                                                                      listener):
+    start = len(listener.seen())
+    b.get(tag_manager_page)
+    b.dialog()
+    held = wait_for(lambda: b.js("""const s = [...document.scripts].find((e) =>
+            (e.getAttribute('src') || '').endsWith('/runtime.js'));
+        const f = document.getElementById('sp-t-runtime-frame');
+        return s && f && [s.type, s.getAttribute('data-sp-category'), f.getAttribute('src'),
+            f.getAttribute('data-sp-src').split('/').pop(),
+            !!(f.previousElementSibling && f.previousElementSibling.matches('.sp-blocked'))];"""),
+        10, what="the tag manager's elements")
+    assert held == ["text/plain", "marketing", None, "runtime-frame.html", True], held
+    time.sleep(1.5)  # anything the browser would fetch has been asked for by now
+    assert _runtime_requests(listener, start) == [], "no request before consent"
+
+    b.click("reject-all")
+    assert wait_for(b.cookie, 5, what="the consent cookie")["categories"] == ALL_OFF
+    b.get(tag_manager_page)
+    b.el("[data-sp-action='open']")
+    time.sleep(1.5)
+    assert _runtime_requests(listener, start) == [], "none after Reject all"
+
+    b.click("open")
+    b.click("accept-all")
+    wait_for(lambda: sorted(_runtime_requests(listener, start)) == ["/runtime-frame.html",
+                                                                    "/runtime.js"],
+             10, what="one request each after Accept all")
+    assert wait_for(lambda: b.js("return window.spTmOnload"), 5, what="the onload") == 1, \
+        "released in place: the tag manager's own element loads, its onload fires"
+    assert b.js("return window.spRan").count("runtime") == 1, "it ran once"
+
+    # Granted now: the next page's runtime script is not held at all (one more each).
+    b.get(tag_manager_page)
+    wait_for(lambda: "runtime" in (b.js("return window.spRan") or []), 10, what="the script ran")
+    time.sleep(0.5)
+    assert sorted(_runtime_requests(listener, start)) == ["/runtime-frame.html"] * 2 + \
+        ["/runtime.js"] * 2
+
+
+def test_placeholder_one_click_records_consent_and_loads_the_embed(b, tag_manager_page,
+                                                                   listener, admin_api):
+    start = len(listener.seen())
+    b.get(tag_manager_page)
+    b.dialog()
+    button = wait_for(lambda: b.js("""const f = document.getElementById('sp-t-runtime-frame');
+        const ph = f && f.previousElementSibling;
+        return ph && ph.matches('.sp-blocked') && [ph.offsetWidth, ph.offsetHeight,
+            ph.querySelector('[data-sp-action="load"]').textContent];"""), 10,
+        what="the placeholder")
+    assert button == [320, 180, "Load 127.0.0.1 — this allows Marketing"], button
+    b.el(".sp-blocked [data-sp-action='load']").click()
+    cookie = wait_for(b.cookie, 5, what="the consent cookie")
+    assert cookie["categories"] == {**ALL_OFF, "marketing": True}
+    (rec,) = records_of(admin_api, cookie["subject_id"], 1)
+    assert (rec["action"], rec["method"]) == ("grant", "custom")
+    assert rec["categories"] == {**ALL_OFF, "marketing": True}
+    wait_for(lambda: "/runtime-frame.html" in _runtime_requests(listener, start), 10,
+             what="the embed to load")
+    frame = b.el("#sp-t-runtime-frame")
+    assert frame.get_attribute("src").endswith("/runtime-frame.html") and frame.is_displayed()
+    assert not b.has(".sp-blocked")
+    assert not b.has("#sp-consent [role='dialog']"), "the decision closed the dialog"
+    assert b.el("[data-sp-action='open']").is_displayed()

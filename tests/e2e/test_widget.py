@@ -229,7 +229,7 @@ def test_blocked_iframe_placeholder_then_loaded_after_consent_not_after_withdraw
     b.click("save")
     assert frame_state(b)["src"] is None, "statistics is not the consent it needs"
 
-    b.el(".sp-blocked button").click()  # the placeholder's own way to the choices
+    b.el(".sp-blocked [data-sp-action='open']").click()  # the placeholder's way to the choices
     b.dialog()
     b.el('#sp-consent input[data-sp-category="marketing"]').click()
     b.click("save")

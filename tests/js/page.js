@@ -3,7 +3,7 @@
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { JSDOM, CookieJar } = require('jsdom');
+const { JSDOM, CookieJar, ResourceLoader } = require('jsdom');
 
 const ASSETS = path.join(__dirname, '../../wp-plugin/assets');
 const SOURCE = fs.readFileSync(path.join(ASSETS, 'widget.js'), 'utf8');
@@ -30,6 +30,8 @@ const TEXTS = {
   dntNotice: 'Your browser sends a Do Not Track signal, so marketing stays off.',
   policyNotice: 'Our privacy policy changes on {date}. We will ask for your consent again then.',
   blocked: 'This content is blocked until you allow: {categories}.',
+  load: 'Load {service} — this allows {categories}',
+  content: 'content',
   visitorId: 'Your visitor id, to quote if you ask to see or erase your records:',
   copy: 'Copy',
   copied: 'Copied.',
@@ -63,17 +65,40 @@ function siteConfig(over = {}) {
 }
 
 /**
+ * Records every subresource the page asks for (scripts, frames) instead of fetching it; a
+ * script's body pushes its URL to window.ran.
+ */
+class Recorder extends ResourceLoader {
+  constructor(log) {
+    super();
+    this.log = log;
+  }
+
+  fetch(url, { element }) {
+    this.log.push(url);
+    const body = element && element.localName === 'script'
+      ? `(window.ran = window.ran || []).push(${JSON.stringify(url)});` : '<!doctype html><p>embed</p>';
+    const done = Promise.resolve(Buffer.from(body));
+    done.abort = () => {};
+    return done;
+  }
+}
+
+/**
  * Load a page with the widget. `config` null leaves the config element out, a string is used
  * verbatim. `respond(call)` answers each fetch (default 202). `source` is the widget's code.
+ * `head` (the <head> snippet's code) is printed inline after the island, as the plugin does;
+ * `requests` then lists what the page asked the network for.
  */
 async function loadPage({
   config = siteConfig(), body = '', jar = new CookieJar(), storage = {}, respond, gpc, dnt, setup,
-  source = SOURCE,
+  source = SOURCE, head = null,
 } = {}) {
   const cfg = config === null ? ''
     : `<script type="application/json" id="sp-consent-config">${typeof config === 'string' ? config : JSON.stringify(config)}</script>`;
-  const dom = new JSDOM(`<!doctype html><html lang="en"><head>${cfg}</head><body><main><p>Page</p></main>${body}</body></html>`,
-    { url: PAGE, cookieJar: jar, runScripts: 'dangerously', pretendToBeVisual: true });
+  const requests = [];
+  const dom = new JSDOM(`<!doctype html><html lang="en"><head>${cfg}${head ? `<script>${head}</script>` : ''}</head><body><main><p>Page</p></main>${body}</body></html>`,
+    { url: PAGE, cookieJar: jar, runScripts: 'dangerously', pretendToBeVisual: true, resources: head ? new Recorder(requests) : undefined });
   const w = dom.window;
   for (const [k, v] of Object.entries(storage)) if (v != null) w.localStorage.setItem(k, v);
   if (gpc) Object.defineProperty(w.navigator, 'globalPrivacyControl', { value: true, configurable: true });
@@ -95,7 +120,7 @@ async function loadPage({
   }
   const $ = (sel) => w.document.querySelector(sel);
   return {
-    w, jar, calls, events, $,
+    w, jar, calls, events, $, requests,
     $$: (sel) => [...w.document.querySelectorAll(sel)],
     click(action) {
       const el = $(`#sp-consent [data-sp-action="${action}"]`);

@@ -341,7 +341,9 @@ test('blocked iframes: a placeholder names the consent needed; they load after i
   const ph = frame.previousElementSibling;
   assert.equal(ph.className, 'sp-blocked');
   assert.equal(ph.querySelector('p').textContent, 'This content is blocked until you allow: Marketing.');
-  const open = ph.querySelector('button');
+  assert.equal(ph.querySelector('[data-sp-action="load"]').textContent, 'Load content — this allows Marketing',
+    'no data-sp-service: the embed is called "content"');
+  const open = ph.querySelector('[data-sp-action="open"]');
   assert.equal(open.textContent, 'Privacy settings');
 
   p.click('reject-all');
@@ -384,7 +386,7 @@ test('blocked pixels (as the plugin writes them): no request and no placeholder 
 
 test('focus returns to where the dialog was opened from', async () => {
   const p = await loadPage({ body: FRAME, jar: returningJar() });
-  const open = p.$('.sp-blocked button');
+  const open = p.$('.sp-blocked [data-sp-action="open"]');
   open.focus();
   open.click();
   assert.ok(p.$('[role="dialog"]'));

@@ -22,6 +22,10 @@
     `stroke="currentColor" stroke-width="2" d="${d}"/></svg>`;
   const SHIELD = svg('M12 3 5 6v5c0 4.5 3 8.5 7 10 4-1.5 7-5.5 7-10V6zM9 12l2 2 4-4');
   const CROSS = svg('M6 6l12 12M18 6 6 18');
+  // The stylesheet (widget.css), put here by scripts/build-widget.mjs: injected when the widget
+  // starts, so the page has no render-blocking request for it. Empty in the readable source
+  // (SCRIPT_DEBUG), where the plugin links widget.css instead.
+  const CSS = '';
   // No built-in texts: the plugin always sends the site's complete (translated, edited) texts.
 
   // ---- Pure core: no DOM, no storage ----------------------------------------
@@ -195,8 +199,20 @@
     // -- effects of a consent state on the page --
     function activateScripts(categories) {
       $$('script[type="text/plain"][data-sp-category]').forEach((old) => {
-        // Replacing the node (whose new type no longer matches) is what makes activation run once.
         if (!granted(needs(old), categories)) return;
+        const type = old.getAttribute('data-sp-type');
+        if (old.spHeld) {
+          // Held at runtime by the guard (widget-head.js): released in place, so the page's own
+          // element (its onload) loads; setting src again is what makes the browser fetch it.
+          const src = old.getAttribute('src');
+          old.spHeld = 0;
+          if (type) old.setAttribute('type', type);
+          else old.removeAttribute('type');
+          old.removeAttribute('src');
+          old.setAttribute('src', src);
+          return;
+        }
+        // Replacing the node (whose new type no longer matches) is what makes activation run once.
         const s = doc.createElement('script');
         // Every attribute but the blocking type; the original type (data-sp-type) as `type`.
         for (const a of old.attributes) {
@@ -224,12 +240,26 @@
         }
         if (f.getAttribute('src')) f.src = 'about:blank';
         if (ph || 'alt' in f) return; // an <img> pixel: no placeholder
-        const labels = keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label);
+        const vars = {
+          categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
+          service: f.getAttribute('data-sp-service') || t.content
+        };
         const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
-        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${
-          esc(fill(t.blocked, { categories: labels.join(', ') }))}</p><button type="button">${esc(t.open)}</button></div>`);
+        // One click on "Load …" grants the categories it needs (a consent like any other); the
+        // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
+        // needed category (marketing) off: the click could not grant it.
+        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t.blocked, vars))}</p>${
+          forced && keys.includes('marketing') ? '' : button('load', fill(t.load, vars))}${button('open', t.open, 'sp-link')}</div>`);
         ph = f.spPlaceholder = f.previousElementSibling;
-        ph.lastChild.onclick = open;
+        ph.onclick = (e) => {
+          const action = e.target.getAttribute('data-sp-action');
+          if (action === 'open') open();
+          if (action === 'load') {
+            const choice = Object.assign({}, state && state.categories);
+            keys.forEach((k) => { choice[k] = true; });
+            decide('save', choice);
+          }
+        };
         f.style.display = 'none';
       });
     }
@@ -254,6 +284,9 @@
     // `categories` is null before any choice: nothing is granted, Google keeps its defaults.
     function applyConsent(categories) {
       if (categories) gtag('consent', 'update', consentModeFor(categories));
+      release(categories);
+    }
+    function release(categories) {
       activateScripts(categories || {});
       syncFrames(categories || {});
     }
@@ -385,12 +418,21 @@
       }
     }
 
+    if (CSS) {
+      const style = doc.createElement('style');
+      style.id = 'sp-consent-css';
+      style.textContent = CSS + (config.css || '');
+      doc.head.appendChild(style);
+    }
     doc.body.insertAdjacentHTML('beforeend', `<div id="sp-consent"${
       config.position === 'bottom-left' ? ' class="sp-left"' : ''}>${iconButton('open', t.open, 'sp-fab', SHIELD)}</div>`);
     const root = doc.body.lastChild;
     const fab = root.lastChild;
     root.addEventListener('click', onClick);
     doc.addEventListener('keydown', onKeydown);
+    // The guard (widget-head.js) held an element added at runtime: released if granted, else a
+    // placeholder before a held frame.
+    doc.addEventListener('sp:held', () => release(state && state.categories));
 
     win.SecurePrivacy = {
       getConsent: () => copy(state),

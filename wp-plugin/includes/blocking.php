@@ -540,6 +540,89 @@ function secure_privacy_block_enqueued_script( $tag, $handle ): string {
 	return secure_privacy_block_html( $tag, $block );
 }
 
+// -- Layer 3: the widget's runtime guard --------------------------------------------------------
+
+/**
+ * The host patterns the widget's guard (assets/widget-head.js) holds scripts and iframes by,
+ * as the configuration island's `block`: category => space-separated patterns, each `host`,
+ * `.suffix` (the host and any below it) or either with a `/path` prefix, a port where the
+ * rule names one. Every catalogue and site-rule pattern is decided as secure_privacy_url_block()
+ * decides a URL on its host (and path): a blocked one goes under its category; one that loads
+ * (necessary, breaks-if-blocked, a site rule's exception) goes under `necessary` only where a
+ * blocked pattern would otherwise catch its host. The guard looks a URL up as the plugin does:
+ * a path pattern first, then the most specific host. Hosts only, no service names: it is printed
+ * in every page.
+ *
+ * @return array<string, string>
+ */
+function secure_privacy_guard_patterns(): array {
+	$catalogue = secure_privacy_catalogue();
+	$rules     = secure_privacy_rule_index();
+	$patterns  = array(); // pattern => [host key (with port), path or ''].
+	foreach ( array( 'host', 'suffix' ) as $which ) {
+		$dot = 'suffix' === $which ? '.' : '';
+		foreach ( array_merge( array_keys( $catalogue[ $which ] ?? array() ), array_keys( $rules[ $which ] ?? array() ) ) as $key ) {
+			$patterns[ $dot . $key ] = array( $dot . $key, '' );
+		}
+		foreach ( $catalogue[ 'suffix' === $which ? 'url_suffix' : 'url' ] ?? array() as $key => $list ) {
+			foreach ( $list as list( $prefix ) ) {
+				$patterns[ $dot . $key . $prefix ] = array( $dot . $key, $prefix );
+			}
+		}
+	}
+	$verdict = array();
+	foreach ( $patterns as $pattern => list( $key, $path ) ) {
+		$block               = secure_privacy_url_block( 'https://' . ltrim( $key, '.' ) . ( '' !== $path ? $path : '/' ) );
+		$verdict[ $pattern ] = $block['category'] ?? SECURE_PRIVACY_REQUIRED_CATEGORY;
+	}
+	// Leave out what the guard would decide the same way without it (a host under a suffix of
+	// the same category, an exception nothing blocked would catch): fewer bytes in every page.
+	foreach ( array_keys( $verdict ) as $pattern ) {
+		$rest = $verdict;
+		unset( $rest[ $pattern ] );
+		list( $key, $path ) = $patterns[ $pattern ];
+		if ( secure_privacy_guard_lookup( $rest, ltrim( $key, '.' ), '' !== $path ? $path : '/' ) === $verdict[ $pattern ] ) {
+			$verdict = $rest;
+		}
+	}
+	$out = array();
+	foreach ( $verdict as $pattern => $category ) {
+		$out[ $category ][] = $pattern;
+	}
+	ksort( $out );
+	return array_map( static fn( array $list ): string => implode( ' ', $list ), $out );
+}
+
+/**
+ * The category the guard (widget-head.js) gives a host and path by `$patterns` (pattern =>
+ * category): a path pattern first (the most specific host, then the longest path), then the
+ * most specific host; `necessary` when none matches.
+ *
+ * @param array<string, string> $patterns Pattern => category.
+ * @param string                $host     Host, with ":port" where the URL names one.
+ * @param string                $path     Path.
+ */
+function secure_privacy_guard_lookup( array $patterns, string $host, string $path ): string {
+	$parts = explode( ':', $host, 2 );
+	$keys  = array();
+	foreach ( secure_privacy_host_keys( $parts[0], $parts[1] ?? null ) as list( $k, $is_suffix ) ) {
+		$keys[] = ( $is_suffix ? '.' : '' ) . $k;
+	}
+	$found = SECURE_PRIVACY_REQUIRED_CATEGORY;
+	$best  = INF;
+	foreach ( $patterns as $pattern => $category ) {
+		$slash  = strpos( $pattern . '/', '/' );
+		$prefix = (string) substr( $pattern, $slash );
+		$i      = array_search( substr( $pattern, 0, $slash ), $keys, true );
+		$score  = ( '' !== $prefix ? 0 : 99 ) + (int) $i - strlen( $prefix ) / 1e4;
+		if ( false !== $i && str_starts_with( $path, $prefix ) && $score < $best ) {
+			$best  = $score;
+			$found = $category;
+		}
+	}
+	return $found;
+}
+
 // -- Layer 2: the page pass ---------------------------------------------------------------------
 
 /**

@@ -28,9 +28,9 @@ const SECURE_PRIVACY_PRIVACY_URL_OPTION = 'secure_privacy_privacy_url';
 /**
  * The shape of the configuration island, part of the banner cache's key: raised when the
  * island gains or changes a field the widget relies on, so no output built before is served
- * (2: `categoryKeys`).
+ * (2: `categoryKeys`; 3: `block` and `css`).
  */
-const SECURE_PRIVACY_CONFIG_FORMAT = 2;
+const SECURE_PRIVACY_CONFIG_FORMAT = 3;
 
 /** The built-in primary colour (contrast 6.7:1 with white). */
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
@@ -59,7 +59,10 @@ function secure_privacy_asset_name( string $name ): string {
 }
 
 /**
- * Enqueue the widget's CSS (with the site's colours) and deferred footer JS (wp_enqueue_scripts).
+ * Enqueue the widget's deferred footer JS (wp_enqueue_scripts). Its stylesheet is built into
+ * widget.min.js, which injects it with the site's colours (the island's `css`): no
+ * render-blocking request in <head>. With SCRIPT_DEBUG the readable widget.js has none, and
+ * widget.css is linked instead.
  */
 function secure_privacy_enqueue_assets(): void {
 	if ( ! secure_privacy_banner_shown() ) {
@@ -67,8 +70,10 @@ function secure_privacy_enqueue_assets(): void {
 	}
 	$output = secure_privacy_banner_output();
 	$assets = $output['assets'];
-	wp_enqueue_style( SECURE_PRIVACY_WIDGET_HANDLE, $assets . secure_privacy_asset_name( 'widget.css' ), array(), SECURE_PRIVACY_VERSION );
-	wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, $output['css'] );
+	if ( defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG ) {
+		wp_enqueue_style( SECURE_PRIVACY_WIDGET_HANDLE, $assets . 'widget.css', array(), SECURE_PRIVACY_VERSION );
+		wp_add_inline_style( SECURE_PRIVACY_WIDGET_HANDLE, $output['css'] );
+	}
 	// Deferred, so it runs after the WP Consent API's footer script defined wp_set_consent.
 	wp_enqueue_script(
 		SECURE_PRIVACY_WIDGET_HANDLE,
@@ -137,12 +142,13 @@ function secure_privacy_banner_cache_key(): ?string {
 	if ( ( defined( 'SCRIPT_DEBUG' ) && SCRIPT_DEBUG ) || is_user_logged_in() ) {
 		return null;
 	}
-	foreach ( array( 'secure_privacy_frontend_config', 'gettext', 'gettext_secure-privacy', 'gettext_with_context', 'gettext_with_context_secure-privacy', 'rest_url', 'rest_url_prefix', 'privacy_policy_url', 'page_link', '_get_page_link', 'plugins_url' ) as $hook ) {
+	foreach ( array( 'secure_privacy_frontend_config', 'gettext', 'gettext_secure-privacy', 'gettext_with_context', 'gettext_with_context_secure-privacy', 'rest_url', 'rest_url_prefix', 'privacy_policy_url', 'page_link', '_get_page_link', 'plugins_url', 'secure_privacy_catalogue' ) as $hook ) {
 		if ( has_filter( $hook ) ) {
 			return null;
 		}
 	}
-	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, SECURE_PRIVACY_CONFIG_FORMAT, determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
+	// The guard's patterns (secure_privacy_guard_patterns) come from the catalogue and the site rules.
+	return md5( implode( "\n", array( SECURE_PRIVACY_VERSION, SECURE_PRIVACY_CONFIG_FORMAT, secure_privacy_catalogue()['sha256'] ?? '', secure_privacy_rule_index()['key'] ?? '', determine_locale(), is_ssl() ? 'https' : 'http', get_option( 'home' ), WP_PLUGIN_URL, get_option( 'blogname' ), get_option( 'permalink_structure' ), get_option( 'wp_page_for_privacy_policy' ) ) ) );
 }
 
 /**
@@ -264,7 +270,13 @@ function secure_privacy_frontend_config(): array {
 	// Every category of the payload, the always-granted one first: the widget sends all of
 	// them (those not shown as refused), and the consent route wants exactly these keys.
 	$config['categoryKeys'] = SECURE_PRIVACY_CATEGORIES;
-	$config['texts']      = $texts;
+	$config['texts']        = $texts;
+	// The site's colours, which the widget adds to the stylesheet it injects ('' for the
+	// built-in colour: the stylesheet has it).
+	$css           = secure_privacy_color_css( $settings['primary_color'] ?? '' );
+	$config['css'] = secure_privacy_color_css( '' ) !== $css ? $css : '';
+	// What the runtime guard in the <head> snippet holds (auto-blocking layer 3).
+	$config['block'] = (object) secure_privacy_guard_patterns();
 
 	/**
 	 * Filters the widget configuration printed on every public page.
@@ -371,6 +383,10 @@ function secure_privacy_banner_texts(): array {
 		'policyNotice' => __( 'Our privacy policy changes on {date}. We will ask for your consent again then.', 'secure-privacy' ),
 		/* translators: {categories} is replaced with category names, e.g. "Marketing"; keep it as it is. */
 		'blocked'      => __( 'This content is blocked until you allow: {categories}.', 'secure-privacy' ),
+		/* translators: {service} is replaced with a service's name, e.g. "YouTube", {categories} with category names, e.g. "Marketing"; keep them as they are. */
+		'load'         => __( 'Load {service} — this allows {categories}', 'secure-privacy' ),
+		/* translators: what a blocked embed is called when its service is not known, in "Load {service} — this allows …". */
+		'content'      => __( 'content', 'secure-privacy' ),
 		'visitorId'    => __( 'Your visitor id, to quote if you ask to see or erase your records:', 'secure-privacy' ),
 		'copy'         => __( 'Copy', 'secure-privacy' ),
 		'copied'       => __( 'Copied.', 'secure-privacy' ),

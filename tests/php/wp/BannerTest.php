@@ -33,6 +33,17 @@ final class BannerTest extends SP_WP_TestCase {
 		$this->assertStringContainsString( '"consent","default"', $again['snippet'] );
 	}
 
+	public function test_the_guard_host_list_follows_the_site_rules_on_the_next_view(): void {
+		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+		$block = $this->config()['block'];
+		$this->assertContains( '.facebook.net', explode( ' ', $block['marketing'] ) );
+		$this->assertStringNotContainsString( 'example.org', wp_json_encode( $block ) );
+		update_option( SECURE_PRIVACY_SITE_RULES_OPTION, array( array( 'kind' => 'request', 'pattern' => '*.example.org', 'category' => 'statistics' ) ), true );
+		$this->assertContains( '.example.org', explode( ' ', $this->config()['block']['statistics'] ), 'a new rule is in the next page' );
+		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+		$this->assertStringNotContainsString( 'example.org', wp_json_encode( $this->config()['block'] ) );
+	}
+
 	public function test_changed_settings_site_name_and_pages_show_on_the_next_view(): void {
 		$this->assertSame( 'Accept all', $this->config()['texts']['acceptAll'] );
 		$this->set( array( 'texts' => array( 'en_US' => array( 'acceptAll' => 'Yes please' ) ), 'primary_color' => '#000000' ) );
