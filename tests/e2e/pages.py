@@ -17,8 +17,10 @@ are in tests/e2e/conftest.py).
 from __future__ import annotations
 
 import base64
+import http.server
 import json
 import re
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -525,3 +527,51 @@ def stop_worker(worker) -> None:
     if worker.egress is not None:
         worker.egress.close()
         worker.egress = None
+
+
+class LoopbackSite:
+    """A "third party" for a test: an HTTP server of its own on 127.0.0.1 (another port than
+    the site's, so another origin; `cross_site` names it `localhost`, another site to the
+    browser). `answer(request)` gives each GET or POST its (status, headers, body); a POST's
+    body is read first. Every request is kept as (path with query, headers) in `requests`."""
+
+    def __init__(self, answer):
+        self.requests: list[tuple[str, object]] = []
+        self.lock = threading.Lock()
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 - http.server's name
+                if self.command == "POST":
+                    self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with site.lock:
+                    site.requests.append((self.path, self.headers))
+                status, headers, body = answer(self)
+                self.send_response(status)
+                for name, value in headers:
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            do_POST = do_GET
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.cross_site = f"http://localhost:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def seen(self) -> list[str]:
+        """The paths asked for so far (without their query), in order."""
+        with self.lock:
+            return [path.split("?")[0] for path, _ in self.requests]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+

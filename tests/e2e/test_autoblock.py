@@ -9,16 +9,14 @@ widget's guard the same way, and a held embed's placeholder grants its category 
 from __future__ import annotations
 
 import json
-import threading
 import time
 import urllib.request
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
 import pytest
 from helpers import wait_for
-from pages import ALL_OFF, ALL_ON, records_of
+from pages import ALL_OFF, ALL_ON, LoopbackSite, records_of
 
 # Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
 pytestmark = pytest.mark.every_wordpress
@@ -27,48 +25,18 @@ PIXEL_GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f904010000000
                           "010001000002024401003b")
 
 
-class Listener:
-    """A "third party" on 127.0.0.1 that counts every request it gets, by path."""
-
-    def __init__(self):
-        self.paths: list[str] = []
-        self.lock = threading.Lock()
-        listener = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):  # noqa: N802
-                path = self.path.split("?")[0]
-                with listener.lock:
-                    listener.paths.append(path)
-                if path.endswith(".js"):
-                    name = path.rsplit("/", 1)[-1][:-3]
-                    body, ctype = (f"window.spRan = (window.spRan || []).concat({name!r});"
-                                   .encode(), "application/javascript")
-                elif path.endswith(".gif"):
-                    body, ctype = PIXEL_GIF, "image/gif"
-                else:
-                    body, ctype = b"<!doctype html><title>embed</title><p>embed</p>", "text/html"
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Cache-Control", "no-store")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.origin = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def seen(self) -> list[str]:
-        with self.lock:
-            return list(self.paths)
-
-    def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+def _answer(req):
+    """What the "third party" serves: a script that says it ran, a pixel, an embed page."""
+    path = req.path.split("?")[0]
+    if path.endswith(".js"):
+        name = path.rsplit("/", 1)[-1][:-3]
+        body, ctype = (f"window.spRan = (window.spRan || []).concat({name!r});".encode(),
+                       "application/javascript")
+    elif path.endswith(".gif"):
+        body, ctype = PIXEL_GIF, "image/gif"
+    else:
+        body, ctype = b"<!doctype html><title>embed</title><p>embed</p>", "text/html"
+    return 200, [("Content-Type", ctype), ("Cache-Control", "no-store")], body
 
 
 MU_PLUGIN = """<?php
@@ -91,7 +59,8 @@ add_action('wp_enqueue_scripts', function () {
 
 @pytest.fixture(scope="module")
 def listener():
-    listener = Listener()
+    """A "third party" on 127.0.0.1 that counts every request it gets, by path."""
+    listener = LoopbackSite(_answer)
     yield listener
     listener.stop()
 
@@ -116,7 +85,7 @@ def tracked_page(site, full_stack, listener):
             'title="An embed"></iframe>'
             f'<img id="sp-t-pixel" src="{o}/pixel.gif" width="1" height="1" alt="">'
             f'<script src="{o}/pay/sdk.js"></script>')
-    code = MU_PLUGIN.replace("@PORT@", str(listener.server.server_port)).replace("@ORIGIN@", o)
+    code = MU_PLUGIN.replace("@PORT@", str(listener.port)).replace("@ORIGIN@", o)
     with mu_plugin(full_stack, code), site.page("Untagged trackers", html) as url:
         yield url
 

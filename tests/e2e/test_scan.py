@@ -18,14 +18,12 @@ does. The report built from it (sidecar/scan_report.py) is checked in
 
 from __future__ import annotations
 
-import http.server
-import threading
 import time
 from urllib.parse import quote
 
 import pytest
 from helpers import TEST_TOKENS, TcpCounter, admin_headers, run_sql, secret, wipe_tables
-from pages import stop_worker
+from pages import LoopbackSite, stop_worker
 
 from sidecar import config, create_app
 from sidecar.screenshots import Worker
@@ -37,53 +35,31 @@ REDIRECT = "sp-scan-redirect.php"
 NO_WIDGET = "sp-scan-no-widget.html"  # a static page: no consent widget on it
 
 
-class ThirdParty:
+PIXEL = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9"
+         b"\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00"
+         b"\x02\x02D\x01\x00;")
+
+
+def third_party() -> LoopbackSite:
     """A tiny "third-party" service on 127.0.0.1 (its own port): a script that sends a
     beacon, a frame, a pixel; every answer sets the HttpOnly cookie `tp_uid`."""
+    def answer(req):
+        path = req.path.split("?")[0]
+        if path == "/tracker.js":
+            body = (f"navigator.sendBeacon('{tp.origin}/collect', 'v=1');").encode()
+            ctype = "application/javascript"
+        elif path == "/frame.html":
+            body, ctype = b"<!doctype html><p>widget</p>", "text/html"
+        elif path == "/xframe.html":  # framed cross-site (as localhost): its requests
+            body = b"<!doctype html><p>video</p><img src='/in-xframe.gif' alt=''>"
+            ctype = "text/html"
+        else:
+            body, ctype = PIXEL, "image/gif"
+        return 200, [("Content-Type", ctype),
+                     ("Set-Cookie", "tp_uid=abc; Path=/; Max-Age=86400; HttpOnly")], body
 
-    def __init__(self):
-        outer = self
-        self.paths: list[str] = []
-
-        class H(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                outer.paths.append(self.path)
-                path = self.path.split("?")[0]
-                if path == "/tracker.js":
-                    body = (f"navigator.sendBeacon('{outer.origin}/collect', 'v=1');").encode()
-                    ctype = "application/javascript"
-                elif path == "/frame.html":
-                    body = b"<!doctype html><p>widget</p>"
-                    ctype = "text/html"
-                elif path == "/xframe.html":  # framed cross-site (as localhost): its requests
-                    body = b"<!doctype html><p>video</p><img src='/in-xframe.gif' alt=''>"
-                    ctype = "text/html"
-                else:
-                    body = (b"GIF89a\x01\x00\x01\x00\x80\x00\x00\x00\x00\x00\xff\xff\xff!\xf9"
-                            b"\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00"
-                            b"\x02\x02D\x01\x00;")
-                    ctype = "image/gif"
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Set-Cookie", "tp_uid=abc; Path=/; Max-Age=86400; HttpOnly")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            do_POST = do_GET
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        # the same server under another site's name: a cross-site frame
-        self.cross_site = f"http://localhost:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+    tp = LoopbackSite(answer)
+    return tp
 
 
 def fixture_html(tp: str, cross_site: str) -> str:
@@ -102,7 +78,7 @@ def fixture_html(tp: str, cross_site: str) -> str:
 def scanning(full_stack, site):
     """The fixture pages, the third party, the SSRF listener, an app and worker settings on
     tables `sc_*` of the stack's database."""
-    tp = ThirdParty()
+    tp = third_party()
     listener = TcpCounter()
     private = f"http://127.0.0.1:{listener.port}/admin"
     mu = full_stack.wp_dir / "wp-content" / "mu-plugins"
@@ -135,7 +111,7 @@ def scanning(full_stack, site):
     (mu / MARKER_PLUGIN).unlink()
     (full_stack.wp_dir / REDIRECT).unlink()
     (full_stack.wp_dir / NO_WIDGET).unlink()
-    tp.close()
+    tp.stop()
     listener.close()
 
 
@@ -195,7 +171,7 @@ class Scanning:
             self._result = {"id": scan_id, "took": took, "progress": progress, "row": row,
                             "pages": pages, "consents_before": consents,
                             "consents_after": self.consent_count(),
-                            "tp_paths": list(self.tp.paths)}
+                            "tp_paths": [path for path, _ in list(self.tp.requests)]}
             print(f"\nscan of 3 pages x 3 states: {took:.1f} s; the first page stored after"
                   f" {self.first_page_seconds:.1f} s")
         return self._result

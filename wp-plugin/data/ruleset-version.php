@@ -9,4 +9,4 @@
 
 defined( 'ABSPATH' ) || exit;
 
-return array( 'catalogue_sha256' => 'ee5a98bb363946ff21b3e5d4bb7e20f88e49ce1cce660a0fb904ce7e95aa16c6' );
+return array( 'catalogue_sha256' => '0f8000701dc65d80f3ff79de19288c65422c39d2b4a45fde4b94be4f9cd0f43b' );
