@@ -107,10 +107,10 @@ def test_exports_show_the_rules_version_as_the_last_column(client):
     r = client.get("/v1/consents/export?format=csv", headers=admin_headers())
     rows = list(csv.reader(io.StringIO(r.get_data(as_text=True))))
     assert rows[0][-1] == "rules_version" and rows[0][-2] == "hash"
-    assert sorted(row[-1] for row in rows[1:]) == ["", VERSION]
+    assert sorted(row[-1] for row in rows[1:]) == sorted(["", VERSION])
     r = client.get("/v1/consents/export?format=ndjson", headers=admin_headers())
     lines = [json.loads(x) for x in r.get_data(as_text=True).splitlines()]
-    assert sorted(str(x["rules_version"]) for x in lines) == ["None", VERSION]
+    assert sorted(str(x["rules_version"]) for x in lines) == sorted(["None", VERSION])
 
 
 def test_an_erased_record_keeps_its_rules_version_and_verifies(client):
