@@ -487,6 +487,9 @@ def main() -> int:
                       help="SIGSTOP the screenshot worker during the load (SIGCONT after)")
     mode.add_argument("--no-worker", action="store_true",
                       help="do not start the screenshot worker at all")
+    ap.add_argument("--seal-only", action="store_true",
+                    help="diagnosis: the site is not on SP_SITE_ORIGINS, so consents are stored"
+                         " with their screenshot skipped; the worker seals but renders nothing")
     args = ap.parse_args()
     if not shutil.which("wrk"):
         print("bench: wrk is missing (scripts/install.sh installs it)", file=sys.stderr)
@@ -495,6 +498,8 @@ def main() -> int:
     state = Path(tempfile.mkdtemp(prefix="sp-bench-"))
     stack = Stack(state_dir=state, db_port=free_port(), sidecar_port=free_port(),
                   wp_port=free_port())
+    if args.seal_only:
+        stack.extra_sidecar_env["SP_SITE_ORIGINS"] = f"http://127.0.0.1:{free_port()}"
     if args.workers:
         stack.gunicorn_workers = args.workers
     if args.threads_per_worker:
@@ -528,7 +533,7 @@ def main() -> int:
                                      data=json.dumps({"token": token}).encode(),
                                      headers={"Content-Type": "application/json"})
         assert urllib.request.urlopen(req, timeout=30).status == 201
-        if not args.no_worker:
+        if not args.no_worker and not args.seal_only:
             t = wait_for(lambda: jobs_by_status(conn, stack.table_prefix, 0).get("done"), 120,
                          every=0.2)
             if t is None:
