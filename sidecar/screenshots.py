@@ -149,15 +149,10 @@ class Worker:
                                 image_id, thumb_id)
 
     # ---- browser --------------------------------------------------------------------
-    def egress_guard(self) -> Egress:
-        """The SSRF guard both browsers go through: SP_SITE_ORIGINS (and, in tests only,
-        SP_SCAN_TEST_ORIGINS) or public addresses."""
-        return self.open_egress()
-
     @property
     def scanner(self) -> Scanner:
         if self._scanner is None:
-            self._scanner = Scanner(self.cfg, self.egress_guard())
+            self._scanner = Scanner(self.cfg, self.open_egress())
         return self._scanner
 
     def browser(self):
@@ -175,8 +170,10 @@ class Worker:
         return self.driver
 
     def open_egress(self) -> Egress:
-        """The worker's egress proxy, started once where SP_EGRESS_BIND says; a ConfigError
-        naming the setting if it cannot listen there (the worker checks at start)."""
+        """The worker's egress proxy, the SSRF guard both browsers go through
+        (SP_SITE_ORIGINS, in tests also SP_SCAN_TEST_ORIGINS, or public addresses), started
+        once where SP_EGRESS_BIND says; a ConfigError naming the setting if it cannot listen
+        there (the worker checks at start)."""
         if self.egress is None:
             try:
                 self.egress = Egress.from_config(

@@ -524,7 +524,7 @@ def test_loopback_test_origins_are_off_by_default_and_refused_by_the_egress_guar
     cfg = config.load(env=BASE)
     assert cfg["SCAN_TEST_ORIGINS"] == []
     worker = Worker(cfg)
-    guard = worker.egress_guard()
+    guard = worker.open_egress()
     listener = TcpCounter()
     try:
         assert guard.allowed == {"http://127.0.0.1:8080"}
@@ -539,7 +539,7 @@ def test_loopback_test_origins_when_set_let_exactly_those_through():
     cfg = config.load(env={**BASE, "SP_SCAN_TEST_ORIGINS": "http://localhost:9001,"
                                                             "http://127.0.0.1:9002"})
     assert cfg["SCAN_TEST_ORIGINS"] == ["http://localhost:9001", "http://127.0.0.1:9002"]
-    guard = Worker(cfg).egress_guard()
+    guard = Worker(cfg).open_egress()
     try:
         assert guard._decide("http", "127.0.0.1", 9002)[0] == "127.0.0.1"
         assert guard._decide("http", "127.0.0.1", 9003)[0] is None
