@@ -3,9 +3,10 @@ body bytes: one `send` per ordinary response instead of two.
 
 Every consent is one small request and one small answer (docs/api.md §4.1). gunicorn writes
 the header block and the body with two `sendall` calls; on loopback, and for any proxy in
-front of the sidecar, each send is a system call that also wakes the receiver. Profiled under
-the ingest bench (bench/README.md), the header send alone was about a seventh of a gunicorn
-worker's CPU. Joining the two halves it.
+front of the sidecar, each send is a system call that also wakes the receiver. Sampled with
+py-spy under the ingest bench, the header send was about a seventh of a gunicorn worker's
+samples; joining the two saves that system call (its effect on the whole bench was within the
+run-to-run noise, bench/README.md).
 
 What goes on the wire is byte for byte what gunicorn's own Response sends, in the same order
 (tests/test_http_response.py compares the two): only the number of sends changes. Headers are
