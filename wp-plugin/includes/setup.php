@@ -38,7 +38,7 @@ function secure_privacy_record_connection( array $result ): void {
 		$live = $live && ! empty( $checks[ $needed ] );
 	}
 	$was      = secure_privacy_is_live();
-	$previous = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
+	$previous = (array) get_option( SECURE_PRIVACY_CONNECTION_OPTION, array() );
 	$went     = $live && ! $was;
 	update_option(
 		SECURE_PRIVACY_CONNECTION_OPTION,
@@ -49,8 +49,8 @@ function secure_privacy_record_connection( array $result ): void {
 			'live'        => $live || $was,
 			'checks'      => $checks,
 			// When visitors began to see the banner, and which page caches were purged then.
-			'live_since'  => $went ? time() : ( is_array( $previous ) ? ( $previous['live_since'] ?? null ) : null ),
-			'purged'      => $went ? secure_privacy_purge_page_caches() : ( is_array( $previous ) ? ( $previous['purged'] ?? array() ) : array() ),
+			'live_since'  => $went ? time() : ( $previous['live_since'] ?? null ),
+			'purged'      => $went ? secure_privacy_purge_page_caches() : ( $previous['purged'] ?? array() ),
 		),
 		true
 	);
