@@ -13,11 +13,7 @@ final class RulesVersionTest extends SP_WP_TestCase {
 
 	protected function setUp(): void {
 		parent::setUp();
-		secure_privacy_scan_boot();
-		foreach ( array( 'admin.php', 'admin-log.php', 'admin-scan.php' ) as $file ) {
-			require_once dirname( SECURE_PRIVACY_FILE ) . '/includes/' . $file;
-		}
-		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+		$this->boot_scan_admin();
 	}
 
 	protected function tearDown(): void {

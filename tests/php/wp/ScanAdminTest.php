@@ -16,11 +16,7 @@ final class ScanAdminTest extends SP_WP_TestCase {
 
 	protected function setUp(): void {
 		parent::setUp();
-		secure_privacy_scan_boot();
-		foreach ( array( 'admin.php', 'admin-log.php', 'admin-scan.php' ) as $file ) {
-			require_once dirname( SECURE_PRIVACY_FILE ) . '/includes/' . $file;
-		}
-		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+		$this->boot_scan_admin();
 		delete_option( SECURE_PRIVACY_SCAN_STATE_OPTION );
 		delete_option( SECURE_PRIVACY_SCAN_NOTICE_OPTION );
 		foreach ( array( SECURE_PRIVACY_SCAN_HOOK, SECURE_PRIVACY_RESCAN_HOOK, SECURE_PRIVACY_SCAN_CHECK_HOOK ) as $hook ) {

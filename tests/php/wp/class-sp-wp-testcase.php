@@ -31,6 +31,18 @@ abstract class SP_WP_TestCase extends TestCase {
 	}
 
 	/**
+	 * Load the site scan's code and the admin screens it links to (as wp-admin does), with no
+	 * site rules stored.
+	 */
+	protected function boot_scan_admin(): void {
+		secure_privacy_scan_boot();
+		foreach ( array( 'admin.php', 'admin-log.php', 'admin-scan.php' ) as $file ) {
+			require_once dirname( SECURE_PRIVACY_FILE ) . '/includes/' . $file;
+		}
+		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
+	}
+
+	/**
 	 * Run `$check` with home_url() on the test stack's WordPress origin (SP_TEST_SITE_ORIGIN,
 	 * which the sidecar has on SP_SITE_ORIGINS) instead of this test site's.
 	 */
