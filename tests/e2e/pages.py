@@ -30,7 +30,11 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import quote, unquote
 
 from helpers import wait_for
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import (
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -361,10 +365,28 @@ def accept_confirm(d) -> None:
         pass
 
 
-def notice_text(d) -> str:
-    """The text of the plugin's admin notice (`.sp-flash`)."""
-    el = WebDriverWait(d, 10).until(EC.presence_of_element_located((By.CSS_SELECTOR, ".sp-flash")))
-    return el.text
+def expect_notice(d, expected: str, timeout: float = 10) -> str:
+    """Wait until the plugin's admin notice (`.sp-flash`) says `expected`; return its text.
+
+    A click that submits a form leaves the old page, and its notice, in place until the
+    answer arrives: reading the first `.sp-flash` found can read the page before (or hit
+    it going stale). So this waits for the text itself and re-finds the element each time;
+    on timeout it fails naming what the notices said."""
+    seen: list[str] = []
+
+    def said(drv):
+        try:
+            texts = [el.text for el in drv.find_elements(By.CSS_SELECTOR, ".sp-flash")]
+        except StaleElementReferenceException:
+            return False
+        seen[:] = texts
+        return next((t for t in texts if expected in t), False)
+
+    try:
+        return WebDriverWait(d, timeout).until(said)
+    except TimeoutException:
+        raise AssertionError(
+            f"no admin notice said {expected!r} within {timeout:g} s; notices: {seen!r}") from None
 
 
 def checklist(d, container: str) -> dict:

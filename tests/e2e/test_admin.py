@@ -24,9 +24,9 @@ from pages import (
     click,
     click_css,
     consent_click,
+    expect_notice,
     fetch_with_cookies,
     login,
-    notice_text,
     php_value,
     records,
     route_consent,
@@ -152,7 +152,7 @@ def test_test_connection_reports_readiness_and_version(admin, full_stack):
     assert "verifies this site's signatures" in result.text
     assert f"{full_stack.wp_url} is on the sidecar's SP_SITE_ORIGINS" in result.text
     assert "A screenshot worker is running." in result.text
-    assert "Connected to the sidecar" in notice_text(d)
+    expect_notice(d, "Connected to the sidecar")
 
 
 def _site_workers(full_stack) -> list[int]:
@@ -326,7 +326,7 @@ def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
     admin_get(d, full_stack, f"admin.php?page=secure-privacy-log&consent={one['id']}")
     d.find_element(By.ID, "sp-delete-record").click()
     accept_confirm(d)
-    assert "The record was deleted." in notice_text(d)
+    expect_notice(d, "The record was deleted.")
     status, body, _ = admin_api.get(f"/v1/consents/{one['id']}")
     assert status == 410 and body["error"]["code"] == "erased"
 
@@ -334,14 +334,14 @@ def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
     d.find_element(By.ID, "sp-erase-value").send_keys(subject)
     d.find_element(By.ID, "sp-erase-submit").click()
     accept_confirm(d)
-    assert "Erased 2 records." in notice_text(d)
+    expect_notice(d, "Erased 2 records.")
     assert records(admin_api, subject_id=subject) == []
 
     # A bad value is refused with a message, nothing erased.
     d.find_element(By.ID, "sp-erase-value").send_keys("not-an-id")
     d.find_element(By.ID, "sp-erase-submit").click()
     accept_confirm(d)
-    assert "not a visitor id" in notice_text(d)
+    expect_notice(d, "not a visitor id")
 
 
 # ---- WordPress privacy tools --------------------------------------------------------------
@@ -421,7 +421,7 @@ def test_editing_the_privacy_policy_offers_a_version_bump(admin, full_stack, sit
     notice = d.find_element(By.ID, "sp-policy-notice")
     assert "version 5" in notice.text
     d.find_element(By.ID, "sp-policy-bump").click()
-    assert "Policy version 5 is announced" in notice_text(d)
+    expect_notice(d, "Policy version 5 is announced")
     s = site.get_settings()
     assert s["policy_version"] == "4" and s["next_policy_version"] == "5"
     assert s["next_policy_effective"] == (datetime.now(UTC) + timedelta(days=14)).strftime(

@@ -21,8 +21,8 @@ from pages import (
     consent_click,
     consent_reply,
     dialog,
+    expect_notice,
     login,
-    notice_text,
     signed_out,
     wait_records,
 )
@@ -110,7 +110,7 @@ def test_first_hour_on_a_fresh_wordpress(fresh_site, browser):
     assert f"{s.wp_url} is on the sidecar's SP_SITE_ORIGINS" in result.text
     assert "A screenshot worker is running." in result.text
     assert "verifies this site's signatures" in result.text
-    assert "Connected to the sidecar" in notice_text(d)
+    expect_notice(d, "Connected to the sidecar")
     # Every step but the privacy policy, which a fresh WordPress leaves a draft.
     assert s.wp_eval("echo get_post_status((int) get_option('wp_page_for_privacy_policy'));") \
         == "draft"

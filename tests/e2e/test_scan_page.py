@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from pages import admin_get, notice_text
+from pages import admin_get, expect_notice
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 from test_admin import assert_no_serious_axe_violation
@@ -49,7 +49,7 @@ def test_notice_rules_and_page_in_the_browser(admin, full_stack):
         assert_no_serious_axe_violation(d, ".sp-scan")
 
         d.find_element(By.CSS_SELECTOR, 'tr[data-sp-rule="cookie:_sp_e2e"] button').click()
-        assert "Site rule deleted" in notice_text(d)
+        expect_notice(d, "Site rule deleted")
         assert _options(stack)["rules"] == []
 
         Select(d.find_element(By.ID, "sp-rule-add-kind")).select_by_value("request")
@@ -57,7 +57,7 @@ def test_notice_rules_and_page_in_the_browser(admin, full_stack):
         Select(d.find_element(By.ID, "sp-rule-add-category")).select_by_value("marketing")
         d.find_element(By.ID, "sp-rule-add-service").send_keys("Tracker <b>Ads</b>")
         d.find_element(By.ID, "sp-rule-add-submit").click()
-        assert "Site rule saved" in notice_text(d)
+        expect_notice(d, "Site rule saved")
         assert _options(stack)["rules"] == [{"kind": "request", "pattern": "*.tracker.example",
                                              "category": "marketing", "service": "Tracker Ads"}]
         assert d.find_elements(By.CSS_SELECTOR, 'tr[data-sp-rule="request:*.tracker.example"]')
@@ -79,7 +79,7 @@ def _scan_from_the_page(d, stack) -> None:
     box.clear()
     box.send_keys("1")
     d.find_element(By.ID, "sp-scan-start").click()
-    assert "The scan has started" in notice_text(d)
+    expect_notice(d, "The scan has started")
     # The page's poll (admin-ajax.php) reloads it once the worker is done.
     WebDriverWait(d, 180, poll_frequency=1).until(
         lambda drv: drv.find_elements(By.CSS_SELECTOR, ".sp-scan-facts"))
@@ -99,7 +99,7 @@ def test_a_scan_started_on_the_page_and_a_site_rule_set_there_changes_the_next_r
 
         Select(row.find_element(By.NAME, "category")).select_by_value("preferences")
         row.find_element(By.CSS_SELECTOR, ".sp-rule-form button").click()
-        assert "Site rule saved" in notice_text(d)
+        expect_notice(d, "Site rule saved")
         assert {"kind": "cookie", "pattern": "sp_consent", "category": "preferences",
                 "service": "Secure Privacy"} in _options(stack)["rules"]
 
