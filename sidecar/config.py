@@ -27,6 +27,8 @@ DEFAULTS = {
     "SP_ANCHOR_FILE": "",
     "SP_WORKER_NICE": "10",
     "SP_BROWSER_PRIORITY": "idle",
+    "SP_RENDER_DEFER": "30",
+    "SP_RENDER_DEFER_RATE": "20",
     "SP_SCAN_BUDGET": "900",
     "SP_SCAN_BROWSERS": "2",
     "SP_SCAN_TEST_ORIGINS": "",
@@ -174,6 +176,16 @@ def load(env=None, overrides: dict | None = None) -> dict:
     cfg["SP_BROWSER_PRIORITY"] = (raw["SP_BROWSER_PRIORITY"] or "idle").strip().lower()
     if cfg["SP_BROWSER_PRIORITY"] not in ("idle", "worker"):
         raise ConfigError("SP_BROWSER_PRIORITY must be idle or worker")
+    for name, low, high, what in (
+            ("SP_RENDER_DEFER", 0, 3600, "seconds, 0 to 3600 (0: renders never wait for a burst"
+             " of consents to pass)"),
+            ("SP_RENDER_DEFER_RATE", 1, 1_000_000, "consents per second, at least 1")):
+        try:
+            cfg[name] = int(str(raw[name]).strip())
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a whole number of {what}") from None
+        if not low <= cfg[name] <= high:
+            raise ConfigError(f"{name} must be a whole number of {what}")
     cfg["EGRESS_BIND"], cfg["EGRESS_ADVERTISE"] = egress_addresses(
         raw["SP_EGRESS_BIND"], raw["SP_EGRESS_ADVERTISE"])
     try:

@@ -22,6 +22,13 @@ its render through the job of its key in its seal (`records.py`).
   the attempt (retried with backoff), never the worker.
 - When no render job is due, the worker advances a site scan by one page (`scanrun.step`,
   its own browser: `scanner.Scanner`), so proof screenshots never wait behind a scan.
+- Renders and scan pages wait out a burst of consents (`RenderPacer`): while the worker's
+  seals show SP_RENDER_DEFER_RATE consents a second or more, it seals but starts no browser
+  work, for at most SP_RENDER_DEFER seconds per burst. A page load costs the site's web
+  server, the browser and the database far more than a consent does, and at a traffic peak
+  that is CPU the visitors' consent requests need; the renders are made when the burst
+  passes (their `taken_at` says when), and a burst longer than the bound gets its renders
+  then, at the browser's low priority.
 """
 
 from __future__ import annotations
@@ -84,6 +91,41 @@ class RefusedPage(RenderError):
     retry = False
 
 
+class RenderPacer:
+    """Whether browser work waits for a burst of consents to pass (module docstring).
+
+    `sealed(n, now)` is told every seal's count; the rate is that count over the time since
+    the previous seal this worker made (a worker among several sees its own share). A burst
+    begins at the first seal at or above `rate` consents a second and ends at the first one
+    below it; browser work waits while a burst is younger than `defer` seconds."""
+
+    def __init__(self, defer: float, rate: float):
+        self.defer = defer
+        self.rate = rate
+        self.last_seal: float | None = None  # monotonic time of the previous seal
+        self.burst_since: float | None = None
+        self.last_rate = 0.0
+
+    def sealed(self, count: int, now: float) -> None:
+        previous, self.last_seal = self.last_seal, now
+        if previous is None:
+            return
+        # A seal right after a full batch (a backlog) comes at once: at least 10 ms apart.
+        self.last_rate = count / max(now - previous, 0.01)
+        if self.last_rate >= self.rate:
+            if self.burst_since is None:
+                self.burst_since = now
+                log.info("renders wait: a burst of consents", extra={"fields": {
+                    "consents_per_s": round(self.last_rate), "for_at_most_s": self.defer}})
+        elif self.burst_since is not None:
+            log.info("renders resume: the burst passed", extra={"fields": {
+                "after_s": round(now - self.burst_since, 1)}})
+            self.burst_since = None
+
+    def waiting(self, now: float) -> bool:
+        return self.burst_since is not None and now - self.burst_since < self.defer
+
+
 class Worker:
     def __init__(self, cfg: dict):
         self.cfg = cfg
@@ -102,6 +144,8 @@ class Worker:
         self.scan: dict | None = None  # the site scan this worker is advancing (scanrun.py)
         self._scanner: Scanner | None = None
         self.scans_paused_until = 0.0  # monotonic; see scan_step
+        self.pacer = RenderPacer(cfg.get("SP_RENDER_DEFER", 30),
+                                 cfg.get("SP_RENDER_DEFER_RATE", 20))
 
     # ---- database (the queue's SQL is in jobs.py) ------------------------------------
     def db(self):
@@ -291,11 +335,14 @@ class Worker:
             self.next_beat = time.monotonic() + jobs.HEARTBEAT_SECONDS
         if time.monotonic() >= self.next_seal:
             sealed = jobs.seal(self.db(), self.cfg)
+            self.pacer.sealed(sealed, time.monotonic())
             # ... and verifies the chain from its last keyed checkpoint (throttled inside;
             # docs/ledger.md "Checkpoints").
             ledger.maybe_advance_checkpoint(self.db(), self.cfg)
             # A full batch means a backlog (after a pause or an outage): seal on at once.
             self.next_seal = time.monotonic() + (0 if sealed >= ledger.SEAL_BATCH else SEAL_EVERY)
+        if self.pacer.waiting(time.monotonic()):
+            return False  # a burst of consents: seal on, start no page load (RenderPacer)
         job = self.claim()
         if job is None:
             return self.scan_step()

@@ -125,6 +125,19 @@ def test_the_browser_priority_is_idle_unless_set_to_the_workers():
         config.load({**env, "SP_BROWSER_PRIORITY": "high"})
 
 
+@pytest.mark.parametrize("name,value", [
+    ("SP_RENDER_DEFER", "-1"), ("SP_RENDER_DEFER", "3601"), ("SP_RENDER_DEFER", "soon"),
+    ("SP_RENDER_DEFER_RATE", "0"), ("SP_RENDER_DEFER_RATE", "1.5")])
+def test_a_render_deferral_outside_its_range_is_refused_by_name(name, value):
+    from sidecar import config
+    env = {"SP_DATABASE_URL": "mysql://u:p@127.0.0.1/db", "SP_SECRET_KEYS": TEST_KEYS[0],
+           "SP_ADMIN_TOKENS": TEST_TOKENS[0], "SP_SITE_ORIGINS": SITE}
+    assert (config.load(env)["SP_RENDER_DEFER"], config.load(env)["SP_RENDER_DEFER_RATE"]) \
+        == (30, 20)
+    with pytest.raises(config.ConfigError, match=f"{name} must be a whole number"):
+        config.load({**env, name: value})
+
+
 # ---- filters, pagination ---------------------------------------------------------------
 
 def test_date_filters(client, sql):

@@ -213,3 +213,54 @@ def test_a_backlog_is_sealed_batch_after_batch_without_waiting(make_app, sql):
         assert w.next_seal > time.monotonic()
     finally:
         w.conn.close()
+
+
+def test_the_pacer_holds_browser_work_through_a_burst_for_at_most_its_bound():
+    from sidecar.screenshots import RenderPacer
+    p = RenderPacer(defer=30, rate=20)
+    p.sealed(500, 100.0)  # the first seal has no interval to measure a rate over
+    assert not p.waiting(100.0)
+    p.sealed(19, 101.0)  # 19 a second: under the rate
+    assert not p.waiting(101.0)
+    p.sealed(40, 102.0)  # 40 a second: a burst begins
+    assert p.waiting(102.0) and p.burst_since == 102.0
+    p.sealed(3000, 102.5)  # still bursting: the burst keeps its start
+    assert p.waiting(131.9) and p.burst_since == 102.0
+    assert not p.waiting(132.0)  # never longer than the bound, however long the burst
+    p.sealed(5, 133.0)  # the burst passed
+    assert p.burst_since is None and not p.waiting(133.0)
+    p.sealed(5000, 133.0)  # a seal right after another: no division by zero
+    assert p.waiting(133.0)
+    assert not RenderPacer(defer=0, rate=20).waiting(0.0)
+
+
+def test_a_burst_of_consents_is_sealed_but_rendered_only_after_it(make_app, sql):
+    """During a burst the worker seals (the ledger's promise) and starts no page load; the
+    same job is rendered once the burst passed."""
+    import time
+
+    from fake_worker import FakeBrowserWorker
+
+    from sidecar import config
+    app = make_app()
+    c = app.test_client()
+    w = FakeBrowserWorker(config.load(overrides={
+        **{k: v for k, v in app.config.items() if k.startswith("SP_")},
+        "SP_RENDER_DEFER": "30", "SP_RENDER_DEFER_RATE": "20"}))
+    w.loaded = []
+    try:
+        w.pacer.sealed(0, time.monotonic() - 1.0)  # the previous seal, a second ago
+        for i in range(25):
+            ingest(c, page_url=SITE + f"/sale/?utm_source=n{i}")
+        assert w.run_once() is False  # 25 consents in about a second: a burst
+        assert sql("SELECT COUNT(*) AS n FROM t_sp_chain")[0]["n"] == 25  # sealed
+        assert w.loaded == []
+        assert sql("SELECT status, consents FROM t_sp_render_jobs") == [
+            {"status": "queued", "consents": 25}]
+        w.next_seal = 0.0
+        time.sleep(0.1)
+        assert w.run_once() is True  # nothing new sealed: the burst passed
+        assert w.loaded == [SITE + "/sale/"]
+        assert sql("SELECT status FROM t_sp_render_jobs") == [{"status": "done"}]
+    finally:
+        w.conn.close()
