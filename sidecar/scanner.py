@@ -55,7 +55,7 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 
-from . import browser, renders
+from . import browser, renders, selftest
 from .egress import REFUSED_HEADER, Egress
 
 log = logging.getLogger("sidecar.scanner")
@@ -499,8 +499,11 @@ class Scanner:
         storage = [] if off_site else self.storage(d)
         if cap.truncated:
             error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
-        return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
-                "error": error}
+        found = {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
+                 "error": error}
+        if not off_site and not error:  # the self-test's signature (sidecar/selftest.py)
+            found["selftest"] = selftest.read_state(d, getattr(cap, "console", []))
+        return found
 
     def new_context(self, d) -> tuple[str, str]:
         """(a fresh user context: no cookie, storage, cache or service worker, a new tab in
@@ -551,7 +554,7 @@ class Scanner:
                 break
             time.sleep(0.1)
         self.settle(d, cap)
-        why = self.off_site(d)
+        why = self.off_site(d, cap)
         if why:
             raise OffSite(why)
 
@@ -585,14 +588,17 @@ class Scanner:
         # attempt counts), so a short quiet suffices before loading the page again.
         self.settle(d, cap, quiet=CLICK_QUIET)
 
-    def off_site(self, d) -> str | None:
+    def off_site(self, d, cap: Capture | None = None) -> str | None:
         """Why the tab is not on a page of the site (it was redirected or navigated away),
-        or None."""
+        or None. The console entries read here are the page view's, for the self-test."""
         try:
             where = d.execute_script("return location.href")
         except WebDriverException:
             where = d.current_url
-        for entry in browser.console_log(d):
+        console = browser.console_log(d)
+        if cap is not None:
+            cap.console = console
+        for entry in console:
             message = entry.get("message", "")
             if "Not allowed to load local resource" in message or \
                     "Not allowed to navigate top frame" in message:
