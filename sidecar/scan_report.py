@@ -336,7 +336,8 @@ def _self_test(merged: dict[str, dict[str, dict]]) -> dict:
         reject, accept = states.get("after_reject"), states.get("after_accept")
         usable = [s for s in (reject, accept) if s and not s["error"]]
         result = selftest.compare(reject.get("selftest") if len(usable) == 2 else None,
-                                  accept.get("selftest") if len(usable) == 2 else None)
+                                  accept.get("selftest") if len(usable) == 2 else None,
+                                  url)
         if not result["checked"]:
             not_checked.append(url)
             continue

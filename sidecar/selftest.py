@@ -231,15 +231,21 @@ def _named(suspect: dict, *texts: str) -> bool:
     return False
 
 
-def _cause(suspects: list[dict], source: str | None, texts: tuple[str, ...]) -> dict:
+def _cause(suspects: list[dict], source: str | None, texts: tuple[str, ...],
+           page_host: str | None = None) -> dict:
     """`{"cause": {...} | None, "candidates": [...]}`: the held item most likely responsible
     and why (`basis`: `source` when the error was raised in its script, `named` when
-    `texts` name it, `only_held` when it is the only thing held on the page), else every
-    held item of the page as `candidates`."""
+    `texts` name it, `only_held` when it is the only thing held on the page; for a missing
+    element also `page_error` when the page's errors after Reject all all blame one held
+    item), else every held item of the page as `candidates`."""
     public = [{k: s[k] for k in ("service", "host", "category")} for s in suspects]
     src = _host(source)
+    bare = (source or "").split("#", 1)[0].split("?", 1)[0]
     for s, p in zip(suspects, public, strict=True):
-        if src and src in s["hosts"]:
+        # Raised in a held script: its very URL, or its host when that is not the page's own
+        # (an inline script's error names the page).
+        if src and (src in s["hosts"] and src != page_host
+                    or any(u.split("?", 1)[0] == bare for u in s["urls"])):
             return {"cause": {**p, "basis": "source"}, "candidates": []}
     for s, p in zip(suspects, public, strict=True):
         if _named(s, *texts):
@@ -249,7 +255,7 @@ def _cause(suspects: list[dict], source: str | None, texts: tuple[str, ...]) -> 
     return {"cause": None, "candidates": public[:10]}
 
 
-def compare(reject: dict | None, accept: dict | None) -> dict:
+def compare(reject: dict | None, accept: dict | None, page_url: str | None = None) -> dict:
     """A page's self-test result from its after_reject and after_accept observations:
     `{"checked": bool, "reason", "errors", "missing", "fewer", "truncated"}` (docs/scan.md)."""
     result = {"checked": False, "reason": None, "errors": [], "missing": [], "fewer": {},
@@ -260,6 +266,7 @@ def compare(reject: dict | None, accept: dict | None) -> dict:
     result["checked"] = True
     result["truncated"] = bool(reject.get("truncated") or accept.get("truncated"))
     suspects = _held_suspects(reject.get("held") or [])
+    page_host = _host(page_url)
 
     seen_ok = {e["message"] for e in accept.get("errors") or []}
     reported = set()
@@ -270,7 +277,11 @@ def compare(reject: dict | None, accept: dict | None) -> dict:
         reported.add(msg)
         source = e.get("source") if isinstance(e.get("source"), str) else None
         result["errors"].append({"message": msg, "source": source, "line": e.get("line"),
-                                 **_cause(suspects, source, (msg,))})
+                                 **_cause(suspects, source, (msg,), page_host)})
+
+    blamed = {(e["cause"]["service"], e["cause"]["host"]):
+              {k: e["cause"][k] for k in ("service", "host", "category")}
+              for e in result["errors"] if e["cause"]}
 
     def tally(obs):
         counts: dict[str, int] = {}
@@ -291,6 +302,11 @@ def compare(reject: dict | None, accept: dict | None) -> dict:
         tag, ident = str(lm.get("tag") or ""), lm.get("id")
         label = str(lm.get("label") or "")
         found = _cause(suspects, None, (ident or "", label))
+        if found["cause"] is None and len(blamed) == 1:
+            # Not named by the element, but the page's errors after Reject all all point at
+            # one held item: that one.
+            found = {"cause": {**next(iter(blamed.values())), "basis": "page_error"},
+                     "candidates": []}
         result["missing"].append({"tag": tag, "id": ident, "label": label, "count": gone,
                                   **found})
     ra, rr = accept.get("counts") or {}, reject.get("counts") or {}

@@ -92,6 +92,22 @@ def test_an_error_raised_in_a_held_hosts_script_is_put_on_that_host():
     assert r["errors"][0]["cause"]["basis"] == "source"
 
 
+def test_an_inline_scripts_error_is_not_put_on_a_held_script_of_the_sites_own_host():
+    held = [("script", f"{SITE}/wp-content/plugins/kit/kit.js", "Kit", "marketing"),
+            ("script", TRACKER, "Checkout Kit", "marketing")]
+    reject = sig(errors=[("Uncaught ReferenceError: CheckoutKit is not defined", f"{SITE}/shop/")],
+                 held=held)
+    r = selftest.compare(reject, sig(), f"{SITE}/shop/")
+    assert r["errors"][0]["cause"]["service"] == "Checkout Kit", r["errors"]
+    assert r["errors"][0]["cause"]["basis"] == "named"
+    # raised in the site's own held script (its very URL): that one
+    reject = sig(errors=[("Uncaught TypeError: boom", f"{SITE}/wp-content/plugins/kit/kit.js")],
+                 held=held)
+    r = selftest.compare(reject, sig(), f"{SITE}/shop/")
+    assert r["errors"][0]["cause"]["service"] == "Kit"
+    assert r["errors"][0]["cause"]["basis"] == "source"
+
+
 def test_an_element_missing_after_reject_is_listed_with_the_only_held_item():
     accept = sig(landmarks=BASE + [("form", "payment-form", "Pay now"),
                                    ("button", None, "Pay 20 €")])
@@ -112,6 +128,15 @@ def test_with_several_held_items_and_no_evidence_the_candidates_are_listed():
     (m,) = r["missing"]
     assert m["cause"] is None
     assert [c["service"] for c in m["candidates"]] == ["Checkout Kit", "Video"]
+
+
+def test_a_missing_element_is_put_on_the_held_item_the_pages_errors_blame():
+    held = HELD + [("iframe", "https://video.test/embed/1", "Video", "marketing")]
+    reject = sig(errors=[("Uncaught ReferenceError: CheckoutKit is not defined", f"{SITE}/")],
+                 held=held)
+    r = selftest.compare(reject, sig(landmarks=[("form", "pay", "Pay")]), f"{SITE}/")
+    assert r["missing"][0]["cause"] == {"service": "Checkout Kit", "host": "cdn.tracker.test",
+                                        "category": "marketing", "basis": "page_error"}
 
 
 def test_an_element_that_names_a_held_service_is_put_on_it():
