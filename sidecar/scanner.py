@@ -36,6 +36,9 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
   (`Network.setBlockedURLs`): a scanner's clicks are not visitors' consents and must not
   enter the site's ledger. (The widget then keeps its choice in its outbox,
   localStorage `sp_consent_pending`, as it does for any visitor whose send failed.)
+- **The self-test's signature** (`after_reject`, `after_accept`): the console errors of the
+  state's page view and a signature of its visible elements (`sidecar/selftest.py`), with
+  no extra page load.
 """
 
 from __future__ import annotations
@@ -469,8 +472,8 @@ class Scanner:
                     found[s] = copy.deepcopy(snap)
                 return found
             for state in states:
-                if state not in BUTTON:
-                    found[state] = self.snapshot(d, cap)
+                if state not in BUTTON:  # the self-test compares the clicked states only
+                    found[state] = self.snapshot(d, cap, signature=False)
                     timing[state] = int((time.monotonic() - began) * 1000)
                     began = time.monotonic()
                     continue
@@ -492,7 +495,7 @@ class Scanner:
             self.close_context(d, context)
 
     def snapshot(self, d, cap: Capture, error: str | None = None,
-                 off_site: bool = False) -> dict:
+                 off_site: bool = False, signature: bool = True) -> dict:
         """The state as it is now: the context's cookies and the page's storage (none off
         the site: nothing more is read from the page it went to) and the requests recorded."""
         cookies = [] if off_site else self.cookies(d, cap)
@@ -501,7 +504,7 @@ class Scanner:
             error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
         found = {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
                  "error": error}
-        if not off_site and not error:  # the self-test's signature (sidecar/selftest.py)
+        if signature and not off_site and not error:  # the self-test's (sidecar/selftest.py)
             found["selftest"] = selftest.read_state(d, getattr(cap, "console", []))
         return found
 

@@ -139,7 +139,8 @@ def test_a_rescan_proves_enforcement_and_the_consent_names_its_rule_set(
         (broken,) = st["broken"]
         assert broken["page"] == enforced["checkout"], st["broken"]
         (error,) = broken["errors"]
-        assert "CheckoutKit is not defined" in error["message"], error
+        assert error["message"] == "Uncaught ReferenceError: CheckoutKit is not defined", error
+        assert error["source"] == enforced["checkout"] and error["line"] > 0, error
         kit = {"service": "Checkout Kit", "host": stack.wp_url.split("://", 1)[1],
                "category": "marketing"}
         assert error["cause"] == {**kit, "basis": "named"}, error
