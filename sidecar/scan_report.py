@@ -15,6 +15,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from sidecar import selftest
 from sidecar.classify import Classifier, sources_info
 from sidecar.ruleset import ruleset_version
 
@@ -119,6 +120,8 @@ def _check_page(i: int, page: Any) -> None:
         _need(_opt_str(state.get("error")), w, "error must be a string or null")
         for key in ("cookies", "storage", "requests"):
             _need(isinstance(state.get(key, []), list), w, f"{key} must be a list")
+        why = selftest.check(state.get("selftest"), f"{w}.selftest")
+        _need(why is None, w, f"selftest is malformed ({why})")
         for j, c in enumerate(state.get("cookies", [])):
             wc = f"{w}.cookies[{j}]"
             _need(isinstance(c, dict), wc, "must be an object")
@@ -173,6 +176,12 @@ def _merge_pages(pages: list[dict]) -> dict[str, dict[str, dict]]:
                 into[key] = into[key] + list(obs.get(key) or [])
             if obs.get("error") and not into["error"]:
                 into["error"] = obs["error"]
+            # The self-test's signature: one per state; of a page observed twice, the same
+            # one whatever the order (the least in canonical JSON).
+            mine = obs.get("selftest")
+            if mine is not None and (into.get("selftest") is None or canonical_json(mine)
+                                     < canonical_json(into["selftest"])):
+                into["selftest"] = mine
     return merged
 
 
@@ -284,6 +293,7 @@ def build_report(scan: dict, pages: list[dict], rules: list[dict] | None = None,
             "states": [s for s in STATES if s in states and not states[s]["error"]],
             "errors": {s: states[s]["error"] for s in STATES if s in states and states[s]["error"]},
         })
+    self_test = _self_test(merged)
     used_rules = classifier.rules
     report = {
         "id": scan.get("id"),
@@ -295,6 +305,7 @@ def build_report(scan: dict, pages: list[dict], rules: list[dict] | None = None,
         "items": out_items,
         "violations": violations,
         "warnings": warnings,
+        "self_test": self_test,
         "rules": used_rules,
         "rules_hash": sha256_hex(used_rules),
         # What a consent's `rules_version` names (sidecar/ruleset.py): this catalogue and
@@ -308,10 +319,33 @@ def build_report(scan: dict, pages: list[dict], rules: list[dict] | None = None,
             "unknown": sum(1 for it in out_items if it["category"] == "unknown"),
             "violations": len(violations),
             "items_in_violation": len({(v["kind"], v["name"], v["host"]) for v in violations}),
+            "broken_pages": len(self_test["broken"]),
         },
     }
     report["report_hash"] = report_hash(report)
     return report
+
+
+def _self_test(merged: dict[str, dict[str, dict]]) -> dict:
+    """The self-test section (sidecar/selftest.py): each page whose after_reject and
+    after_accept states were both captured with their signature is compared; the pages where
+    blocking broke something are listed in `broken`, sorted by URL."""
+    checked, not_checked, broken = 0, [], []
+    for url in sorted(merged):
+        states = merged[url]
+        reject, accept = states.get("after_reject"), states.get("after_accept")
+        usable = [s for s in (reject, accept) if s and not s["error"]]
+        result = selftest.compare(reject.get("selftest") if len(usable) == 2 else None,
+                                  accept.get("selftest") if len(usable) == 2 else None,
+                                  url)
+        if not result["checked"]:
+            not_checked.append(url)
+            continue
+        checked += 1
+        if result["errors"] or result["missing"] or result["fewer"]:
+            broken.append({"page": url, **{k: result[k] for k in (
+                "errors", "missing", "fewer", "truncated")}})
+    return {"pages_checked": checked, "not_checked": not_checked, "broken": broken}
 
 
 def _new_item(kind: str, name: str, host: str, cls, **extra) -> dict:

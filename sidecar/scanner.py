@@ -36,6 +36,9 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
   (`Network.setBlockedURLs`): a scanner's clicks are not visitors' consents and must not
   enter the site's ledger. (The widget then keeps its choice in its outbox,
   localStorage `sp_consent_pending`, as it does for any visitor whose send failed.)
+- **The self-test's signature** (`after_reject`, `after_accept`): the console errors of the
+  state's page view and a signature of its visible elements (`sidecar/selftest.py`), with
+  no extra page load.
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from selenium.common.exceptions import (
     WebDriverException,
 )
 
-from . import browser, renders
+from . import browser, renders, selftest
 from .egress import REFUSED_HEADER, Egress
 
 log = logging.getLogger("sidecar.scanner")
@@ -469,8 +472,8 @@ class Scanner:
                     found[s] = copy.deepcopy(snap)
                 return found
             for state in states:
-                if state not in BUTTON:
-                    found[state] = self.snapshot(d, cap)
+                if state not in BUTTON:  # the self-test compares the clicked states only
+                    found[state] = self.snapshot(d, cap, signature=False)
                     timing[state] = int((time.monotonic() - began) * 1000)
                     began = time.monotonic()
                     continue
@@ -492,15 +495,18 @@ class Scanner:
             self.close_context(d, context)
 
     def snapshot(self, d, cap: Capture, error: str | None = None,
-                 off_site: bool = False) -> dict:
+                 off_site: bool = False, signature: bool = True) -> dict:
         """The state as it is now: the context's cookies and the page's storage (none off
         the site: nothing more is read from the page it went to) and the requests recorded."""
         cookies = [] if off_site else self.cookies(d, cap)
         storage = [] if off_site else self.storage(d)
         if cap.truncated:
             error = error or f"more than {MAX_REQUESTS} requests: the list is cut there"
-        return {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
-                "error": error}
+        found = {"cookies": cookies, "storage": storage, "requests": cap.request_list(),
+                 "error": error}
+        if signature and not off_site and not error:  # the self-test's (sidecar/selftest.py)
+            found["selftest"] = selftest.read_state(d, getattr(cap, "console", []))
+        return found
 
     def new_context(self, d) -> tuple[str, str]:
         """(a fresh user context: no cookie, storage, cache or service worker, a new tab in
@@ -551,7 +557,7 @@ class Scanner:
                 break
             time.sleep(0.1)
         self.settle(d, cap)
-        why = self.off_site(d)
+        why = self.off_site(d, cap)
         if why:
             raise OffSite(why)
 
@@ -585,14 +591,17 @@ class Scanner:
         # attempt counts), so a short quiet suffices before loading the page again.
         self.settle(d, cap, quiet=CLICK_QUIET)
 
-    def off_site(self, d) -> str | None:
+    def off_site(self, d, cap: Capture | None = None) -> str | None:
         """Why the tab is not on a page of the site (it was redirected or navigated away),
-        or None."""
+        or None. The console entries read here are the page view's, for the self-test."""
         try:
             where = d.execute_script("return location.href")
         except WebDriverException:
             where = d.current_url
-        for entry in browser.console_log(d):
+        console = browser.console_log(d)
+        if cap is not None:
+            cap.console = console
+        for entry in console:
             message = entry.get("message", "")
             if "Not allowed to load local resource" in message or \
                     "Not allowed to navigate top frame" in message:

@@ -6,7 +6,17 @@ from __future__ import annotations
 
 import pytest
 from helpers import require_packages
-from pages import Site, Visitor, forget_site, login
+from pages import (
+    LoopbackSite,
+    Site,
+    Visitor,
+    autoblock_plugin,
+    forget_site,
+    login,
+    make_tag_manager_page,
+    tracker_answer,
+    untagged_trackers_html,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,3 +66,31 @@ def fresh_site(stack, browser):
         yield site
     finally:
         site.stop()
+
+
+# ---- auto-blocking (issue 14) ---------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def listener():
+    """A "third party" on 127.0.0.1 that counts every request it gets, by path."""
+    listener = LoopbackSite(tracker_answer)
+    yield listener
+    listener.stop()
+
+
+@pytest.fixture(scope="module")
+def tracked_page(site, full_stack, listener):
+    """A page nobody tagged with the tracker's script, iframe and pixel and a payment script
+    from `listener`, which the must-use plugin makes a known service (and whose script it
+    enqueues on every page) for the module."""
+    with autoblock_plugin(full_stack, listener), \
+            site.page("Untagged trackers", untagged_trackers_html(listener.origin)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def tag_manager_page(site, full_stack, tracked_page, listener):
+    """A page nobody tagged whose (allowed) tag manager adds the loopback tracker's script and
+    iframe at runtime; the catalogue filter of `tracked_page` is in force."""
+    with make_tag_manager_page(site, listener.origin) as url:
+        yield url

@@ -11,7 +11,12 @@ are in tests/e2e/conftest.py).
 - the public consent route: a body as the widget sends it, one request (`route_consent`,
   `send`, `served_versions`);
 - the sidecar's records of a visitor (`records`, `records_of`, `wait_records`), and what the
-  record page says of its screenshot (`assert_shot_account`).
+  record page says of its screenshot (`assert_shot_account`);
+- auto-blocking's fixtures (issue 14): a loopback "third-party" tracker, a must-use plugin
+  that makes it a catalogue service and enqueues its script, pages nobody tagged with its
+  script, iframe and pixel, and a tag manager that adds them at runtime (`tracker_answer`,
+  `autoblock_plugin`, `untagged_trackers_html`, `make_tag_manager_page`; the `listener`,
+  `tracked_page` and `tag_manager_page` fixtures are built on them).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import urllib.request
 import uuid
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote, unquote
 
 from helpers import wait_for
@@ -597,3 +603,108 @@ class LoopbackSite:
         self.server.shutdown()
         self.server.server_close()
 
+
+
+# ---- auto-blocking (issue 14): a known service from a loopback "third party" --------------
+
+PIXEL_GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000"
+                          "010001000002024401003b")
+
+
+def tracker_answer(req):
+    """What the "third party" serves: a script that says it ran, a pixel, an embed page."""
+    path = req.path.split("?")[0]
+    if path.endswith(".js"):
+        name = path.rsplit("/", 1)[-1][:-3]
+        body, ctype = (f"window.spRan = (window.spRan || []).concat({name!r});".encode(),
+                       "application/javascript")
+    elif path.endswith(".gif"):
+        body, ctype = PIXEL_GIF, "image/gif"
+    else:
+        body, ctype = b"<!doctype html><title>embed</title><p>embed</p>", "text/html"
+    return 200, [("Content-Type", ctype), ("Cache-Control", "no-store")], body
+
+
+AUTOBLOCK_MU_PLUGIN = """<?php
+// Written by tests/e2e/pages.py: the loopback origin as a catalogue service (a marketing
+// tracker; its /pay/ path a breaks-if-blocked payment provider), and a plugin that enqueues
+// the tracker's script with an inline part.
+add_filter('secure_privacy_catalogue', function ($c) {
+    $c['services'][] = array('loopback-tracker', 'Loopback tracker', 'marketing', false);
+    $c['host']['127.0.0.1:@PORT@'] = count($c['services']) - 1;
+    $c['services'][] = array('loopback-pay', 'Loopback payments', 'necessary', true);
+    $c['url']['127.0.0.1:@PORT@'][] = array('/pay/', count($c['services']) - 1);
+    return $c;
+});
+add_action('wp_enqueue_scripts', function () {
+    wp_enqueue_script('sp-test-tracker', '@ORIGIN@/enqueued.js', array(), null, true);
+    wp_add_inline_script('sp-test-tracker', 'window.spInlineAfter = 1;');
+});
+"""
+
+
+@contextmanager
+def mu_plugin(stack, code: str, name: str = "sp-test-autoblock.php"):
+    """A must-use plugin `name` with `code` for the duration."""
+    mu = stack.wp_dir / "wp-content" / "mu-plugins"
+    mu.mkdir(exist_ok=True)
+    path = mu / name
+    path.write_text(code)
+    try:
+        yield path
+    finally:
+        path.unlink()
+
+
+def autoblock_plugin(stack, listener, extra: str = ""):
+    """The must-use plugin that makes `listener` a known tracker (and enqueues its script);
+    `extra` PHP is appended."""
+    code = AUTOBLOCK_MU_PLUGIN.replace("@PORT@", str(listener.port)).replace(
+        "@ORIGIN@", listener.origin)
+    return mu_plugin(stack, code + extra)
+
+
+def untagged_trackers_html(origin: str, pay: bool = True) -> str:
+    """A page nobody tagged: the tracker's script, iframe and pixel hard-coded in the content
+    (and, with `pay`, the breaks-if-blocked payment script from the same origin)."""
+    return (f'<p>Nobody tagged this page.</p><script src="{origin}/content.js"></script>'
+            f'<iframe id="sp-t-frame" src="{origin}/frame.html" width="320" height="180" '
+            'title="An embed"></iframe>'
+            f'<img id="sp-t-pixel" src="{origin}/pixel.gif" width="1" height="1" alt="">'
+            + (f'<script src="{origin}/pay/sdk.js"></script>' if pay else ""))
+
+
+TAG_MANAGER = """// Written by tests/e2e/pages.py: a tag manager (same origin, allowed) that adds a
+// known service's script and embed at runtime, the usual ways.
+(function () {
+  var origin = document.currentScript.getAttribute('data-origin');
+  var s = document.createElement('script');
+  s.async = true;
+  s.src = origin + '/runtime.js';
+  s.onload = function () { window.spTmOnload = (window.spTmOnload || 0) + 1; };
+  var first = document.getElementsByTagName('script')[0];
+  first.parentNode.insertBefore(s, first);
+  var f = document.createElement('iframe');
+  f.id = 'sp-t-runtime-frame';
+  f.title = 'A runtime embed';
+  f.width = 320;
+  f.height = 180;
+  f.setAttribute('src', origin + '/runtime-frame.html');
+  document.querySelector('main, #content, body').appendChild(f);
+})();
+"""
+
+
+@contextmanager
+def make_tag_manager_page(site: Site, origin: str):
+    """A page nobody tagged whose (allowed, same-origin) tag manager adds the tracker at
+    `origin`'s script and iframe at runtime; its URL."""
+    tm = Path(site.stack.wp_dir) / "wp-content" / "sp-test-tm.js"
+    tm.write_text(TAG_MANAGER)
+    html = (f'<p>A tag manager runs here.</p><script src="/wp-content/sp-test-tm.js" '
+            f'data-origin="{origin}"></script>')
+    try:
+        with site.page("Tag manager", html) as url:
+            yield url
+    finally:
+        tm.unlink()

@@ -4,90 +4,22 @@ tagged, with a known service's script, iframe and pixel from a loopback "third-p
 consent, none after Reject all and none on the next page view after a withdrawal; after
 Accept all each one loads. A breaks-if-blocked script always loads. The HTML is the same
 bytes whatever the visitor's consent. What a tag manager adds at runtime is held by the
-widget's guard the same way, and a held embed's placeholder grants its category in one click."""
+widget's guard the same way, and a held embed's placeholder grants its category in one click.
+The fixtures (`listener`, `tracked_page`, `tag_manager_page`) are in tests/e2e/conftest.py."""
 
 from __future__ import annotations
 
 import json
 import time
 import urllib.request
-from contextlib import contextmanager
 from urllib.parse import quote
 
 import pytest
 from helpers import wait_for
-from pages import ALL_OFF, ALL_ON, LoopbackSite, records_of
+from pages import ALL_OFF, ALL_ON, records_of
 
 # Runs on every WordPress of --wordpress (6.1.9 and 6.5.5): see tests/conftest.py.
 pytestmark = pytest.mark.every_wordpress
-
-PIXEL_GIF = bytes.fromhex("47494638396101000100800000ffffff00000021f90401000000002c00000000"
-                          "010001000002024401003b")
-
-
-def _answer(req):
-    """What the "third party" serves: a script that says it ran, a pixel, an embed page."""
-    path = req.path.split("?")[0]
-    if path.endswith(".js"):
-        name = path.rsplit("/", 1)[-1][:-3]
-        body, ctype = (f"window.spRan = (window.spRan || []).concat({name!r});".encode(),
-                       "application/javascript")
-    elif path.endswith(".gif"):
-        body, ctype = PIXEL_GIF, "image/gif"
-    else:
-        body, ctype = b"<!doctype html><title>embed</title><p>embed</p>", "text/html"
-    return 200, [("Content-Type", ctype), ("Cache-Control", "no-store")], body
-
-
-MU_PLUGIN = """<?php
-// Written by tests/e2e/test_autoblock.py: the loopback origin as a catalogue service (a
-// marketing tracker; its /pay/ path a breaks-if-blocked payment provider), and a plugin that
-// enqueues the tracker's script with an inline part.
-add_filter('secure_privacy_catalogue', function ($c) {
-    $c['services'][] = array('loopback-tracker', 'Loopback tracker', 'marketing', false);
-    $c['host']['127.0.0.1:@PORT@'] = count($c['services']) - 1;
-    $c['services'][] = array('loopback-pay', 'Loopback payments', 'necessary', true);
-    $c['url']['127.0.0.1:@PORT@'][] = array('/pay/', count($c['services']) - 1);
-    return $c;
-});
-add_action('wp_enqueue_scripts', function () {
-    wp_enqueue_script('sp-test-tracker', '@ORIGIN@/enqueued.js', array(), null, true);
-    wp_add_inline_script('sp-test-tracker', 'window.spInlineAfter = 1;');
-});
-"""
-
-
-@pytest.fixture(scope="module")
-def listener():
-    """A "third party" on 127.0.0.1 that counts every request it gets, by path."""
-    listener = LoopbackSite(_answer)
-    yield listener
-    listener.stop()
-
-
-@contextmanager
-def mu_plugin(stack, code: str):
-    mu = stack.wp_dir / "wp-content" / "mu-plugins"
-    mu.mkdir(exist_ok=True)
-    path = mu / "sp-test-autoblock.php"
-    path.write_text(code)
-    try:
-        yield
-    finally:
-        path.unlink()
-
-
-@pytest.fixture(scope="module")
-def tracked_page(site, full_stack, listener):
-    o = listener.origin
-    html = (f'<p>Nobody tagged this page.</p><script src="{o}/content.js"></script>'
-            f'<iframe id="sp-t-frame" src="{o}/frame.html" width="320" height="180" '
-            'title="An embed"></iframe>'
-            f'<img id="sp-t-pixel" src="{o}/pixel.gif" width="1" height="1" alt="">'
-            f'<script src="{o}/pay/sdk.js"></script>')
-    code = MU_PLUGIN.replace("@PORT@", str(listener.port)).replace("@ORIGIN@", o)
-    with mu_plugin(full_stack, code), site.page("Untagged trackers", html) as url:
-        yield url
 
 
 def _tracker_requests(listener) -> list[str]:
@@ -176,41 +108,7 @@ def test_every_visitor_gets_the_same_bytes_and_rest_is_untouched(site, tracked_p
 
 
 # ---- layer 3: what a script adds at runtime (the widget's guard) --------------------------
-
-TAG_MANAGER = """// Written by tests/e2e/test_autoblock.py: a tag manager (same origin, allowed)
-// that adds a known service's script and embed at runtime, the usual ways.
-(function () {
-  var origin = document.currentScript.getAttribute('data-origin');
-  var s = document.createElement('script');
-  s.async = true;
-  s.src = origin + '/runtime.js';
-  s.onload = function () { window.spTmOnload = (window.spTmOnload || 0) + 1; };
-  var first = document.getElementsByTagName('script')[0];
-  first.parentNode.insertBefore(s, first);
-  var f = document.createElement('iframe');
-  f.id = 'sp-t-runtime-frame';
-  f.title = 'A runtime embed';
-  f.width = 320;
-  f.height = 180;
-  f.setAttribute('src', origin + '/runtime-frame.html');
-  document.querySelector('main, #content, body').appendChild(f);
-})();
-"""
-
-
-@pytest.fixture(scope="module")
-def tag_manager_page(site, full_stack, tracked_page, listener):
-    """A page nobody tagged whose (allowed) tag manager adds the loopback tracker's script and
-    iframe at runtime; the catalogue filter of `tracked_page` is in force."""
-    tm = full_stack.wp_dir / "wp-content" / "sp-test-tm.js"
-    tm.write_text(TAG_MANAGER)
-    html = (f'<p>A tag manager runs here.</p><script src="/wp-content/sp-test-tm.js" '
-            f'data-origin="{listener.origin}"></script>')
-    try:
-        with site.page("Tag manager", html) as url:
-            yield url
-    finally:
-        tm.unlink()
+# The page: `tag_manager_page` (tests/e2e/conftest.py, pages.TAG_MANAGER).
 
 
 def _runtime_requests(listener, since: int = 0) -> list[str]:

@@ -347,6 +347,10 @@ def test_scan_report_classifies_what_was_seen(scanning):
                 if s["state"] in ("before_consent", "after_reject")}
     got = {(v["kind"], v["name"], v["page"], v["state"]) for v in report["violations"]}
     assert got == expected and ("cookie", "_ga", scanning.fixture, "before_consent") in got
+    # The self-test: the fixture page works the same after Reject all as after Accept all
+    # (nothing on it is blocked); the pages whose states were not reached are not checked.
+    assert report["self_test"] == {"pages_checked": 1, "broken": [], "not_checked": sorted(
+        [scanning.redirect, scanning.no_widget])}, report["self_test"]
 
 
 def test_the_page_list_comes_from_the_sites_plugin_or_else_its_front_page(scanning):

@@ -224,6 +224,7 @@ function secure_privacy_scan_render_summary( array $report ): void {
 		}
 		echo '</ul></div>';
 	}
+	secure_privacy_scan_render_self_test( $report );
 	$skipped = is_array( $report['skipped'] ?? null ) ? $report['skipped'] : array();
 	if ( $skipped ) {
 		printf(
@@ -260,6 +261,123 @@ function secure_privacy_scan_render_summary( array $report ): void {
 		}
 		echo '</ul></details>';
 	}
+}
+
+/**
+ * The self-test's findings (issue 14, "Nothing breaks"; docs/scan.md "self_test"): per page,
+ * what shows after Accept all but is missing after Reject all, and the errors only after
+ * Reject all, each with the blocked item that likely caused it, as warnings a site owner can
+ * act on. Nothing when no page broke.
+ *
+ * @param array $report A scan report.
+ */
+function secure_privacy_scan_render_self_test( array $report ): void {
+	$section = is_array( $report['self_test'] ?? null ) ? $report['self_test'] : array();
+	$broken  = array_values( array_filter( is_array( $section['broken'] ?? null ) ? $section['broken'] : array(), static fn( $b ): bool => is_array( $b ) && is_string( $b['page'] ?? null ) ) );
+	if ( ! $broken ) {
+		return;
+	}
+	echo '<div class="notice notice-warning inline sp-scan-selftest"><p><strong>' . esc_html(
+		sprintf(
+			/* translators: %d: number of pages. */
+			_n( 'Blocking may break %d page: after Reject all it lacks something it has after Accept all.', 'Blocking may break %d pages: after Reject all they lack something they have after Accept all.', count( $broken ), 'secure-privacy' ),
+			count( $broken )
+		)
+	) . '</strong></p><ul>';
+	foreach ( $broken as $page ) {
+		$url  = (string) $page['page'];
+		$link = sprintf( '<a href="%1$s" rel="noreferrer" target="_blank">%2$s</a>', esc_url( $url ), esc_html( $url ) );
+		foreach ( is_array( $page['missing'] ?? null ) ? $page['missing'] : array() as $missing ) {
+			if ( ! is_array( $missing ) ) {
+				continue;
+			}
+			printf(
+				'<li class="sp-selftest-missing">%1$s %2$s</li>',
+				/* translators: 1: what is missing, e.g. the form “Checkout” (#checkout); 2: the page's address (a link). */
+				sprintf( esc_html__( 'After Reject all, %1$s is missing on %2$s.', 'secure-privacy' ), esc_html( secure_privacy_selftest_element( $missing ) ), $link ), // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped parts.
+				esc_html( secure_privacy_selftest_cause( $missing ) )
+			);
+		}
+		foreach ( is_array( $page['errors'] ?? null ) ? $page['errors'] : array() as $error ) {
+			if ( ! is_array( $error ) || ! is_string( $error['message'] ?? null ) ) {
+				continue;
+			}
+			printf(
+				'<li class="sp-selftest-error">%1$s %2$s</li>',
+				/* translators: 1: the page's address (a link); 2: the error message. */
+				sprintf( esc_html__( 'After Reject all, %1$s shows an error it does not show after Accept all: “%2$s”.', 'secure-privacy' ), $link, esc_html( $error['message'] ) ), // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- escaped parts.
+				esc_html( secure_privacy_selftest_cause( $error ) )
+			);
+		}
+	}
+	echo '</ul><p>' . esc_html__( 'If the page needs it to work, set its category to Necessary below (a site rule), or load it only where it is needed. A payment, captcha or login service the catalogue knows is never blocked.', 'secure-privacy' ) . '</p></div>';
+}
+
+/**
+ * A missing landmark in words: "the form “Checkout” (#checkout)".
+ *
+ * @param array $missing A `self_test.broken[].missing[]` entry.
+ */
+function secure_privacy_selftest_element( array $missing ): string {
+	$nouns = array(
+		'form'     => __( 'the form', 'secure-privacy' ),
+		'button'   => __( 'the button', 'secure-privacy' ),
+		'input'    => __( 'the field', 'secure-privacy' ),
+		'select'   => __( 'the field', 'secure-privacy' ),
+		'textarea' => __( 'the field', 'secure-privacy' ),
+		'iframe'   => __( 'the embedded frame', 'secure-privacy' ),
+		'video'    => __( 'the video', 'secure-privacy' ),
+		'audio'    => __( 'the audio player', 'secure-privacy' ),
+	);
+	$tag   = is_string( $missing['tag'] ?? null ) ? strtolower( $missing['tag'] ) : '';
+	$noun  = $nouns[ $tag ] ?? __( 'the element', 'secure-privacy' );
+	$label = is_string( $missing['label'] ?? null ) ? trim( $missing['label'] ) : '';
+	$id    = is_string( $missing['id'] ?? null ) ? $missing['id'] : '';
+	$text  = '' !== $label ? sprintf( '%1$s “%2$s”', $noun, $label ) : $noun;
+	if ( '' !== $id ) {
+		$text .= ' (#' . $id . ')';
+	}
+	$count = (int) ( $missing['count'] ?? 1 );
+	if ( $count > 1 ) {
+		/* translators: 1: the element in words; 2: how many. */
+		$text = sprintf( __( '%1$s (%2$d of them)', 'secure-privacy' ), $text, $count );
+	}
+	return $text;
+}
+
+/**
+ * The likely cause of a self-test finding in words.
+ *
+ * @param array $finding A `self_test.broken[].missing[]` or `.errors[]` entry.
+ */
+function secure_privacy_selftest_cause( array $finding ): string {
+	$labels = secure_privacy_category_labels();
+	$name   = static function ( array $held ) use ( $labels ): string {
+		$service  = is_string( $held['service'] ?? null ) && '' !== $held['service'] ? $held['service'] : '';
+		$host     = is_string( $held['host'] ?? null ) ? $held['host'] : '';
+		$category = $labels[ $held['category'] ?? '' ] ?? (string) ( $held['category'] ?? '' );
+		$who      = '' !== $service && '' !== $host ? sprintf( '%1$s (%2$s)', $service, $host ) : ( '' !== $service ? $service : $host );
+		/* translators: 1: service (host); 2: consent category. */
+		return sprintf( __( '%1$s, blocked until %2$s is allowed', 'secure-privacy' ), $who, $category );
+	};
+	$cause = is_array( $finding['cause'] ?? null ) ? $finding['cause'] : null;
+	if ( $cause ) {
+		$why = array(
+			'source'     => __( 'the error comes from its script', 'secure-privacy' ),
+			'named'      => __( 'it is named there', 'secure-privacy' ),
+			'only_held'  => __( 'the only thing blocked on this page', 'secure-privacy' ),
+			'page_error' => __( 'the page\'s error after Reject all names it', 'secure-privacy' ),
+		);
+		$basis = $why[ $cause['basis'] ?? '' ] ?? '';
+		/* translators: 1: the blocked service and why; 2: how the cause was found. */
+		return sprintf( __( 'Likely cause: %1$s (%2$s).', 'secure-privacy' ), $name( $cause ), $basis );
+	}
+	$candidates = array_map( $name, array_filter( is_array( $finding['candidates'] ?? null ) ? $finding['candidates'] : array(), 'is_array' ) );
+	if ( ! $candidates ) {
+		return '';
+	}
+	/* translators: %s: list of blocked services. */
+	return sprintf( __( 'Blocked on this page: %s.', 'secure-privacy' ), implode( '; ', $candidates ) );
 }
 
 /**

@@ -350,6 +350,49 @@ final class ScanAdminTest extends SP_WP_TestCase {
 		$this->assertStringNotContainsString( 'sp-scan-warnings', $html );
 	}
 
+	public function test_what_blocking_broke_is_shown_as_warnings_a_site_owner_understands(): void {
+		$kit = array(
+			'service'  => 'Checkout <Kit>',
+			'host'     => 'cdn.kit.example',
+			'category' => 'marketing',
+		);
+		$this->fake_scans(
+			array(
+				'scan-b' => $this->report(
+					'scan-b',
+					array(
+						'self_test' => array(
+							'pages_checked' => 2,
+							'not_checked'   => array(),
+							'broken'        => array(
+								array(
+									'page'    => 'http://phpunit.example/shop/',
+									'missing' => array(
+										array( 'tag' => 'form', 'id' => 'checkout', 'label' => 'Checkout', 'count' => 1, 'cause' => $kit + array( 'basis' => 'only_held' ), 'candidates' => array() ),
+										array( 'tag' => 'button', 'id' => null, 'label' => 'Pay now', 'count' => 2, 'cause' => null, 'candidates' => array( $kit, array( 'service' => 'Video', 'host' => 'video.example', 'category' => 'statistics' ) ) ),
+									),
+									'errors'  => array(
+										array( 'message' => 'Uncaught ReferenceError: <CheckoutKit> is not defined', 'source' => 'http://phpunit.example/shop/', 'line' => 3, 'cause' => $kit + array( 'basis' => 'named' ), 'candidates' => array() ),
+									),
+									'fewer'   => array( 'form' => array( 'after_accept' => 2, 'after_reject' => 1 ) ),
+								),
+							),
+						),
+					)
+				),
+			)
+		);
+		$html = $this->render_page( array( 'scan' => 'scan-b' ) );
+		$this->assertStringContainsString( 'Blocking may break 1 page: after Reject all it lacks something it has after Accept all.', $html );
+		$link = '<a href="http://phpunit.example/shop/" rel="noreferrer" target="_blank">http://phpunit.example/shop/</a>';
+		$this->assertStringContainsString( "After Reject all, the form “Checkout” (#checkout) is missing on {$link}. Likely cause: Checkout &lt;Kit&gt; (cdn.kit.example), blocked until Marketing is allowed (the only thing blocked on this page).", $html );
+		$this->assertStringContainsString( "After Reject all, the button “Pay now” (2 of them) is missing on {$link}. Blocked on this page: Checkout &lt;Kit&gt; (cdn.kit.example), blocked until Marketing is allowed; Video (video.example), blocked until Statistics is allowed.", $html );
+		$this->assertStringContainsString( "After Reject all, {$link} shows an error it does not show after Accept all: “Uncaught ReferenceError: &lt;CheckoutKit&gt; is not defined”. Likely cause: Checkout &lt;Kit&gt; (cdn.kit.example), blocked until Marketing is allowed (it is named there).", $html );
+		$this->remove_fake_sidecar();
+		$this->fake_scans( array( 'scan-a' => $this->report( 'scan-a', array( 'self_test' => array( 'pages_checked' => 2, 'not_checked' => array(), 'broken' => array() ) ) ) ) );
+		$this->assertStringNotContainsString( 'sp-scan-selftest', $this->render_page( array( 'scan' => 'scan-a' ) ) );
+	}
+
 	public function test_a_failed_scan_says_why(): void {
 		$this->fake_scans( array( 'scan-f' => $this->report( 'scan-f', array( 'status' => 'failed', 'error' => 'The browser could not start.' ) ) ) );
 		$this->assertStringContainsString( 'The browser could not start.', $this->render_page( array( 'scan' => 'scan-f' ) ) );
