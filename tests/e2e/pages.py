@@ -497,6 +497,16 @@ def wait_records(admin_api, n: int, timeout: float = 15, **filters) -> list:
         records(admin_api, **filters)), timeout, what=f"{n} record(s) for {filters}")
 
 
+def wait_scan(admin_api, scan_id: str, timeout: float = 120, interval: float = 0.5) -> dict:
+    """The report of scan `scan_id` once it is done; fails at once if the scan failed."""
+    def done():
+        status, body, _ = admin_api.get(f"/v1/scans/{scan_id}")
+        assert status == 200, body
+        assert body["status"] != "failed", body.get("error")
+        return body if body["status"] == "done" else None
+    return wait_for(done, timeout, interval=interval, what=f"the report of scan {scan_id}")
+
+
 def records_of(admin_api, subject_id: str, n: int) -> list:
     """The sidecar's records of a subject, newest first, once there are `n`."""
     return wait_records(admin_api, n, subject_id=subject_id)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from helpers import run_sql, wait_for
+from helpers import run_sql
 from pages import (
     admin_get,
     autoblock_plugin,
@@ -35,6 +35,7 @@ from pages import (
     php_value,
     records_of,
     untagged_trackers_html,
+    wait_scan,
 )
 from selenium.webdriver.common.by import By
 
@@ -109,12 +110,7 @@ def test_a_rescan_proves_enforcement_and_the_consent_names_its_rule_set(
     assert "id" in started, started
     sid = started["id"]
     try:
-        def done():
-            status, body, _ = admin_api.get(f"/v1/scans/{sid}")
-            assert status == 200, body
-            assert body["status"] != "failed", body.get("error")
-            return body if body["status"] == "done" else None
-        report = wait_for(done, 120, interval=0.5, what="the scan's report")
+        report = wait_scan(admin_api, sid, 120)
         assert {p["url"] for p in report["pages"]} == set(pages)
         assert all(not p["errors"] for p in report["pages"]), report["pages"]
 

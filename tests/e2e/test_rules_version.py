@@ -8,8 +8,8 @@ from __future__ import annotations
 import json
 import re
 
-from helpers import run_sql, wait_for
-from pages import admin_get, consent_click, login, records_of
+from helpers import run_sql
+from pages import admin_get, consent_click, login, records_of, wait_scan
 from selenium.webdriver.common.by import By
 
 from sidecar.ruleset import ruleset_version
@@ -39,13 +39,7 @@ def test_a_consent_and_the_scan_of_its_rules_share_the_rule_set_version(
             " : $r);"))
         assert "id" in started, started
         sid = started["id"]
-
-        def done():
-            status, body, _ = admin_api.get(f"/v1/scans/{sid}")
-            assert status == 200, body
-            assert body["status"] != "failed", body.get("error")
-            return body if body["status"] == "done" else None
-        report = wait_for(done, 180, interval=1, what="the scan's report")
+        report = wait_scan(admin_api, sid, 180, interval=1)
         assert report["ruleset_version"] == version
         assert report["rules"] == [{"kind": "request", "pattern": ".tracker.example",
                                     "category": "marketing", "service": "Tracker"}]

@@ -307,7 +307,7 @@ def _open(port: int) -> bool:
 
 
 @pytest.fixture
-def listener():
+def tcp_counter():
     """A TCP listener on 127.0.0.1 that counts the connections it receives."""
     lst = TcpCounter()
     yield lst
@@ -323,11 +323,11 @@ def listener():
     ("/sp-test-jsnav.php?to={u}", "file"),
     ("/sp-test-redirect.php?to={u}", "file"),
 ])
-def test_ssrf_attempts_fail_the_job_and_reach_nothing(sx, listener, page, target, caplog):
+def test_ssrf_attempts_fail_the_job_and_reach_nothing(sx, tcp_counter, page, target, caplog):
     import logging
     from urllib.parse import quote
     caplog.set_level(logging.WARNING, logger="sidecar.worker")
-    url = {"local": f"http://127.0.0.1:{listener.port}/admin",
+    url = {"local": f"http://127.0.0.1:{tcp_counter.port}/admin",
            "metadata": "http://169.254.169.254/latest/meta-data/",
            "file": "file:///etc/passwd"}[target]
     rid = sx.ingest(page.format(u=quote(url, safe="")), user_agent=DESKTOP_UA)
@@ -335,7 +335,7 @@ def test_ssrf_attempts_fail_the_job_and_reach_nothing(sx, listener, page, target
     shot = sx.record(rid)["screenshot"]
     assert shot["status"] == "failed", shot
     assert re.search(r"blocked|off the site", shot["error"]), shot["error"]
-    assert listener.hits == 0
+    assert tcp_counter.hits == 0
     # An SSRF attempt is final at once. (An attempt before it may have failed otherwise, e.g.
     # the browser timing out on a loaded machine: that one is retried, as it should be.)
     failures = [r.fields for r in caplog.records if r.getMessage() == "screenshot failed"]
