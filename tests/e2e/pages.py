@@ -39,7 +39,6 @@ from urllib.parse import quote, unquote
 
 from helpers import wait_for
 from selenium.common.exceptions import (
-    NoAlertPresentException,
     StaleElementReferenceException,
     TimeoutException,
 )
@@ -395,13 +394,17 @@ def click_and_load(d, target, expect: str, timeout: float = 20):
                              f"{d.title!r}) has no {expect!r} after {timeout:g} s") from None
 
 
-def accept_confirm(d) -> None:
-    """Accept the page's confirm() if one shows within 3 s."""
+def accept_confirm(d, timeout: float = 10) -> str:
+    """Accept the confirm() the last click asked for; its text. Fails if none shows: a
+    destructive form that no longer asks is a finding, not something to click through."""
     try:
-        WebDriverWait(d, 3).until(EC.alert_is_present())
-        d.switch_to.alert.accept()
-    except (NoAlertPresentException, Exception):  # noqa: BLE001 - no confirm() shown
-        pass
+        alert = WebDriverWait(d, timeout).until(EC.alert_is_present())
+    except TimeoutException:
+        raise AssertionError(f"no confirmation dialog showed within {timeout:g} s"
+                             f" (at {d.current_url})") from None
+    text = alert.text
+    alert.accept()
+    return text
 
 
 def expect_notice(d, expected: str, timeout: float = 10) -> str:

@@ -319,7 +319,7 @@ def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
     login(d, full_stack)
     admin_get(d, full_stack, f"admin.php?page=secure-privacy-log&consent={one['id']}")
     d.find_element(By.ID, "sp-delete-record").click()
-    accept_confirm(d)
+    assert accept_confirm(d).startswith("Delete this record?")
     expect_notice(d, "The record was deleted.")
     status, body, _ = admin_api.get(f"/v1/consents/{one['id']}")
     assert status == 410 and body["error"]["code"] == "erased"
@@ -327,14 +327,14 @@ def test_delete_one_record_and_erase_a_visitor(browser, full_stack, admin_api):
     admin_get(d, full_stack, "admin.php?page=secure-privacy-log")
     d.find_element(By.ID, "sp-erase-value").send_keys(subject)
     d.find_element(By.ID, "sp-erase-submit").click()
-    accept_confirm(d)
+    assert "cannot be undone" in accept_confirm(d)
     expect_notice(d, "Erased 2 records.")
     assert records(admin_api, subject_id=subject) == []
 
     # A bad value is refused with a message, nothing erased.
     d.find_element(By.ID, "sp-erase-value").send_keys("not-an-id")
     d.find_element(By.ID, "sp-erase-submit").click()
-    accept_confirm(d)
+    assert "cannot be undone" in accept_confirm(d)
     expect_notice(d, "not a visitor id")
 
 
