@@ -8,6 +8,8 @@ are in tests/e2e/conftest.py).
 - wp-admin: sign-in, pages, requests with the browser's cookies (`login`, `admin_get`,
   `fetch_with_cookies`), the setup checklist (`checklist`), an anonymous visit in between
   (`signed_out`);
+- a click that loads another page (a form post, a link): wait for the new page, never read
+  the old one (`click_and_load`, `expect_notice`);
 - the public consent route: a body as the widget sends it, one request (`route_consent`,
   `send`, `served_versions`);
 - the sidecar's records of a visitor (`records`, `records_of`, `wait_records`), and what the
@@ -37,7 +39,6 @@ from urllib.parse import quote, unquote
 
 from helpers import wait_for
 from selenium.common.exceptions import (
-    NoAlertPresentException,
     StaleElementReferenceException,
     TimeoutException,
 )
@@ -175,7 +176,8 @@ def visit_as_new_visitor(d, stack, path: str = "/") -> None:
 
 def click_css(d, css: str, timeout: float = 10):
     """Click the element matching `css` once it is clickable; the element."""
-    el = WebDriverWait(d, timeout).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)))
+    el = WebDriverWait(d, timeout).until(EC.element_to_be_clickable((By.CSS_SELECTOR, css)),
+                                         f"nothing clickable matched {css!r} within {timeout:g} s")
     el.click()
     return el
 
@@ -188,7 +190,8 @@ def click(d, action: str):
 def dialog(d):
     """The widget's dialog, once visible."""
     return WebDriverWait(d, 10).until(EC.visibility_of_element_located(
-        (By.CSS_SELECTOR, '#sp-consent [role="dialog"]')))
+        (By.CSS_SELECTOR, '#sp-consent [role="dialog"]')),
+        "the widget's dialog did not show in 10 s")
 
 
 def consent_cookie(d) -> dict | None:
@@ -359,16 +362,49 @@ def login(d, stack, user: str = "admin", password: str | None = None) -> None:
 def admin_get(d, stack, path: str) -> None:
     """Open wp-admin/<path> and wait for its body."""
     d.get(stack.wp_url + "/wp-admin/" + path)
-    WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "wpbody")))
+    WebDriverWait(d, 15).until(EC.presence_of_element_located((By.ID, "wpbody")),
+                               f"wp-admin/{path} showed no #wpbody (at {d.current_url})")
 
 
-def accept_confirm(d) -> None:
-    """Accept the page's confirm() if one shows within 3 s."""
+def click_and_load(d, target, expect: str, timeout: float = 20):
+    """Click `target` (an element, or a CSS selector) whose click loads another page (a form
+    post, a link, an admin-post.php redirect) and return the element matching `expect` in the
+    NEW page.
+
+    After `.click()` the old page, with every element it had, stays in place until the answer
+    arrives: looking for `expect` at once can find the old page's element (the same form's
+    earlier result, the previous page of a list), or hit it going stale. So this keeps the old
+    page's <html>, clicks, waits until that is gone, then waits for `expect`. On timeout it
+    fails saying which of the two did not happen, and where the browser is."""
+    el = d.find_element(By.CSS_SELECTOR, target) if isinstance(target, str) else target
+    what = target if isinstance(target, str) else (
+        f"<{el.tag_name}> {(el.text or el.get_attribute('id') or '').strip()!r}")
+    old = d.find_element(By.TAG_NAME, "html")
+    el.click()
     try:
-        WebDriverWait(d, 3).until(EC.alert_is_present())
-        d.switch_to.alert.accept()
-    except (NoAlertPresentException, Exception):  # noqa: BLE001 - no confirm() shown
-        pass
+        WebDriverWait(d, timeout).until(EC.staleness_of(old))
+    except TimeoutException:
+        raise AssertionError(f"clicking {what} loaded no new page within {timeout:g} s"
+                             f" (still {d.current_url})") from None
+    try:
+        return WebDriverWait(d, timeout).until(
+            EC.presence_of_element_located((By.CSS_SELECTOR, expect)))
+    except TimeoutException:
+        raise AssertionError(f"the page that clicking {what} loaded ({d.current_url}, "
+                             f"{d.title!r}) has no {expect!r} after {timeout:g} s") from None
+
+
+def accept_confirm(d, timeout: float = 10) -> str:
+    """Accept the confirm() the last click asked for; its text. Fails if none shows: a
+    destructive form that no longer asks is a finding, not something to click through."""
+    try:
+        alert = WebDriverWait(d, timeout).until(EC.alert_is_present())
+    except TimeoutException:
+        raise AssertionError(f"no confirmation dialog showed within {timeout:g} s"
+                             f" (at {d.current_url})") from None
+    text = alert.text
+    alert.accept()
+    return text
 
 
 def expect_notice(d, expected: str, timeout: float = 10) -> str:
@@ -399,7 +435,7 @@ def checklist(d, container: str) -> dict:
     """The setup checklist inside `container` (the admin notice `#sp-setup-checklist`, the
     settings page's box `#sp-setup`): {step: done}."""
     box = WebDriverWait(d, 10).until(EC.presence_of_element_located(
-        (By.CSS_SELECTOR, container)))
+        (By.CSS_SELECTOR, container)), f"no setup checklist {container!r} at {d.current_url}")
     return {li.get_attribute("data-sp-step"): li.get_attribute("data-sp-done") == "1"
             for li in box.find_elements(By.CSS_SELECTOR, "li[data-sp-step]")}
 

@@ -150,7 +150,10 @@ def test_runtime_injected_tracker_waits_for_consent_none_after_reject(b, tag_man
     # Granted now: the next page's runtime script is not held at all (one more each).
     b.get(tag_manager_page)
     wait_for(lambda: "runtime" in (b.js("return window.spRan") or []), 10, what="the script ran")
-    time.sleep(0.5)
+    # The frame's request is not bound to the script's: wait for it (a fixed pause could end
+    # first), then count.
+    wait_for(lambda: len(_runtime_requests(listener, start)) >= 4, 10,
+             what="the second page's runtime script and frame requests")
     assert sorted(_runtime_requests(listener, start)) == ["/runtime-frame.html"] * 2 + \
         ["/runtime.js"] * 2
 

@@ -17,6 +17,7 @@ from pages import (
     admin_get,
     assert_shot_account,
     checklist,
+    click_and_load,
     click_css,
     consent_click,
     consent_reply,
@@ -56,7 +57,7 @@ def test_first_hour_on_a_fresh_wordpress(fresh_site, browser):
     assert "inactive" in row.get_attribute("class").split()
     row.find_element(By.CSS_SELECTOR, ".activate a").click()
     WebDriverWait(d, 15).until(EC.text_to_be_present_in_element(
-        (By.ID, "message"), "Plugin activated."))
+        (By.ID, "message"), "Plugin activated."), "plugins.php did not say 'Plugin activated.'")
     assert "active" in d.find_element(By.CSS_SELECTOR, PLUGIN_ROW).get_attribute(
         "class").split()
     assert checklist(d, "#sp-setup-checklist") == dict.fromkeys(STEPS, False)
@@ -92,18 +93,14 @@ def test_first_hour_on_a_fresh_wordpress(fresh_site, browser):
         box = d.find_element(By.ID, f"secure_privacy_{field}")
         box.clear()
         box.send_keys(printed[label])
-    d.find_element(By.CSS_SELECTOR, ".sp-main #submit").click()
-    WebDriverWait(d, 15).until(EC.presence_of_element_located(
-        (By.ID, "setting-error-settings_updated")))
+    click_and_load(d, ".sp-main #submit", "#setting-error-settings_updated")
     # Saved, not tested yet: still no banner for visitors.
     assert checklist(d, "#sp-setup") == {**dict.fromkeys(STEPS, False), "connect": True}
     with signed_out(d, s.wp_url):
         d.get(s.wp_url + "/")
         assert banner_parts(d) == dict.fromkeys(banner_parts(d), False)
     admin_get(d, s, "admin.php?page=secure-privacy")
-    d.find_element(By.ID, "sp-test-connection").click()
-    result = WebDriverWait(d, 20).until(EC.presence_of_element_located(
-        (By.ID, "sp-connection-result")))
+    result = click_and_load(d, "#sp-test-connection", "#sp-connection-result")
     checks = result.find_elements(By.TAG_NAME, "li")
     assert len(checks) >= 5 and {c.get_attribute("class") for c in checks} == {"sp-ok"}, \
         result.text
@@ -156,9 +153,7 @@ def test_first_hour_on_a_fresh_wordpress(fresh_site, browser):
     # first one's render shared too.
     for rid in (first["id"], second["id"]):
         admin_get(d, s, "admin.php?page=secure-privacy-log")
-        d.find_element(By.CSS_SELECTOR, f'tr[data-sp-record="{rid}"] a.row-title').click()
-        img = WebDriverWait(d, 15).until(EC.presence_of_element_located(
-            (By.ID, "sp-screenshot")))
+        img = click_and_load(d, f'tr[data-sp-record="{rid}"] a.row-title', "#sp-screenshot")
         assert wait_for(lambda i=img: d.execute_script(
             "return arguments[0].complete && arguments[0].naturalWidth", i), 10,
             what="the screenshot in the page") >= 1000
