@@ -47,8 +47,8 @@ async function ours() {
     name: 'Secure Privacy (this repo)',
     js: gz(files['widget.min.js']) + gz(inline),
     css: 0,
-    note: `widget.min.js with its CSS ${gz(files['widget.min.js'])} + inline <head> ${gz(inline)} ` +
-      `(island ${gz(island)}, Consent Mode + guard ${gz(snippet)}, one stream)`,
+    note: `sum = widget.min.js with its CSS ${gz(files['widget.min.js'])} + inline <head> ${gz(inline)} ` +
+      `(island ${gz(island)}, Consent Mode + guard ${gz(snippet)}, one stream, as frontend.php prints them)`,
   };
 }
 
@@ -101,5 +101,6 @@ for (const r of rows) {
   console.log(`${pad(r.name, 30)} ${pad(r.js, 9)} ${pad(r.css, 9)} ${pad(total, 10)} ${kb(total)}   (${r.note})`);
 }
 const total = rows[0].js + rows[0].css;
-console.log(`budget (issue 14): ${BUDGET} bytes (6 KiB) for our JS + CSS + inline <head>: ${total <= BUDGET ? 'within' : 'OVER'} (${BUDGET - total} to spare)`);
+console.log(`budget (issue 14): ${BUDGET} bytes (6 KiB) for the sum of our JS + CSS + inline <head>: ${total} bytes, ` +
+  `${total <= BUDGET ? 'within' : 'OVER'} (${BUDGET - total} to spare)`);
 process.exitCode = total <= BUDGET ? 0 : 1;

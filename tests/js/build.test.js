@@ -9,11 +9,13 @@ const { execFileSync } = require('node:child_process');
 const { loadPage, siteConfig } = require('./page.js');
 
 const ASSETS = path.join(__dirname, '../../wp-plugin/assets');
-const BUDGET = 6 * 1024; // issues 5 and 14: JS + CSS at most 6 KB gzipped
-// What the plugin prints inline in every page's <head> (the island: settings, texts, the guard's
-// host patterns; the Consent Mode defaults and the guard). Issue 14 counts it in the 6 KB too;
-// with the guard it does not fit (docs/blocking.md, "Size"): this ceiling keeps it from growing.
-const INLINE_CEILING = 3 * 1024;
+// Issue 14: the widget's code, its guard included, at most 6 KiB gzipped: the widget file (JS
+// with its stylesheet) plus everything the plugin prints inline in every page's <head> (the
+// configuration island and the Consent Mode + guard snippet), as a visitor downloads them.
+const BUDGET = 6 * 1024;
+// Not met yet (bench/README.md, "Widget size"): the sum may not grow past what it is now. Lower
+// it with every cut; the 6 KiB goal is the `todo` test below, which reports while it fails.
+const CEILING = 8_650;
 const gzText = (text) => zlib.gzipSync(Buffer.from(text), { level: 9 }).length;
 const gz = (file) => gzText(fs.readFileSync(path.join(ASSETS, file)));
 
@@ -28,21 +30,48 @@ test('the committed minified files are what scripts/build-widget.mjs makes from 
   }
 });
 
-test('the widget file (JS with its stylesheet) stays within 6 KB gzipped; the inline <head> part is measured too', (t) => {
+/** The gzipped bytes a visitor downloads: the widget file and the inline <head> part. */
+function measure() {
   const js = gz('widget.min.js');
-  // As the plugin prints it (tests/php/island-cli.php: default settings, English): the island
-  // and the snippet are adjacent in the page, so one gzip stream, as the page is served.
+  // As the plugin prints it (tests/php/island-cli.php runs frontend.php's own functions: default
+  // settings, English): the island and the snippet are adjacent in the page, so one stream.
   const inline = execFileSync('php', [path.join(__dirname, '../php/island-cli.php')], { encoding: 'utf8' });
   const [island, snippet] = inline.trim().split('\n');
   assert.match(island, /^<script type="application\/json" id="sp-consent-config">\{.*"block":\{.*<\/script>$/);
   assert.equal(snippet, `<script id="sp-consent-mode">${fs.readFileSync(path.join(ASSETS, 'widget-head.min.js'), 'utf8').trim()}</script>`);
-  const sizes = { js, inline: gzText(inline), island: gzText(island), snippet: gzText(snippet) };
-  t.diagnostic(`gzipped bytes: ${JSON.stringify(sizes)}; widget + inline = ${js + sizes.inline} (issue 14's goal ${BUDGET})`);
-  assert.ok(js <= BUDGET, `widget.min.js is ${js} bytes gzipped, budget ${BUDGET}`);
-  assert.ok(sizes.inline <= INLINE_CEILING, `the inline <head> part is ${sizes.inline} bytes gzipped, ceiling ${INLINE_CEILING}`);
+  assert.equal(inline.trim().split('\n').length, 2, 'nothing else printed inline');
+  return { js, inline: gzText(inline), island: gzText(island), snippet: gzText(snippet), sum: js + gzText(inline) };
+}
+
+test('the widget file plus the inline <head> part (island, Consent Mode, guard) stay under their ceiling', (t) => {
+  const sizes = measure();
+  t.diagnostic(`gzipped bytes: ${JSON.stringify(sizes)}; sum ${sizes.sum}, ceiling ${CEILING}, issue 14's budget ${BUDGET}`);
+  assert.ok(sizes.sum <= CEILING, `widget + inline is ${sizes.sum} bytes gzipped, ceiling ${CEILING}`);
   const source = fs.readFileSync(path.join(ASSETS, 'widget.min.js'), 'utf8');
   assert.match(source, /#sp-consent\{[^"]*\.sp-blocked/, 'the stylesheet is in the widget');
-  assert.ok(js > 3000 && sizes.island > 500 && sizes.snippet > 500, 'measured real files');
+  assert.ok(sizes.js > 3000 && sizes.island > 500 && sizes.snippet > 500, 'measured real files');
+});
+
+test('issue 14: widget + inline <head> part within 6 KiB gzipped', { todo: 'not met yet: bench/README.md, "Widget size"' }, () => {
+  const { sum } = measure();
+  assert.ok(sum <= BUDGET, `widget + inline is ${sum} bytes gzipped, budget ${BUDGET}`);
+});
+
+test('the minified widget reads the island as the plugin prints it (defaults left out)', async () => {
+  const island = execFileSync('php', [path.join(__dirname, '../php/island-cli.php')], { encoding: 'utf8' }).split('\n')[0];
+  const config = island.replace(/^<script[^>]*>/, '').replace(/<\/script>$/, '');
+  assert.doesNotMatch(config, /"honorGpc"|"lifetimeDays"|"dntNotice"|"policyNotice"|"position"/, 'the defaults are left out');
+  const source = fs.readFileSync(path.join(ASSETS, 'widget.min.js'), 'utf8');
+  let written = '';
+  const setup = (w) => Object.defineProperty(w.document, 'cookie', { set(v) { written = v; }, get: () => '' });
+  const p = await loadPage({ source, config, gpc: true, dnt: true, setup });
+  assert.equal(p.$('#sp-consent').className, '', 'bottom-right');
+  assert.equal(p.$$('.sp-info').length, 1, 'GPC honoured by default, DNT not');
+  assert.match(p.$('.sp-info').textContent, /Global Privacy Control/);
+  p.click('accept-all');
+  const body = p.calls[0].body;
+  assert.deepEqual([body.method, body.categories.marketing, body.policy_version], ['gpc', false, '1']);
+  assert.match(written, /; Max-Age=31536000; .*; Secure$/, '365 days; https-only as the island says');
 });
 
 test('the minified widget works: accept all records, the Node-only export is gone', async () => {

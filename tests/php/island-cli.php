@@ -47,7 +47,7 @@ if ( ! defined( 'SECURE_PRIVACY_REST_NAMESPACE' ) ) {
 	define( 'SECURE_PRIVACY_REST_NAMESPACE', 'secure-privacy/v1' ); // rest.php's, which needs WordPress to load.
 }
 
-$secure_privacy_json    = wp_json_encode( secure_privacy_frontend_config(), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+$secure_privacy_json    = wp_json_encode( secure_privacy_island( secure_privacy_frontend_config() ), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 $secure_privacy_snippet = trim( (string) file_get_contents( dirname( SECURE_PRIVACY_FILE ) . '/assets/widget-head.min.js' ) );
 // As wp_print_inline_script_tag() prints them (WordPress 6.5).
 echo '<script type="application/json" id="sp-consent-config">', $secure_privacy_json, "</script>\n"; // phpcs:ignore WordPress.Security.EscapeOutput.OutputNotEscaped -- a CLI tool.

@@ -398,7 +398,10 @@ function secure_privacy_block_edits( string $tag, callable $attr, string $text, 
  * a repeated attribute, so `<iframe src=a src=b>` would keep loading b).
  */
 function secure_privacy_tag_processor_edits(): bool {
-	return class_exists( 'WP_HTML_Tag_Processor' ) && version_compare( (string) get_bloginfo( 'version' ), '6.3', '>=' );
+	static $memo = array(); // By version: version_compare() on every page pass adds up.
+	$version = (string) ( $GLOBALS['wp_version'] ?? get_bloginfo( 'version' ) );
+	$memo[ $version ] ??= class_exists( 'WP_HTML_Tag_Processor' ) && version_compare( $version, '6.3', '>=' );
+	return $memo[ $version ];
 }
 
 /**

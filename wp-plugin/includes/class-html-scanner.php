@@ -29,9 +29,19 @@ final class Secure_Privacy_HTML_Scanner {
 	/**
 	 * A run of tokens the scan passes over: text; a '<' that starts no token; a closing tag;
 	 * an opening tag not named in SPECIAL (name: a letter, then up to whitespace, '/' or '>'),
-	 * with its attributes (ATTRIBUTES) and its '>'.
+	 * with its attributes (ATTRIBUTES) and its '>'; a comment (`<!-->`, `<!--->` or up to the
+	 * first `-->` or `--!>`), a doctype or bogus comment (`<!` up to '>'), a processing
+	 * instruction lookalike (`<?` up to '>'); a STYLE, TITLE, TEXTAREA, NOEMBED, NOFRAMES or XMP
+	 * element whole, up to the first closer of its name that is followed by whitespace (not
+	 * form feed), '/' or '>' and ends with its attributes at '>' (skip_rcdata()'s rule). What
+	 * does not match (input cut short, SCRIPT, IFRAME, IMG) is left to the code below.
 	 */
-	private const SKIP = '~\G(?:[^<]++|<(?![!?/a-zA-Z])|<(?:/[a-zA-Z]|(?!(?i:script|iframe|img|textarea|title|noembed|noframes|style|xmp)[ \t\f\r\n/>])[a-zA-Z])[^ \t\f\r\n/>]*+(?:[ \t\f\r\n/]*+(?:=[^=\/> \t\f\r\n]*+|[^=\/> \t\f\r\n]++)[ \t\f\r\n]*+(?:=[ \t\f\r\n]*+(?:"[^"]*+"|\'[^\']*+\'|[^> \t\f\r\n]*+))?+)*+[ \t\f\r\n/]*+>)*+~';
+	private const SKIP = '~\G(?:[^<]++|<(?![!?/a-zA-Z])|<(?:/[a-zA-Z]|(?!(?i:script|iframe|img|textarea|title|noembed|noframes|style|xmp)[ \t\f\r\n/>])[a-zA-Z])[^ \t\f\r\n/>]*+' . self::ATTRS . '>'
+		. '|<!--(?:-*+>|(?s:.)*?--!?>)|<!(?!--)[^>]*+>|<\?[^>]*+>'
+		. '|<((?i:style|title|textarea|noembed|noframes|xmp))(?=[ \t\f\r\n/>])' . self::ATTRS . '>(?:[^<]++|<(?!/(?i:\1)[ \t\r\n/>]))*+</(?i:\1)(?=[ \t\r\n/>])' . self::ATTRS . '>)*+~';
+
+	/** ATTRIBUTES without its anchor, for SKIP. */
+	private const ATTRS = '(?:[ \t\f\r\n/]*+(?:=[^=\/> \t\f\r\n]*+|[^=\/> \t\f\r\n]++)[ \t\f\r\n]*+(?:=[ \t\f\r\n]*+(?:"[^"]*+"|\'[^\']*+\'|[^> \t\f\r\n]*+))?+)*+[ \t\f\r\n/]*+';
 
 	/** The tags read in full: those blocking may change, and those holding raw text. */
 	private const SPECIAL = array(
@@ -161,7 +171,7 @@ final class Secure_Privacy_HTML_Scanner {
 				}
 				continue;
 			}
-			$text = $op[1] . '="' . esc_attr( (string) $op[2] ) . '"';
+			$text = $op[1] . '="' . self::esc_attr( (string) $op[2] ) . '"';
 			if ( isset( $attributes[ $name ] ) ) {
 				$by_name[ $name ] = array( $attributes[ $name ][0], $attributes[ $name ][1], $text );
 			} else {
@@ -169,6 +179,26 @@ final class Secure_Privacy_HTML_Scanner {
 			}
 		}
 		return array_merge( array_values( $by_name ), $extra );
+	}
+
+	/**
+	 * esc_attr( $value ), kept per value for the request: a page sets the same few values
+	 * (`text/plain`, a category, a service's name) on every element it blocks, and each
+	 * esc_attr() call checks the charset option, validates UTF-8 and runs a filter. Not kept
+	 * while a plugin filters `attribute_escape` (its answer may change).
+	 *
+	 * @param string $value An attribute value.
+	 */
+	private static function esc_attr( string $value ): string {
+		static $memo = array();
+		if ( isset( $memo[ $value ] ) ) {
+			return $memo[ $value ];
+		}
+		$escaped = esc_attr( $value );
+		if ( count( $memo ) < 200 && ! ( function_exists( 'has_filter' ) && has_filter( 'attribute_escape' ) ) ) {
+			$memo[ $value ] = $escaped;
+		}
+		return $escaped;
 	}
 
 	/**
@@ -472,6 +502,44 @@ final class Secure_Privacy_HTML_Scanner {
 	 * @param int $at Offset after the opening tag.
 	 */
 	private function skip_script_data( int $at ): ?array {
+		$html = $this->html;
+		$len  = $this->len;
+		// Most scripts hold no `<!--`: then no escaped state is ever entered, and the first
+		// `</script` that ends a closer ends them, unless the state machine steps over its '<'
+		// (it skips the character after a '<', '</' or 'script' it found no closer at: a '<'
+		// after '<', '/' or 't'). Found with two searches instead of a stop at every '-' and '<'
+		// of the text; anything else goes through the state machine below, from the start.
+		$from = $at;
+		while ( true ) {
+			$closer_at = stripos( $html, '</script', $from );
+			if ( false === $closer_at || $closer_at + 8 >= $len || 0 !== substr_count( $html, '<!--', $at, $closer_at - $at ) ) {
+				break;
+			}
+			$c = $html[ $closer_at + 8 ];
+			if ( ' ' === $c || "\t" === $c || "\r" === $c || "\n" === $c || '/' === $c || '>' === $c ) {
+				if ( $closer_at > $at && false !== strpos( '</tT', $html[ $closer_at - 1 ] ) ) {
+					break;
+				}
+				$end = $this->read_attributes( $closer_at, false );
+				if ( null === $end || $end >= $len ) {
+					return null;
+				}
+				if ( '>' === $html[ $end ] ) {
+					return array( $closer_at, $end + 1 );
+				}
+				break;
+			}
+			$from = $closer_at + 1;
+		}
+		return $this->skip_script_data_states( $at );
+	}
+
+	/**
+	 * skip_script_data() from $at, in the unescaped state, through every state.
+	 *
+	 * @param int $at Offset in script data, unescaped.
+	 */
+	private function skip_script_data_states( int $at ): ?array {
 		$html  = $this->html;
 		$len   = $this->len;
 		$state = 'unescaped';
@@ -482,7 +550,10 @@ final class Secure_Privacy_HTML_Scanner {
 				$state = 'unescaped';
 				continue;
 			}
-			if ( $at + 1 >= $len || '<' !== $html[ $at++ ] ) {
+			if ( $at + 1 >= $len ) {
+				return null; // A '-' or '<' last: no closer (this went round for ever before).
+			}
+			if ( '<' !== $html[ $at++ ] ) {
 				continue;
 			}
 			if ( $at + 2 < $len && '!' === $html[ $at ] && '-' === $html[ $at + 1 ] && '-' === $html[ $at + 2 ] ) {

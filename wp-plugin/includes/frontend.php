@@ -28,9 +28,9 @@ const SECURE_PRIVACY_PRIVACY_URL_OPTION = 'secure_privacy_privacy_url';
 /**
  * The shape of the configuration island, part of the banner cache's key: raised when the
  * island gains or changes a field the widget relies on, so no output built before is served
- * (2: `categoryKeys`; 3: `block` and `css`).
+ * (2: `categoryKeys`; 3: `block` and `css`; 4: fields at the widget's defaults left out).
  */
-const SECURE_PRIVACY_CONFIG_FORMAT = 3;
+const SECURE_PRIVACY_CONFIG_FORMAT = 4;
 
 /** The built-in primary colour (contrast 6.7:1 with white). */
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
@@ -165,7 +165,7 @@ function secure_privacy_build_banner_output(): array {
 	// The consent route accepts the versions served here, and no others.
 	secure_privacy_note_served_versions( $config );
 	// JSON_HEX_TAG/AMP keep "</script>" and "<!--" out of the island; JSON.parse reads them back.
-	$json = wp_json_encode( $config, JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
+	$json = wp_json_encode( secure_privacy_island( $config ), JSON_HEX_TAG | JSON_HEX_AMP | JSON_UNESCAPED_SLASHES | JSON_UNESCAPED_UNICODE );
 	// phpcs:ignore WordPress.WP.AlternativeFunctions.file_get_contents_file_get_contents -- a local plugin file.
 	$snippet = file_get_contents( dirname( SECURE_PRIVACY_FILE ) . '/assets/' . secure_privacy_asset_name( 'widget-head.js' ) );
 	return array(
@@ -174,6 +174,54 @@ function secure_privacy_build_banner_output(): array {
 		'snippet' => trim( (string) $snippet ),
 		'assets'  => plugins_url( 'assets/', SECURE_PRIVACY_FILE ),
 	);
+}
+
+/**
+ * The configuration as printed in every page: without what the widget would assume anyway
+ * (its defaults: no announced policy version, 365 days, no policy link, GPC honoured, DNT not, `bottom-right`, the
+ * built-in colour, not https-only cookies) and without what it can never show with these
+ * settings (the DNT and GPC notices when that signal is not honoured, the policy-change notice
+ * when none is announced; `required`, which the widget reads from `categoryKeys`' first key).
+ * Decided from the configuration alone, after its filter: every visitor of the page gets the
+ * same bytes. Issue 14: the island counts in the widget's 6 KB.
+ *
+ * @param array $config secure_privacy_frontend_config().
+ */
+function secure_privacy_island( array $config ): array {
+	$defaults = array(
+		'nextPolicyVersion'   => '',
+		'nextPolicyEffective' => '',
+		'lifetimeDays'        => 365,
+		'privacyUrl'          => '',
+		'honorGpc'            => true,
+		'honorDnt'            => false,
+		'cookieSecure'        => false,
+		'position'            => 'bottom-right',
+		'css'                 => '',
+	);
+	if ( '' === ( $config['nextPolicyVersion'] ?? '' ) ) {
+		$defaults['policyNoticeDays'] = $config['policyNoticeDays'] ?? null;
+		unset( $config['texts']['policyNotice'] );
+	}
+	foreach ( $defaults as $key => $value ) {
+		if ( array_key_exists( $key, $config ) && $value === $config[ $key ] ) {
+			unset( $config[ $key ] );
+		}
+	}
+	if ( false === ( $config['honorGpc'] ?? true ) ) {
+		unset( $config['texts']['gpcNotice'] );
+	}
+	if ( true !== ( $config['honorDnt'] ?? false ) ) {
+		unset( $config['texts']['dntNotice'] );
+	}
+	if ( isset( $config['categories'] ) && is_array( $config['categories'] ) ) {
+		foreach ( $config['categories'] as $i => $category ) {
+			if ( is_array( $category ) ) {
+				unset( $config['categories'][ $i ]['required'] );
+			}
+		}
+	}
+	return $config;
 }
 
 /**

@@ -33,6 +33,28 @@ final class BannerTest extends SP_WP_TestCase {
 		$this->assertStringContainsString( '"consent","default"', $again['snippet'] );
 	}
 
+	public function test_the_island_leaves_out_what_the_widget_assumes_and_keeps_what_differs(): void {
+		$this->set( array( 'honor_gpc' => true, 'honor_dnt' => false, 'next_policy_version' => '', 'consent_lifetime_days' => 365, 'position' => 'bottom-right', 'primary_color' => '' ) );
+		$lean = $this->config();
+		foreach ( array( 'nextPolicyVersion', 'nextPolicyEffective', 'policyNoticeDays', 'lifetimeDays', 'honorGpc', 'honorDnt', 'position', 'css' ) as $key ) {
+			$this->assertArrayNotHasKey( $key, $lean, "$key is the widget's default" );
+		}
+		$this->assertArrayNotHasKey( 'dntNotice', $lean['texts'], 'DNT is not honoured: its notice is never shown' );
+		$this->assertArrayNotHasKey( 'policyNotice', $lean['texts'], 'no policy change announced' );
+		$this->assertArrayHasKey( 'gpcNotice', $lean['texts'] );
+		$this->assertArrayNotHasKey( 'required', $lean['categories'][0] );
+		$this->assertSame( SECURE_PRIVACY_CATEGORIES, $lean['categoryKeys'] );
+		$this->assertSame( secure_privacy_frontend_config()['bannerVersion'], $lean['bannerVersion'], 'the version still covers every text' );
+
+		$this->set( array( 'honor_gpc' => false, 'honor_dnt' => true, 'next_policy_version' => '2', 'next_policy_effective' => '2099-01-01', 'policy_notice_days' => 10, 'consent_lifetime_days' => 30, 'position' => 'bottom-left', 'primary_color' => '#aa3300' ) );
+		$full = $this->config();
+		$this->assertSame( array( '2', '2099-01-01', 10, 30, false, true, 'bottom-left' ), array( $full['nextPolicyVersion'], $full['nextPolicyEffective'], $full['policyNoticeDays'], $full['lifetimeDays'], $full['honorGpc'], $full['honorDnt'], $full['position'] ) );
+		$this->assertStringContainsString( '--sp-primary:#aa3300', $full['css'] );
+		$this->assertArrayHasKey( 'dntNotice', $full['texts'] );
+		$this->assertArrayHasKey( 'policyNotice', $full['texts'] );
+		$this->assertArrayNotHasKey( 'gpcNotice', $full['texts'], 'GPC is not honoured: its notice is never shown' );
+	}
+
 	public function test_the_guard_host_list_follows_the_site_rules_on_the_next_view(): void {
 		delete_option( SECURE_PRIVACY_SITE_RULES_OPTION );
 		$block = $this->config()['block'];
@@ -59,7 +81,8 @@ final class BannerTest extends SP_WP_TestCase {
 		$this->set( array( 'privacy_page_id' => $page ) );
 		$this->assertSame( get_permalink( $page ), $this->config()['privacyUrl'] );
 		wp_update_post( array( 'ID' => $page, 'post_status' => 'draft' ) );
-		$this->assertSame( get_privacy_policy_url(), $this->config()['privacyUrl'], 'an unpublished page is no longer linked' );
+		// The island leaves out an empty privacyUrl (the widget's default).
+		$this->assertSame( get_privacy_policy_url(), $this->config()['privacyUrl'] ?? '', 'an unpublished page is no longer linked' );
 		wp_delete_post( $page, true );
 	}
 
