@@ -14,7 +14,7 @@ const ASSETS = path.join(__dirname, '../../wp-plugin/assets');
 // configuration island and the Consent Mode + guard snippet), as a visitor downloads them.
 const BUDGET = 6 * 1024;
 // Not met yet (bench/README.md, "Widget size"): the sum may not grow past what it is now. Lower
-// it with every cut; the 6 KiB goal is the `todo` test below, which reports while it fails.
+// it with every cut, down to BUDGET; `node bench/widget_size.mjs` prints the gap and exits 1.
 const CEILING = 8_650;
 const gzText = (text) => zlib.gzipSync(Buffer.from(text), { level: 9 }).length;
 const gz = (file) => gzText(fs.readFileSync(path.join(ASSETS, file)));
@@ -50,11 +50,6 @@ test('the widget file plus the inline <head> part (island, Consent Mode, guard) 
   const source = fs.readFileSync(path.join(ASSETS, 'widget.min.js'), 'utf8');
   assert.match(source, /#sp-consent\{[^"]*\.sp-blocked/, 'the stylesheet is in the widget');
   assert.ok(sizes.js > 3000 && sizes.island > 500 && sizes.snippet > 500, 'measured real files');
-});
-
-test('issue 14: widget + inline <head> part within 6 KiB gzipped', { todo: 'not met yet: bench/README.md, "Widget size"' }, () => {
-  const { sum } = measure();
-  assert.ok(sum <= BUDGET, `widget + inline is ${sum} bytes gzipped, budget ${BUDGET}`);
 });
 
 test('the minified widget reads the island as the plugin prints it (defaults left out)', async () => {
