@@ -186,6 +186,7 @@ test('the floating button reopens the choices in force; withdraw is one click an
   assert.equal(p.$('[data-sp-action="withdraw"]').textContent, 'Withdraw consent');
   assert.equal(p.$('[data-sp-action="close"]').getAttribute('aria-label'), 'Close');
   p.click('withdraw');
+  await settle(); // sent once the decision before it was delivered
 
   const body = p.calls[1].body;
   assert.equal(body.action, 'withdraw');
@@ -202,6 +203,7 @@ test('the floating button reopens the choices in force; withdraw is one click an
   p.click('open');
   p.$('input[data-sp-category="marketing"]').click();
   p.click('save');
+  await settle();
   assert.equal(p.calls[2].body.action, 'update');
   assert.equal(p.calls[2].body.method, 'custom');
   assert.deepEqual(p.calls[2].body.categories, { necessary: true, preferences: false, statistics: false, marketing: true });
@@ -494,6 +496,36 @@ test('a failed POST stays pending, the cookie holds, and the next page load retr
   assert.deepEqual(next.calls[0].body, pending[0], 'the same event id is retried');
   await settle();
   assert.equal(next.w.localStorage.getItem('sp_consent_pending'), null);
+});
+
+test('decisions are sent one at a time, oldest first; one that cannot be delivered holds the later ones', async () => {
+  let answer;
+  const p = await loadPage({ respond: () => new Promise((resolve) => { answer = resolve; }) });
+  p.click('accept-all');
+  p.click('open');
+  p.click('withdraw');
+  await settle();
+  assert.deepEqual(p.calls.map((c) => c.body.method), ['accept_all'], 'the withdrawal waits for the acceptance');
+  assert.deepEqual(p.pending().map((e) => e.method), ['accept_all', 'withdraw'], 'both written ahead, in order');
+  answer({ ok: true, status: 202 });
+  await settle();
+  assert.deepEqual(p.calls.map((c) => c.body.method), ['accept_all', 'withdraw']);
+  answer({ ok: true, status: 202 });
+  await settle();
+  assert.deepEqual(p.pending(), []);
+
+  const down = await loadPage({ respond: () => Promise.resolve({ ok: false, status: 503 }) });
+  down.click('accept-all');
+  down.click('open');
+  down.click('withdraw');
+  await settle();
+  assert.deepEqual(down.calls.map((c) => c.body.method), ['accept_all'], 'not sent past an undelivered one');
+  const held = down.pending();
+  assert.deepEqual(held.map((e) => e.method), ['accept_all', 'withdraw']);
+  const later = await loadPage({ jar: down.jar, storage: { sp_consent_pending: JSON.stringify(held) } });
+  await settle();
+  assert.deepEqual(later.calls.map((c) => c.body.event_id), held.map((e) => e.event_id), 'the next page sends both, in order');
+  assert.deepEqual(later.pending(), []);
 });
 
 test('a corrupt pending queue is ignored, not fatal', async () => {

@@ -152,7 +152,7 @@
     const nav = win.navigator;
     const signals = { gpc: nav.globalPrivacyControl === true, dnt: nav.doNotTrack === '1' };
     const forced = forcedBy(signals, config);
-    const inFlight = {};
+    let sending = 0; // a decision is on its way (send)
     let stored = parseCookie(doc.cookie);
     let state = stored && !needsConsent(stored, config, now) ? stored : null;
     let dialog, opener;
@@ -174,26 +174,34 @@
         ? s.setItem(PENDING_KEY, JSON.stringify(list.slice(-MAX_PENDING)))
         : s.removeItem(PENDING_KEY));
     }
-    function send(event) {
-      const id = event.event_id;
-      if (inFlight[id] || !config.restUrl) return;
-      inFlight[id] = 1;
+    // One decision at a time, oldest first: two quick choices (save, then withdraw) reach the
+    // site in the order they were made, so the ledger's order is the visitor's. A decision that
+    // cannot be delivered now holds the later ones back until the next page load.
+    function send() {
+      const event = readPending()[0];
+      if (sending || !event || !config.restUrl) return;
+      sending = 1;
       const headers = { 'Content-Type': 'application/json' };
       if (config.restNonce) headers['X-WP-Nonce'] = config.restNonce;
+      let next = 0;
       win.fetch(config.restUrl, {
         // fetch sends the site's cookies by default (same origin): a signed-in user's nonce needs them.
         method: 'POST', headers, body: JSON.stringify(event), keepalive: true
       }).then((r) => {
         if (r.ok || r.status < 500 && RETRY.indexOf(r.status) < 0) {
-          writePending(readPending().filter((p) => p.event_id !== id));
+          writePending(readPending().filter((p) => p.event_id !== event.event_id));
+          next = 1;
         }
-      }, () => { /* offline: stays pending for the next page load */ }).then(() => { delete inFlight[id]; });
+      }, () => { /* offline: stays pending for the next page load */ }).then(() => {
+        sending = 0;
+        if (next) send();
+      });
     }
     // Write ahead, then send: the event survives a failed POST or a page unload.
     function record(event) {
       if (!config.restUrl) return;
       writePending(readPending().concat([event]));
-      send(event);
+      send();
     }
 
     // -- effects of a consent state on the page --
@@ -443,7 +451,7 @@
     // A signal honoured now overrides an earlier marketing grant: recorded as the signal's decision.
     if (state && forced && state.categories.marketing) decide('signal');
     else applyConsent(state && state.categories);
-    readPending().forEach(send); // retry what an earlier page could not deliver
+    send(); // retry what an earlier page could not deliver, oldest first
     tellWordPress(state && state.categories, true);
     if (!state) showDialog('first');
     else if (config.notice && storage((s) => s.getItem(NOTICE_KEY)) !== config.notice.version) {
