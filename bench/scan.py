@@ -149,6 +149,16 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid` itself (its threads; not its children): the worker's Python."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def pss_kib(pid: int) -> int:
     """PSS of `pid` and every process below it (KiB)."""
     total = 0
@@ -293,6 +303,7 @@ def main() -> int:
                  "sidecar (gunicorn)": stack.procs["sidecar"].pid,
                  "MariaDB": stack.procs["mariadb"].pid}
         cpu0 = {k: cpu_seconds(p) for k, p in parts.items()}
+        worker_py0 = own_cpu_seconds(worker.pid)
         load0 = os.getloadavg()[0]
         t0 = time.monotonic()
         scan_id = api(stack, "POST", "/v1/scans", {"urls": urls, "max_pages": len(urls)})["id"]
@@ -308,6 +319,7 @@ def main() -> int:
             time.sleep(0.1)
         total = time.monotonic() - t0
         cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in parts.items()}
+        worker_py = own_cpu_seconds(worker.pid) - worker_py0
         load1 = os.getloadavg()[0]
         sampler.stop.set()
         sampler.join()
@@ -342,6 +354,11 @@ def main() -> int:
               + ", ".join(f"{k} {v:.0f} s" for k, v in cpu.items())
               + f"); load average {load0:.1f} at the start, {load1:.1f} at the end"
               f" (other work on this machine included)")
+        states = 3 * n
+        print(f"  CPU per page-state: {sum(cpu.values()) / states:.3f} s in all; worker +"
+              f" browser {cpu['worker + browser'] / states:.3f} s (the worker's Python"
+              f" {worker_py / states:.3f} s, chromedriver + Chromium"
+              f" {(cpu['worker + browser'] - worker_py) / states:.3f} s)")
         if floor is not None:
             print(f"baseline: the same {len(urls)} pages loaded once each, plainly, by one "
                   f"browser: {floor:.1f} s ({len(urls) / floor:.2f} pages/s)")
