@@ -217,7 +217,8 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
             else:
                 target = BrowserTarget(driver)
                 try:
-                    target.prime_proxy_auth(driver.current_window_handle, egress)
+                    target.prime_proxy_auth(driver.current_window_handle, egress,
+                                            navigate=True)
                 finally:
                     target.close()
         except BaseException:
@@ -450,17 +451,22 @@ class BrowserTarget:
             if on_event is not None and "method" in msg:
                 on_event(msg)
 
-    def prime_proxy_auth(self, target_id: str, egress, timeout: float = 0.0) -> None:
+    def prime_proxy_auth(self, target_id: str, egress, timeout: float = 0.0,
+                         navigate: bool = False) -> None:
         """Have the tab `target_id` (and so its browser context) authenticate to `egress`
         now, over DevTools: a flat session of the tab intercepts the priming request only
-        (`Fetch.enable` with `handleAuthRequests`, the pattern PRIME_URL), loads it, and
-        answers `Fetch.authRequired` with the credential only when the challenge comes from
+        (`Fetch.enable` with `handleAuthRequests`, the pattern PRIME_URL), has the tab's
+        `about:blank` fetch it (no navigation, so no renderer process is started for it;
+        with `navigate`, for a tab on another page such as chromedriver's first `data:,`,
+        whose fetch Chromium refuses, the tab loads it instead), and answers
+        `Fetch.authRequired` with the credential once, only when the challenge comes from
         a proxy (`authChallenge.source`) and `egress` itself just sent a 407 for that host
         and port (`egress.take_challenge`); anything else is cancelled. Chromium then sends
         the credential to the proxy with every later request of that context, unasked."""
         from .egress import PRIME_URL
         timeout = timeout or PRIME_TIMEOUT
         username, password = egress.credentials
+        before = egress.primed
         session = self.call("Target.attachToTarget",
                             {"targetId": target_id, "flatten": True})["sessionId"]
         answered: list[bool] = []
@@ -474,7 +480,7 @@ class BrowserTarget:
             elif msg["method"] == "Fetch.authRequired":
                 url = (p.get("request") or {}).get("url", "")
                 challenge = p.get("authChallenge") or {}
-                if challenge.get("source") == "Proxy" and url == PRIME_URL \
+                if not answered and challenge.get("source") == "Proxy" and url == PRIME_URL \
                         and egress.take_challenge(url):
                     answer = {"response": "ProvideCredentials", "username": username,
                               "password": password}
@@ -492,13 +498,24 @@ class BrowserTarget:
             self.call("Fetch.enable", {"patterns": [{"urlPattern": PRIME_URL}],
                                        "handleAuthRequests": True}, session)
             try:
-                nav = self.call("Page.navigate", {"url": PRIME_URL}, session, on_event)
+                if navigate:
+                    got = self.call("Page.navigate", {"url": PRIME_URL}, session, on_event)
+                    outcome = got.get("errorText") or "ok"
+                else:
+                    # A proxy challenge is answered only for a request that may carry
+                    # credentials ('include').
+                    got = self.call("Runtime.evaluate", {
+                        "expression": f"fetch({PRIME_URL!r}, {{mode: 'no-cors',"
+                                      " cache: 'no-store', credentials: 'include'})"
+                                      ".then(() => 'ok', e => String(e))",
+                        "awaitPromise": True, "returnByValue": True}, session, on_event)
+                    outcome = (got.get("result") or {}).get("value")
             except Exception as e:  # noqa: BLE001 - a timeout: say what it means
-                nav = {"errorText": f"{type(e).__name__}: {e}"}
-            if not answered or nav.get("errorText"):
+                outcome = f"{type(e).__name__}: {e}"
+            if not answered or outcome != "ok" or egress.primed == before:
                 raise BrowserSetupError(
                     "the browser did not authenticate to the egress proxy at"
-                    f" {egress.url} ({nav.get('errorText') or 'no challenge answered'})")
+                    f" {egress.url} ({outcome if outcome != 'ok' else 'no challenge answered'})")
             self.call("Fetch.disable", {}, session)
         finally:
             self.ws.settimeout(old)
