@@ -149,6 +149,16 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def own_cpu_seconds(pid: int) -> float:
+    """CPU time of `pid` itself (its threads; not its children): the worker's Python."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return sum(int(x) for x in fields[11:13]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def pss_kib(pid: int) -> int:
     """PSS of `pid` and every process below it (KiB)."""
     total = 0
@@ -164,22 +174,71 @@ def pss_kib(pid: int) -> int:
     return total
 
 
+def process_kind(pid: int) -> str:
+    """chromedriver, the Chromium browser process, or a Chromium child by its --type (and
+    utility sub-type)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            # Chromium's children rewrite their command line into one space-separated string.
+            argv = f.read().replace(b"\0", b" ").decode(errors="replace").split()
+    except OSError:
+        return "gone"
+    name = os.path.basename(argv[0]) if argv else "?"
+    if "chromedriver" in name:
+        return "chromedriver"
+    if "chrom" not in name:
+        return "worker" if "python" in name else name
+    kind = next((a[7:] for a in argv if a.startswith("--type=")), "browser")
+    if kind == "utility":
+        sub = next((a.split("=", 1)[1] for a in argv if a.startswith("--utility-sub-type=")),
+                   "")
+        return f"utility {sub.rsplit('.', 1)[-1]}"
+    return kind
+
+
 class PssSampler(threading.Thread):
+    """Every `every` s: the PSS of the tree (its peak), and each process's CPU time as last
+    seen (by kind: `cpu_by_kind`; a process's last < `every` s before it exits is missed)."""
+
     def __init__(self, pid: int, every: float = 0.2):
         super().__init__(daemon=True)
         self.pid, self.every = pid, every
         self.peak = self.samples = 0
         self.peak_procs = 0
+        self.cpu: dict[int, tuple[str, float, float]] = {}  # pid -> (kind, first, last)
         self.stop = threading.Event()
 
     def run(self):
+        tick = os.sysconf("SC_CLK_TCK")
         while not self.stop.is_set():
             kib = pss_kib(self.pid)
             self.samples += 1
+            tree = browser.process_tree(self.pid)
             if kib > self.peak:
                 self.peak = kib
-                self.peak_procs = len(browser.process_tree(self.pid))
+                self.peak_procs = len(tree)
+            for p in tree:
+                try:
+                    with open(f"/proc/{p}/stat") as f:
+                        fields = f.read().rsplit(")", 1)[1].split()
+                    used = (int(fields[11]) + int(fields[12])) / tick
+                except (OSError, ValueError, IndexError):
+                    continue
+                if p in self.cpu:
+                    kind, first, _ = self.cpu[p]
+                    self.cpu[p] = (kind, first, used)
+                else:
+                    # A process seen first now started since the last sample (or is the
+                    # tree at the first sample): its CPU so far counts.
+                    self.cpu[p] = (process_kind(p), 0.0 if self.samples > 1 else used, used)
             self.stop.wait(self.every)
+
+    def cpu_by_kind(self) -> dict[str, tuple[int, float]]:
+        out: dict[str, tuple[int, float]] = {}
+        for kind, first, last in self.cpu.values():
+            n, total = out.get(kind, (0, 0.0))
+            out[kind] = (n + 1, total + last - first)
+        return dict(sorted(out.items(), key=lambda kv: -kv[1][1]))
 
 
 def api(stack: Stack, method: str, path: str, body=None):
@@ -293,6 +352,7 @@ def main() -> int:
                  "sidecar (gunicorn)": stack.procs["sidecar"].pid,
                  "MariaDB": stack.procs["mariadb"].pid}
         cpu0 = {k: cpu_seconds(p) for k, p in parts.items()}
+        worker_py0 = own_cpu_seconds(worker.pid)
         load0 = os.getloadavg()[0]
         t0 = time.monotonic()
         scan_id = api(stack, "POST", "/v1/scans", {"urls": urls, "max_pages": len(urls)})["id"]
@@ -308,6 +368,7 @@ def main() -> int:
             time.sleep(0.1)
         total = time.monotonic() - t0
         cpu = {k: cpu_seconds(p) - cpu0[k] for k, p in parts.items()}
+        worker_py = own_cpu_seconds(worker.pid) - worker_py0
         load1 = os.getloadavg()[0]
         sampler.stop.set()
         sampler.join()
@@ -342,6 +403,14 @@ def main() -> int:
               + ", ".join(f"{k} {v:.0f} s" for k, v in cpu.items())
               + f"); load average {load0:.1f} at the start, {load1:.1f} at the end"
               f" (other work on this machine included)")
+        states = 3 * n
+        print(f"  CPU per page-state: {sum(cpu.values()) / states:.3f} s in all; worker +"
+              f" browser {cpu['worker + browser'] / states:.3f} s (the worker's Python"
+              f" {worker_py / states:.3f} s, chromedriver + Chromium"
+              f" {(cpu['worker + browser'] - worker_py) / states:.3f} s)")
+        print("  CPU by process kind (sampled every 0.2 s; count, CPU s per page-state): "
+              + ", ".join(f"{k} {n} {v / states:.3f}"
+                          for k, (n, v) in sampler.cpu_by_kind().items()))
         if floor is not None:
             print(f"baseline: the same {len(urls)} pages loaded once each, plainly, by one "
                   f"browser: {floor:.1f} s ({len(urls) / floor:.2f} pages/s)")

@@ -188,31 +188,39 @@ def new_driver(width: int = 1280, height: int = 800, remote_url: str = "",
     """A fresh headless Chromium with an empty profile, sized `width`×`height`; with
     `proxy`, every request it makes (loopback included) goes through that proxy, answering
     the challenge of `egress` (the `egress.Egress` behind it; default: `proxy.egress`, as
-    `Egress.url` carries it) with its credential, over WebDriver BiDi
-    (`answer_proxy_auth`, `prime_proxy_auth`). With
+    `Egress.url` carries it) with its credential. With
     `page_load_strategy="eager"`, navigation returns once the document is parsed. A local
     one starts isolated (module docstring); with `idle`, it runs under SCHED_IDLE: it gets
     the CPU only when nothing else of normal priority wants it. With `capture` (the site
-    scanner), the DevTools Network events are kept in the performance log (a fresh user
-    context, i.e. an empty cookie jar and storage, per page state: with proxy
-    authentication, `prime_proxy_auth` each one's first tab). `bidi` (default: as `capture`) turns
-    WebDriver BiDi on: chromedriver then runs its BiDi mapper inside the browser, which
-    handles every DevTools event of every tab (measured: about half the CPU a scanned page
-    costs), so a local scanner leaves it off and makes its contexts over `BrowserTarget` -
-    unless the proxy asks for its credential, which is answered over BiDi."""
+    scanner), the DevTools Network events are kept in the performance log.
+
+    How the credential is given (docs/grid.md): a local browser answers over its own
+    DevTools endpoint (`BrowserTarget.prime_proxy_auth`; the scanner primes each fresh
+    browser context the same way), a remote one, or one asked for with `bidi=True`, over
+    WebDriver BiDi (`answer_proxy_auth`, `prime_proxy_auth`; each fresh BiDi user context
+    primed with `prime_proxy_auth`). WebDriver BiDi is on only then: chromedriver's BiDi
+    mapper runs inside the browser and handles every DevTools event of every tab (measured:
+    about half the CPU a scanned page costs)."""
     if egress is None:
         egress = getattr(proxy, "egress", None)
     auth = bool(proxy and egress is not None and egress.credentials)
-    if bidi is None:
-        bidi = capture
+    over_bidi = bool(remote_url) or bool(bidi)
     driver = _new_driver(width, height, remote_url, user_agent, proxy, page_load_strategy,
-                         idle, capture, bidi=bidi or auth)
+                         idle, capture, bidi=bool(bidi) or (auth and over_bidi))
     if auth:
         try:
-            answer_proxy_auth(driver, remote_url, *egress.credentials,
-                              challenged=egress.take_challenge)
-            driver._sp_egress = egress
-            prime_proxy_auth(driver)
+            if over_bidi:
+                answer_proxy_auth(driver, remote_url, *egress.credentials,
+                                  challenged=egress.take_challenge)
+                driver._sp_egress = egress
+                prime_proxy_auth(driver)
+            else:
+                target = BrowserTarget(driver)
+                try:
+                    target.prime_proxy_auth(driver.current_window_handle, egress,
+                                            navigate=True)
+                finally:
+                    target.close()
         except BaseException:
             quit_driver(driver)
             raise
@@ -400,7 +408,9 @@ class BrowserTarget:
     """The browser-level DevTools session of a local Chromium (chromedriver's
     `debuggerAddress`, on this host's loopback), for what a page's session may not do:
     `Target.createBrowserContext` (a fresh, empty profile), `Target.createTarget` in it,
-    `Target.disposeBrowserContext`. One caller at a time (a lane of the scanner)."""
+    `Target.disposeBrowserContext`, and answering the egress proxy's challenge in a tab
+    (`prime_proxy_auth`, over a flat session of that tab). One caller at a time (a lane of
+    the scanner)."""
 
     def __init__(self, driver, timeout: float = 10.0):
         import json
@@ -412,22 +422,107 @@ class BrowserTarget:
         with opener.open(f"http://{addr}/json/version", timeout=timeout) as r:
             url = json.loads(r.read())["webSocketDebuggerUrl"]
         self._json = json
+        self.timeout = timeout
         # No Origin header: Chromium lets such (non-browser) clients in.
         self.ws = websocket.create_connection(url, timeout=timeout, suppress_origin=True,
                                               http_no_proxy=["localhost", "127.0.0.1"])
         self.next_id = 0
 
-    def call(self, method: str, params: dict | None = None) -> dict:
-        from selenium.common.exceptions import WebDriverException
+    def send(self, method: str, params: dict | None = None, session: str | None = None) -> int:
         self.next_id += 1
-        mid = self.next_id
-        self.ws.send(self._json.dumps({"id": mid, "method": method, "params": params or {}}))
+        msg = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            msg["sessionId"] = session
+        self.ws.send(self._json.dumps(msg))
+        return self.next_id
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None,
+             on_event=None) -> dict:
+        """The result of `method` (in the flat `session` of a tab when given); the events
+        that arrive meanwhile go to `on_event(message)` (dropped without)."""
+        from selenium.common.exceptions import WebDriverException
+        mid = self.send(method, params, session)
         while True:
             msg = self._json.loads(self.ws.recv())
             if msg.get("id") == mid:
                 if "error" in msg:
                     raise WebDriverException(f"{method}: {msg['error'].get('message')}")
                 return msg.get("result") or {}
+            if on_event is not None and "method" in msg:
+                on_event(msg)
+
+    def prime_proxy_auth(self, target_id: str, egress, timeout: float = 0.0,
+                         navigate: bool = False) -> None:
+        """Have the tab `target_id` (and so its browser context) authenticate to `egress`
+        now, over DevTools: a flat session of the tab intercepts the priming request only
+        (`Fetch.enable` with `handleAuthRequests`, the pattern PRIME_URL), has the tab's
+        `about:blank` fetch it (no navigation, so no renderer process is started for it;
+        with `navigate`, for a tab on another page such as chromedriver's first `data:,`,
+        whose fetch Chromium refuses, the tab loads it instead), and answers
+        `Fetch.authRequired` with the credential once, only when the challenge comes from
+        a proxy (`authChallenge.source`) and `egress` itself just sent a 407 for that host
+        and port (`egress.take_challenge`); anything else is cancelled. Chromium then sends
+        the credential to the proxy with every later request of that context, unasked."""
+        from .egress import PRIME_URL
+        timeout = timeout or PRIME_TIMEOUT
+        username, password = egress.credentials
+        before = egress.primed
+        session = self.call("Target.attachToTarget",
+                            {"targetId": target_id, "flatten": True})["sessionId"]
+        answered: list[bool] = []
+
+        def on_event(msg: dict) -> None:
+            if msg.get("sessionId") != session:
+                return
+            p = msg.get("params") or {}
+            if msg["method"] == "Fetch.requestPaused":
+                self.send("Fetch.continueRequest", {"requestId": p["requestId"]}, session)
+            elif msg["method"] == "Fetch.authRequired":
+                url = (p.get("request") or {}).get("url", "")
+                challenge = p.get("authChallenge") or {}
+                if not answered and challenge.get("source") == "Proxy" and url == PRIME_URL \
+                        and egress.take_challenge(url):
+                    answer = {"response": "ProvideCredentials", "username": username,
+                              "password": password}
+                    answered.append(True)
+                else:
+                    log.warning("authentication request cancelled (not the egress proxy's)",
+                                extra={"fields": {"url": url[:300]}})
+                    answer = {"response": "CancelAuth"}
+                self.send("Fetch.continueWithAuth", {"requestId": p["requestId"],
+                                                     "authChallengeResponse": answer}, session)
+
+        old = self.ws.gettimeout()
+        self.ws.settimeout(timeout)
+        try:
+            self.call("Fetch.enable", {"patterns": [{"urlPattern": PRIME_URL}],
+                                       "handleAuthRequests": True}, session)
+            try:
+                if navigate:
+                    got = self.call("Page.navigate", {"url": PRIME_URL}, session, on_event)
+                    outcome = got.get("errorText") or "ok"
+                else:
+                    # A proxy challenge is answered only for a request that may carry
+                    # credentials ('include').
+                    got = self.call("Runtime.evaluate", {
+                        "expression": f"fetch({PRIME_URL!r}, {{mode: 'no-cors',"
+                                      " cache: 'no-store', credentials: 'include'})"
+                                      ".then(() => 'ok', e => String(e))",
+                        "awaitPromise": True, "returnByValue": True}, session, on_event)
+                    outcome = (got.get("result") or {}).get("value")
+            except Exception as e:  # noqa: BLE001 - a timeout: say what it means
+                outcome = f"{type(e).__name__}: {e}"
+            if not answered or outcome != "ok" or egress.primed == before:
+                raise BrowserSetupError(
+                    "the browser did not authenticate to the egress proxy at"
+                    f" {egress.url} ({outcome if outcome != 'ok' else 'no challenge answered'})")
+            self.call("Fetch.disable", {}, session)
+        finally:
+            self.ws.settimeout(old)
+            try:
+                self.call("Target.detachFromTarget", {"sessionId": session})
+            except Exception:  # noqa: BLE001 - the tab is gone: its context is removed next
+                pass
 
     def close(self) -> None:
         try:

@@ -15,9 +15,9 @@ sub-resources, WebSockets — passes this check first:
 - the proxy connects to the address it checked, so a DNS answer cannot change in between;
 - every request must carry this proxy's per-instance credential (`Proxy-Authorization`,
   a random secret made at start): without it, or with a wrong one, the answer is
-  407 and nothing is looked up or fetched; the browser answers the challenge over
-  WebDriver BiDi (`browser.new_driver`), which works the same for a local chromedriver
-  and a remote end. The credential is never forwarded.
+  407 and nothing is looked up or fetched; the browser answers the challenge over its own
+  DevTools endpoint when local, over WebDriver BiDi when remote (`browser.new_driver`,
+  docs/grid.md). The credential is never forwarded.
 
 `file:` and `data:` top-level pages never reach a proxy; the worker refuses them by checking
 the URL the browser ends up on.

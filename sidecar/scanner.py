@@ -3,8 +3,9 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
 
 - **A fresh profile per state.** A warm headless Chromium (`browser.new_driver(capture=True)`)
   opens a page's states in new browser contexts (`Target.createBrowserContext` over the
-  local browser's own DevTools endpoint, `browser.BrowserTarget`; a WebDriver BiDi user
-  context on a remote browser), a new tab in each, and removes the context afterwards: no
+  local browser's own DevTools endpoint, `browser.BrowserTarget`, which also answers the
+  egress proxy's challenge in each; a WebDriver BiDi user context on a remote browser), a
+  new tab in each, and removes the context afterwards: no
   cookie, storage, cache or service worker is carried from one page (or from the reject to
   the accept state) to the next, without starting a browser each time. `before_consent` is
   the first page view of the context `after_reject` then clicks in, captured before the
@@ -298,17 +299,15 @@ class Scanner:
         if self.driver is None:
             # Background work like renders: the same CPU priority (SP_BROWSER_PRIORITY).
             remote = self.cfg.get("SP_SELENIUM_REMOTE_URL", "")
-            # A local browser's contexts are made over its own DevTools endpoint (no BiDi
-            # mapper: browser.new_driver); a remote one's over WebDriver BiDi, and so are
-            # they when the egress proxy asks for its credential (each fresh context is
-            # primed over BiDi: browser.prime_proxy_auth).
-            auth = bool(self.egress.credentials)
+            # A local browser's contexts are made, and primed with the egress proxy's
+            # credential, over its own DevTools endpoint (no BiDi mapper: browser.new_driver);
+            # a remote one's over WebDriver BiDi (browser.prime_proxy_auth).
             self.driver = browser.new_driver(
                 remote_url=remote, proxy=self.egress.url,
-                page_load_strategy="eager", capture=True, bidi=bool(remote) or auth,
+                page_load_strategy="eager", capture=True, bidi=bool(remote),
                 idle=self.cfg.get("SP_BROWSER_PRIORITY", "idle") == "idle")
             try:
-                self.target = None if remote or auth else browser.BrowserTarget(self.driver)
+                self.target = None if remote else browser.BrowserTarget(self.driver)
             except Exception:
                 browser.quit_driver(self.driver)
                 self.driver = None
@@ -523,6 +522,9 @@ class Scanner:
         try:
             tab = self.target.call("Target.createTarget", {
                 "url": "about:blank", "browserContextId": context})["targetId"]
+            if self.egress.credentials:
+                # Each browser context has its own proxy credential cache (docs/grid.md).
+                self.target.prime_proxy_auth(tab, self.egress)
         except Exception:
             self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
             raise

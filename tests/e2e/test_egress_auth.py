@@ -1,6 +1,8 @@
 """The browser and its authenticating egress proxy (docs/grid.md), with the real Chromium and
 chromedriver but no site stack: the credential goes to the proxy only, never to a site that
-asks for a login, and a fresh BiDi user context authenticates once primed."""
+asks for a login, and a fresh browser context authenticates once primed: over the local
+browser's own DevTools endpoint (the default for a local browser, and the scanner's), and over
+WebDriver BiDi (a remote browser's way, asked for here with `bidi=True`)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from pages import LoopbackSite
 
 from sidecar import browser
 from sidecar.egress import Egress
+from sidecar.scanner import Scanner
 
 
 def _answer(req):
@@ -45,14 +48,20 @@ def forget(server) -> None:
         server.requests.clear()
 
 
-@pytest.fixture(scope="module")
-def guarded(site):
+@pytest.fixture(scope="module", params=["devtools", "bidi"])
+def guarded(site, request):
     egress = Egress([site])
-    d = browser.new_driver(proxy=egress.url, page_load_strategy="eager")
+    d = browser.new_driver(proxy=egress.url, page_load_strategy="eager",
+                           bidi=request.param == "bidi")
     d.set_page_load_timeout(6)
+    d._sp_test_mechanism = request.param
     yield d, egress
     browser.quit_driver(d)
     egress.close()
+
+
+def has_bidi(d) -> bool:
+    return isinstance(d.caps.get("webSocketUrl"), str)
 
 
 def test_a_sites_login_prompt_never_gets_the_proxy_credential(guarded, site, server):
@@ -84,17 +93,31 @@ def test_pages_load_authenticated_and_the_credential_stays_at_the_proxy(guarded,
 
 
 @pytest.mark.parametrize("primed", [True, False])
-def test_a_fresh_user_context_authenticates_once_primed(guarded, site, server, primed):
-    """A scan state's fresh BiDi user context has its own credential cache: primed, it
-    loads pages; not primed, its request is refused at once (407, nothing fetched)."""
+def test_a_fresh_context_authenticates_once_primed(guarded, site, server, primed):
+    """A scan state's fresh browser context has its own credential cache: primed, it loads
+    pages; not primed, its request is refused at once (407, nothing fetched). Over DevTools
+    (`Target.createBrowserContext`, `BrowserTarget.prime_proxy_auth`) or over BiDi (a user
+    context, `browser.prime_proxy_auth`)."""
     d, egress = guarded
     home = d.current_window_handle
-    context = d.browser.create_user_context()
+    target = None
+    if d._sp_test_mechanism == "bidi":
+        context = d.browser.create_user_context()
+    else:
+        target = browser.BrowserTarget(d)
+        context = target.call("Target.createBrowserContext",
+                              {"disposeOnDetach": True})["browserContextId"]
     forget(server)
     try:
-        tab = d.browsing_context.create(type="tab", user_context=context)
-        if primed:
-            browser.prime_proxy_auth(d, tab)
+        if target is None:
+            tab = d.browsing_context.create(type="tab", user_context=context)
+            if primed:
+                browser.prime_proxy_auth(d, tab)
+        else:
+            tab = target.call("Target.createTarget", {
+                "url": "about:blank", "browserContextId": context})["targetId"]
+            if primed:
+                target.prime_proxy_auth(tab, egress)
         d.switch_to.window(tab)
         refused = len(egress.auth_refused)
         started = time.perf_counter()
@@ -109,4 +132,45 @@ def test_a_fresh_user_context_authenticates_once_primed(guarded, site, server, p
             assert seen(server) == []
     finally:
         d.switch_to.window(home)
-        d.browser.remove_user_context(context)
+        if target is None:
+            d.browser.remove_user_context(context)
+        else:
+            target.call("Target.disposeBrowserContext", {"browserContextId": context})
+            target.close()
+
+
+def test_a_local_browser_authenticates_without_webdriver_bidi(guarded):
+    """WebDriver BiDi is on only where it is asked for (a remote browser's way): a local
+    browser answers the proxy over its own DevTools endpoint, so chromedriver runs no BiDi
+    mapper in it (the mapper handled every DevTools event of every tab: CPU the scan
+    spent for nothing)."""
+    d, _ = guarded
+    assert has_bidi(d) == (d._sp_test_mechanism == "bidi")
+
+
+def test_a_local_scanners_fresh_contexts_authenticate_over_devtools(site, server):
+    """The site scanner's local browser: no WebDriver BiDi, and each fresh context it
+    makes for a page state loads pages through the authenticating proxy at once."""
+    egress = Egress([site])
+    scanner = Scanner({"SITE_ORIGINS": [site], "SP_SCAN_BROWSERS": 1,
+                       "SP_SCREENSHOT_TIMEOUT": 6}, egress)
+    try:
+        d = scanner.browser()
+        assert not has_bidi(d)
+        assert scanner.target is not None
+        for _ in range(2):
+            context, tab = scanner.new_context(d)
+            try:
+                d.switch_to.window(tab)
+                refused = len(egress.auth_refused)
+                forget(server)
+                d.get(site + "/page")
+                assert d.find_element("tag name", "h1").text == "page"
+                assert egress.auth_refused[refused:] == []
+                assert seen(server) and all(a is None and p is None
+                                            for _, a, p in seen(server))
+            finally:
+                scanner.close_context(d, context)
+    finally:
+        scanner.close()
+        egress.close()
