@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ingest.py [--seconds 15] [--connections 16] [--workers N]
                                      [--runs N] [--pause-worker | --no-worker] [--pages 8]
+                                     [--redo-log 1G]
 
 One private stack (scripts/stack.py, free ports, a temp folder): MariaDB with durable commits
 (innodb_flush_log_at_trx_commit=1), the real WordPress, the sidecar under gunicorn as
@@ -22,7 +23,8 @@ Each run (`--runs N` repeats it in the same process), in this order:
     then the screenshot queue, its jobs by status and the renders created.
 Prints consents/s, p50/p99, non-2xx, that every 201 left exactly one row, the ratios to both
 baselines, the drain figures and the screenshot figures, and with several runs a summary.
-`--pause-worker` SIGSTOPs the worker (and its browser) for the load and SIGCONTs it when the
+`--redo-log 1G` sets MariaDB's InnoDB redo log size first (README, "The database"); the
+stack line prints the size in force. `--pause-worker` SIGSTOPs the worker (and its browser) for the load and SIGCONTs it when the
 load stops; `--no-worker` never starts it (nothing is sealed or rendered: the old bench).
 """
 
@@ -470,6 +472,16 @@ def summary(results: list[dict]) -> None:
                       f"max {max(vals)}")
 
 
+def _size(text: str) -> int:
+    """`1G`, `512M` or bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    text = text.strip().upper()
+    try:
+        return int(text[:-1]) * units[text[-1]] if text[-1:] in units else int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (1G, 512M or bytes)") from None
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=15, help="per baseline and per load")
@@ -482,6 +494,10 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=1, help="runs in this process")
     ap.add_argument("--pages", type=int, default=8, help="new site pages per run")
     ap.add_argument("--drain-timeout", type=float, default=180)
+    ap.add_argument("--redo-log", type=_size, default=None, metavar="SIZE",
+                    help="set MariaDB's innodb_log_file_size (e.g. 1G, as README's \"The"
+                         " database\" advises) before the runs; default: the server's own"
+                         " (96M)")
     mode = ap.add_mutually_exclusive_group()
     mode.add_argument("--pause-worker", action="store_true",
                       help="SIGSTOP the screenshot worker during the load (SIGCONT after)")
@@ -514,9 +530,13 @@ def main() -> int:
             stack.start_worker()
         stack.sql("GRANT PROCESS ON *.* TO 'wordpress'@'127.0.0.1'")  # the processlist sampler
         stack.sql("SET GLOBAL innodb_print_all_deadlocks = ON")  # into mariadb.log
+        if args.redo_log:  # MariaDB >= 10.9 resizes its redo log online
+            stack.sql(f"SET GLOBAL innodb_log_file_size = {args.redo_log}")
         conn = pymysql.connect(**connect_args(stack.database_url()))
         durable = scalar(conn, "SELECT CONCAT('innodb_flush_log_at_trx_commit=',"
-                               " @@innodb_flush_log_at_trx_commit, ', log_bin=', @@log_bin)")
+                               " @@innodb_flush_log_at_trx_commit, ', log_bin=', @@log_bin,"
+                               " ', innodb_log_file_size=', @@innodb_log_file_size DIV 1048576,"
+                               " ' MiB')")
         print(f"stack: MariaDB ({durable}), WordPress {stack.wp_url}, gunicorn "
               f"{stack.gunicorn_workers or 'gunicorn.conf.py'} workers "
               f"({stack.gunicorn_worker_class or 'gunicorn.conf.py class'}), "

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -51,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import db
     try:  # every command starts with good settings and a database that answers
         cfg = config.load()
-        db.reach(cfg["SP_DATABASE_URL"]).close()
+        conn = db.reach(cfg["SP_DATABASE_URL"])
+        advice = db.durability_advice(conn)
+        conn.close()
     except config.StartupError as e:
         print(e, file=sys.stderr)
         return 2
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "check":
         print("sidecar: settings OK, database reachable")
+        for line in advice:
+            print(f"sidecar: {line}")
         return 0
     if args.command == "migrate":
         applied = db.migrate(cfg["SP_DATABASE_URL"], cfg["SP_TABLE_PREFIX"])
@@ -94,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
         if cfg["SP_WORKER_NICE"]:
             os.nice(cfg["SP_WORKER_NICE"])
         worker = Worker(cfg)
+        for line in advice:  # the worker's seals are the writes that meet the burst
+            logging.getLogger("sidecar.worker").warning(line)
         try:  # the egress proxy listens where told, or the worker does not start
             worker.open_egress()
         except config.ConfigError as e:

@@ -105,6 +105,31 @@ def reach(url: str) -> pymysql.connections.Connection:
                           f"{args['user'] or '(no user)'}: {reason}") from None
 
 
+# Under a burst of consents with the worker sealing, an InnoDB redo log of MariaDB's default
+# 96 MiB fills within seconds and every durable COMMIT waits while InnoDB flushes to make room:
+# bench/ingest.py saw COMMITs stall 166-846 ms (p99 0.1-0.7 s) with it, none over 47 ms with
+# 1 GiB (bench/README.md, "The database's redo log").
+REDO_LOG_ADVISED = 1 << 30
+REDO_LOG_WARN_BELOW = 512 << 20
+
+
+def durability_advice(conn) -> list[str]:
+    """Lines of advice on the database server's settings for durable ingest under bursts
+    (empty when there is none, or when the server does not say)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@innodb_log_file_size AS size")
+            size = int((cur.fetchone() or {}).get("size") or 0)
+        conn.commit()
+    except (pymysql.MySQLError, TypeError, ValueError):
+        return []
+    if not size or size >= REDO_LOG_WARN_BELOW:
+        return []
+    return [f"advice: the database's InnoDB redo log (innodb_log_file_size) is {size >> 20} MiB;"
+            f" under a burst of consents durable COMMITs then stall while InnoDB flushes."
+            f" Set it to {REDO_LOG_ADVISED >> 30} GiB (README, \"The database\")."]
+
+
 @contextmanager
 def transaction(conn):
     """A cursor on `conn` in one transaction: COMMIT when the block ends (also by `return`),

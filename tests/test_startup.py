@@ -120,6 +120,62 @@ def test_an_unreachable_database_stops_the_sidecar_with_one_line(command, wrong,
     assert "Wrong-Pa55word" not in line  # never the password
 
 
+def test_check_advises_a_larger_redo_log_exactly_when_the_servers_is_small(good, test_db):
+    """`sidecar check` passes either way and says what to set when the redo log is small
+    (bench/README.md, "The database's redo log")."""
+    from sidecar import db
+    conn = db.connect(test_db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@innodb_log_file_size AS size")
+            size = int(cur.fetchone()["size"])
+    finally:
+        conn.close()
+    r = run([str(BIN / "sidecar"), "check"], clean_env(**good))
+    assert r.returncode == 0, r
+    lines = r.stdout.splitlines()
+    assert lines[0] == "sidecar: settings OK, database reachable", r.stdout
+    if size < db.REDO_LOG_WARN_BELOW:
+        assert lines[1:] == [
+            f"sidecar: advice: the database's InnoDB redo log (innodb_log_file_size) is"
+            f" {size >> 20} MiB; under a burst of consents durable COMMITs then stall while"
+            " InnoDB flushes. Set it to 1 GiB (README, \"The database\")."], r.stdout
+    else:
+        assert lines[1:] == [], r.stdout
+
+
+@pytest.mark.parametrize("answer, advised", [
+    ({"size": 96 << 20}, True), ({"size": 512 << 20}, False), ({"size": 2 << 30}, False),
+    ({"size": None}, False), (None, False)])
+def test_the_redo_log_advice_is_given_below_512_mib_only(answer, advised):
+    from sidecar import db
+
+    class Cursor:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql):
+            assert sql == "SELECT @@innodb_log_file_size AS size"
+
+        def fetchone(self):
+            return answer
+
+    class Conn:
+        def cursor(self):
+            return Cursor()
+
+        def commit(self):
+            pass
+
+    advice = db.durability_advice(Conn())
+    assert bool(advice) is advised
+    if advised:
+        assert "is 96 MiB" in advice[0] and "1 GiB" in advice[0]
+
+
 def test_a_malformed_database_url_is_one_line_too(good):
     r = run([str(BIN / "sidecar"), "migrate"],
             clean_env(**{**good, "SP_DATABASE_URL": "postgres://u:hunter2@h/db"}))
