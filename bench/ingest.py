@@ -24,8 +24,9 @@ Each run (`--runs N` repeats it in the same process), in this order:
 Prints consents/s, p50/p99, non-2xx, that every 201 left exactly one row, the ratios to both
 baselines, the drain figures and the screenshot figures, and with several runs a summary.
 `--redo-log 1G` sets MariaDB's InnoDB redo log size first (README, "The database"); the
-stack line prints the size in force. `--pause-worker` SIGSTOPs the worker (and its browser) for the load and SIGCONTs it when the
-load stops; `--no-worker` never starts it (nothing is sealed or rendered: the old bench).
+stack line prints the size in force. `--pause-worker` SIGSTOPs the worker (and its browser)
+for the load and SIGCONTs it when the load stops; `--no-worker` never starts it (nothing is
+sealed or rendered: the old bench).
 """
 
 from __future__ import annotations

@@ -99,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
         if cfg["SP_WORKER_NICE"]:
             os.nice(cfg["SP_WORKER_NICE"])
         worker = Worker(cfg)
-        for line in advice:  # the worker's seals are the writes that meet the burst
-            logging.getLogger("sidecar.worker").warning(line)
         try:  # the egress proxy listens where told, or the worker does not start
             worker.open_egress()
         except config.ConfigError as e:
             print(f"sidecar: configuration error: {e}", file=sys.stderr)
             return 2
+        for line in advice:  # started: the worker's seals are the writes that meet a burst
+            logging.getLogger("sidecar.worker").warning(line)
 
         def stop(signum, frame):
             worker.stopping = True
