@@ -487,9 +487,7 @@ def db_stop(stack: Stack, down: float = 8, lead: float = 3, after: float = 4,
 # ---- fault 3: the browser --------------------------------------------------------------------
 
 def install_test_pages(stack: Stack) -> None:
-    mu = stack.wp_dir / "wp-content" / "mu-plugins"
-    mu.mkdir(parents=True, exist_ok=True)
-    (mu / "sp-test-faults.php").write_text(MU_PLUGIN)
+    stack.mu_plugin("sp-test-faults.php", MU_PLUGIN)
 
 
 def remove_test_pages(stack: Stack) -> None:

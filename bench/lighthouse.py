@@ -46,9 +46,7 @@ def main() -> int:
         try:
             stack.start_db()
             stack.start_wordpress()
-            mu = stack.wp_dir / "wp-content" / "mu-plugins"
-            mu.mkdir(exist_ok=True)
-            (mu / "sp-bench.php").write_text(MU_PLUGIN)
+            stack.mu_plugin("sp-bench.php", MU_PLUGIN)
             # Visitors see the banner once Test connection has passed (issue 12); no sidecar
             # runs here, so a passed one is stored, as a live site has it.
             stack.wp_eval("update_option('secure_privacy_connection', array('at' => time(),"

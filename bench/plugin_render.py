@@ -169,11 +169,9 @@ def main() -> int:
         try:
             stack.start_db()
             stack.start_wordpress()
-            mu = stack.wp_dir / "wp-content" / "mu-plugins"
-            mu.mkdir(exist_ok=True)
-            (mu / "sp-bench.php").write_text(MU_PLUGIN)
+            stack.mu_plugin("sp-bench.php", MU_PLUGIN)
             if args.trackers:
-                (mu / "sp-bench-trackers.php").write_text(TRACKERS)
+                stack.mu_plugin("sp-bench-trackers.php", TRACKERS)
             # Visitors see the banner once Test connection has passed (issue 12); the bench
             # runs no sidecar, so it stores a passed one, as a live site has it (autoloaded).
             stack.wp_eval("update_option('secure_privacy_connection', array('at' => time(),"

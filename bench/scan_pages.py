@@ -96,9 +96,7 @@ def main() -> int:
         try:
             stack.start_db()
             stack.start_wordpress()
-            mu = stack.wp_dir / "wp-content" / "mu-plugins"
-            mu.mkdir(exist_ok=True)
-            (mu / "sp-bench-scan.php").write_text(MU_PLUGIN)
+            stack.mu_plugin("sp-bench-scan.php", MU_PLUGIN)
             stack.wp_eval("$s = get_option('secure_privacy_settings', array());"
                           f"$s['secret_keys'] = {json.dumps(keys[0])};"
                           "update_option('secure_privacy_settings', $s);")

@@ -157,6 +157,15 @@ class Stack:
             return self.state_dir / "wordpress"
         return self.state_dir / f"wordpress-{self.wp_version}"
 
+    def mu_plugin(self, name: str, code: str) -> Path:
+        """Write the must-use plugin `name` (WordPress loads it on every request) with
+        `code`; return its path, for the caller to remove."""
+        mu = self.wp_dir / "wp-content" / "mu-plugins"
+        mu.mkdir(parents=True, exist_ok=True)
+        path = mu / name
+        path.write_text(code)
+        return path
+
     @property
     def log_dir(self) -> Path:
         return self.state_dir / "logs"

@@ -692,10 +692,7 @@ add_action('wp_enqueue_scripts', function () {
 @contextmanager
 def mu_plugin(stack, code: str, name: str = "sp-test-autoblock.php"):
     """A must-use plugin `name` with `code` for the duration."""
-    mu = stack.wp_dir / "wp-content" / "mu-plugins"
-    mu.mkdir(exist_ok=True)
-    path = mu / name
-    path.write_text(code)
+    path = stack.mu_plugin(name, code)
     try:
         yield path
     finally:

@@ -81,9 +81,8 @@ def scanning(full_stack, site):
     tp = third_party()
     listener = TcpCounter()
     private = f"http://127.0.0.1:{listener.port}/admin"
-    mu = full_stack.wp_dir / "wp-content" / "mu-plugins"
-    mu.mkdir(exist_ok=True)
-    (mu / MARKER_PLUGIN).write_text(
+    marker = full_stack.mu_plugin(
+        MARKER_PLUGIN,
         "<?php add_action('wp_footer', function () { if (is_user_logged_in()) {"
         " echo '<p id=\"sp-signed-in-marker\">SIGNED-IN-MARKER</p><script>document.cookie ="
         " \"sp_signed_in_marker=1; path=/\";</script><img src=\"" + tp.origin +
@@ -108,7 +107,7 @@ def scanning(full_stack, site):
         yield Scanning(full_stack, app, settings, tp, listener, fixture,
                        f"{full_stack.wp_url}/{REDIRECT}?to={quote(private, safe='')}")
     app.extensions["sp_pool"].close()
-    (mu / MARKER_PLUGIN).unlink()
+    marker.unlink()
     (full_stack.wp_dir / REDIRECT).unlink()
     (full_stack.wp_dir / NO_WIDGET).unlink()
     tp.stop()
