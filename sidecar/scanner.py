@@ -1,18 +1,26 @@
 """The site scanner's browser part: visit one page in three states and record what it sets
 and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned).
 
-- **A fresh profile per state.** A warm headless Chromium (`browser.new_driver(capture=True)`)
-  opens a page's states in new browser contexts (`Target.createBrowserContext` over the
-  local browser's own DevTools endpoint, `browser.BrowserTarget`, which also answers the
-  egress proxy's challenge in each; a WebDriver BiDi user context on a remote browser), a
-  new tab in each, and removes the context afterwards: no
-  cookie, storage, cache or service worker is carried from one page (or from the reject to
-  the accept state) to the next, without starting a browser each time. `before_consent` is
-  the first page view of the context `after_reject` then clicks in, captured before the
-  click; `after_accept` has a context of its own.
+- **A fresh profile per state.** A page's states start with nothing from another page or
+  state: no cookie, localStorage, sessionStorage, IndexedDB, Cache Storage, service worker,
+  HTTP cache, history or window name (`tests/e2e/test_scan_profile.py` plants each and finds
+  none in the next job). A warm headless Chromium (`browser.new_driver(capture=True)`) gives
+  each lane one DevTools browser context, its *profile* (`Target.createBrowserContext` over
+  the local browser's own endpoint, `browser.BrowserTarget`, which also answers the egress
+  proxy's challenge in it once); every job gets a new tab in it, with the HTTP cache off
+  (`Network.setCacheDisabled`), and after the job the profile is emptied (`Scanner.end_job`:
+  the tab leaves the page, other tabs close, `Network.clearBrowserCookies`, the HTTP cache,
+  and `Storage.clearDataForOrigin` "all" for every origin the job's requests reached) and
+  checked (no cookie left, or the profile is thrown away). A new tab and a new context each
+  cost a new renderer process, ~0.9 CPU s here, against ~0.3 for a whole job in a reused
+  one (bench/README.md "One profile per lane"); a profile is still replaced after
+  PROFILE_JOBS jobs and after any error. A remote browser (Selenium Grid) gets a fresh
+  WebDriver BiDi user context per job instead. `before_consent` is the first page view of
+  the job `after_reject` then clicks in, captured before the click; `after_accept` has a job
+  of its own.
 - **Several pages at once.** SP_SCAN_BROWSERS browsers, each working through the queued
   jobs of the pages in flight (`Scanner.submit`); the worker stores each page as it is done.
-- **Always anonymous.** A new context has no WordPress login cookie, and the scanner never
+- **Always anonymous.** A profile has no WordPress login cookie, and the scanner never
   signs in, so analytics that skip signed-in users are seen.
 - **The states.**
   - `before_consent`: load the page, wait until its network settles, capture.
@@ -53,6 +61,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 from selenium.common.exceptions import (
+    InvalidArgumentException,
     JavascriptException,
     NoSuchFrameException,
     TimeoutException,
@@ -66,7 +75,7 @@ log = logging.getLogger("sidecar.scanner")
 
 STATES = ("before_consent", "after_reject", "after_accept")
 BUTTON = {"after_reject": "reject-all", "after_accept": "accept-all"}
-# A page's jobs, each in one fresh user context (see Scanner).
+# A page's jobs, each starting in an empty profile (see the module docstring).
 JOBS = (("before_consent", "after_reject"), ("after_accept",))
 # Requests the scanner's browser must not make: the consent route (see module docstring).
 BLOCKED_URLS = ["*secure-privacy/v1/consent*", "*secure-privacy%2Fv1%2Fconsent*"]
@@ -78,6 +87,7 @@ BUTTON_WAIT = 2.0    # s the widget's button may take to show once the page sett
 CLICK_QUIET = 0.25   # s of quiet after the widget's button was clicked
 QUIET_MAX = 1.5      # s without a new request = settled, even with requests in flight
 SETTLE_MAX = 6.0     # s at most spent waiting for the network to settle
+PROFILE_JOBS = 40    # jobs one lane's profile serves before it is replaced by a new one
 STORAGE_JS = """
 const done = arguments[arguments.length - 1];
 const out = {origin: location.origin, href: location.href, local: [], session: [], idb: []};
@@ -257,7 +267,7 @@ class Scanner:
     """Visits pages in the three states with warm browsers (each started on first use).
 
     SP_SCAN_BROWSERS browsers (lanes) work at once: this one and `others`. A page is two
-    jobs, `before_consent` + `after_reject` in one fresh user context (the state before any
+    jobs, `before_consent` + `after_reject` in one empty profile (the state before any
     choice is exactly what the reject state's first page view shows, so it is captured there,
     before the click), and `after_accept` in another; `submit` queues a page's jobs for the
     next free lane, so several pages are in flight and no browser waits for another's settle
@@ -268,6 +278,11 @@ class Scanner:
         self.egress = egress
         self.driver = None
         self.target: browser.BrowserTarget | None = None
+        # The lane's reused profile (a local browser's context; module docstring), the jobs
+        # it served, and the tabs of its earlier jobs still to close.
+        self.profile: str | None = None
+        self.profile_jobs = 0
+        self.spent_tabs: list[str] = []
         self.timeout = int(cfg.get("SP_SCREENSHOT_TIMEOUT", 20))
         self.allowed = list(cfg["SITE_ORIGINS"])
         self.state_ms: dict[str, int] = {}  # wall time of each state of the last page
@@ -337,6 +352,7 @@ class Scanner:
 
     def close_browser(self) -> None:
         """Quit this lane's browser (the next job on it starts a new one)."""
+        self.profile, self.profile_jobs, self.spent_tabs = None, 0, []
         if self.target is not None:
             self.target.close()
             self.target = None
@@ -404,7 +420,7 @@ class Scanner:
 
     def scan_states_with_deadline(self, url: str, states: tuple[str, ...],
                                   generation: int | None = None) -> tuple[dict, dict]:
-        """({state: observations}, {state: wall ms}) of `states` in one fresh context."""
+        """({state: observations}, {state: wall ms}) of `states` in one empty profile."""
         began = time.monotonic()
         timing: dict[str, int] = {}
         limit = len(states) * (2 * self.timeout + 2 * SETTLE_MAX + 20)
@@ -444,7 +460,7 @@ class Scanner:
 
     def scan_states(self, url: str, states: tuple[str, ...], timing: dict,
                     generation: int | None = None) -> dict:
-        """`states` one after the other in one fresh user context: `before_consent` (if
+        """`states` one after the other in one empty profile: `before_consent` (if
         asked, first) is captured once the page's first view settled; a clicked state
         clicks its button there, and goes on with the next page view."""
         if not renders.may_load(url, self.allowed):
@@ -452,9 +468,13 @@ class Scanner:
         began = time.monotonic()
         d = self.browser(generation)
         context, tab = self.new_context(d)
+        cap: Capture | None = None
         try:
             d.switch_to.window(tab)
             browser.cdp(d, "Network.enable", {})
+            # No HTTP (or memory) cache: every request a page makes is made, as on a first
+            # visit, whatever an earlier job of this profile loaded.
+            browser.cdp(d, "Network.setCacheDisabled", {"cacheDisabled": True})
             browser.cdp(d, "Network.setBlockedURLs", {"urls": BLOCKED_URLS})
             browser.cdp(d, "Network.setUserAgentOverride", {"userAgent": self.user_agent})
             browser.performance_log(d)  # start with this tab's events only
@@ -462,10 +482,13 @@ class Scanner:
             cap = Capture(tab)
             found: dict[str, dict] = {}
             try:
-                self.load(d, cap, url)
+                try:
+                    self.load(d, cap, url)
+                finally:
+                    self.close_spent_tabs()
             except StateError as e:
                 # The first page view failed: every state here starts with it, so every
-                # state says so, with what was seen (as each would in a context of its own).
+                # state says so, with what was seen (as each would in a job of its own).
                 snap = self.snapshot(d, cap, str(e), isinstance(e, OffSite))
                 for s in states:
                     found[s] = copy.deepcopy(snap)
@@ -491,7 +514,7 @@ class Scanner:
                 timing[state] = int((time.monotonic() - began) * 1000)
             return found
         finally:
-            self.close_context(d, context)
+            self.end_job(d, context, tab, cap)
 
     def snapshot(self, d, cap: Capture, error: str | None = None,
                  off_site: bool = False, signature: bool = True) -> dict:
@@ -508,8 +531,8 @@ class Scanner:
         return found
 
     def new_context(self, d) -> tuple[str, str]:
-        """(a fresh user context: no cookie, storage, cache or service worker, a new tab in
-        it)."""
+        """(the job's profile, a new tab in it): the lane's reused profile (made now if there
+        is none), empty since `end_job`; a remote browser's, a fresh user context."""
         if self.target is None:
             context = d.browser.create_user_context()
             tab = d.browsing_context.create(type="tab", user_context=context)
@@ -517,28 +540,115 @@ class Scanner:
                 # A fresh user context has its own proxy credential cache (docs/grid.md).
                 browser.prime_proxy_auth(d, tab)
             return context, tab
-        context = self.target.call("Target.createBrowserContext",
-                                   {"disposeOnDetach": True})["browserContextId"]
+        fresh = self.profile is None
+        if fresh:
+            self.profile = self.target.call("Target.createBrowserContext",
+                                            {"disposeOnDetach": True})["browserContextId"]
+            self.profile_jobs = 0
         try:
+            # The last job's tab, left on about:blank, is closed only once this one loaded
+            # its page (close_spent_tabs): its renderer process then serves this tab too.
             tab = self.target.call("Target.createTarget", {
-                "url": "about:blank", "browserContextId": context})["targetId"]
-            if self.egress.credentials:
+                "url": "about:blank", "browserContextId": self.profile})["targetId"]
+            if fresh and self.egress.credentials:
                 # Each browser context has its own proxy credential cache (docs/grid.md).
                 self.target.prime_proxy_auth(tab, self.egress)
         except Exception:
-            self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
+            self.discard_profile()
             raise
-        return context, tab
+        self.profile_jobs += 1
+        return self.profile, tab
 
-    def close_context(self, d, context) -> None:
+    def close_spent_tabs(self) -> None:
+        spent, self.spent_tabs = self.spent_tabs, []
+        for tab in spent:
+            try:
+                self.target.call("Target.closeTarget", {"targetId": tab})
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+    def discard_profile(self) -> None:
+        """Remove the lane's profile (the next job makes a new one)."""
+        profile, self.profile, self.spent_tabs = self.profile, None, []
+        if profile is not None and self.target is not None:
+            self.target.call("Target.disposeBrowserContext", {"browserContextId": profile})
+
+    def end_job(self, d, context, tab: str, cap: Capture | None) -> None:
+        """Leave the profile empty for the next job, or remove it: the tab leaves its page
+        (no script of it runs on), every other tab of the profile closes (windows the page
+        opened), its cookies and HTTP cache are cleared and every origin its requests
+        reached loses all it stored, first-party and in the partitions of third-party frames
+        (`storage_keys`; "all": localStorage, IndexedDB, Cache Storage, service workers, …;
+        sessionStorage, history and the window name go with the tab). A cookie still there
+        after that, a job that ended off the site, an error, or PROFILE_JOBS jobs served:
+        the profile is removed instead."""
         try:
-            d.switch_to.window(self.home)
             if self.target is None:
+                d.switch_to.window(self.home)
                 d.browser.remove_user_context(context)
+                return
+            keep = True
+            try:
+                d.switch_to.window(tab)
+                keys = self.storage_keys(d, cap)
+                d.get("about:blank")
+                for info in self.target.call("Target.getTargets", {}).get("targetInfos", []):
+                    if info.get("browserContextId") == context and info.get("type") == \
+                            "page" and info["targetId"] != tab:
+                        self.target.call("Target.closeTarget", {"targetId": info["targetId"]})
+                browser.cdp(d, "Network.clearBrowserCookies", {})
+                browser.cdp(d, "Network.clearBrowserCache", {})
+                for origin in sorted(_origins(cap)):
+                    browser.cdp(d, "Storage.clearDataForOrigin",
+                                {"origin": origin, "storageTypes": "all"})
+                for key in sorted(keys):
+                    try:
+                        browser.cdp(d, "Storage.clearDataForStorageKey",
+                                    {"storageKey": key, "storageTypes": "all"})
+                    except InvalidArgumentException:
+                        pass  # a key no storage can have (e.g. a site's own origin in `^0`)
+                left = browser.cdp(d, "Network.getAllCookies", {}).get("cookies", [])
+                if left:
+                    log.warning("scan profile not empty after its reset: replaced",
+                                extra={"fields": {"cookies": len(left)}})
+                    keep = False
+            except (WebDriverException, OffSite):
+                keep = False
+            d.switch_to.window(self.home)
+            if keep and self.profile_jobs < PROFILE_JOBS:
+                self.spent_tabs = [tab]
             else:
-                self.target.call("Target.disposeBrowserContext", {"browserContextId": context})
+                self.discard_profile()
         except Exception:  # noqa: BLE001 - the browser is gone; the next state starts one
             self.close_browser()
+
+    def storage_keys(self, d, cap: Capture | None) -> set[str]:
+        """The storage keys (Chromium's serialized `StorageKey`) the job's origins may have
+        stored under besides their own first-party one: a third-party frame's storage is
+        partitioned by the page's site (`<origin>/^0<top-level site>`), a same-site frame
+        inside a cross-site one's by that (`<origin>/^31`); and the key of every frame still
+        in the page, as the browser names it (so a change of that format is cleared too).
+        Raises OffSite when the tab is not on a page of the site (its partitions would be
+        another site's: the profile is removed instead)."""
+        tree = browser.cdp(d, "Page.getFrameTree", {})["frameTree"]
+        main = tree["frame"]
+        url = main.get("url") or ""
+        if not renders.may_load(url, self.allowed):
+            raise OffSite(f"the job ended on {url[:200]}")
+        p = urlsplit(url)
+        site = f"{p.scheme}://{main.get('domainAndRegistry') or p.netloc.rsplit(':', 1)[0]}"
+        keys = set()
+        for origin in _origins(cap):
+            keys |= {f"{origin}/^0{site}", f"{origin}/^31"}
+        todo = [tree]
+        while todo:
+            node = todo.pop()
+            todo.extend(node.get("childFrames") or [])
+            key = browser.cdp(d, "Storage.getStorageKeyForFrame",
+                              {"frameId": node["frame"]["id"]}).get("storageKey")
+            if key:
+                keys.add(key)
+        return keys
 
     def load(self, d, cap: Capture, url: str) -> None:
         started = time.monotonic()
@@ -663,6 +773,17 @@ class Scanner:
         finally:
             d.switch_to.default_content()
         return found
+
+
+def _origins(cap: Capture | None) -> set[str]:
+    """The origins (scheme://host[:port]) of every request the job's tab made."""
+    out = set()
+    for hops in (cap.requests.values() if cap is not None else ()):
+        for hop in hops:
+            p = urlsplit(hop["url"])
+            if p.scheme in ("http", "https") and p.netloc:
+                out.add(f"{p.scheme}://{p.netloc}")
+    return out
 
 
 def _fill(timing: dict, states, began: float) -> dict:

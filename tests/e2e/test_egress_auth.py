@@ -148,9 +148,10 @@ def test_a_local_browser_authenticates_without_webdriver_bidi(guarded):
     assert has_bidi(d) == (d._sp_test_mechanism == "bidi")
 
 
-def test_a_local_scanners_fresh_contexts_authenticate_over_devtools(site, server):
-    """The site scanner's local browser: no WebDriver BiDi, and each fresh context it
-    makes for a page state loads pages through the authenticating proxy at once."""
+def test_a_local_scanners_profiles_authenticate_over_devtools(site, server):
+    """The site scanner's local browser: no WebDriver BiDi, and each profile it makes (a
+    browser context; a lane's reused one, and each that replaces it) loads pages through the
+    authenticating proxy at once, in every tab."""
     egress = Egress([site])
     scanner = Scanner({"SITE_ORIGINS": [site], "SP_SCAN_BROWSERS": 1,
                        "SP_SCREENSHOT_TIMEOUT": 6}, egress)
@@ -158,7 +159,9 @@ def test_a_local_scanners_fresh_contexts_authenticate_over_devtools(site, server
         d = scanner.browser()
         assert not has_bidi(d)
         assert scanner.target is not None
-        for _ in range(2):
+        for replace in (False, True, False):
+            if replace:
+                scanner.discard_profile()
             context, tab = scanner.new_context(d)
             try:
                 d.switch_to.window(tab)
@@ -170,7 +173,7 @@ def test_a_local_scanners_fresh_contexts_authenticate_over_devtools(site, server
                 assert seen(server) and all(a is None and p is None
                                             for _, a, p in seen(server))
             finally:
-                scanner.close_context(d, context)
+                scanner.end_job(d, context, tab, None)
     finally:
         scanner.close()
         egress.close()
