@@ -188,14 +188,6 @@ test('normalizeConfig fills what a broken config lacks and never throws', () => 
   assert.doesNotThrow(() => core.normalizeConfig('junk', NOW));
 });
 
-test('consentModeFor maps categories to Google Consent Mode v2 fields', () => {
-  assert.deepEqual(core.consentModeFor({ necessary: true, preferences: true, statistics: false, marketing: true }), {
-    ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted', analytics_storage: 'denied',
-    functionality_storage: 'granted', personalization_storage: 'granted',
-  });
-  assert.deepEqual(Object.values(core.consentModeFor({ necessary: true })), Array(6).fill('denied'));
-});
-
 test('trimUrl keeps page URLs within the 2048 characters the REST route accepts', () => {
   const base = 'https://example.com/page/';
   assert.equal(core.trimUrl(base + '?a=1#x'), base + '?a=1#x');

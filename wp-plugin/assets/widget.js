@@ -11,13 +11,6 @@
   const MAX_URL = 2048; // the REST route refuses longer page URLs
   const DAY_MS = 864e5;
   const MARKETING = 'marketing';
-  const STATISTICS = 'statistics';
-  const PREFERENCES = 'preferences';
-  // Google Consent Mode v2 type -> the category that grants it (as in widget-head.js).
-  const CONSENT_MODE = {
-    ad_storage: MARKETING, ad_user_data: MARKETING, ad_personalization: MARKETING,
-    analytics_storage: STATISTICS, functionality_storage: PREFERENCES, personalization_storage: PREFERENCES
-  };
   // Icons: the shield of the floating button, the cross of close buttons (names come from aria-label).
   const svg = (d) => '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><path fill="none" ' +
     `stroke="currentColor" stroke-width="2" d="${d}"/></svg>`;
@@ -110,13 +103,6 @@
 
   /** Ledger action: withdraw, grant when no valid consent existed, update otherwise. */
   const eventAction = (action, hadConsent) => action === 'withdraw' ? action : hadConsent ? 'update' : 'grant';
-
-  /** Google Consent Mode v2 fields for a categories map. */
-  function consentModeFor(categories) {
-    const mode = {};
-    for (const k in CONSENT_MODE) mode[k] = categories[CONSENT_MODE[k]] ? 'granted' : 'denied';
-    return mode;
-  }
 
   /** A page URL the REST route accepts: at most 2048 characters, dropping hash, then query. */
   const trimUrl = (url) => ['#', '?'].reduce((u, c) => u.length > MAX_URL ? u.split(c)[0] : u, url).slice(0, MAX_URL);
@@ -251,7 +237,7 @@
       if (typeof win.wp_set_consent != 'function') return;
       win.wp_consent_type = 'optin';
       if (categories) {
-        for (const k of ['functional', PREFERENCES, STATISTICS, 'statistics-anonymous', MARKETING]) {
+        for (const k of ['functional', 'preferences', 'statistics', 'statistics-anonymous', MARKETING]) {
           win.wp_set_consent(k, k == 'functional' || categories[k.split('-')[0]] ? 'allow' : 'deny');
         }
       }
@@ -259,13 +245,11 @@
     }
     // Tell the page: Google first (before an activated tag runs), then scripts and frames.
     // `categories` is null before any choice: nothing is granted, Google keeps its defaults.
+    // Google Consent Mode: the <head> snippet (widget-head.js), which frontend.php always prints
+    // before this widget, sent the defaults and turns this event into the `update`.
     function applyConsent(categories) {
-      if (categories) gtag('consent', 'update', consentModeFor(categories));
+      if (categories) emit('sp:consent-mode', categories);
       release(categories);
-    }
-    // Google Consent Mode, as gtag() does it (the <head> snippet has sent the defaults).
-    function gtag() {
-      (win.dataLayer = win.dataLayer || []).push(arguments);
     }
     function release(categories) {
       activateScripts(categories || {});
@@ -444,7 +428,7 @@
     // Node unit tests only (the build drops it: `module` is defined as false there).
     module.exports = {
       normalizeConfig, uuid4, parseCookie, serializeCookie, needsConsent, decisionFor, eventAction,
-      consentModeFor, trimUrl, fill, esc
+      trimUrl, fill, esc
     };
   }
 })(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);
