@@ -61,6 +61,13 @@ test('the minified widget reads the island as the plugin prints it (defaults lef
   const setup = (w) => Object.defineProperty(w.document, 'cookie', { set(v) { written = v; }, get: () => '' });
   const p = await loadPage({ source, config, gpc: true, dnt: true, setup });
   assert.equal(p.$('#sp-consent').className, '', 'bottom-right');
+  // The texts by position (SECURE_PRIVACY_ISLAND_TEXT_KEYS in frontend.php, T_* in widget.js).
+  assert.equal(p.$('#sp-consent-title').textContent, 'We value your privacy');
+  assert.match(p.$('#sp-consent-body').textContent, /^Demo uses cookies .* any time\. Privacy policy$/);
+  assert.deepEqual(p.$$('#sp-consent [data-sp-action]').map((b) => b.textContent || b.getAttribute('aria-label')),
+    ['Accept all', 'Reject all', 'Preferences', 'Privacy settings']);
+  p.click('preferences');
+  assert.equal(p.$('[data-sp-action="save"]').textContent, 'Save choices');
   assert.equal(p.$$('.sp-info').length, 1, 'GPC honoured by default, DNT not');
   assert.match(p.$('.sp-info').textContent, /Global Privacy Control/);
   p.click('accept-all');

@@ -183,7 +183,7 @@ test('normalizeConfig fills what a broken config lacks and never throws', () => 
   const c = core.normalizeConfig({ lifetimeDays: 'x' }, NOW);
   assert.equal(c.lifetimeDays, 365);
   assert.deepEqual(c.categories.map((x) => x.key), ['necessary']);
-  assert.deepEqual(c.texts, {});
+  assert.deepEqual(c.texts, []);
   assert.doesNotThrow(() => core.normalizeConfig(null, NOW));
   assert.doesNotThrow(() => core.normalizeConfig('junk', NOW));
 });

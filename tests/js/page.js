@@ -37,7 +37,22 @@ const TEXTS = {
   copied: 'Copied.',
 };
 
+// The island lists the texts by position, in this order (SECURE_PRIVACY_ISLAND_TEXT_KEYS in
+// frontend.php; widget.js's T_* constants).
+const TEXT_KEYS = ['title', 'body', 'acceptAll', 'rejectAll', 'preferences', 'save', 'withdraw', 'open', 'close',
+  'privacyLink', 'gpcNotice', 'dntNotice', 'policyNotice', 'blocked', 'load', 'content', 'visitorId', 'copy', 'copied'];
+
+/** The island's list of texts from a {key: text} map, as secure_privacy_island() writes it. */
+const textList = (texts) => TEXT_KEYS.map((k) => texts[k] ?? '');
+
+/** An island as the plugin prints it; `over.texts` may be a {key: text} map. */
 function siteConfig(over = {}) {
+  const config = siteFields(over);
+  if (config.texts && !Array.isArray(config.texts)) config.texts = textList(config.texts);
+  return config;
+}
+
+function siteFields(over) {
   return {
     restUrl: REST,
     policyVersion: '1',
@@ -172,6 +187,6 @@ function returningJar(over = {}) {
 }
 
 module.exports = {
-  ASSETS, SOURCE, HEAD, PAGE, REST, UUID4, DAY, SUBJECT, TEXTS, siteConfig, loadPage, plain, settle, isoDay,
+  ASSETS, SOURCE, HEAD, PAGE, REST, UUID4, DAY, SUBJECT, TEXTS, TEXT_KEYS, textList, siteConfig, loadPage, plain, settle, isoDay,
   consentCookie, returningJar,
 };

@@ -21,6 +21,26 @@
   // (SCRIPT_DEBUG), where the plugin links widget.css instead.
   const CSS = '';
   // No built-in texts: the plugin always sends the site's complete (translated, edited) texts.
+  // The texts: positions in the island's `texts` list (SECURE_PRIVACY_ISLAND_TEXT_KEYS in frontend.php).
+  const T_TITLE = 0;
+  const T_BODY = 1;
+  const T_ACCEPT_ALL = 2;
+  const T_REJECT_ALL = 3;
+  const T_PREFERENCES = 4;
+  const T_SAVE = 5;
+  const T_WITHDRAW = 6;
+  const T_OPEN = 7;
+  const T_CLOSE = 8;
+  const T_PRIVACY_LINK = 9;
+  const T_GPC_NOTICE = 10;
+  const T_DNT_NOTICE = 11;
+  const T_POLICY_NOTICE = 12;
+  const T_BLOCKED = 13;
+  const T_LOAD = 14;
+  const T_CONTENT = 15;
+  const T_VISITOR_ID = 16;
+  const T_COPY = 17;
+  const T_COPIED = 18;
 
   // ---- Pure core: no DOM, no storage ----------------------------------------
 
@@ -31,7 +51,7 @@
    * Never throws on odd input.
    */
   function normalizeConfig(raw, now) {
-    const c = Object.assign({ texts: {}, categories: [{ key: 'necessary' }], policyNoticeDays: 30 }, raw);
+    const c = Object.assign({ texts: [], categories: [{ key: 'necessary' }], policyNoticeDays: 30 }, raw);
     const next = c.nextPolicyVersion && String(c.nextPolicyVersion);
     const at = Date.parse(c.nextPolicyEffective + 'T00:00:00Z');
     // Every category of the payload, the always-granted one first (the plugin's vocabulary).
@@ -120,7 +140,7 @@
     let config;
     try {
       config = JSON.parse(doc.getElementById('sp-consent-config').textContent);
-      config = config.texts && normalizeConfig(config, now);
+      config = Array.isArray(config.texts) && normalizeConfig(config, now);
     } catch (e) { /* no or broken config */ }
     if (!config) return; // render nothing, break nothing (the widget has no built-in texts)
     const t = config.texts;
@@ -128,6 +148,7 @@
     const nav = win.navigator;
     const signals = { gpc: nav.globalPrivacyControl === true, dnt: nav.doNotTrack === '1' };
     const forced = forcedBy(signals, config);
+    const signalNotice = t[forced == 'gpc' ? T_GPC_NOTICE : T_DNT_NOTICE];
     let sending = 0; // a decision is on its way (send)
     let stored = parseCookie(doc.cookie);
     let state = needsConsent(stored, config, now) ? null : stored;
@@ -220,14 +241,14 @@
         if (ph || 'alt' in f) return; // an <img> pixel: no placeholder
         const vars = {
           categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
-          service: attr(f, 'data-sp-service') || t.content
+          service: attr(f, 'data-sp-service') || t[T_CONTENT]
         };
         const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
         // One click on "Load …" grants the categories it needs (a consent like any other); the
         // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
         // needed category (marketing) off: the click could not grant it.
-        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t.blocked, vars))}</p>${
-          forced && keys.includes(MARKETING) ? '' : button('load', fill(t.load, vars))}${button('open', t.open, 'sp-link')}</div>`);
+        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t[T_BLOCKED], vars))}</p>${
+          forced && keys.includes(MARKETING) ? '' : button('load', fill(t[T_LOAD], vars))}${button('open', t[T_OPEN], 'sp-link')}</div>`);
         (f.spPlaceholder = f.previousElementSibling).onclick = (e) => onClick(e, keys);
         f.style.display = 'none';
       });
@@ -290,9 +311,9 @@
       action}"${icon ? ` aria-label="${esc(label)}">${icon}` : `>${esc(label)}`}</button>`;
     const info = (text) => `<p class="sp-info">${esc(text)}</p>`;
     const privacyLink = () => /^(https?:\/\/|\/)/i.test(config.privacyUrl)
-      ? ` <a href="${esc(config.privacyUrl)}">${esc(t.privacyLink)}</a>` : '';
+      ? ` <a href="${esc(config.privacyUrl)}">${esc(t[T_PRIVACY_LINK])}</a>` : '';
     // The effective date in the site's language, e.g. "December 9, 2026" or "9 december 2026".
-    const noticeText = () => fill(t.policyNotice, {
+    const noticeText = () => fill(t[T_POLICY_NOTICE], {
       date: new Date(config.notice.at).toLocaleDateString(config.language, { dateStyle: 'long', timeZone: 'UTC' })
     });
     function category(c) {
@@ -302,7 +323,7 @@
       const on = locked || !off && state && state.categories[c.key];
       return `<li><label for="${id}">${esc(c.label || c.key)}</label><input type="checkbox" role="switch" id="${id
       }" data-sp-category="${esc(c.key)}" aria-describedby="${id}-desc"${on ? ' checked' : ''}${
-        locked || off ? ' disabled' : ''}><p id="${id}-desc">${esc(off ? t[forced + 'Notice'] : c.description)}</p></li>`;
+        locked || off ? ' disabled' : ''}><p id="${id}-desc">${esc(off ? signalNotice : c.description)}</p></li>`;
     }
     function showDialog(view) {
       const prefs = view === 'prefs';
@@ -311,15 +332,15 @@
       else dialog.remove();
       root.insertAdjacentHTML('afterbegin', `<div class="sp-dialog${fresh ? ' sp-in' : ''}" role="dialog" aria-modal="true" tabindex="-1" ` +
         `aria-labelledby="sp-consent-title" aria-describedby="sp-consent-body"><h2 id="sp-consent-title">${
-          esc(t.title)}</h2><p id="sp-consent-body">${esc(t.body)}${privacyLink()}</p>${
-          config.notice ? info(noticeText()) : ''}${forced ? info(t[forced + 'Notice']) : ''}${
+          esc(t[T_TITLE])}</h2><p id="sp-consent-body">${esc(t[T_BODY])}${privacyLink()}</p>${
+          config.notice ? info(noticeText()) : ''}${forced ? info(signalNotice) : ''}${
           prefs ? `<ul>${config.categories.map(category).join('')}</ul>` : ''}${
           // The visitor's id, to quote in a request to see or erase their records.
-          prefs && state ? `<p class="sp-id">${esc(t.visitorId)} <code>${esc(state.subject_id)}</code> ${
-            button('copy', t.copy, 'sp-link')} <span role="status"></span></p>` : ''
-        }<div class="sp-actions">${button('accept-all', t.acceptAll)}${button('reject-all', t.rejectAll)}${
-          prefs ? button('save', t.save) : button('preferences', t.preferences)}${
-          state ? button('withdraw', t.withdraw, 'sp-link') + '</div>' + button('close', t.close, 'sp-x', CROSS) : '</div>'
+          prefs && state ? `<p class="sp-id">${esc(t[T_VISITOR_ID])} <code>${esc(state.subject_id)}</code> ${
+            button('copy', t[T_COPY], 'sp-link')} <span role="status"></span></p>` : ''
+        }<div class="sp-actions">${button('accept-all', t[T_ACCEPT_ALL])}${button('reject-all', t[T_REJECT_ALL])}${
+          prefs ? button('save', t[T_SAVE]) : button('preferences', t[T_PREFERENCES])}${
+          state ? button('withdraw', t[T_WITHDRAW], 'sp-link') + '</div>' + button('close', t[T_CLOSE], 'sp-x', CROSS) : '</div>'
         }</div>`);
       dialog = root.firstChild;
       dialog.view = view;
@@ -348,7 +369,7 @@
         // Copy the visitor id and say so. Without the clipboard API (a page not served over
         // https) the id stays on screen to be selected by hand.
         const clip = nav.clipboard;
-        if (clip) clip.writeText(state.subject_id).then(() => { target.nextElementSibling.textContent = t.copied; });
+        if (clip) clip.writeText(state.subject_id).then(() => { target.nextElementSibling.textContent = t[T_COPIED]; });
       } else if (action === 'dismiss') {
         noticeRead();
         target.parentNode.remove();
@@ -391,7 +412,7 @@
       doc.head.append(style);
     }
     doc.body.insertAdjacentHTML('beforeend', `<div id="sp-consent"${
-      config.position === 'bottom-left' ? ' class="sp-left"' : ''}>${button('open', t.open, 'sp-fab', SHIELD)}</div>`);
+      config.position === 'bottom-left' ? ' class="sp-left"' : ''}>${button('open', t[T_OPEN], 'sp-fab', SHIELD)}</div>`);
     const root = doc.body.lastChild;
     const fab = root.lastChild;
     root.onclick = onClick;
@@ -415,7 +436,7 @@
     else if (config.notice && storage((s) => s.getItem(NOTICE_KEY)) !== config.notice.version) {
       // The coming policy change, for visitors whose consent stands until then; dismissible.
       root.insertAdjacentHTML('afterbegin', `<div class="sp-note" role="status"><p>${esc(noticeText())}${privacyLink()}</p>${
-        button('dismiss', t.close, 'sp-x', CROSS)}</div>`);
+        button('dismiss', t[T_CLOSE], 'sp-x', CROSS)}</div>`);
     }
     fab.hidden = !state;
   }

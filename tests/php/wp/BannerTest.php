@@ -13,9 +13,19 @@ final class BannerTest extends SP_WP_TestCase {
 		secure_privacy_forget_banner_output();
 	}
 
-	/** The configuration the widget reads, as a page view would print it now. */
+	/**
+	 * The configuration the widget reads, as a page view would print it now, with its texts (a
+	 * list in the order of SECURE_PRIVACY_ISLAND_TEXT_KEYS) by key, those left out ('') dropped.
+	 */
 	private function config(): array {
-		return json_decode( secure_privacy_banner_output( true )['config'], true );
+		$config = json_decode( secure_privacy_banner_output( true )['config'], true );
+		if ( ! isset( $config['texts'] ) ) {
+			return $config; // A stale entry planted by a test.
+		}
+		$this->assertSame( SECURE_PRIVACY_ISLAND_TEXT_KEYS, array_keys( secure_privacy_banner_texts() ), 'every text has its place in the list' );
+		$this->assertSame( array_keys( SECURE_PRIVACY_ISLAND_TEXT_KEYS ), array_keys( $config['texts'] ), 'a list, one entry per text' );
+		$config['texts'] = array_filter( array_combine( SECURE_PRIVACY_ISLAND_TEXT_KEYS, $config['texts'] ), 'strlen' );
+		return $config;
 	}
 
 	public function test_a_page_view_reuses_the_built_output_without_a_query(): void {
