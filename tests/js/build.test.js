@@ -55,7 +55,7 @@ test('the widget file plus the inline <head> part (island, Consent Mode, guard) 
 test('the minified widget reads the island as the plugin prints it (defaults left out)', async () => {
   const island = execFileSync('php', [path.join(__dirname, '../php/island-cli.php')], { encoding: 'utf8' }).split('\n')[0];
   const config = island.replace(/^<script[^>]*>/, '').replace(/<\/script>$/, '');
-  assert.doesNotMatch(config, /"honorGpc"|"lifetimeDays"|"dntNotice"|"policyNotice"|"position"/, 'the defaults are left out');
+  assert.doesNotMatch(config, /"honorGpc"|"lifetimeDays"|"position"|"categoryKeys"/, 'the defaults are left out');
   const source = fs.readFileSync(path.join(ASSETS, 'widget.min.js'), 'utf8');
   let written = '';
   const setup = (w) => Object.defineProperty(w.document, 'cookie', { set(v) { written = v; }, get: () => '' });
@@ -73,6 +73,8 @@ test('the minified widget reads the island as the plugin prints it (defaults lef
   p.click('accept-all');
   const body = p.calls[0].body;
   assert.deepEqual([body.method, body.categories.marketing, body.policy_version], ['gpc', false, '1']);
+  assert.deepEqual(Object.keys(body.categories), ['necessary', 'preferences', 'statistics', 'marketing'],
+    'every category of the payload, read from the categories when the island leaves categoryKeys out');
   assert.match(written, /; Max-Age=31536000; .*; Secure$/, '365 days; https-only as the island says');
 });
 

@@ -53,7 +53,8 @@ final class BannerTest extends SP_WP_TestCase {
 		$this->assertArrayNotHasKey( 'policyNotice', $lean['texts'], 'no policy change announced' );
 		$this->assertArrayHasKey( 'gpcNotice', $lean['texts'] );
 		$this->assertArrayNotHasKey( 'required', $lean['categories'][0] );
-		$this->assertSame( SECURE_PRIVACY_CATEGORIES, $lean['categoryKeys'] );
+		$this->assertArrayNotHasKey( 'categoryKeys', $lean, 'every category shown: the widget reads the keys from them' );
+		$this->assertSame( SECURE_PRIVACY_CATEGORIES, array_column( $lean['categories'], 'key' ) );
 		$this->assertSame( secure_privacy_frontend_config()['bannerVersion'], $lean['bannerVersion'], 'the version still covers every text' );
 
 		$this->set( array( 'honor_gpc' => false, 'honor_dnt' => true, 'next_policy_version' => '2', 'next_policy_effective' => '2099-01-01', 'policy_notice_days' => 10, 'consent_lifetime_days' => 30, 'position' => 'bottom-left', 'primary_color' => '#aa3300' ) );
