@@ -441,15 +441,17 @@
     fab.hidden = !state;
   }
 
-  if (doc) {
-    const boot = () => { try { start(); } catch (e) { /* never break the host page */ } };
-    if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', boot);
-    else boot();
-  } else if (typeof module === 'object' && module && module.exports) {
-    // Node unit tests only (the build drops it: `module` is defined as false there).
+  // Node (the unit tests) has no window: the pure core is exported instead. The build defines
+  // `module` as false, so the browser's file has neither this test nor the export.
+  const node = typeof module == 'object' && module && module.exports && typeof document == 'undefined';
+  if (node) {
     module.exports = {
       normalizeConfig, uuid4, parseCookie, serializeCookie, needsConsent, decisionFor, eventAction,
       trimUrl, fill, esc
     };
+  } else {
+    const boot = () => { try { start(); } catch (e) { /* never break the host page */ } };
+    if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', boot);
+    else boot();
   }
-})(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);
+})(...(typeof module == 'object' && module && module.exports && typeof document == 'undefined' ? [] : [window, document]));
