@@ -196,61 +196,64 @@
     }
 
     // -- effects of a consent state on the page --
-    function activateScripts(categories) {
-      $$('script[type="text/plain"][data-sp-category]').forEach((old) => {
-        if (!granted(needs(old), categories)) return;
-        const type = attr(old, 'data-sp-type');
-        if (old.spHeld) {
-          // Held at runtime by the guard (widget-head.js): released in place, so the page's own
-          // element (its onload) loads; setting src again is what makes the browser fetch it.
-          const src = attr(old, 'src');
-          old.spHeld = 0;
-          if (type) old.setAttribute('type', type);
-          else old.removeAttribute('type');
-          old.removeAttribute('src');
-          old.setAttribute('src', src);
-          return;
-        }
-        // Replacing the node (whose new type no longer matches) is what makes activation run once.
-        const s = doc.createElement('script');
-        // Every attribute but the blocking type; the original type (data-sp-type) as `type`.
-        for (const a of old.attributes) {
-          if (a.name !== 'type') s.setAttribute(a.name === 'data-sp-type' ? 'type' : a.name, a.value);
-        }
-        if (!old.hasAttribute('async')) s.async = false; // keep document order between activated scripts
-        s.text = old.text;
-        old.replaceWith(s);
-      });
-    }
+    // Every blocked element of the page, in document order:
+    // <script type="text/plain" data-sp-category> runs once granted;
     // <iframe data-sp-src data-sp-category>: loaded while granted; otherwise a placeholder of the
-    // same size says which consent it needs (no layout shift), and a revoked frame is unloaded.
+    // same size says which consent it needs (no layout shift), and a revoked frame is unloaded;
     // <img data-sp-src data-sp-category> (a tracking pixel) loads once granted; no placeholder.
-    function syncFrames(categories) {
-      $$('[data-sp-src][data-sp-category]').forEach((f) => {
-        const keys = needs(f);
-        const src = attr(f, 'data-sp-src');
-        const ph = f.spPlaceholder;
-        if (granted(keys, categories)) {
-          if (ph) ph.remove();
-          f.spPlaceholder = null;
-          f.style.display = '';
-          if (attr(f, 'src') !== src) f.src = src;
+    // `categories` is null before any choice: nothing is granted.
+    function release(categories) {
+      $$('[data-sp-category]').forEach((el) => {
+        const keys = needs(el);
+        const ok = granted(keys, categories || {});
+        const src = attr(el, 'data-sp-src');
+        const ph = el.spPlaceholder;
+        if (attr(el, 'type') === 'text/plain' && el.localName === 'script') {
+          if (!ok) return;
+          const type = attr(el, 'data-sp-type');
+          if (el.spHeld) {
+            // Held at runtime by the guard (widget-head.js): released in place, so the page's own
+            // element (its onload) loads; setting src again is what makes the browser fetch it.
+            const held = attr(el, 'src');
+            el.spHeld = 0;
+            if (type) el.setAttribute('type', type);
+            else el.removeAttribute('type');
+            el.removeAttribute('src');
+            el.setAttribute('src', held);
+            return;
+          }
+          // Replacing the node (whose new type no longer matches) is what makes activation run once.
+          const s = doc.createElement('script');
+          // Every attribute but the blocking type; the original type (data-sp-type) as `type`.
+          for (const a of el.attributes) {
+            if (a.name !== 'type') s.setAttribute(a.name === 'data-sp-type' ? 'type' : a.name, a.value);
+          }
+          if (!el.hasAttribute('async')) s.async = false; // keep document order between activated scripts
+          s.text = el.text;
+          el.replaceWith(s);
+        } else if (src == null) { // a switch of the preferences: not the page's
           return;
+        } else if (ok) {
+          if (ph) ph.remove();
+          el.spPlaceholder = null;
+          el.style.display = '';
+          if (attr(el, 'src') !== src) el.src = src;
+        } else {
+          if (attr(el, 'src')) el.src = 'about:blank';
+          if (ph || 'alt' in el) return; // an <img> pixel: no placeholder
+          const vars = {
+            categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
+            service: attr(el, 'data-sp-service') || t[T_CONTENT]
+          };
+          const size = el.offsetWidth ? ` style="width:${el.offsetWidth}px;height:${el.offsetHeight}px"` : '';
+          // One click on "Load …" grants the categories it needs (a consent like any other); the
+          // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
+          // needed category (marketing) off: the click could not grant it.
+          el.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t[T_BLOCKED], vars))}</p>${
+            forced && keys.includes(MARKETING) ? '' : button('load', fill(t[T_LOAD], vars))}${button('open', t[T_OPEN], 'sp-link')}</div>`);
+          (el.spPlaceholder = el.previousElementSibling).onclick = (e) => onClick(e, keys);
+          el.style.display = 'none';
         }
-        if (attr(f, 'src')) f.src = 'about:blank';
-        if (ph || 'alt' in f) return; // an <img> pixel: no placeholder
-        const vars = {
-          categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
-          service: attr(f, 'data-sp-service') || t[T_CONTENT]
-        };
-        const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
-        // One click on "Load …" grants the categories it needs (a consent like any other); the
-        // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
-        // needed category (marketing) off: the click could not grant it.
-        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t[T_BLOCKED], vars))}</p>${
-          forced && keys.includes(MARKETING) ? '' : button('load', fill(t[T_LOAD], vars))}${button('open', t[T_OPEN], 'sp-link')}</div>`);
-        (f.spPlaceholder = f.previousElementSibling).onclick = (e) => onClick(e, keys);
-        f.style.display = 'none';
       });
     }
     // WP Consent API (when installed): an opt-in region, and the choice per WordPress category.
@@ -271,10 +274,6 @@
     function applyConsent(categories) {
       if (categories) emit('sp:consent-mode', categories);
       release(categories);
-    }
-    function release(categories) {
-      activateScripts(categories || {});
-      syncFrames(categories || {});
     }
 
     // -- a decision: state, cookie, ledger, effects, events, UI --
