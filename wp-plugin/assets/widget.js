@@ -287,11 +287,11 @@
       doc.cookie = serializeCookie(state, config.lifetimeDays, config.cookieSecure || loc.protocol == 'https:');
       // Write ahead, then send: the event survives a failed POST or a page unload.
       if (config.restUrl) {
+        // The state's fields but its time (the route stamps its own), and the event's.
+        const { given_at, ...fields } = state;
         writePending(readPending().concat({
-          event_id: uuid4(win.crypto), subject_id: state.subject_id, action: eventAction(action, !!before),
-          method: d.method, categories: d.categories, page_url: trimUrl(loc.href),
-          policy_version: state.policy_version, banner_version: state.banner_version,
-          language: config.language, signals
+          event_id: uuid4(win.crypto), ...fields, action: eventAction(action, !!before), method: d.method,
+          page_url: trimUrl(loc.href), language: config.language, signals
         }));
         send();
       }
