@@ -237,8 +237,8 @@ function secure_privacy_island( array $config ): array {
 		unset( $config['categoryKeys'] );
 	}
 	// The texts by position, '' for one left out above (never shown with these settings).
-	$texts            = is_array( $config['texts'] ?? null ) ? $config['texts'] : array();
-	$config['texts']  = array_map( static fn( $key ) => (string) ( $texts[ $key ] ?? '' ), SECURE_PRIVACY_ISLAND_TEXT_KEYS );
+	$texts           = is_array( $config['texts'] ?? null ) ? $config['texts'] : array();
+	$config['texts'] = array_map( static fn( $key ) => (string) ( $texts[ $key ] ?? '' ), SECURE_PRIVACY_ISLAND_TEXT_KEYS );
 	return $config;
 }
 
