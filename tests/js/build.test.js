@@ -15,7 +15,7 @@ const ASSETS = path.join(__dirname, '../../wp-plugin/assets');
 const BUDGET = 6 * 1024;
 // Not met yet (bench/README.md, "Widget size"): the sum may not grow past what it is now. Lower
 // it with every cut, down to BUDGET; `node bench/widget_size.mjs` prints the gap and exits 1.
-const CEILING = 8_650;
+const CEILING = 8_420;
 const gzText = (text) => zlib.gzipSync(Buffer.from(text), { level: 9 }).length;
 const gz = (file) => gzText(fs.readFileSync(path.join(ASSETS, file)));
 
@@ -55,17 +55,26 @@ test('the widget file plus the inline <head> part (island, Consent Mode, guard) 
 test('the minified widget reads the island as the plugin prints it (defaults left out)', async () => {
   const island = execFileSync('php', [path.join(__dirname, '../php/island-cli.php')], { encoding: 'utf8' }).split('\n')[0];
   const config = island.replace(/^<script[^>]*>/, '').replace(/<\/script>$/, '');
-  assert.doesNotMatch(config, /"honorGpc"|"lifetimeDays"|"dntNotice"|"policyNotice"|"position"/, 'the defaults are left out');
+  assert.doesNotMatch(config, /"honorGpc"|"lifetimeDays"|"position"|"categoryKeys"/, 'the defaults are left out');
   const source = fs.readFileSync(path.join(ASSETS, 'widget.min.js'), 'utf8');
   let written = '';
   const setup = (w) => Object.defineProperty(w.document, 'cookie', { set(v) { written = v; }, get: () => '' });
   const p = await loadPage({ source, config, gpc: true, dnt: true, setup });
   assert.equal(p.$('#sp-consent').className, '', 'bottom-right');
+  // The texts by position (SECURE_PRIVACY_ISLAND_TEXT_KEYS in frontend.php, T_* in widget.js).
+  assert.equal(p.$('#sp-consent-title').textContent, 'We value your privacy');
+  assert.match(p.$('#sp-consent-body').textContent, /^Demo uses cookies .* any time\. Privacy policy$/);
+  assert.deepEqual(p.$$('#sp-consent [data-sp-action]').map((b) => b.textContent || b.getAttribute('aria-label')),
+    ['Accept all', 'Reject all', 'Preferences', 'Privacy settings']);
+  p.click('preferences');
+  assert.equal(p.$('[data-sp-action="save"]').textContent, 'Save choices');
   assert.equal(p.$$('.sp-info').length, 1, 'GPC honoured by default, DNT not');
   assert.match(p.$('.sp-info').textContent, /Global Privacy Control/);
   p.click('accept-all');
   const body = p.calls[0].body;
   assert.deepEqual([body.method, body.categories.marketing, body.policy_version], ['gpc', false, '1']);
+  assert.deepEqual(Object.keys(body.categories), ['necessary', 'preferences', 'statistics', 'marketing'],
+    'every category of the payload, read from the categories when the island leaves categoryKeys out');
   assert.match(written, /; Max-Age=31536000; .*; Secure$/, '365 days; https-only as the island says');
 });
 

@@ -183,17 +183,9 @@ test('normalizeConfig fills what a broken config lacks and never throws', () => 
   const c = core.normalizeConfig({ lifetimeDays: 'x' }, NOW);
   assert.equal(c.lifetimeDays, 365);
   assert.deepEqual(c.categories.map((x) => x.key), ['necessary']);
-  assert.deepEqual(c.texts, {});
+  assert.deepEqual(c.texts, []);
   assert.doesNotThrow(() => core.normalizeConfig(null, NOW));
   assert.doesNotThrow(() => core.normalizeConfig('junk', NOW));
-});
-
-test('consentModeFor maps categories to Google Consent Mode v2 fields', () => {
-  assert.deepEqual(core.consentModeFor({ necessary: true, preferences: true, statistics: false, marketing: true }), {
-    ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted', analytics_storage: 'denied',
-    functionality_storage: 'granted', personalization_storage: 'granted',
-  });
-  assert.deepEqual(Object.values(core.consentModeFor({ necessary: true })), Array(6).fill('denied'));
 });
 
 test('trimUrl keeps page URLs within the 2048 characters the REST route accepts', () => {

@@ -37,7 +37,22 @@ const TEXTS = {
   copied: 'Copied.',
 };
 
+// The island lists the texts by position, in this order (SECURE_PRIVACY_ISLAND_TEXT_KEYS in
+// frontend.php; widget.js's T_* constants).
+const TEXT_KEYS = ['title', 'body', 'acceptAll', 'rejectAll', 'preferences', 'save', 'withdraw', 'open', 'close',
+  'privacyLink', 'gpcNotice', 'dntNotice', 'policyNotice', 'blocked', 'load', 'content', 'visitorId', 'copy', 'copied'];
+
+/** The island's list of texts from a {key: text} map, as secure_privacy_island() writes it. */
+const textList = (texts) => TEXT_KEYS.map((k) => texts[k] ?? '');
+
+/** An island as the plugin prints it; `over.texts` may be a {key: text} map. */
 function siteConfig(over = {}) {
+  const config = siteFields(over);
+  if (config.texts && !Array.isArray(config.texts)) config.texts = textList(config.texts);
+  return config;
+}
+
+function siteFields(over) {
   return {
     restUrl: REST,
     policyVersion: '1',
@@ -87,8 +102,9 @@ class Recorder extends ResourceLoader {
 /**
  * Load a page with the widget. `config` null leaves the config element out, a string is used
  * verbatim. `respond(call)` answers each fetch (default 202). `source` is the widget's code.
- * `head` (the <head> snippet's code) is printed inline after the island, as the plugin does;
- * `requests` then lists what the page asked the network for.
+ * The <head> snippet is printed inline after the island, as the plugin always does (the widget
+ * relies on it for Google Consent Mode); `head` (its code) also makes `requests` list what the
+ * page asked the network for.
  */
 async function loadPage({
   config = siteConfig(), body = '', jar = new CookieJar(), storage = {}, respond, gpc, dnt, setup,
@@ -97,7 +113,7 @@ async function loadPage({
   const cfg = config === null ? ''
     : `<script type="application/json" id="sp-consent-config">${typeof config === 'string' ? config : JSON.stringify(config)}</script>`;
   const requests = [];
-  const dom = new JSDOM(`<!doctype html><html lang="en"><head>${cfg}${head ? `<script>${head}</script>` : ''}</head><body><main><p>Page</p></main>${body}</body></html>`,
+  const dom = new JSDOM(`<!doctype html><html lang="en"><head>${cfg}<script>${head || HEAD}</script></head><body><main><p>Page</p></main>${body}</body></html>`,
     { url: PAGE, cookieJar: jar, runScripts: 'dangerously', pretendToBeVisual: true, resources: head ? new Recorder(requests) : undefined });
   const w = dom.window;
   for (const [k, v] of Object.entries(storage)) if (v != null) w.localStorage.setItem(k, v);
@@ -171,6 +187,6 @@ function returningJar(over = {}) {
 }
 
 module.exports = {
-  ASSETS, SOURCE, HEAD, PAGE, REST, UUID4, DAY, SUBJECT, TEXTS, siteConfig, loadPage, plain, settle, isoDay,
+  ASSETS, SOURCE, HEAD, PAGE, REST, UUID4, DAY, SUBJECT, TEXTS, TEXT_KEYS, textList, siteConfig, loadPage, plain, settle, isoDay,
   consentCookie, returningJar,
 };

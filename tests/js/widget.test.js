@@ -8,7 +8,9 @@ const {
 } = require('./page.js');
 
 test('a missing or invalid config renders nothing and throws nothing', async () => {
-  for (const config of [null, '{not json', '', 'null', '{"restUrl":"/x"}']) {
+  // The last: an island of format 4 or older (texts by key), e.g. from a full-page cache kept
+  // across a plugin update: no banner, so nothing is granted, until the cache is purged.
+  for (const config of [null, '{not json', '', 'null', '{"restUrl":"/x"}', JSON.stringify({ ...siteConfig(), texts: TEXTS })]) {
     const p = await loadPage({ config });
     assert.equal(p.$('#sp-consent'), null);
     assert.equal(p.calls.length, 0);
@@ -40,7 +42,7 @@ test('first visit shows the first layer as an accessible dialog', async () => {
   assert.equal(p.w.SecurePrivacy.getConsent(), null);
   assert.equal(p.calls.length, 0);
   assert.equal(p.cookie(), undefined);
-  assert.equal(p.w.dataLayer, undefined, 'no consent update before a choice');
+  assert.deepEqual(p.consentUpdates(), [], 'no consent update before a choice');
 });
 
 test('texts are the site\'s, inserted as text; no privacy link without a safe privacyUrl', async () => {
@@ -600,6 +602,25 @@ test('the <head> snippet sets every Consent Mode type to denied, with wait_for_u
   assert.equal(dom.window.dataLayer[0], 'kept', 'an existing dataLayer is reused');
 });
 
+test('Consent Mode: the <head> snippet maps the widget\'s categories to Google\'s types; the widget relies on it', async () => {
+  const dom = new JSDOM('<!doctype html><html><head></head><body></body></html>', { url: PAGE, runScripts: 'outside-only' });
+  dom.window.eval(HEAD);
+  const update = (categories) => {
+    dom.window.document.dispatchEvent(new dom.window.CustomEvent('sp:consent-mode', { detail: categories }));
+    return plain([...dom.window.dataLayer.at(-1)]);
+  };
+  assert.deepEqual(update({ necessary: true, preferences: true, statistics: false, marketing: true }), ['consent', 'update', {
+    ad_storage: 'granted', ad_user_data: 'granted', ad_personalization: 'granted', analytics_storage: 'denied',
+    functionality_storage: 'granted', personalization_storage: 'granted',
+  }]);
+  assert.deepEqual(Object.values(update({ necessary: true })[2]), Array(6).fill('denied'));
+  // Without the snippet (which frontend.php always prints before it) the widget sends Google nothing.
+  const bare = await loadPage({ jar: returningJar(), head: '/* no snippet */' });
+  assert.equal(bare.w.dataLayer, undefined);
+  const full = await loadPage({ jar: returningJar() });
+  assert.equal(full.consentUpdates().length, 1);
+});
+
 test('the site\'s corner: bottom-left on request', async () => {
   assert.equal((await loadPage()).$('#sp-consent').className, '');
   assert.equal((await loadPage({ config: siteConfig({ position: 'bottom-left' }) })).$('#sp-consent').className, 'sp-left');
@@ -607,6 +628,7 @@ test('the site\'s corner: bottom-left on request', async () => {
 
 test('only window.SecurePrivacy is added to the global scope', async () => {
   const before = new JSDOM('', { url: PAGE, runScripts: 'outside-only', pretendToBeVisual: true });
+  before.window.eval(HEAD); // the <head> snippet's dataLayer is Google's global, not the widget's
   const baseline = new Set(Object.keys(before.window));
   const p = await loadPage();
   // Named access (window['sp-consent'] for an element id) is not a global the widget made.

@@ -2,9 +2,11 @@
 // Printed inline first in <head>, right after the configuration island, before any tag.
 //
 // 1. Google Consent Mode: every consent type is denied until the widget (deferred, at
-//    DOMContentLoaded) sends the stored choice of a returning visitor, or a new choice, as an
-//    `update`. Tags wait up to `wait_for_update` ms for it. One place decides whether a stored
-//    consent is valid (the widget), so the two can never disagree.
+//    DOMContentLoaded) sends the stored choice of a returning visitor, or a new choice, in an
+//    `sp:consent-mode` event, which this snippet turns into an `update` (the widget relies on it:
+//    frontend.php always prints this snippet before the widget). Tags wait up to
+//    `wait_for_update` ms for it. One place decides whether a stored consent is valid (the
+//    widget), so the two can never disagree.
 // 2. The guard (auto-blocking layer 3, docs/blocking.md): a <script> or <iframe> that a script
 //    adds at runtime with the URL of a blocked service (the island's `block`: category -> host
 //    patterns) is held in the blocked form of the page's own blocked elements (a script:
@@ -14,16 +16,24 @@
 ((w, d) => {
   'use strict';
   const DENIED = 'denied';
-  const layer = w.dataLayer = w.dataLayer || [];
+  // Google Consent Mode v2 type -> the category that grants it.
+  const MODE = {
+    ad_storage: 'marketing', ad_user_data: 'marketing', ad_personalization: 'marketing',
+    analytics_storage: 'statistics', functionality_storage: 'preferences', personalization_storage: 'preferences'
+  };
+  const mode = (categories) => {
+    const m = {};
+    for (const k in MODE) m[k] = categories[MODE[k]] ? 'granted' : DENIED;
+    return m;
+  };
   function gtag() {
-    layer.push(arguments); // gtag.js reads Arguments objects, not arrays
+    (w.dataLayer = w.dataLayer || []).push(arguments); // gtag.js reads Arguments objects, not arrays
   }
-  gtag('consent', 'default', {
-    ad_storage: DENIED, ad_user_data: DENIED, ad_personalization: DENIED, analytics_storage: DENIED,
-    functionality_storage: DENIED, personalization_storage: DENIED, security_storage: 'granted',
-    wait_for_update: 500
-  });
+  gtag('consent', 'default', Object.assign(mode({}), { security_storage: 'granted', wait_for_update: 500 }));
   gtag('set', 'ads_data_redaction', true); // no ad click identifiers while ad_storage is denied
+  // The widget (widget.js, deferred) sends its categories here, a returning visitor's on load and
+  // every new choice, before it activates anything: the one place that maps them to Google's types.
+  d.addEventListener('sp:consent-mode', (e) => gtag('consent', 'update', mode(e.detail)));
 
   let block;
   try {

@@ -1,22 +1,16 @@
 /*! Secure Privacy | GPL-2.0-or-later */
 // The consent widget: no dependency, no external request, no global but window.SecurePrivacy.
+// Written for its size (issue 14: every visitor downloads it; bench/README.md "Widget size"):
+// one template helper per kind of markup, one click handler for the widget and placeholders.
 ((win, doc) => {
   'use strict';
 
   // ---- Constants -----------------------------------------------------------
-  const COOKIE = 'sp_consent';
   const PENDING_KEY = 'sp_consent_pending'; // decisions not yet accepted by the REST route
   const NOTICE_KEY = 'sp_policy_notice'; // the next policy version whose notice was read
-  const MAX_PENDING = 20;
   const MAX_URL = 2048; // the REST route refuses longer page URLs
   const DAY_MS = 864e5;
-  const METHODS = { 'accept-all': 'accept_all', 'reject-all': 'reject_all', save: 'custom', withdraw: 'withdraw' };
-  // Google Consent Mode v2 type -> the category that grants it (as in widget-head.js).
-  const CONSENT_MODE = {
-    ad_storage: 'marketing', ad_user_data: 'marketing', ad_personalization: 'marketing',
-    analytics_storage: 'statistics', functionality_storage: 'preferences', personalization_storage: 'preferences'
-  };
-  const RETRY = [401, 403, 408, 429]; // client errors that may pass later; other 4xx never will
+  const MARKETING = 'marketing';
   // Icons: the shield of the floating button, the cross of close buttons (names come from aria-label).
   const svg = (d) => '<svg viewBox="0 0 24 24" width="24" height="24" aria-hidden="true"><path fill="none" ' +
     `stroke="currentColor" stroke-width="2" d="${d}"/></svg>`;
@@ -27,6 +21,26 @@
   // (SCRIPT_DEBUG), where the plugin links widget.css instead.
   const CSS = '';
   // No built-in texts: the plugin always sends the site's complete (translated, edited) texts.
+  // The texts: positions in the island's `texts` list (SECURE_PRIVACY_ISLAND_TEXT_KEYS in frontend.php).
+  const T_TITLE = 0;
+  const T_BODY = 1;
+  const T_ACCEPT_ALL = 2;
+  const T_REJECT_ALL = 3;
+  const T_PREFERENCES = 4;
+  const T_SAVE = 5;
+  const T_WITHDRAW = 6;
+  const T_OPEN = 7;
+  const T_CLOSE = 8;
+  const T_PRIVACY_LINK = 9;
+  const T_GPC_NOTICE = 10;
+  const T_DNT_NOTICE = 11;
+  const T_POLICY_NOTICE = 12;
+  const T_BLOCKED = 13;
+  const T_LOAD = 14;
+  const T_CONTENT = 15;
+  const T_VISITOR_ID = 16;
+  const T_COPY = 17;
+  const T_COPIED = 18;
 
   // ---- Pure core: no DOM, no storage ----------------------------------------
 
@@ -37,18 +51,16 @@
    * Never throws on odd input.
    */
   function normalizeConfig(raw, now) {
-    const c = Object.assign({ texts: {} }, raw);
-    const next = c.nextPolicyVersion ? String(c.nextPolicyVersion) : '';
+    const c = Object.assign({ texts: [], categories: [{ key: 'necessary' }], policyNoticeDays: 30 }, raw);
+    const next = c.nextPolicyVersion && String(c.nextPolicyVersion);
     const at = Date.parse(c.nextPolicyEffective + 'T00:00:00Z');
-    const days = c.policyNoticeDays ?? 30;
-    c.categories = c.categories || [{ key: 'necessary' }];
     // Every category of the payload, the always-granted one first (the plugin's vocabulary).
     c.categoryKeys = c.categoryKeys || c.categories.map((k) => k.key);
     c.lifetimeDays = c.lifetimeDays > 0 ? +c.lifetimeDays : 365;
     c.policyVersion = String(c.policyVersion);
     c.notice = null;
     if (next && at <= now) c.policyVersion = next;
-    else if (next && at - now <= days * DAY_MS) c.notice = { version: next, at };
+    else if (next && at - now <= c.policyNoticeDays * DAY_MS) c.notice = { version: next, at };
     return c;
   }
 
@@ -56,24 +68,25 @@
   const uuid4 = (crypto) => '10000000-1000-4000-8000-100000000000'.replace(/[018]/g,
     (c) => (c ^ crypto.getRandomValues(new Uint8Array(1))[0] & 15 >> c / 4).toString(16));
 
+  /** The consent state: the cookie's fields, in the cookie's order. */
+  const stateOf = (subject_id, categories, policy_version, banner_version, given_at) =>
+    ({ subject_id, categories, policy_version, banner_version, given_at });
+
   /** The consent state stored in a Cookie header string, or null if absent or malformed. */
   function parseCookie(cookieHeader) {
     try {
       const v = JSON.parse(decodeURIComponent(cookieHeader.match(/(^|;\s*)sp_consent=([^;]*)/)[2]));
-      if (/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(v.subject_id) && typeof v.categories === 'object' && v.categories) {
-        const categories = {};
-        for (const k in v.categories) categories[k] = v.categories[k] === true;
-        return {
-          subject_id: v.subject_id, categories, policy_version: String(v.policy_version),
-          banner_version: String(v.banner_version), given_at: String(v.given_at)
-        };
+      const categories = {};
+      for (const k in v.categories) categories[k] = v.categories[k] === true;
+      if (/^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$/i.test(v.subject_id) && typeof v.categories == 'object' && v.categories) {
+        return stateOf(v.subject_id, categories, String(v.policy_version), String(v.banner_version), String(v.given_at));
       }
     } catch (e) { /* absent or malformed */ }
     return null;
   }
 
   /** A Set-Cookie style string for document.cookie. */
-  const serializeCookie = (state, lifetimeDays, secure) => COOKIE + '=' + encodeURIComponent(JSON.stringify(state)) +
+  const serializeCookie = (state, lifetimeDays, secure) => 'sp_consent=' + encodeURIComponent(JSON.stringify(state)) +
     '; Max-Age=' + Math.round(lifetimeDays * 86400) + '; Path=/; SameSite=Lax' + (secure ? '; Secure' : '');
 
   /** True when the visitor must be asked: no state, another policy version, or expired. */
@@ -93,16 +106,17 @@
    */
   function decisionFor(action, choice, signals, config, prev) {
     const forced = forcedBy(signals, config);
+    const all = action === 'accept-all';
     const given = action === 'save' ? choice : action === 'signal' && prev;
-    let method = action === 'signal' ? forced : METHODS[action];
+    // accept_all, reject_all, custom, withdraw; the signal's name for a signal's decision.
+    let method = action === 'signal' ? forced : action === 'save' ? 'custom' : action.replace('-', '_');
     const categories = {};
     config.categoryKeys.forEach((k, i) => {
-      const shown = config.categories.some((c) => c.key === k);
-      categories[k] = !i || shown && (action === 'accept-all' || !!(given && given[k]));
+      categories[k] = !i || config.categories.some((c) => c.key === k) && (all || !!(given && given[k]));
     });
     if (forced && categories.marketing) {
       categories.marketing = false;
-      if (action === 'accept-all') method = forced;
+      if (all) method = forced;
     }
     return { method, categories };
   }
@@ -110,33 +124,14 @@
   /** Ledger action: withdraw, grant when no valid consent existed, update otherwise. */
   const eventAction = (action, hadConsent) => action === 'withdraw' ? action : hadConsent ? 'update' : 'grant';
 
-  const sameCategories = (a, b, keys) => keys.every((k) => !a[k] === !b[k]);
-
-  /** Google Consent Mode v2 fields for a categories map. */
-  function consentModeFor(categories) {
-    const mode = {};
-    for (const k in CONSENT_MODE) mode[k] = categories[CONSENT_MODE[k]] ? 'granted' : 'denied';
-    return mode;
-  }
-
   /** A page URL the REST route accepts: at most 2048 characters, dropping hash, then query. */
-  function trimUrl(url) {
-    if (url.length > MAX_URL) url = url.split('#')[0];
-    if (url.length > MAX_URL) url = url.split('?')[0];
-    return url.slice(0, MAX_URL);
-  }
+  const trimUrl = (url) => ['#', '?'].reduce((u, c) => u.length > MAX_URL ? u.split(c)[0] : u, url).slice(0, MAX_URL);
 
   /** `text` with each {name} replaced by vars[name]. */
   const fill = (text, vars) => String(text).replace(/\{(\w+)\}/g, (m, k) => k in vars ? vars[k] : m);
 
   /** Text made safe for HTML content and double-quoted attributes. */
-  const esc = (s) => String(s == null ? '' : s).replace(/[&<>"]/g, (c) => '&#' + c.charCodeAt(0) + ';');
-
-  // Node unit tests only (the build drops it: `module` is defined as false there).
-  const core = {
-    normalizeConfig, uuid4, parseCookie, serializeCookie, needsConsent, decisionFor, eventAction,
-    sameCategories, consentModeFor, trimUrl, fill, esc
-  };
+  const esc = (s) => String(s ?? '').replace(/[&<>"]/g, (c) => '&#' + c.charCodeAt(0) + ';');
 
   // ---- Browser side: storage, network, DOM ----------------------------------
 
@@ -145,35 +140,37 @@
     let config;
     try {
       config = JSON.parse(doc.getElementById('sp-consent-config').textContent);
-      config = config.texts && normalizeConfig(config, now);
+      config = Array.isArray(config.texts) && normalizeConfig(config, now);
     } catch (e) { /* no or broken config */ }
     if (!config) return; // render nothing, break nothing (the widget has no built-in texts)
     const t = config.texts;
+    const keys0 = config.categoryKeys;
     const nav = win.navigator;
     const signals = { gpc: nav.globalPrivacyControl === true, dnt: nav.doNotTrack === '1' };
     const forced = forcedBy(signals, config);
+    const signalNotice = t[forced == 'gpc' ? T_GPC_NOTICE : T_DNT_NOTICE];
     let sending = 0; // a decision is on its way (send)
     let stored = parseCookie(doc.cookie);
-    let state = stored && !needsConsent(stored, config, now) ? stored : null;
+    let state = needsConsent(stored, config, now) ? null : stored;
     let dialog, opener;
 
     const $$ = (selector) => doc.querySelectorAll(selector);
-    const needs = (node) => node.getAttribute('data-sp-category').split(/[\s,]+/).filter(Boolean);
+    const attr = (node, name) => node.getAttribute(name);
+    const needs = (node) => attr(node, 'data-sp-category').split(/[\s,]+/).filter(Boolean);
     const granted = (keys, categories) => keys.every((k) => categories[k]);
     const storage = (fn) => { try { return fn(win.localStorage); } catch (e) { /* storage blocked */ } };
     const copy = (s) => s && JSON.parse(JSON.stringify(s)); // callers never hold the live state
-    const emit = (name) => doc.dispatchEvent(new win.CustomEvent(name, { detail: copy(state) }));
+    const emit = (name, detail) => doc.dispatchEvent(new win.CustomEvent(name, { detail }));
+    const noticeRead = () => storage((s) => s.setItem(NOTICE_KEY, config.notice.version));
 
     // -- storage and network --
     function readPending() {
       const list = storage((s) => JSON.parse(s.getItem(PENDING_KEY)));
       return Array.isArray(list) ? list.filter((p) => p && p.event_id) : [];
     }
-    function writePending(list) {
-      storage((s) => list.length
-        ? s.setItem(PENDING_KEY, JSON.stringify(list.slice(-MAX_PENDING)))
-        : s.removeItem(PENDING_KEY));
-    }
+    const writePending = (list) => storage((s) => list[0]
+      ? s.setItem(PENDING_KEY, JSON.stringify(list.slice(-20)))
+      : s.removeItem(PENDING_KEY));
     // One decision at a time, oldest first: two quick choices (save, then withdraw) reach the
     // site in the order they were made, so the ledger's order is the visitor's. A decision that
     // cannot be delivered now holds the later ones back until the next page load.
@@ -183,170 +180,149 @@
       sending = 1;
       const headers = { 'Content-Type': 'application/json' };
       if (config.restNonce) headers['X-WP-Nonce'] = config.restNonce;
-      let next = 0;
       win.fetch(config.restUrl, {
         // fetch sends the site's cookies by default (same origin): a signed-in user's nonce needs them.
         method: 'POST', headers, body: JSON.stringify(event), keepalive: true
       }).then((r) => {
-        if (r.ok || r.status < 500 && RETRY.indexOf(r.status) < 0) {
+        // Done unless it may pass later: a server error, or 401, 403, 408, 429.
+        if (r.ok || r.status < 500 && ![401, 403, 408, 429].includes(r.status)) {
           writePending(readPending().filter((p) => p.event_id !== event.event_id));
-          next = 1;
+          return 1;
         }
-      }, () => { /* offline: stays pending for the next page load */ }).then(() => {
+      }, () => { /* offline: stays pending for the next page load */ }).then((next) => {
         sending = 0;
         if (next) send();
       });
     }
-    // Write ahead, then send: the event survives a failed POST or a page unload.
-    function record(event) {
-      if (!config.restUrl) return;
-      writePending(readPending().concat([event]));
-      send();
-    }
 
     // -- effects of a consent state on the page --
-    function activateScripts(categories) {
-      $$('script[type="text/plain"][data-sp-category]').forEach((old) => {
-        if (!granted(needs(old), categories)) return;
-        const type = old.getAttribute('data-sp-type');
-        if (old.spHeld) {
-          // Held at runtime by the guard (widget-head.js): released in place, so the page's own
-          // element (its onload) loads; setting src again is what makes the browser fetch it.
-          const src = old.getAttribute('src');
-          old.spHeld = 0;
-          if (type) old.setAttribute('type', type);
-          else old.removeAttribute('type');
-          old.removeAttribute('src');
-          old.setAttribute('src', src);
-          return;
-        }
-        // Replacing the node (whose new type no longer matches) is what makes activation run once.
-        const s = doc.createElement('script');
-        // Every attribute but the blocking type; the original type (data-sp-type) as `type`.
-        for (const a of old.attributes) {
-          if (a.name !== 'type') s.setAttribute(a.name === 'data-sp-type' ? 'type' : a.name, a.value);
-        }
-        if (!old.hasAttribute('async')) s.async = false; // keep document order between activated scripts
-        s.text = old.text;
-        old.replaceWith(s);
-      });
-    }
+    // Every blocked element of the page, in document order:
+    // <script type="text/plain" data-sp-category> runs once granted;
     // <iframe data-sp-src data-sp-category>: loaded while granted; otherwise a placeholder of the
-    // same size says which consent it needs (no layout shift), and a revoked frame is unloaded.
+    // same size says which consent it needs (no layout shift), and a revoked frame is unloaded;
     // <img data-sp-src data-sp-category> (a tracking pixel) loads once granted; no placeholder.
-    function syncFrames(categories) {
-      $$('[data-sp-src][data-sp-category]').forEach((f) => {
-        const keys = needs(f);
-        const src = f.getAttribute('data-sp-src');
-        let ph = f.spPlaceholder;
-        if (granted(keys, categories)) {
-          if (ph) ph.remove();
-          f.spPlaceholder = null;
-          f.style.display = '';
-          if (f.getAttribute('src') !== src) f.src = src;
-          return;
-        }
-        if (f.getAttribute('src')) f.src = 'about:blank';
-        if (ph || 'alt' in f) return; // an <img> pixel: no placeholder
-        const vars = {
-          categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
-          service: f.getAttribute('data-sp-service') || t.content
-        };
-        const size = f.offsetWidth ? ` style="width:${f.offsetWidth}px;height:${f.offsetHeight}px"` : '';
-        // One click on "Load …" grants the categories it needs (a consent like any other); the
-        // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
-        // needed category (marketing) off: the click could not grant it.
-        f.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t.blocked, vars))}</p>${
-          forced && keys.includes('marketing') ? '' : button('load', fill(t.load, vars))}${button('open', t.open, 'sp-link')}</div>`);
-        ph = f.spPlaceholder = f.previousElementSibling;
-        ph.onclick = (e) => {
-          const action = e.target.getAttribute('data-sp-action');
-          if (action === 'open') open();
-          if (action === 'load') {
-            const choice = Object.assign({}, state && state.categories);
-            keys.forEach((k) => { choice[k] = true; });
-            decide('save', choice);
+    // `categories` is null before any choice: nothing is granted.
+    function release(categories) {
+      $$('[data-sp-category]').forEach((el) => {
+        const keys = needs(el);
+        const ok = granted(keys, categories || {});
+        const src = attr(el, 'data-sp-src');
+        const ph = el.spPlaceholder;
+        if (attr(el, 'type') === 'text/plain' && el.localName === 'script') {
+          if (!ok) return;
+          const type = attr(el, 'data-sp-type');
+          if (el.spHeld) {
+            // Held at runtime by the guard (widget-head.js): released in place, so the page's own
+            // element (its onload) loads; setting src again is what makes the browser fetch it.
+            const held = attr(el, 'src');
+            el.spHeld = 0;
+            if (type) el.setAttribute('type', type);
+            else el.removeAttribute('type');
+            el.removeAttribute('src');
+            el.setAttribute('src', held);
+            return;
           }
-        };
-        f.style.display = 'none';
+          // Replacing the node (whose new type no longer matches) is what makes activation run once.
+          const s = doc.createElement('script');
+          // Every attribute but the blocking type; the original type (data-sp-type) as `type`.
+          for (const a of el.attributes) {
+            if (a.name !== 'type') s.setAttribute(a.name === 'data-sp-type' ? 'type' : a.name, a.value);
+          }
+          if (!el.hasAttribute('async')) s.async = false; // keep document order between activated scripts
+          s.text = el.text;
+          el.replaceWith(s);
+        } else if (src == null) { // a switch of the preferences: not the page's
+          return;
+        } else if (ok) {
+          if (ph) ph.remove();
+          el.spPlaceholder = null;
+          el.style.display = '';
+          if (attr(el, 'src') !== src) el.src = src;
+        } else {
+          if (attr(el, 'src')) el.src = 'about:blank';
+          if (ph || 'alt' in el) return; // an <img> pixel: no placeholder
+          const vars = {
+            categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
+            service: attr(el, 'data-sp-service') || t[T_CONTENT]
+          };
+          const size = el.offsetWidth ? ` style="width:${el.offsetWidth}px;height:${el.offsetHeight}px"` : '';
+          // One click on "Load …" grants the categories it needs (a consent like any other); the
+          // second button opens the choices. No "Load" where an honoured GPC/DNT signal keeps a
+          // needed category (marketing) off: the click could not grant it.
+          el.insertAdjacentHTML('beforebegin', `<div class="sp-blocked"${size}><p>${esc(fill(t[T_BLOCKED], vars))}</p>${
+            forced && keys.includes(MARKETING) ? '' : button('load', fill(t[T_LOAD], vars))}${button('open', t[T_OPEN], 'sp-link')}</div>`);
+          (el.spPlaceholder = el.previousElementSibling).onclick = (e) => onClick(e, keys);
+          el.style.display = 'none';
+        }
       });
     }
     // WP Consent API (when installed): an opt-in region, and the choice per WordPress category.
     function tellWordPress(categories, load) {
-      if (typeof win.wp_set_consent !== 'function') return;
+      if (typeof win.wp_set_consent != 'function') return;
       win.wp_consent_type = 'optin';
       if (categories) {
-        const map = {
-          functional: 1, preferences: categories.preferences, statistics: categories.statistics,
-          'statistics-anonymous': categories.statistics, marketing: categories.marketing
-        };
-        for (const k in map) win.wp_set_consent(k, map[k] ? 'allow' : 'deny');
+        for (const k of ['functional', 'preferences', 'statistics', 'statistics-anonymous', MARKETING]) {
+          win.wp_set_consent(k, k == 'functional' || categories[k.split('-')[0]] ? 'allow' : 'deny');
+        }
       }
-      if (load) doc.dispatchEvent(new win.CustomEvent('wp_consent_type_defined'));
-    }
-    // Google Consent Mode, as gtag() does it (the <head> snippet has sent the defaults).
-    function gtag() {
-      (win.dataLayer = win.dataLayer || []).push(arguments);
+      if (load) emit('wp_consent_type_defined');
     }
     // Tell the page: Google first (before an activated tag runs), then scripts and frames.
     // `categories` is null before any choice: nothing is granted, Google keeps its defaults.
+    // Google Consent Mode: the <head> snippet (widget-head.js), which frontend.php always prints
+    // before this widget, sent the defaults and turns this event into the `update`.
     function applyConsent(categories) {
-      if (categories) gtag('consent', 'update', consentModeFor(categories));
+      if (categories) emit('sp:consent-mode', categories);
       release(categories);
-    }
-    function release(categories) {
-      activateScripts(categories || {});
-      syncFrames(categories || {});
     }
 
     // -- a decision: state, cookie, ledger, effects, events, UI --
     function decide(action, choice) {
       const before = state;
       const d = decisionFor(action, choice, signals, config, before && before.categories);
-      stored = state = {
-        subject_id: stored ? stored.subject_id : uuid4(win.crypto),
-        categories: d.categories,
-        policy_version: config.policyVersion,
-        banner_version: config.bannerVersion,
-        given_at: new Date().toISOString()
-      };
-      if (config.notice && dialog) storage((s) => s.setItem(NOTICE_KEY, config.notice.version)); // read there
-      doc.cookie = serializeCookie(state, config.lifetimeDays, config.cookieSecure || win.location.protocol === 'https:');
-      record({
-        event_id: uuid4(win.crypto), subject_id: state.subject_id, action: eventAction(action, !!before),
-        method: d.method, categories: d.categories, page_url: trimUrl(win.location.href),
-        policy_version: state.policy_version, banner_version: state.banner_version,
-        language: config.language, signals
-      });
-      applyConsent(state.categories);
-      tellWordPress(state.categories);
-      emit('sp:consent');
-      const keys = config.categoryKeys;
-      if (!sameCategories(before ? before.categories : { [keys[0]]: true }, state.categories, keys)) emit('sp:change');
+      const loc = win.location;
+      stored = state = stateOf(stored ? stored.subject_id : uuid4(win.crypto), d.categories, config.policyVersion,
+        config.bannerVersion, new Date().toISOString());
+      if (config.notice && dialog) noticeRead(); // read there
+      doc.cookie = serializeCookie(state, config.lifetimeDays, config.cookieSecure || loc.protocol == 'https:');
+      // Write ahead, then send: the event survives a failed POST or a page unload.
+      if (config.restUrl) {
+        // The state's fields but its time (the route stamps its own), and the event's.
+        const { given_at, ...fields } = state;
+        writePending(readPending().concat({
+          event_id: uuid4(win.crypto), ...fields, action: eventAction(action, !!before), method: d.method,
+          page_url: trimUrl(loc.href), language: config.language, signals
+        }));
+        send();
+      }
+      applyConsent(d.categories);
+      tellWordPress(d.categories);
+      emit('sp:consent', copy(state));
+      const was = before ? before.categories : { [keys0[0]]: true };
+      if (keys0.some((k) => !was[k] !== !d.categories[k])) emit('sp:change', copy(state));
       closeDialog();
       return copy(state);
     }
 
     // -- DOM: every text goes through esc() --
-    const button = (action, label, cls) =>
-      `<button type="button" class="${cls || 'sp-btn'}" data-sp-action="${action}">${esc(label)}</button>`;
-    const iconButton = (action, label, cls, icon) =>
-      `<button type="button" class="${cls}" data-sp-action="${action}" aria-label="${esc(label)}">${icon}</button>`;
+    // A button: with a text, or with an icon and the text as its name.
+    const button = (action, label, cls = 'sp-btn', icon) => `<button type="button" class="${cls}" data-sp-action="${
+      action}"${icon ? ` aria-label="${esc(label)}">${icon}` : `>${esc(label)}`}</button>`;
     const info = (text) => `<p class="sp-info">${esc(text)}</p>`;
-    const privacyLink = () => /^(https?:\/\/|\/)/i.test(config.privacyUrl || '')
-      ? ` <a href="${esc(config.privacyUrl)}">${esc(t.privacyLink)}</a>` : '';
+    const privacyLink = () => /^(https?:\/\/|\/)/i.test(config.privacyUrl)
+      ? ` <a href="${esc(config.privacyUrl)}">${esc(t[T_PRIVACY_LINK])}</a>` : '';
     // The effective date in the site's language, e.g. "December 9, 2026" or "9 december 2026".
-    const noticeText = () => fill(t.policyNotice, {
+    const noticeText = () => fill(t[T_POLICY_NOTICE], {
       date: new Date(config.notice.at).toLocaleDateString(config.language, { dateStyle: 'long', timeZone: 'UTC' })
     });
     function category(c) {
       const id = esc('sp-consent-cat-' + c.key);
-      const locked = c.key === config.categoryKeys[0];
-      const off = forced && c.key === 'marketing'; // an honoured signal decides: the visitor is not asked
+      const locked = c.key === keys0[0];
+      const off = forced && c.key === MARKETING; // an honoured signal decides: the visitor is not asked
       const on = locked || !off && state && state.categories[c.key];
       return `<li><label for="${id}">${esc(c.label || c.key)}</label><input type="checkbox" role="switch" id="${id
       }" data-sp-category="${esc(c.key)}" aria-describedby="${id}-desc"${on ? ' checked' : ''}${
-        locked || off ? ' disabled' : ''}><p id="${id}-desc">${esc(off ? t[forced + 'Notice'] : c.description)}</p></li>`;
+        locked || off ? ' disabled' : ''}><p id="${id}-desc">${esc(off ? signalNotice : c.description)}</p></li>`;
     }
     function showDialog(view) {
       const prefs = view === 'prefs';
@@ -355,15 +331,15 @@
       else dialog.remove();
       root.insertAdjacentHTML('afterbegin', `<div class="sp-dialog${fresh ? ' sp-in' : ''}" role="dialog" aria-modal="true" tabindex="-1" ` +
         `aria-labelledby="sp-consent-title" aria-describedby="sp-consent-body"><h2 id="sp-consent-title">${
-          esc(t.title)}</h2><p id="sp-consent-body">${esc(t.body)}${privacyLink()}</p>` +
-        (config.notice ? info(noticeText()) : '') + (forced ? info(t[forced + 'Notice']) : '') +
-        (prefs ? `<ul>${config.categories.map(category).join('')}</ul>` : '') +
-        // The visitor's id, to quote in a request to see or erase their records.
-        (prefs && state ? `<p class="sp-id">${esc(t.visitorId)} <code>${esc(state.subject_id)}</code> ${
-          button('copy', t.copy, 'sp-link')} <span role="status"></span></p>` : '') +
-        `<div class="sp-actions">${button('accept-all', t.acceptAll)}${button('reject-all', t.rejectAll)}${
-          prefs ? button('save', t.save) : button('preferences', t.preferences)}${
-          state ? button('withdraw', t.withdraw, 'sp-link') + '</div>' + iconButton('close', t.close, 'sp-x', CROSS) : '</div>'
+          esc(t[T_TITLE])}</h2><p id="sp-consent-body">${esc(t[T_BODY])}${privacyLink()}</p>${
+          config.notice ? info(noticeText()) : ''}${forced ? info(signalNotice) : ''}${
+          prefs ? `<ul>${config.categories.map(category).join('')}</ul>` : ''}${
+          // The visitor's id, to quote in a request to see or erase their records.
+          prefs && state ? `<p class="sp-id">${esc(t[T_VISITOR_ID])} <code>${esc(state.subject_id)}</code> ${
+            button('copy', t[T_COPY], 'sp-link')} <span role="status"></span></p>` : ''
+        }<div class="sp-actions">${button('accept-all', t[T_ACCEPT_ALL])}${button('reject-all', t[T_REJECT_ALL])}${
+          prefs ? button('save', t[T_SAVE]) : button('preferences', t[T_PREFERENCES])}${
+          state ? button('withdraw', t[T_WITHDRAW], 'sp-link') + '</div>' + button('close', t[T_CLOSE], 'sp-x', CROSS) : '</div>'
         }</div>`);
       dialog = root.firstChild;
       dialog.view = view;
@@ -379,31 +355,33 @@
       (opener && opener.isConnected && opener !== doc.body && !root.contains(opener) ? opener : fab).focus();
     }
     // A returning visitor sees the choices in force, a first visitor the first layer.
-    function open() {
-      showDialog(state ? 'prefs' : 'first');
-    }
-    function onClick(e) {
+    const open = () => showDialog(state ? 'prefs' : 'first');
+    // The widget's and the placeholders' buttons.
+    function onClick(e, keys) {
       const target = e.target.closest('[data-sp-action]');
-      const action = target && target.getAttribute('data-sp-action');
+      const action = target && attr(target, 'data-sp-action');
+      const choice = {};
       if (action === 'open') open();
       else if (action === 'close') closeDialog();
       else if (action === 'preferences') showDialog('prefs');
-      else if (action === 'copy') copyId(target);
-      else if (action === 'dismiss') {
-        storage((s) => s.setItem(NOTICE_KEY, config.notice.version));
+      else if (action === 'copy') {
+        // Copy the visitor id and say so. Without the clipboard API (a page not served over
+        // https) the id stays on screen to be selected by hand.
+        const clip = nav.clipboard;
+        if (clip) clip.writeText(state.subject_id).then(() => { target.nextElementSibling.textContent = t[T_COPIED]; });
+      } else if (action === 'dismiss') {
+        noticeRead();
         target.parentNode.remove();
         fab.focus();
-      } else if (action === 'save') {
-        const choice = {};
-        $$('#sp-consent input[data-sp-category]').forEach((i) => { choice[i.getAttribute('data-sp-category')] = i.checked; });
+      } else if (action === 'load') {
+        // A placeholder: grant what its frame needs, keep the rest as it is.
+        Object.assign(choice, state && state.categories);
+        for (const k of keys) choice[k] = true;
         decide('save', choice);
-      } else if (METHODS[action]) decide(action);
-    }
-    // Copy the visitor id and say so. Without the clipboard API (a page not served over
-    // https) the id stays on screen to be selected by hand.
-    function copyId(target) {
-      const clip = win.navigator.clipboard;
-      if (clip) clip.writeText(state.subject_id).then(() => { target.nextElementSibling.textContent = t.copied; });
+      } else if (action === 'save') {
+        $$('#sp-consent input[data-sp-category]').forEach((i) => { choice[attr(i, 'data-sp-category')] = i.checked; });
+        decide('save', choice);
+      } else if (/^(accept-all|reject-all|withdraw)$/.test(action)) decide(action);
     }
     function onKeydown(e) {
       if (!dialog) return;
@@ -430,13 +408,13 @@
       const style = doc.createElement('style');
       style.id = 'sp-consent-css';
       style.textContent = CSS + (config.css || '');
-      doc.head.appendChild(style);
+      doc.head.append(style);
     }
     doc.body.insertAdjacentHTML('beforeend', `<div id="sp-consent"${
-      config.position === 'bottom-left' ? ' class="sp-left"' : ''}>${iconButton('open', t.open, 'sp-fab', SHIELD)}</div>`);
+      config.position === 'bottom-left' ? ' class="sp-left"' : ''}>${button('open', t[T_OPEN], 'sp-fab', SHIELD)}</div>`);
     const root = doc.body.lastChild;
     const fab = root.lastChild;
-    root.addEventListener('click', onClick);
+    root.onclick = onClick;
     doc.addEventListener('keydown', onKeydown);
     // The guard (widget-head.js) held an element added at runtime: released if granted, else a
     // placeholder before a held frame.
@@ -456,17 +434,23 @@
     if (!state) showDialog('first');
     else if (config.notice && storage((s) => s.getItem(NOTICE_KEY)) !== config.notice.version) {
       // The coming policy change, for visitors whose consent stands until then; dismissible.
-      root.insertAdjacentHTML('afterbegin', `<div class="sp-note" role="status"><p>${esc(noticeText())}${
-        privacyLink()}</p>${iconButton('dismiss', t.close, 'sp-x', CROSS)}</div>`);
+      root.insertAdjacentHTML('afterbegin', `<div class="sp-note" role="status"><p>${esc(noticeText())}${privacyLink()}</p>${
+        button('dismiss', t[T_CLOSE], 'sp-x', CROSS)}</div>`);
     }
     fab.hidden = !state;
   }
 
-  if (doc) {
+  // Node (the unit tests) has no window: the pure core is exported instead. The build defines
+  // `module` as false, so the browser's file has neither this test nor the export.
+  const node = typeof module == 'object' && module && module.exports && typeof document == 'undefined';
+  if (node) {
+    module.exports = {
+      normalizeConfig, uuid4, parseCookie, serializeCookie, needsConsent, decisionFor, eventAction,
+      trimUrl, fill, esc
+    };
+  } else {
     const boot = () => { try { start(); } catch (e) { /* never break the host page */ } };
     if (doc.readyState === 'loading') doc.addEventListener('DOMContentLoaded', boot);
     else boot();
-  } else if (typeof module === 'object' && module && module.exports) {
-    module.exports = core; // the browser gets window.SecurePrivacy alone
   }
-})(typeof window !== 'undefined' ? window : null, typeof document !== 'undefined' ? document : null);
+})(...(typeof module == 'object' && module && module.exports && typeof document == 'undefined' ? [] : [window, document]));

@@ -28,9 +28,18 @@ const SECURE_PRIVACY_PRIVACY_URL_OPTION = 'secure_privacy_privacy_url';
 /**
  * The shape of the configuration island, part of the banner cache's key: raised when the
  * island gains or changes a field the widget relies on, so no output built before is served
- * (2: `categoryKeys`; 3: `block` and `css`; 4: fields at the widget's defaults left out).
+ * (2: `categoryKeys`; 3: `block` and `css`; 4: fields at the widget's defaults left out; 5:
+ * `texts` as a list in the order of SECURE_PRIVACY_ISLAND_TEXT_KEYS, `categoryKeys` left out when
+ * every category is shown).
  */
-const SECURE_PRIVACY_CONFIG_FORMAT = 4;
+const SECURE_PRIVACY_CONFIG_FORMAT = 5;
+
+/**
+ * The banner texts' keys (secure_privacy_banner_texts()) in the order the island lists their
+ * texts: the island's `texts` is a list, which widget.js reads by position (its T_* constants),
+ * so the keys are not repeated in every page (issue 14's size budget).
+ */
+const SECURE_PRIVACY_ISLAND_TEXT_KEYS = array( 'title', 'body', 'acceptAll', 'rejectAll', 'preferences', 'save', 'withdraw', 'open', 'close', 'privacyLink', 'gpcNotice', 'dntNotice', 'policyNotice', 'blocked', 'load', 'content', 'visitorId', 'copy', 'copied' );
 
 /** The built-in primary colour (contrast 6.7:1 with white). */
 const SECURE_PRIVACY_DEFAULT_COLOR = '#1d4ed8';
@@ -181,7 +190,9 @@ function secure_privacy_build_banner_output(): array {
  * (its defaults: no announced policy version, 365 days, no policy link, GPC honoured, DNT not, `bottom-right`, the
  * built-in colour, not https-only cookies) and without what it can never show with these
  * settings (the DNT and GPC notices when that signal is not honoured, the policy-change notice
- * when none is announced; `required`, which the widget reads from `categoryKeys`' first key).
+ * when none is announced; `required`, which the widget reads from `categoryKeys`' first key;
+ * `categoryKeys` itself when every category is shown, which the widget then reads from them),
+ * and with the texts as a list in the order of SECURE_PRIVACY_ISLAND_TEXT_KEYS (no key names).
  * Decided from the configuration alone, after its filter: every visitor of the page gets the
  * same bytes. Issue 14: the island counts in the widget's 6 KB.
  *
@@ -221,6 +232,13 @@ function secure_privacy_island( array $config ): array {
 			}
 		}
 	}
+	// `categoryKeys` when the categories shown are all of them, in that order: the widget's default.
+	if ( array_column( $config['categories'] ?? array(), 'key' ) === ( $config['categoryKeys'] ?? null ) ) {
+		unset( $config['categoryKeys'] );
+	}
+	// The texts by position, '' for one left out above (never shown with these settings).
+	$texts           = is_array( $config['texts'] ?? null ) ? $config['texts'] : array();
+	$config['texts'] = array_map( static fn( $key ) => (string) ( $texts[ $key ] ?? '' ), SECURE_PRIVACY_ISLAND_TEXT_KEYS );
 	return $config;
 }
 
