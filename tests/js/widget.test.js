@@ -388,6 +388,25 @@ test('blocked pixels (as the plugin writes them): no request and no placeholder 
   assert.equal(next.$('#px').hasAttribute('src'), false);
 });
 
+const FONT = '<link id="font" rel="stylesheet" data-sp-src="/fonts.css?family=Roboto" data-sp-category="preferences" data-sp-service="Google Fonts" media="all">';
+
+test('a blocked stylesheet link (a web font): no href and no placeholder before consent, its href once granted, gone again when withdrawn', async () => {
+  const p = await loadPage({ body: FONT + FRAME });
+  const font = p.$('#font');
+  assert.equal(font.hasAttribute('href'), false);
+  assert.equal(p.$$('.sp-blocked').length, 1, 'a placeholder for the frame only');
+  p.click('reject-all');
+  assert.equal(font.hasAttribute('href'), false, 'none after reject');
+  p.click('open');
+  p.click('accept-all');
+  assert.equal(font.getAttribute('href'), '/fonts.css?family=Roboto');
+  assert.equal(font.hasAttribute('src'), false, 'a link loads by its href, never src');
+  p.click('open');
+  p.click('reject-all');
+  assert.equal(font.getAttribute('href'), 'about:blank', 'unloaded when withdrawn');
+  assert.equal(p.$$('.sp-blocked').length, 1);
+});
+
 test('focus returns to where the dialog was opened from', async () => {
   const p = await loadPage({ body: FRAME, jar: returningJar() });
   const open = p.$('.sp-blocked [data-sp-action="open"]');

@@ -200,7 +200,8 @@
     // <script type="text/plain" data-sp-category> runs once granted;
     // <iframe data-sp-src data-sp-category>: loaded while granted; otherwise a placeholder of the
     // same size says which consent it needs (no layout shift), and a revoked frame is unloaded;
-    // <img data-sp-src data-sp-category> (a tracking pixel) loads once granted; no placeholder.
+    // <img data-sp-src data-sp-category> (a tracking pixel) loads once granted; no placeholder;
+    // <link data-sp-src data-sp-category> (a stylesheet, preload or preconnect): its href, the same.
     // `categories` is null before any choice: nothing is granted.
     function release(categories) {
       $$('[data-sp-category]').forEach((el) => {
@@ -208,6 +209,8 @@
         const ok = granted(keys, categories || {});
         const src = attr(el, 'data-sp-src');
         const ph = el.spPlaceholder;
+        // A <link> (a web font's stylesheet, a preconnect) loads by its href, the rest by src.
+        const key = el.localName == 'link' ? 'href' : 'src';
         if (attr(el, 'type') === 'text/plain' && el.localName === 'script') {
           if (!ok) return;
           const type = attr(el, 'data-sp-type');
@@ -237,10 +240,10 @@
           if (ph) ph.remove();
           el.spPlaceholder = null;
           el.style.display = '';
-          if (attr(el, 'src') !== src) el.src = src;
+          if (attr(el, key) !== src) el[key] = src;
         } else {
-          if (attr(el, 'src')) el.src = 'about:blank';
-          if (ph || 'alt' in el) return; // an <img> pixel: no placeholder
+          if (attr(el, key)) el[key] = 'about:blank';
+          if (ph || 'alt' in el || key == 'href') return; // a pixel or a <link>: no placeholder
           const vars = {
             categories: keys.map((k) => (config.categories.find((c) => c.key === k) || { label: k }).label).join(', '),
             service: attr(el, 'data-sp-service') || t[T_CONTENT]
