@@ -666,6 +666,8 @@ def tracker_answer(req):
                        "application/javascript")
     elif path.endswith(".gif"):
         body, ctype = PIXEL_GIF, "image/gif"
+    elif path.endswith(".css"):
+        body, ctype = b"body { outline: 0; }", "text/css"
     else:
         body, ctype = b"<!doctype html><title>embed</title><p>embed</p>", "text/html"
     return 200, [("Content-Type", ctype), ("Cache-Control", "no-store")], body
@@ -674,7 +676,7 @@ def tracker_answer(req):
 AUTOBLOCK_MU_PLUGIN = """<?php
 // Written by tests/e2e/pages.py: the loopback origin as a catalogue service (a marketing
 // tracker; its /pay/ path a breaks-if-blocked payment provider), and a plugin that enqueues
-// the tracker's script with an inline part.
+// the tracker's script with an inline part, and its stylesheet.
 add_filter('secure_privacy_catalogue', function ($c) {
     $c['services'][] = array('loopback-tracker', 'Loopback tracker', 'marketing', false);
     $c['host']['127.0.0.1:@PORT@'] = count($c['services']) - 1;
@@ -684,6 +686,7 @@ add_filter('secure_privacy_catalogue', function ($c) {
 });
 add_action('wp_enqueue_scripts', function () {
     wp_enqueue_script('sp-test-tracker', '@ORIGIN@/enqueued.js', array(), null, true);
+    wp_enqueue_style('sp-test-tracker-font', '@ORIGIN@/enqueued.css', array(), null);
     wp_add_inline_script('sp-test-tracker', 'window.spInlineAfter = 1;');
 });
 """
@@ -708,9 +711,11 @@ def autoblock_plugin(stack, listener, extra: str = ""):
 
 
 def untagged_trackers_html(origin: str, pay: bool = True) -> str:
-    """A page nobody tagged: the tracker's script, iframe and pixel hard-coded in the content
-    (and, with `pay`, the breaks-if-blocked payment script from the same origin)."""
+    """A page nobody tagged: the tracker's script, iframe, pixel and stylesheet (a web font's,
+    say) hard-coded in the content (and, with `pay`, the breaks-if-blocked payment script from
+    the same origin)."""
     return (f'<p>Nobody tagged this page.</p><script src="{origin}/content.js"></script>'
+            f'<link rel="stylesheet" id="sp-t-font" href="{origin}/font.css">'
             f'<iframe id="sp-t-frame" src="{origin}/frame.html" width="320" height="180" '
             'title="An embed"></iframe>'
             f'<img id="sp-t-pixel" src="{origin}/pixel.gif" width="1" height="1" alt="">'

@@ -45,6 +45,8 @@ def test_untagged_trackers_wait_for_consent_and_stop_after_withdrawal(b, tracked
     assert ["SCRIPT", "text/plain", "Loopback tracker", None, ""] in forms, "the inline part"
     assert ["IFRAME", None, "Loopback tracker", None, "frame.html"] in forms, forms
     assert ["IMG", None, "Loopback tracker", None, "pixel.gif"] in forms, forms
+    for css in ("font.css", "enqueued.css"):  # hard-coded and enqueued stylesheets
+        assert ["LINK", None, "Loopback tracker", None, css] in forms, forms
     time.sleep(1.5)  # anything the browser would fetch has been asked for by now
     assert _tracker_requests(listener)[:] == [p for p in listener.seen()[:start]
                                               if not p.startswith("/pay/")], \
@@ -61,7 +63,8 @@ def test_untagged_trackers_wait_for_consent_and_stop_after_withdrawal(b, tracked
     b.click("open")
     b.click("accept-all")
     assert wait_for(b.cookie, 5, what="the consent cookie")["categories"] == ALL_ON
-    want = {"/content.js", "/enqueued.js", "/frame.html", "/pixel.gif"}
+    want = {"/content.js", "/enqueued.js", "/frame.html", "/pixel.gif", "/font.css",
+            "/enqueued.css"}
     wait_for(lambda: want <= set(_tracker_requests(listener)[before:]), 10,
              what=f"{want} after Accept all")
     ran = wait_for(lambda: b.js("return window.spRan && window.spRan.length >= 3 && "

@@ -5,7 +5,8 @@ the rule-set version of that scan; the scan's self-test says what blocking broke
 On the real WordPress, sidecar, worker and Chromium: the loopback tracker of
 tests/e2e/test_autoblock.py (a catalogue service through the shared must-use plugin, and a
 site rule naming its host, so the sidecar's report knows it as marketing too) hard-coded in
-a page's content (script, iframe, pixel), enqueued on every page by the test plugin, and
+a page's content (script, iframe, pixel, stylesheet), enqueued on every page by the test
+plugin (script and stylesheet), and
 injected at runtime by a tag manager; and a "checkout" page whose form is made by a script the
 blocker holds (a known marketing service's script, on the site's own host), which an inline
 script then calls. The stack's worker scans those pages, started through the plugin's own
@@ -127,7 +128,7 @@ def test_a_rescan_proves_enforcement_and_the_consent_names_its_rule_set(
         assert {"script", "iframe", "image"} <= set(item["resources"]), item["resources"]
         paths = {u.split(tracker, 1)[1].split("?")[0] for u in item["urls"]}
         assert {"/content.js", "/enqueued.js", "/frame.html", "/pixel.gif", "/runtime.js",
-                "/runtime-frame.html"} <= paths, paths
+                "/runtime-frame.html", "/font.css", "/enqueued.css"} <= paths, paths
 
         # The self-test: the checkout page broke after Reject all, no other page did.
         st = report["self_test"]

@@ -374,6 +374,9 @@ function secure_privacy_block_edits( string $tag, callable $attr, string $text, 
 		$edits[] = array( 'set', 'data-sp-service', $block['service'] );
 		return $edits;
 	}
+	if ( 'LINK' === $tag ) {
+		return secure_privacy_link_edits( $attr );
+	}
 	if ( 'IFRAME' !== $tag && 'IMG' !== $tag ) {
 		return array();
 	}
@@ -388,6 +391,34 @@ function secure_privacy_block_edits( string $tag, callable $attr, string $text, 
 	return array(
 		array( 'remove', 'src' ),
 		array( 'set', 'data-sp-src', $src ),
+		array( 'set', 'data-sp-category', $block['category'] ),
+		array( 'set', 'data-sp-service', $block['service'] ),
+	);
+}
+
+/**
+ * The edits that block a `<link>` to a service until its category is granted: a stylesheet
+ * (Google Fonts, the most common: the visitor's IP reaches Google with the first page view),
+ * and the hints that fetch or connect ahead (`preload`, `modulepreload`, `prefetch`,
+ * `preconnect`, `dns-prefetch`). Its href moves to data-sp-src; the widget puts it back once
+ * granted. Other links (icons, feeds, canonical, alternate) are left alone.
+ *
+ * @param callable $attr fn( name ): the attribute's decoded value, true (no value), or null.
+ */
+function secure_privacy_link_edits( callable $attr ): array {
+	$rel  = $attr( 'rel' );
+	$href = $attr( 'href' );
+	if ( ! is_string( $rel ) || ! is_string( $href ) || '' === trim( $href ) || null !== $attr( 'data-sp-src' )
+		|| ! preg_match( '/(?:^|\s)(?:stylesheet|preload|modulepreload|prefetch|preconnect|dns-prefetch)(?:\s|$)/i', $rel ) ) {
+		return array();
+	}
+	$block = secure_privacy_url_block( $href );
+	if ( null === $block ) {
+		return array();
+	}
+	return array(
+		array( 'remove', 'href' ),
+		array( 'set', 'data-sp-src', $href ),
 		array( 'set', 'data-sp-category', $block['category'] ),
 		array( 'set', 'data-sp-service', $block['service'] ),
 	);
@@ -436,7 +467,7 @@ function secure_privacy_block_html( string $html, ?array $force = null, ?string 
 	$p = new WP_HTML_Tag_Processor( $html );
 	while ( $p->next_tag() ) {
 		$tag = (string) $p->get_tag();
-		if ( 'SCRIPT' !== $tag && 'IFRAME' !== $tag && 'IMG' !== $tag ) {
+		if ( 'SCRIPT' !== $tag && 'IFRAME' !== $tag && 'IMG' !== $tag && 'LINK' !== $tag ) {
 			continue;
 		}
 		$ops = $decide( $tag, array( $p, 'get_attribute' ), 'SCRIPT' === $tag ? $p->get_modifiable_text() : '' );

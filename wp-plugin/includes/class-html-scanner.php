@@ -34,9 +34,9 @@ final class Secure_Privacy_HTML_Scanner {
 	 * instruction lookalike (`<?` up to '>'); a STYLE, TITLE, TEXTAREA, NOEMBED, NOFRAMES or XMP
 	 * element whole, up to the first closer of its name that is followed by whitespace (not
 	 * form feed), '/' or '>' and ends with its attributes at '>' (skip_rcdata()'s rule). What
-	 * does not match (input cut short, SCRIPT, IFRAME, IMG) is left to the code below.
+	 * does not match (input cut short, SCRIPT, IFRAME, IMG, LINK) is left to the code below.
 	 */
-	private const SKIP = '~\G(?:[^<]++|<(?![!?/a-zA-Z])|<(?:/[a-zA-Z]|(?!(?i:script|iframe|img|textarea|title|noembed|noframes|style|xmp)[ \t\f\r\n/>])[a-zA-Z])[^ \t\f\r\n/>]*+' . self::ATTRS . '>'
+	private const SKIP = '~\G(?:[^<]++|<(?![!?/a-zA-Z])|<(?:/[a-zA-Z]|(?!(?i:script|iframe|img|link|textarea|title|noembed|noframes|style|xmp)[ \t\f\r\n/>])[a-zA-Z])[^ \t\f\r\n/>]*+' . self::ATTRS . '>'
 		. '|<!--(?:-*+>|(?s:.)*?--!?>)|<!(?!--)[^>]*+>|<\?[^>]*+>'
 		. '|<((?i:style|title|textarea|noembed|noframes|xmp))(?=[ \t\f\r\n/>])' . self::ATTRS . '>(?:[^<]++|<(?!/(?i:\1)[ \t\r\n/>]))*+</(?i:\1)(?=[ \t\r\n/>])' . self::ATTRS . '>)*+~';
 
@@ -48,12 +48,21 @@ final class Secure_Privacy_HTML_Scanner {
 		'SCRIPT'   => 1,
 		'IFRAME'   => 1,
 		'IMG'      => 1,
+		'LINK'     => 1,
 		'TEXTAREA' => 1,
 		'TITLE'    => 1,
 		'NOEMBED'  => 1,
 		'NOFRAMES' => 1,
 		'STYLE'    => 1,
 		'XMP'      => 1,
+	);
+
+	/** The tags blocking may change (secure_privacy_block_edits()). */
+	private const BLOCKABLE = array(
+		'SCRIPT' => 1,
+		'IFRAME' => 1,
+		'IMG'    => 1,
+		'LINK'   => 1,
 	);
 
 	/** Where an opening tag's contents are raw text up to its closer. */
@@ -102,7 +111,7 @@ final class Secure_Privacy_HTML_Scanner {
 	 *
 	 * @param callable $decide fn( string $tag, callable $attr, string $text ): array of
 	 *                         ['set', name, value] and ['remove', name] (secure_privacy_block_edits()),
-	 *                         called for SCRIPT, IFRAME and IMG (the tags blocking may change).
+	 *                         called for SCRIPT, IFRAME, IMG and LINK (BLOCKABLE: the tags blocking may change).
 	 * @param bool     $with_processor Make the edits with WP_HTML_Tag_Processor (WordPress 6.3+),
 	 *                                 on each changed element alone; else as it would make them.
 	 */
@@ -111,7 +120,7 @@ final class Secure_Privacy_HTML_Scanner {
 		$at    = 0;
 		while ( null !== ( $tag = $this->next_tag( $at ) ) ) {
 			$at = $tag['next'];
-			if ( $tag['closing'] || ( 'SCRIPT' !== $tag['name'] && 'IFRAME' !== $tag['name'] && 'IMG' !== $tag['name'] ) ) {
+			if ( $tag['closing'] || ! isset( self::BLOCKABLE[ $tag['name'] ] ) ) {
 				continue;
 			}
 			$attributes = $this->attributes;
@@ -259,7 +268,7 @@ final class Secure_Privacy_HTML_Scanner {
 			if ( $letters > 0 ) {
 				$name_len = $letters + strcspn( $html, " \t\f\r\n/>", $name_at + $letters );
 				$first    = $html[ $name_at ];
-				if ( $closing || false === strpos( 'iInNsStTxX', $first ) || ! isset( self::SPECIAL[ strtoupper( substr( $html, $name_at, $name_len ) ) ] ) ) {
+				if ( $closing || false === strpos( 'iInNsStTxXlL', $first ) || ! isset( self::SPECIAL[ strtoupper( substr( $html, $name_at, $name_len ) ) ] ) ) {
 					// Neither read by blocking nor holding raw text: only where it ends matters.
 					// The attribute grammar of read_attributes() as one expression; where it does
 					// not stop at '>' (input cut short), the exact parser decides.

@@ -112,6 +112,32 @@ final class BlockingTest extends SP_WP_TestCase {
 		}
 	}
 
+	public function test_a_services_stylesheet_and_fetch_ahead_links_are_blocked_other_links_left(): void {
+		$font    = 'https://fonts.googleapis.com/css2?family=Roboto&display=swap';
+		$blocked = array(
+			'<link rel="stylesheet" id="theme-fonts-css" href="' . esc_url( $font ) . '" media="all">' => $font,
+			"<link rel='preconnect' href='https://fonts.gstatic.com' crossorigin>"   => 'https://fonts.gstatic.com',
+			'<link rel="dns-prefetch" href="//www.googletagmanager.com">'            => '//www.googletagmanager.com',
+			'<LINK REL="Preload" as="script" href="https://connect.facebook.net/en_US/fbevents.js">' => 'https://connect.facebook.net/en_US/fbevents.js',
+			'<link rel="modulepreload prefetch" href="https://static.hotjar.com/c/hotjar-1.js">' => 'https://static.hotjar.com/c/hotjar-1.js',
+		);
+		foreach ( $blocked as $html => $url ) {
+			$el = $this->attrs( $this->block( "<p>Before</p>$html<p>after</p>" ), 'link' );
+			$this->assertArrayNotHasKey( 'href', $el, $html );
+			$this->assertSame( $url, $el['data-sp-src'], $html );
+			$this->assertNotEmpty( $el['data-sp-category'] );
+			$this->assertNotEmpty( $el['data-sp-service'] );
+		}
+		$font = $this->attrs( $this->block( '<head>' . array_key_first( $blocked ) . '<title>t</title></head>' ), 'link' );
+		$this->assertSame( array( 'preferences', 'Google Fonts' ), array( $font['data-sp-category'], $font['data-sp-service'] ) );
+		// Left alone: links that fetch nothing from a service, the site's own stylesheet, a
+		// service that breaks if blocked, a link tagged by hand.
+		$kept = '<link rel="canonical" href="https://fonts.googleapis.com/x"><link rel="alternate" type="application/rss+xml" href="https://www.facebook.com/feed">'
+			. '<link rel="stylesheet" href="/wp-content/themes/t/style.css"><link rel="preconnect" href="https://js.stripe.com">'
+			. '<link rel="stylesheet" data-sp-src="https://fonts.googleapis.com/css?family=A" data-sp-category="preferences"><link href="https://fonts.googleapis.com/no-rel">';
+		$this->assertSame( "$kept<p>after</p>", $this->block( "$kept<p>after</p>" ) );
+	}
+
 	public function test_breaks_if_blocked_services_load_even_when_a_site_rule_says_block(): void {
 		update_option(
 			SECURE_PRIVACY_SITE_RULES_OPTION,
