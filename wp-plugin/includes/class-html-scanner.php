@@ -268,13 +268,16 @@ final class Secure_Privacy_HTML_Scanner {
 			if ( $letters > 0 ) {
 				$name_len = $letters + strcspn( $html, " \t\f\r\n/>", $name_at + $letters );
 				$first    = $html[ $name_at ];
-				if ( $closing || false === strpos( 'iInNsStTxXlL', $first ) || ! isset( self::SPECIAL[ strtoupper( substr( $html, $name_at, $name_len ) ) ] ) ) {
-					// Neither read by blocking nor holding raw text: only where it ends matters.
-					// The attribute grammar of read_attributes() as one expression; where it does
-					// not stop at '>' (input cut short), the exact parser decides.
+				$name = $closing || false === strpos( 'iInNsStTxXlL', $first ) ? '' : strtoupper( substr( $html, $name_at, $name_len ) );
+				if ( ! isset( self::SPECIAL[ $name ] ) || 'LINK' === $name ) {
+					// Neither read by blocking nor holding raw text (or a LINK whose attributes
+					// name no relation that fetches: most of a page's links): only where it
+					// ends matters. The attribute grammar of read_attributes() as one
+					// expression; where it does not stop at '>' (input cut short), the exact
+					// parser decides.
 					if ( 1 === preg_match( self::ATTRIBUTES, $html, $m, 0, $name_at + $name_len ) ) {
 						$end = $name_at + $name_len + strlen( $m[0] );
-						if ( $end + 1 < $len && '>' === $html[ $end ] ) {
+						if ( $end + 1 < $len && '>' === $html[ $end ] && ( 'LINK' !== $name || 1 !== preg_match( '~stylesheet|preload|prefetch|preconnect~i', $m[0] ) ) ) {
 							$at = $end + 1;
 							continue;
 						}
