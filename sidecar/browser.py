@@ -46,7 +46,7 @@ CHROMIUM_FLAGS = (
 # The scanner's browser keeps cross-site frames in their page's renderer, so that every
 # request a third-party frame makes shows in the page's DevTools Network events (with site
 # isolation, an out-of-process frame's requests are not in the performance log). It holds no
-# user data to isolate: every page state is a fresh, anonymous profile.
+# user data to isolate: every job starts in an empty, anonymous profile (sidecar/scanner.py).
 CAPTURE_FLAGS = ("--disable-site-isolation-trials",
                  "--disable-features=IsolateOrigins,site-per-process")
 # WebRTC may use no UDP that does not go through the proxy (and the proxy speaks TCP only):
