@@ -34,7 +34,8 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
   (`Network.getAllCookies`), each marked `set-cookie` when a response's `Set-Cookie` header
   (`Network.responseReceivedExtraInfo`) named it (with that response's URL) and `script`
   otherwise; localStorage and sessionStorage keys and IndexedDB database names of the page
-  and of its frames (two levels deep) that the browser lets WebDriver into; every request
+  and of every frame in it (up to MAX_FRAMES), read over DevTools by each frame's storage key
+  (a third-party frame's partition included: no frame switching); every request
   attempted (`Network.requestWillBeSent`: also those that failed or that the egress guard
   refused) with host, resource type and initiator (the script on top of the initiating stack,
   or the document whose parser asked).
@@ -63,7 +64,6 @@ from urllib.parse import urlsplit
 from selenium.common.exceptions import (
     InvalidArgumentException,
     JavascriptException,
-    NoSuchFrameException,
     TimeoutException,
     WebDriverException,
 )
@@ -88,15 +88,7 @@ CLICK_QUIET = 0.25   # s of quiet after the widget's button was clicked
 QUIET_MAX = 1.5      # s without a new request = settled, even with requests in flight
 SETTLE_MAX = 6.0     # s at most spent waiting for the network to settle
 PROFILE_JOBS = 40    # jobs one lane's profile serves before it is replaced by a new one
-STORAGE_JS = """
-const done = arguments[arguments.length - 1];
-const out = {origin: location.origin, href: location.href, local: [], session: [], idb: []};
-try { out.local = Object.keys(localStorage); } catch (e) {}
-try { out.session = Object.keys(sessionStorage); } catch (e) {}
-const idb = (window.indexedDB && indexedDB.databases) ? indexedDB.databases() : Promise.resolve([]);
-Promise.race([idb, new Promise(r => setTimeout(() => r([]), 1000))])
-  .then(dbs => { out.idb = (dbs || []).map(d => d.name); done(out); }, () => done(out));
-"""
+MAX_FRAMES = 100     # frames of a page whose storage is read
 CLICK_JS = """
 const el = document.querySelector(arguments[0]);
 if (!el) return false;
@@ -736,42 +728,46 @@ class Scanner:
         return out
 
     def storage(self, d) -> list[dict]:
+        """The localStorage and sessionStorage keys and IndexedDB database names of the page
+        and of every frame in it, read over DevTools by each frame's storage key (a
+        third-party frame's partition included), as {"area", "key", "origin"}."""
         found: list[dict] = []
         seen = set()
-
-        def read(depth: int) -> None:
+        tree = browser.cdp(d, "Page.getFrameTree", {})["frameTree"]
+        todo, keys = [tree], {}
+        while todo and len(keys) < MAX_FRAMES:
+            node = todo.pop(0)
+            todo.extend(node.get("childFrames") or [])
+            frame = node["frame"]
+            origin = frame.get("securityOrigin") or ""
+            if not origin.startswith(("http://", "https://")):
+                continue  # opaque (sandboxed, data:): no storage of its own
             try:
-                s = d.execute_async_script(STORAGE_JS)
+                key = browser.cdp(d, "Storage.getStorageKeyForFrame",
+                                  {"frameId": frame["id"]}).get("storageKey")
             except WebDriverException:
-                return
-            origin = s.get("origin") if isinstance(s, dict) else None
-            if origin and origin != "null":
-                for area, keys in (("local", s["local"]), ("session", s["session"]),
-                                   ("indexeddb", s["idb"])):
-                    for key in keys or []:
-                        if (area, key, origin) not in seen:
-                            seen.add((area, key, origin))
-                            found.append({"area": area, "key": key, "origin": origin})
-            if depth >= 2:
-                return
+                continue  # the frame went away meanwhile
+            if key and key not in keys:
+                keys[key] = origin
+        for key, origin in keys.items():
+            got = []
+            for area, local in (("local", True), ("session", False)):
+                try:
+                    items = browser.cdp(d, "DOMStorage.getDOMStorageItems", {"storageId": {
+                        "storageKey": key, "isLocalStorage": local}}).get("entries") or []
+                except WebDriverException:
+                    items = []
+                got += [(area, item[0]) for item in items if item]
             try:
-                frames = d.find_elements("css selector", "iframe, frame")
+                names = browser.cdp(d, "IndexedDB.requestDatabaseNames",
+                                    {"storageKey": key}).get("databaseNames") or []
             except WebDriverException:
-                return
-            for i in range(min(len(frames), 20)):
-                try:
-                    d.switch_to.frame(i)
-                except (NoSuchFrameException, WebDriverException):
-                    continue
-                try:
-                    read(depth + 1)
-                finally:
-                    d.switch_to.parent_frame()
-
-        try:
-            read(0)
-        finally:
-            d.switch_to.default_content()
+                names = []
+            got += [("indexeddb", name) for name in names]
+            for area, name in got:
+                if (area, name, origin) not in seen:
+                    seen.add((area, name, origin))
+                    found.append({"area": area, "key": name, "origin": origin})
         return found
 
 

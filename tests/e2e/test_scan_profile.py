@@ -95,6 +95,7 @@ def job(scanner, server, url: str) -> tuple[dict, dict, list]:
     since = len(server.requests)
     state = scanner.scan_states(url, ("before_consent",), {})["before_consent"]
     assert state["error"] is None, state["error"]
+    job.storage = state["storage"]
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and len(reports(server, since)[1]) < 2:
         time.sleep(0.1)
@@ -116,6 +117,11 @@ def test_each_job_in_a_reused_profile_starts_as_a_brand_new_profile(server):
         # The page could plant every kind of state (or the test would prove nothing) ...
         assert planted["top"] >= {"cookie", "local", "session", "name", "idb", "caches", "sw"}
         assert planted["frame"] >= {"local", "session", "name", "idb"}, planted
+        # The scan reports what the page and its cross-site frame stored (in its partition).
+        for origin in (server.origin, server.cross_site):
+            for area, key in (("local", "planted"), ("session", "planted"),
+                              ("indexeddb", "planted-db")):
+                assert {"area": area, "key": key, "origin": origin} in job.storage, job.storage
         # ... and a brand-new profile has none of it.
         assert first["top"]["cookie"] == "" and first["top"]["local"] == [], first
         for _ in range(2):
