@@ -628,10 +628,14 @@ class Scanner:
         if not renders.may_load(url, self.allowed):
             raise OffSite(f"the job ended on {url[:200]}")
         p = urlsplit(url)
-        site = f"{p.scheme}://{main.get('domainAndRegistry') or p.netloc.rsplit(':', 1)[0]}"
+        registrable = main.get("domainAndRegistry") or p.hostname or ""
+        site = f"{p.scheme}://{registrable}"
         keys = set()
         for origin in _origins(cap):
-            keys |= {f"{origin}/^0{site}", f"{origin}/^31"}
+            o = urlsplit(origin)
+            same_site = o.scheme == p.scheme and (
+                o.hostname == registrable or (o.hostname or "").endswith("." + registrable))
+            keys.add(f"{origin}/^31" if same_site else f"{origin}/^0{site}")
         todo = [tree]
         while todo:
             node = todo.pop()
