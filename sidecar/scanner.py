@@ -144,6 +144,7 @@ class Capture:
         self.set_cookies: list[tuple[str, str, int, str | None]] = []
         self.extra_info = 0
         self.truncated = False
+        self.loads = 0  # the tab's load events seen
 
     def feed(self, events: list[dict]) -> None:
         for ev in events:
@@ -161,6 +162,8 @@ class Capture:
                 self.inflight.discard(p.get("requestId"))
             elif method == "Network.responseReceivedExtraInfo":
                 self._set_cookie(p)
+            elif method == "Page.loadEventFired":
+                self.loads += 1
 
     def _request(self, p: dict) -> None:
         rid, url = p.get("requestId"), p.get("request", {}).get("url", "")
@@ -648,6 +651,8 @@ class Scanner:
 
     def load(self, d, cap: Capture, url: str) -> None:
         started = time.monotonic()
+        cap.feed(browser.performance_log(d))  # what came before this page view
+        loads = cap.loads
         try:
             d.get(url)  # returns once the document is parsed (eager)
         except TimeoutException:
@@ -656,13 +661,20 @@ class Scanner:
             raise StateError(f"the page did not load within {self.timeout} s") from None
         left = max(0.5, self.timeout - (time.monotonic() - started))
         deadline = time.monotonic() + left
+        polls = 0
+        # Until the page's load event: seen in the log it is read anyway (no script run in
+        # the page each poll); once a second the page itself is asked too.
         while time.monotonic() < deadline:
             cap.feed(browser.performance_log(d))
-            try:
-                if d.execute_script("return document.readyState") == "complete":
-                    break
-            except JavascriptException:
+            if cap.loads > loads:
                 break
+            polls += 1
+            if polls % 10 == 0:
+                try:
+                    if d.execute_script("return document.readyState") == "complete":
+                        break
+                except JavascriptException:
+                    break
             time.sleep(0.1)
         self.settle(d, cap)
         why = self.off_site(d, cap)
