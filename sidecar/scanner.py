@@ -3,21 +3,23 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
 
 - **A fresh profile per state.** A page's states start with nothing from another page or
   state: no cookie, localStorage, sessionStorage, IndexedDB, Cache Storage, service worker,
-  HTTP cache, history or window name (`tests/e2e/test_scan_profile.py` plants each and finds
-  none in the next job). A warm headless Chromium (`browser.new_driver(capture=True)`) gives
-  each lane one DevTools browser context, its *profile* (`Target.createBrowserContext` over
-  the local browser's own endpoint, `browser.BrowserTarget`, which also answers the egress
-  proxy's challenge in it once); every job gets a new tab in it, with the HTTP cache off
-  (`Network.setCacheDisabled`), and after the job the profile is emptied (`Scanner.end_job`:
-  the tab leaves the page, other tabs close, `Network.clearBrowserCookies`, the HTTP cache,
-  and `Storage.clearDataForOrigin` "all" for every origin the job's requests reached) and
-  checked (no cookie left, or the profile is thrown away). A new tab and a new context each
-  cost a new renderer process, ~0.9 CPU s here, against ~0.3 for a whole job in a reused
-  one (bench/README.md "One profile per lane"); a profile is still replaced after
-  PROFILE_JOBS jobs and after any error. A remote browser (Selenium Grid) gets a fresh
-  WebDriver BiDi user context per job instead. `before_consent` is the first page view of
-  the job `after_reject` then clicks in, captured before the click; `after_accept` has a job
-  of its own.
+  HTTP cache, history or window name (`tests/e2e/test_scan_profile.py` plants each in a page
+  and in a cross-site frame and finds none in the next job). A warm headless Chromium
+  (`browser.new_driver(capture=True)`) gives each lane one DevTools browser context, its
+  *profile* (`Target.createBrowserContext` over the local browser's own endpoint,
+  `browser.BrowserTarget`, which also answers the egress proxy's challenge in it once), with
+  one tab; the HTTP cache is off in it (`Network.setCacheDisabled`), and after every job the
+  profile is emptied (`Scanner.end_job`: the tab leaves the page and forgets its history and
+  window name, other tabs close, `Network.clearBrowserCookies`, the HTTP cache, and
+  `Storage.clearDataForOrigin` / `clearDataForStorageKey` "all" for every origin the job's
+  requests reached, first-party and in third-party frames' partitions) and checked (a cookie
+  left: the profile is thrown away). A new context, or a new tab, costs a renderer process
+  (~0.9 CPU s for a context's first, here); a reused tab keeps its renderer: a job costs a
+  third of what it did in a context of its own (bench/README.md "One profile per lane"). A
+  profile is still replaced after PROFILE_JOBS jobs and after any error. A remote browser
+  (Selenium Grid) gets a fresh WebDriver BiDi user context per job instead.
+  `before_consent` is the first page view of the job `after_reject` then clicks in, captured
+  before the click; `after_accept` has a job of its own.
 - **Several pages at once.** SP_SCAN_BROWSERS browsers, each working through the queued
   jobs of the pages in flight (`Scanner.submit`); the worker stores each page as it is done.
 - **Always anonymous.** A profile has no WordPress login cookie, and the scanner never
@@ -273,11 +275,11 @@ class Scanner:
         self.egress = egress
         self.driver = None
         self.target: browser.BrowserTarget | None = None
-        # The lane's reused profile (a local browser's context; module docstring), the jobs
-        # it served, and the tabs of its earlier jobs still to close.
+        # The lane's reused profile (a local browser's context; module docstring), its tab
+        # and the jobs it served.
         self.profile: str | None = None
+        self.tab: str | None = None
         self.profile_jobs = 0
-        self.spent_tabs: list[str] = []
         self.timeout = int(cfg.get("SP_SCREENSHOT_TIMEOUT", 20))
         self.allowed = list(cfg["SITE_ORIGINS"])
         self.state_ms: dict[str, int] = {}  # wall time of each state of the last page
@@ -347,7 +349,7 @@ class Scanner:
 
     def close_browser(self) -> None:
         """Quit this lane's browser (the next job on it starts a new one)."""
-        self.profile, self.profile_jobs, self.spent_tabs = None, 0, []
+        self.profile, self.tab, self.profile_jobs = None, None, 0
         if self.target is not None:
             self.target.close()
             self.target = None
@@ -477,10 +479,7 @@ class Scanner:
             cap = Capture(tab)
             found: dict[str, dict] = {}
             try:
-                try:
-                    self.load(d, cap, url)
-                finally:
-                    self.close_spent_tabs()
+                self.load(d, cap, url)
             except StateError as e:
                 # The first page view failed: every state here starts with it, so every
                 # state says so, with what was seen (as each would in a job of its own).
@@ -526,8 +525,8 @@ class Scanner:
         return found
 
     def new_context(self, d) -> tuple[str, str]:
-        """(the job's profile, a new tab in it): the lane's reused profile (made now if there
-        is none), empty since `end_job`; a remote browser's, a fresh user context."""
+        """(the job's profile, its tab): the lane's reused profile and tab (made now if there
+        are none), empty since `end_job`; a remote browser's, a fresh user context."""
         if self.target is None:
             context = d.browser.create_user_context()
             tab = d.browsing_context.create(type="tab", user_context=context)
@@ -535,48 +534,37 @@ class Scanner:
                 # A fresh user context has its own proxy credential cache (docs/grid.md).
                 browser.prime_proxy_auth(d, tab)
             return context, tab
-        fresh = self.profile is None
-        if fresh:
+        if self.profile is None:
             self.profile = self.target.call("Target.createBrowserContext",
                                             {"disposeOnDetach": True})["browserContextId"]
             self.profile_jobs = 0
-        try:
-            # The last job's tab, left on about:blank, is closed only once this one loaded
-            # its page (close_spent_tabs): its renderer process then serves this tab too.
-            tab = self.target.call("Target.createTarget", {
-                "url": "about:blank", "browserContextId": self.profile})["targetId"]
-            if fresh and self.egress.credentials:
-                # Each browser context has its own proxy credential cache (docs/grid.md).
-                self.target.prime_proxy_auth(tab, self.egress)
-        except Exception:
-            self.discard_profile()
-            raise
-        self.profile_jobs += 1
-        return self.profile, tab
-
-    def close_spent_tabs(self) -> None:
-        spent, self.spent_tabs = self.spent_tabs, []
-        for tab in spent:
             try:
-                self.target.call("Target.closeTarget", {"targetId": tab})
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+                self.tab = self.target.call("Target.createTarget", {
+                    "url": "about:blank", "browserContextId": self.profile})["targetId"]
+                if self.egress.credentials:
+                    # Each browser context has its own proxy credential cache (docs/grid.md).
+                    self.target.prime_proxy_auth(self.tab, self.egress)
+            except Exception:
+                self.discard_profile()
+                raise
+        self.profile_jobs += 1
+        return self.profile, self.tab
 
     def discard_profile(self) -> None:
-        """Remove the lane's profile (the next job makes a new one)."""
-        profile, self.profile, self.spent_tabs = self.profile, None, []
+        """Remove the lane's profile and its tab (the next job makes new ones)."""
+        profile, self.profile, self.tab = self.profile, None, None
         if profile is not None and self.target is not None:
             self.target.call("Target.disposeBrowserContext", {"browserContextId": profile})
 
     def end_job(self, d, context, tab: str, cap: Capture | None) -> None:
-        """Leave the profile empty for the next job, or remove it: the tab leaves its page
-        (no script of it runs on), every other tab of the profile closes (windows the page
-        opened), its cookies and HTTP cache are cleared and every origin its requests
-        reached loses all it stored, first-party and in the partitions of third-party frames
-        (`storage_keys`; "all": localStorage, IndexedDB, Cache Storage, service workers, …;
-        sessionStorage, history and the window name go with the tab). A cookie still there
-        after that, a job that ended off the site, an error, or PROFILE_JOBS jobs served:
-        the profile is removed instead."""
+        """Leave the profile and its tab empty for the next job, or remove them: the tab
+        leaves its page (no script of it runs on) and forgets its history and window name,
+        every other tab of the profile closes (windows the page opened), its cookies and
+        HTTP cache are cleared and every origin its requests reached loses all it stored,
+        first-party and in the partitions of third-party frames (`storage_keys`; "all":
+        localStorage, sessionStorage, IndexedDB, Cache Storage, service workers, …). A
+        cookie still there after that, a job that ended off the site, an error, or
+        PROFILE_JOBS jobs served: the profile is removed instead."""
         try:
             if self.target is None:
                 d.switch_to.window(self.home)
@@ -587,6 +575,8 @@ class Scanner:
                 d.switch_to.window(tab)
                 keys = self.storage_keys(d, cap)
                 d.get("about:blank")
+                browser.cdp(d, "Page.resetNavigationHistory", {})
+                d.execute_script("window.name = '';")
                 for info in self.target.call("Target.getTargets", {}).get("targetInfos", []):
                     if info.get("browserContextId") == context and info.get("type") == \
                             "page" and info["targetId"] != tab:
@@ -601,7 +591,7 @@ class Scanner:
                         browser.cdp(d, "Storage.clearDataForStorageKey",
                                     {"storageKey": key, "storageTypes": "all"})
                     except InvalidArgumentException:
-                        pass  # a key no storage can have (e.g. a site's own origin in `^0`)
+                        pass  # a key no storage can have
                 left = browser.cdp(d, "Network.getAllCookies", {}).get("cookies", [])
                 if left:
                     log.warning("scan profile not empty after its reset: replaced",
@@ -609,10 +599,8 @@ class Scanner:
                     keep = False
             except (WebDriverException, OffSite):
                 keep = False
-            d.switch_to.window(self.home)
-            if keep and self.profile_jobs < PROFILE_JOBS:
-                self.spent_tabs = [tab]
-            else:
+            if not keep or self.profile_jobs >= PROFILE_JOBS:
+                d.switch_to.window(self.home)
                 self.discard_profile()
         except Exception:  # noqa: BLE001 - the browser is gone; the next state starts one
             self.close_browser()
