@@ -26,12 +26,13 @@ and calls, over the DevTools protocol (SCAN_INTERFACE §1 is the shape returned)
   signs in, so analytics that skip signed-in users are seen.
 - **The states.**
   - `before_consent`: load the page, wait until its network settles, capture.
-  - `after_reject` / `after_accept`: load the page, let it settle, click the site's own widget
-    button (`[data-sp-action="reject-all"]` / `"accept-all"`), let it settle, then load the
-    page again (the *next page view*, where a choice applied at load time takes effect) and
-    let that settle. The state holds every request made from the click on (the requests of
-    the load before the click belong to `before_consent`), and the cookies and storage as
-    they are at the end.
+  - `after_reject` / `after_accept`: click the site's own widget button
+    (`[data-sp-action="reject-all"]` / `"accept-all"`) on the page's first view (after
+    `before_consent` was captured there; in the `after_accept` job, as soon as the button is
+    drawn), let it settle, then load the page again (the *next page view*, where a choice
+    applied at load time takes effect) and let that settle. The state holds every request
+    made from the click on (the requests of the first view before the click belong to
+    `before_consent`), and the cookies and storage as they are at the end.
 - **Captured.** Every cookie of the context, HttpOnly and third-party ones too
   (`Network.getAllCookies`), each marked `set-cookie` when a response's `Set-Cookie` header
   (`Network.responseReceivedExtraInfo`) named it (with that response's URL) and `script`
@@ -479,7 +480,10 @@ class Scanner:
             cap = Capture(tab)
             found: dict[str, dict] = {}
             try:
-                self.load(d, cap, url)
+                # A job that captures nothing before its click (after_accept) clicks as soon
+                # as the document is parsed (the widget has drawn its banner by then): what the
+                # first view still loads belongs to before_consent, seen in the other job.
+                self.load(d, cap, url, settle=states[0] not in BUTTON)
             except StateError as e:
                 # The first page view failed: every state here starts with it, so every
                 # state says so, with what was seen (as each would in a job of its own).
@@ -637,7 +641,9 @@ class Scanner:
                 keys.add(key)
         return keys
 
-    def load(self, d, cap: Capture, url: str) -> None:
+    def load(self, d, cap: Capture, url: str, settle: bool = True) -> None:
+        """Load `url` and, with `settle`, wait for its load event and then for its network to
+        settle; raises StateError when it cannot, OffSite when it is not on the site."""
         started = time.monotonic()
         cap.feed(browser.performance_log(d))  # what came before this page view
         loads = cap.loads
@@ -648,7 +654,7 @@ class Scanner:
             cap.feed(browser.performance_log(d))
             raise StateError(f"the page did not load within {self.timeout} s") from None
         left = max(0.5, self.timeout - (time.monotonic() - started))
-        deadline = time.monotonic() + left
+        deadline = time.monotonic() + (left if settle else 0)
         polls = 0
         # Until the page's load event: seen in the log it is read anyway (no script run in
         # the page each poll); once a second the page itself is asked too.
@@ -664,9 +670,14 @@ class Scanner:
                 except JavascriptException:
                     break
             time.sleep(0.1)
-        self.settle(d, cap)
+        if settle:
+            self.settle(d, cap)
+        else:
+            cap.feed(browser.performance_log(d))
         why = self.off_site(d, cap)
         if why:
+            if not settle:
+                self.settle(d, cap)  # the refused hops, to say where it went
             raise OffSite(why)
 
     def settle(self, d, cap: Capture, quiet: float = QUIET) -> None:
@@ -679,13 +690,16 @@ class Scanner:
 
     def click(self, d, cap: Capture, action: str) -> None:
         selector = f'[data-sp-action="{action}"]'
-        # The widget draws its banner when the document is parsed: after the page loaded
-        # and settled, a button still missing after BUTTON_WAIT is not coming.
+        # The widget draws its banner when the document is parsed (a deferred script): once
+        # the page has loaded, a button still missing after BUTTON_WAIT is not coming.
         deadline = time.monotonic() + BUTTON_WAIT
+        limit = time.monotonic() + self.timeout
         while True:
             try:
                 if d.execute_script(CLICK_JS, selector):
                     break
+                if d.execute_script("return document.readyState") != "complete":
+                    deadline = max(deadline, min(limit, time.monotonic() + BUTTON_WAIT))
             except JavascriptException:
                 pass
             if time.monotonic() > deadline:
