@@ -70,6 +70,11 @@ function secure_privacy_boot(): void {
 	}
 	// Until Test connection has passed, only administrators see the banner (includes/setup.php).
 	add_action( 'wp_footer', 'secure_privacy_print_preview_note' );
+	foreach ( array( 'add_option_', 'update_option_', 'delete_option_' ) as $hook ) {
+		add_action( $hook . SECURE_PRIVACY_CONNECTION_OPTION, 'secure_privacy_connection_changed', 10, 0 );
+		add_action( $hook . SECURE_PRIVACY_OPTION, 'secure_privacy_connection_changed', 20, 0 );
+	}
+	add_action( 'switch_blog', 'secure_privacy_connection_changed', 10, 0 );
 	// WP Consent API: this plugin is the consent manager and the region is opt-in.
 	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
 	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );
