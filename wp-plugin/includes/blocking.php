@@ -508,22 +508,21 @@ function secure_privacy_block_html( string $html, ?array $force = null, ?string 
 function secure_privacy_page_mentions_services( string $html ): bool {
 	static $needles = null; // The catalogue is read once per request.
 	$catalogue = secure_privacy_catalogue();
-	$url       = '~//([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?~i';
-	// The first URL alone first: where a tracker is enqueued, it is its host's dns-prefetch
-	// hint near the top of <head>, and the page is not searched to its end.
-	if ( 1 === preg_match( $url, $html, $hit ) && secure_privacy_host_is_known( strtolower( $hit[1] ), $hit[2] ?? null, $catalogue, secure_privacy_rule_index() ) ) {
-		return true;
+	$url  = '~//([a-z0-9](?:[a-z0-9.-]*[a-z0-9])?)(?::([0-9]{1,5}))?~i';
+	$seen = array();
+	$at   = 0;
+	// The first few URLs one by one (where a tracker is enqueued, its host's dns-prefetch hint
+	// is among them, at the top of <head>, and the rest of the page is not searched), then
+	// all the others at once.
+	for ( $i = 0; $i < 8 && 1 === preg_match( $url, $html, $hit, PREG_OFFSET_CAPTURE, $at ); $i++ ) {
+		$at = $hit[0][1] + strlen( $hit[0][0] );
+		if ( secure_privacy_mentions_known_host( $hit[0][0], $hit[1][0], $hit[2][0] ?? null, $seen, $catalogue ) ) {
+			return true;
+		}
 	}
-	if ( preg_match_all( $url, $html, $m, PREG_SET_ORDER ) ) {
-		$rules = secure_privacy_rule_index();
-		$seen  = array();
+	if ( 8 === $i && preg_match_all( $url, $html, $m, PREG_SET_ORDER, $at ) ) {
 		foreach ( $m as $hit ) {
-			$key = strtolower( $hit[0] );
-			if ( isset( $seen[ $key ] ) ) {
-				continue;
-			}
-			$seen[ $key ] = true;
-			if ( secure_privacy_host_is_known( strtolower( $hit[1] ), $hit[2] ?? null, $catalogue, $rules ) ) {
+			if ( secure_privacy_mentions_known_host( $hit[0], $hit[1], $hit[2] ?? null, $seen, $catalogue ) ) {
 				return true;
 			}
 		}
@@ -531,6 +530,25 @@ function secure_privacy_page_mentions_services( string $html ): bool {
 	// One search for the four needles (four str_contains() of a 30 KB page cost 20 us).
 	$needles ??= secure_privacy_literals_pattern( $catalogue['needles'] );
 	return 0 !== preg_match( $needles, $html );
+}
+
+/**
+ * For secure_privacy_page_mentions_services(): whether a `//host[:port]` it found is on a
+ * known host, each one decided once.
+ *
+ * @param string      $found     The `//host[:port]` text.
+ * @param string      $host      Its host.
+ * @param string|null $port      Its port, if any.
+ * @param array       $seen      The texts decided so far (updated).
+ * @param array       $catalogue secure_privacy_catalogue().
+ */
+function secure_privacy_mentions_known_host( string $found, string $host, ?string $port, array &$seen, array $catalogue ): bool {
+	$key = strtolower( $found );
+	if ( isset( $seen[ $key ] ) ) {
+		return false;
+	}
+	$seen[ $key ] = true;
+	return secure_privacy_host_is_known( strtolower( $host ), $port, $catalogue, secure_privacy_rule_index() );
 }
 
 /**

@@ -185,11 +185,15 @@ function secure_privacy_policy_notice_due( array $settings, int $now ): bool {
 }
 
 /**
- * Drop the per-request cache and the built banner after the option was written or deleted.
+ * Drop the per-request cache and the built banner after the option was written or deleted;
+ * then read the site rules again (they may be kept in the settings) and decide again whether
+ * the banner is live (the sidecar URL is a setting).
  */
 function secure_privacy_settings_changed(): void {
 	secure_privacy_settings( true );
 	secure_privacy_forget_banner_output();
+	secure_privacy_site_rules_changed();
+	secure_privacy_connection_changed();
 }
 
 /**
