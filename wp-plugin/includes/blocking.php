@@ -33,7 +33,7 @@ const SECURE_PRIVACY_RULE_HOST_PATTERN = '/^\.?(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z
  * The `secure_privacy_catalogue` filter may add services in that format (e.g. a test's
  * loopback "third party"); it runs once per request.
  *
- * @return array{sha256: string, services: array, host: array, suffix: array, url: array, url_suffix: array, signatures: array, needles: array}
+ * @return array{sha256: string, services: array, host: array, suffix: array, url: array, url_suffix: array, signatures: array, needles: array, signature_pattern?: string, needle_pattern?: string}
  */
 function secure_privacy_catalogue(): array {
 	static $catalogue = null;
@@ -46,6 +46,8 @@ function secure_privacy_catalogue(): array {
 			 * @param array $catalogue The catalogue.
 			 */
 			$catalogue = (array) apply_filters( 'secure_privacy_catalogue', $catalogue );
+			// Built again from the filtered signatures and needles when they are needed.
+			unset( $catalogue['signature_pattern'], $catalogue['needle_pattern'] );
 		}
 	}
 	return $catalogue;
@@ -208,8 +210,20 @@ function secure_privacy_classify_url( string $url, array $catalogue, array $rule
 	if ( null === $parts ) {
 		return null;
 	}
-	list( $host, $port, $path ) = $parts;
-	$keys  = secure_privacy_host_keys( $host, $port );
+	return secure_privacy_classify_parts( $parts, secure_privacy_host_keys( $parts[0], $parts[1] ), $catalogue, $rules );
+}
+
+/**
+ * secure_privacy_classify_url() of a URL already taken apart.
+ *
+ * @param array $parts     secure_privacy_url_parts() of the URL.
+ * @param array $keys      secure_privacy_host_keys() of its host and port.
+ * @param array $catalogue secure_privacy_catalogue().
+ * @param array $rules     secure_privacy_rule_index().
+ * @return array{category: string, service: string, id: string, breaks: bool, source: string}|null
+ */
+function secure_privacy_classify_parts( array $parts, array $keys, array $catalogue, array $rules ): ?array {
+	list( $host, , $path ) = $parts;
 	$found = null;
 	foreach ( $keys as list( $key, $is_suffix ) ) {
 		foreach ( $catalogue[ $is_suffix ? 'url_suffix' : 'url' ][ $key ] ?? array() as list( $prefix, $index ) ) {
@@ -277,12 +291,18 @@ function secure_privacy_url_block( string $url ): ?array {
 	$parts = secure_privacy_url_parts( $url );
 	$found = null;
 	if ( null !== $parts ) {
-		$host  = $parts[0] . ':' . $parts[1];
-		$known = $hosts[ $host ] ?? secure_privacy_host_is_known( $parts[0], $parts[1], secure_privacy_catalogue(), $rules );
-		if ( count( $hosts ) < 500 ) {
-			$hosts[ $host ] = $known;
+		$host = $parts[0] . ':' . $parts[1];
+		$keys = null;
+		if ( ! isset( $hosts[ $host ] ) ) {
+			$keys  = secure_privacy_host_keys( $parts[0], $parts[1] );
+			$known = secure_privacy_keys_are_known( $keys, secure_privacy_catalogue(), $rules );
+			if ( count( $hosts ) < 500 ) {
+				$hosts[ $host ] = $known;
+			}
 		}
-		$found = $known ? secure_privacy_classify_url( $url, secure_privacy_catalogue(), $rules ) : null;
+		if ( $hosts[ $host ] ?? $known ) {
+			$found = secure_privacy_classify_parts( $parts, $keys ?? secure_privacy_host_keys( $parts[0], $parts[1] ), secure_privacy_catalogue(), $rules );
+		}
 	}
 	$block = null;
 	if ( null !== $found && ! $found['breaks'] && SECURE_PRIVACY_REQUIRED_CATEGORY !== $found['category'] ) {
@@ -309,7 +329,7 @@ function secure_privacy_inline_block( string $text ): ?array {
 	}
 	static $any = null; // The catalogue is read once per request.
 	$catalogue = secure_privacy_catalogue();
-	$any     ??= secure_privacy_literals_pattern( array_keys( $catalogue['signatures'] ) );
+	$any     ??= $catalogue['signature_pattern'] ?? secure_privacy_literals_pattern( array_keys( $catalogue['signatures'] ) );
 	// Most scripts (the page's own, the theme's) carry no signature: one search says so (20
 	// str_contains() of the text cost twice as much). Which one decides is still the first in
 	// the catalogue's order, below.
@@ -528,7 +548,7 @@ function secure_privacy_page_mentions_services( string $html ): bool {
 		}
 	}
 	// One search for the four needles (four str_contains() of a 30 KB page cost 20 us).
-	$needles ??= secure_privacy_literals_pattern( $catalogue['needles'] );
+	$needles ??= $catalogue['needle_pattern'] ?? secure_privacy_literals_pattern( $catalogue['needles'] );
 	return 0 !== preg_match( $needles, $html );
 }
 
@@ -561,7 +581,18 @@ function secure_privacy_mentions_known_host( string $found, string $host, ?strin
  * @param array       $rules     secure_privacy_rule_index().
  */
 function secure_privacy_host_is_known( string $host, ?string $port, array $catalogue, array $rules ): bool {
-	foreach ( secure_privacy_host_keys( $host, $port ) as list( $k, $is_suffix ) ) {
+	return secure_privacy_keys_are_known( secure_privacy_host_keys( $host, $port ), $catalogue, $rules );
+}
+
+/**
+ * secure_privacy_host_is_known() of a host's keys.
+ *
+ * @param array $keys      secure_privacy_host_keys() of the host.
+ * @param array $catalogue secure_privacy_catalogue().
+ * @param array $rules     secure_privacy_rule_index().
+ */
+function secure_privacy_keys_are_known( array $keys, array $catalogue, array $rules ): bool {
+	foreach ( $keys as list( $k, $is_suffix ) ) {
 		if ( $is_suffix ? isset( $catalogue['suffix'][ $k ] ) || isset( $catalogue['url_suffix'][ $k ] ) || isset( $rules['suffix'][ $k ] )
 			: isset( $catalogue['host'][ $k ] ) || isset( $catalogue['url'][ $k ] ) || isset( $rules['host'][ $k ] ) ) {
 			return true;
