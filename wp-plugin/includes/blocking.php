@@ -613,6 +613,9 @@ function secure_privacy_keys_are_known( array $keys, array $catalogue, array $ru
  */
 function secure_privacy_handle_block( string $handle, array $seen = array() ): ?array {
 	static $memo = array(), $key = null;
+	if ( SECURE_PRIVACY_WIDGET_HANDLE === $handle ) {
+		return null;
+	}
 	$item = wp_scripts()->registered[ $handle ] ?? null;
 	$now  = secure_privacy_rule_index()['key'] . ( null === $item ? '' : "\n" . $item->src . "\n" . implode( ',', (array) $item->deps ) );
 	if ( isset( $memo[ $handle ] ) && $memo[ $handle ][0] === $now ) {
