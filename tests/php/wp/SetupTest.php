@@ -79,6 +79,18 @@ final class SetupTest extends SP_WP_TestCase {
 				$this->assertTrue( secure_privacy_banner_shown() );
 			}
 			$this->assertSame( 0, $reads, 'decided when the connection was written, read no more' );
+			// The settings read again without their hooks (written around them): decided again.
+			global $wpdb;
+			$raw   = get_option( SECURE_PRIVACY_OPTION );
+			$write = static function ( array $value ) use ( $wpdb ): void {
+				$wpdb->update( $wpdb->options, array( 'option_value' => maybe_serialize( $value ) ), array( 'option_name' => SECURE_PRIVACY_OPTION ) ); // phpcs:ignore WordPress.DB
+				wp_cache_delete( 'alloptions', 'options' );
+				secure_privacy_settings( true );
+			};
+			$write( array( 'sidecar_url' => self::DOWN_URL ) + $raw );
+			$this->assertFalse( secure_privacy_is_live(), 'the sidecar URL read is another' );
+			$write( $raw );
+			$this->assertTrue( secure_privacy_is_live() );
 			$this->set( array( 'sidecar_url' => self::DOWN_URL ) );
 			$this->assertFalse( secure_privacy_is_live(), 'another sidecar URL: not live' );
 			$this->set( array( 'sidecar_url' => $live['sidecar_url'] ) );
