@@ -487,15 +487,17 @@ function secure_privacy_tag_processor_edits(): bool {
  *                           'scanner'.
  */
 function secure_privacy_block_html( string $html, ?array $force = null, ?string $mode = null ): string {
-	$decide = static function ( string $tag, callable $attr, string $text ) use ( $force ): array {
-		if ( null !== $force && 'SCRIPT' !== $tag ) {
+	$decide = null === $force ? 'secure_privacy_block_edits' : static function ( string $tag, callable $attr, string $text ) use ( $force ): array {
+		if ( 'SCRIPT' !== $tag ) {
 			return array();
 		}
 		return secure_privacy_block_edits( $tag, $attr, $text, $force );
 	};
 	$mode = $mode ?? ( secure_privacy_tag_processor_edits() ? 'edits' : 'scanner' );
 	if ( 'processor' !== $mode ) {
-		require_once __DIR__ . '/class-html-scanner.php';
+		if ( ! class_exists( 'Secure_Privacy_HTML_Scanner', false ) ) {
+			require __DIR__ . '/class-html-scanner.php';
+		}
 		return ( new Secure_Privacy_HTML_Scanner( $html ) )->rewrite( $decide, 'edits' === $mode );
 	}
 	$p = new WP_HTML_Tag_Processor( $html );
