@@ -172,6 +172,10 @@ def main() -> int:
             stack.mu_plugin("sp-bench.php", MU_PLUGIN)
             if args.trackers:
                 stack.mu_plugin("sp-bench-trackers.php", TRACKERS)
+            # The settings as a site has them once saved from its settings page, through the
+            # plugin's sanitizer (scripts/wp-setup.php writes them before the plugin runs).
+            stack.wp_eval("update_option('secure_privacy_settings',"
+                          " get_option('secure_privacy_settings'));")
             # Visitors see the banner once Test connection has passed (issue 12); the bench
             # runs no sidecar, so it stores a passed one, as a live site has it (autoloaded).
             stack.wp_eval("update_option('secure_privacy_connection', array('at' => time(),"

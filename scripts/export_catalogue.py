@@ -44,6 +44,24 @@ def php(value) -> str:
     raise TypeError(type(value))
 
 
+_PREG_SPECIAL = set(".\\+*?[^]$(){}=!<>|:-#")
+
+
+def literals_pattern(literals: list[str]) -> str:
+    """The plugin's secure_privacy_literals_pattern() of these texts (blocking.php): one
+    regular expression that matches where any of them occurs, each anchored at its first `(`,
+    `_`, `/`, `-` or `.` with the text before it as a lookbehind. Written into the PHP file so
+    a page view does not build it; tests/test_block_catalogue.py checks both agree."""
+    def quote(text: str) -> str:  # PHP's preg_quote($text, '~')
+        return "".join("\\" + c if c in _PREG_SPECIAL or c == "~" else
+                       "\\000" if c == "\0" else c for c in text)
+    alternatives = []
+    for literal in literals:
+        at = next((i for i in (literal.find(c) for c in "(_/-.") if i != -1), 0)
+        alternatives.append((f"(?<={quote(literal[:at])})" if at > 0 else "") + quote(literal[at:]))
+    return "~" + "|".join(alternatives) + "~" if alternatives else "~(?!)~"
+
+
 def build(raw: bytes) -> dict:
     """The blocking index of a services.json document (validated; raises CatalogueError)."""
     cat = classify.parse_catalogue(raw)
@@ -73,6 +91,8 @@ def build(raw: bytes) -> dict:
         "url_suffix": dict(sorted(url_suffix.items())),
         "signatures": signatures,
         "needles": needles,
+        "signature_pattern": literals_pattern(list(signatures)),
+        "needle_pattern": literals_pattern(needles),
     }
 
 
@@ -85,7 +105,8 @@ def render(raw: bytes) -> str:
              " * services: index => [id, name, category, breaks_if_blocked]; host/suffix: host",
              " * (`.suffix` without its dot) => service; url/url_suffix: host => [[path prefix,",
              " * service], ...], longest prefix first; signatures: literal text of an inline",
-             " * script => service; needles: the signatures that name no host (see blocking.php).",
+             " * script => service; needles: the signatures that name no host (see blocking.php);",
+             " * signature_pattern/needle_pattern: secure_privacy_literals_pattern() of each.",
              " *",
              " * @package SecurePrivacy",
              " */",

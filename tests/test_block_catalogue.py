@@ -110,3 +110,42 @@ def test_php_blocks_what_the_scan_classifies(rules):
         if want.service:
             assert got["service"] == want.service, url
     assert checked > 150
+
+
+def test_the_exported_search_patterns_are_the_plugins_own():
+    """data/catalogue.php carries the inline-signature and needle patterns so a page view does
+    not build them: they must be what blocking.php's secure_privacy_literals_pattern() builds,
+    for the catalogue and for literals full of characters a regular expression reads."""
+    tricky = ["a~b", "x.y(z", "#q", "n:m", "-", "(", "a\\b", "$[]{}|*+?^=!<>", "plain", ""]
+    code = ("define('ABSPATH', '/'); require 'wp-plugin/includes/vocabulary.php';"
+            " require 'wp-plugin/includes/blocking.php';"
+            " $c = require 'wp-plugin/data/catalogue.php';"
+            " $t = json_decode(stream_get_contents(STDIN), true);"
+            " echo json_encode(array(secure_privacy_literals_pattern(array_keys($c['signatures'])),"
+            " secure_privacy_literals_pattern($c['needles']), secure_privacy_literals_pattern($t),"
+            " $c['signature_pattern'], $c['needle_pattern'],"
+            " array_map(fn($s) => preg_match(secure_privacy_literals_pattern(array($s)),"
+            " 'x' . $s . 'y'), $t)));")
+    out = subprocess.run(["php", "-r", code], input=json.dumps(tricky), capture_output=True,
+                         text=True, cwd=ROOT, check=True)
+    sig, needle, tricky_php, sig_file, needle_file, found = json.loads(out.stdout)
+    assert sig_file == sig and needle_file == needle
+    assert export_catalogue.literals_pattern(tricky) == tricky_php
+    assert found == [1] * len(tricky)  # each pattern finds its literal in a text
+
+
+def test_signatures_a_catalogue_filter_adds_are_searched_for():
+    """With the secure_privacy_catalogue filter, the exported patterns no longer say which
+    signatures there are: the plugin builds them from the filtered catalogue."""
+    code = ("define('ABSPATH', '/'); function has_filter($h) { return true; }"
+            " function apply_filters($h, $c) { $c['signatures']['zz_track('] = 4;"
+            " $c['needles'][] = 'zz_track('; return $c; }"
+            " require 'wp-plugin/includes/vocabulary.php';"
+            " require 'wp-plugin/includes/blocking.php';"
+            " echo json_encode(array(secure_privacy_inline_block('a(); zz_track(1);'),"
+            " secure_privacy_inline_block('fbq(1)'), secure_privacy_inline_block('nothing'),"
+            " secure_privacy_page_mentions_services('<p>zz_track(2)</p>')));")
+    out = subprocess.run(["php", "-r", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    added, known, none, mentioned = json.loads(out.stdout)
+    assert added == {"category": "marketing", "service": "Meta Pixel"}
+    assert known == added and none is None and mentioned is True

@@ -49,7 +49,11 @@ if ( is_admin() ) {
 	require_once __DIR__ . '/includes/admin-scan.php';
 }
 
-register_activation_hook( __FILE__, 'secure_privacy_activate' );
-register_deactivation_hook( __FILE__, 'secure_privacy_deactivate' );
+// register_activation_hook() and register_deactivation_hook(), with the plugin's basename
+// worked out once (plugin_basename() costs a few microseconds on every request).
+$secure_privacy_basename = plugin_basename( __FILE__ );
+add_action( 'activate_' . $secure_privacy_basename, 'secure_privacy_activate' );
+add_action( 'deactivate_' . $secure_privacy_basename, 'secure_privacy_deactivate' );
+unset( $secure_privacy_basename );
 
 add_action( 'plugins_loaded', 'secure_privacy_boot' );

@@ -18,6 +18,7 @@ defined( 'WP_UNINSTALL_PLUGIN' ) || exit;
 function secure_privacy_uninstall_site(): void {
 	global $wpdb;
 	delete_option( 'secure_privacy_settings' );
+	delete_option( 'secure_privacy_settings_digest' );
 	delete_option( 'secure_privacy_db_version' );
 	delete_option( 'secure_privacy_policy_edited' );
 	delete_option( 'secure_privacy_privacy_url' );

@@ -5,7 +5,8 @@
  * services: index => [id, name, category, breaks_if_blocked]; host/suffix: host
  * (`.suffix` without its dot) => service; url/url_suffix: host => [[path prefix,
  * service], ...], longest prefix first; signatures: literal text of an inline
- * script => service; needles: the signatures that name no host (see blocking.php).
+ * script => service; needles: the signatures that name no host (see blocking.php);
+ * signature_pattern/needle_pattern: secure_privacy_literals_pattern() of each.
  *
  * @package SecurePrivacy
  */
@@ -21,4 +22,6 @@ return array(
 	'url_suffix' => array(),
 	'signatures' => array('google-analytics.com/analytics.js' => 0, 'google-analytics.com/ga.js' => 0, 'googletagmanager.com/gtag/js' => 1, 'googletagmanager.com/gtm.js' => 2, 'googleadservices.com/pagead/conversion' => 3, 'pagead2.googlesyndication.com/pagead/js' => 3, 'connect.facebook.net' => 4, 'fbq(' => 4, '_linkedin_partner_id' => 7, 'snap.licdn.com' => 7, 'analytics.tiktok.com' => 8, 'ttq.load(' => 8, 's.pinimg.com/ct/' => 9, 'pintrk(' => 9, 'static.hotjar.com' => 10, '_hjSettings' => 10, 'clarity.ms/tag/' => 11, '.matomo.cloud/' => 12, '.innocraft.cloud/' => 12, 'bat.bing.com/bat.js' => 13),
 	'needles' => array('_hjSettings', '_linkedin_partner_id', 'fbq(', 'pintrk('),
+	'signature_pattern' => '~(?<=google\\-analytics\\.com)/analytics\\.js|(?<=google\\-analytics\\.com)/ga\\.js|(?<=googletagmanager\\.com)/gtag/js|(?<=googletagmanager\\.com)/gtm\\.js|(?<=googleadservices\\.com)/pagead/conversion|(?<=pagead2\\.googlesyndication\\.com)/pagead/js|(?<=connect)\\.facebook\\.net|(?<=fbq)\\(|_linkedin_partner_id|(?<=snap)\\.licdn\\.com|(?<=analytics)\\.tiktok\\.com|(?<=ttq\\.load)\\(|(?<=s\\.pinimg\\.com)/ct/|(?<=pintrk)\\(|(?<=static)\\.hotjar\\.com|_hjSettings|(?<=clarity\\.ms)/tag/|(?<=\\.matomo\\.cloud)/|(?<=\\.innocraft\\.cloud)/|(?<=bat\\.bing\\.com)/bat\\.js~',
+	'needle_pattern' => '~_hjSettings|_linkedin_partner_id|(?<=fbq)\\(|(?<=pintrk)\\(~',
 );

@@ -66,7 +66,16 @@ final class Secure_Privacy_HTML_Scanner {
 	);
 
 	/** Where an opening tag's contents are raw text up to its closer. */
-	private const RAW_TEXT = array( 'SCRIPT', 'TEXTAREA', 'TITLE', 'IFRAME', 'NOEMBED', 'NOFRAMES', 'STYLE', 'XMP' );
+	private const RAW_TEXT = array(
+		'SCRIPT'   => 1,
+		'TEXTAREA' => 1,
+		'TITLE'    => 1,
+		'IFRAME'   => 1,
+		'NOEMBED'  => 1,
+		'NOFRAMES' => 1,
+		'STYLE'    => 1,
+		'XMP'      => 1,
+	);
 
 	/**
 	 * The document.
@@ -118,20 +127,20 @@ final class Secure_Privacy_HTML_Scanner {
 	public function rewrite( callable $decide, bool $with_processor = false ): string {
 		$edits = array();
 		$at    = 0;
+		$html  = $this->html;
+		// The attributes of the tag being decided (read while $decide runs; one closure for all).
+		$attr = function ( string $name ) {
+			$a = $this->attributes[ strtolower( $name ) ] ?? null;
+			if ( null === $a ) {
+				return null;
+			}
+			return $a[4] ? true : html_entity_decode( substr( $this->html, $a[2], $a[3] ) );
+		};
 		while ( null !== ( $tag = $this->next_tag( $at ) ) ) {
 			$at = $tag['next'];
 			if ( $tag['closing'] || ! isset( self::BLOCKABLE[ $tag['name'] ] ) ) {
 				continue;
 			}
-			$attributes = $this->attributes;
-			$html       = $this->html;
-			$attr       = static function ( string $name ) use ( $attributes, $html ) {
-				$a = $attributes[ strtolower( $name ) ] ?? null;
-				if ( null === $a ) {
-					return null;
-				}
-				return $a[4] ? true : html_entity_decode( substr( $html, $a[2], $a[3] ) );
-			};
 			$ops = $decide( $tag['name'], $attr, $tag['text'] );
 			if ( ! $ops ) {
 				continue;
@@ -151,7 +160,20 @@ final class Secure_Privacy_HTML_Scanner {
 				$edits[] = array( $tag['start'], strlen( $element ), $p->get_updated_html() );
 				continue;
 			}
-			$edits = array_merge( $edits, $this->edits_for( $ops, $tag, $attributes, $this->duplicates ) );
+			// Each tag's replacements in the order the tag processor makes them (tags do not
+			// overlap: the document's are then in order too).
+			$mine = $this->edits_for( $ops, $tag, $this->attributes, $this->duplicates );
+			if ( count( $mine ) > 1 ) {
+				usort(
+					$mine,
+					static function ( $a, $b ) {
+						return ( $a[0] - $b[0] ) ?: ( strcmp( $a[2], $b[2] ) ?: $a[1] - $b[1] );
+					}
+				);
+			}
+			foreach ( $mine as $edit ) {
+				$edits[] = $edit;
+			}
 		}
 		return $this->apply( $edits );
 	}
@@ -211,20 +233,15 @@ final class Secure_Privacy_HTML_Scanner {
 	}
 
 	/**
-	 * The document with the replacements made (ordered as the tag processor orders them).
+	 * The document with the replacements made.
 	 *
-	 * @param array $edits [start, length, text] each.
+	 * @param array $edits [start, length, text] each, in the order the tag processor makes them
+	 *                     (by offset; at one offset, by text, then length).
 	 */
 	private function apply( array $edits ): string {
 		if ( ! $edits ) {
 			return $this->html;
 		}
-		usort(
-			$edits,
-			static function ( $a, $b ) {
-				return ( $a[0] - $b[0] ) ?: ( strcmp( $a[2], $b[2] ) ?: $a[1] - $b[1] );
-			}
-		);
 		$out    = '';
 		$copied = 0;
 		foreach ( $edits as $e ) {
@@ -309,7 +326,7 @@ final class Secure_Privacy_HTML_Scanner {
 		$this->attributes = array();
 		$this->duplicates = array();
 		$name = strtoupper( substr( $this->html, $name_at, $name_len ) );
-		$raw  = ! $closing && in_array( $name, self::RAW_TEXT, true );
+		$raw  = ! $closing && isset( self::RAW_TEXT[ $name ] );
 		$pos = $this->read_attributes( $name_at + $name_len, ! $closing );
 		if ( null === $pos || $pos >= $this->len ) {
 			return null;
@@ -490,6 +507,9 @@ final class Secure_Privacy_HTML_Scanner {
 			if ( ' ' !== $c && "\t" !== $c && "\r" !== $c && "\n" !== $c && '/' !== $c && '>' !== $c ) {
 				continue;
 			}
+			if ( '>' === $c ) {
+				return array( $closer_at, $at + 1 ); // `</name>`: what read_attributes() finds.
+			}
 			$at = $this->read_attributes( $at, false );
 			if ( null === $at || $at >= $len ) {
 				return null;
@@ -531,6 +551,9 @@ final class Secure_Privacy_HTML_Scanner {
 			if ( ' ' === $c || "\t" === $c || "\r" === $c || "\n" === $c || '/' === $c || '>' === $c ) {
 				if ( $closer_at > $at && false !== strpos( '</tT', $html[ $closer_at - 1 ] ) ) {
 					break;
+				}
+				if ( '>' === $c ) {
+					return array( $closer_at, $closer_at + 9 ); // `</script>`: what read_attributes() finds.
 				}
 				$end = $this->read_attributes( $closer_at, false );
 				if ( null === $end || $end >= $len ) {

@@ -64,12 +64,15 @@ function secure_privacy_boot(): void {
 	// one pass over the whole page from a buffer started after redirects, before any output.
 	add_filter( 'script_loader_tag', 'secure_privacy_block_enqueued_script', 20, 2 );
 	add_action( 'template_redirect', 'secure_privacy_start_page_buffer', PHP_INT_MAX );
+	// (The settings' own hooks above also read the site rules again and decide whether the
+	// banner is live: secure_privacy_settings_changed().)
 	foreach ( array( 'add_option_', 'update_option_', 'delete_option_' ) as $hook ) {
 		add_action( $hook . SECURE_PRIVACY_SITE_RULES_OPTION, 'secure_privacy_site_rules_changed', 10, 0 );
-		add_action( $hook . SECURE_PRIVACY_OPTION, 'secure_privacy_site_rules_changed', 20, 0 );
+		add_action( $hook . SECURE_PRIVACY_CONNECTION_OPTION, 'secure_privacy_connection_changed', 10, 0 );
 	}
 	// Until Test connection has passed, only administrators see the banner (includes/setup.php).
 	add_action( 'wp_footer', 'secure_privacy_print_preview_note' );
+	add_action( 'switch_blog', 'secure_privacy_connection_changed', 10, 0 );
 	// WP Consent API: this plugin is the consent manager and the region is opt-in.
 	add_filter( 'wp_consent_api_registered_' . plugin_basename( SECURE_PRIVACY_FILE ), '__return_true' );
 	add_filter( 'wp_get_consent_type', 'secure_privacy_consent_type' );

@@ -138,13 +138,31 @@ function secure_privacy_deliver_after_save(): void {
 
 /**
  * Whether the banner is shown to visitors: Test connection has passed its delivery checks for
- * the sidecar URL now set (an autoloaded option: no query).
+ * the sidecar URL now set (an autoloaded option: no query). Decided once per request (a page
+ * view asks four times), and again when the sidecar URL of secure_privacy_settings() is another;
+ * secure_privacy_connection_changed() decides again when the connection or the settings are
+ * written, or another site of the network is switched to.
+ *
+ * @param bool $refresh Decide again.
  */
-function secure_privacy_is_live(): bool {
-	$connection = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
-	$url        = secure_privacy_settings()['sidecar_url'];
-	return is_array( $connection ) && ! empty( $connection['live'] ) && '' !== $url
-		&& ( $connection['sidecar_url'] ?? '' ) === $url;
+function secure_privacy_is_live( bool $refresh = false ): bool {
+	static $live = null, $for = null;
+	$url = secure_privacy_settings()['sidecar_url'];
+	if ( null === $live || $refresh || $for !== $url ) {
+		$connection = get_option( SECURE_PRIVACY_CONNECTION_OPTION );
+		$for        = $url;
+		$live       = is_array( $connection ) && ! empty( $connection['live'] ) && '' !== $url
+			&& ( $connection['sidecar_url'] ?? '' ) === $url;
+	}
+	return $live;
+}
+
+/**
+ * Decide secure_privacy_is_live() again: the connection or the settings were written
+ * (after secure_privacy_settings_changed()), or another site was switched to.
+ */
+function secure_privacy_connection_changed(): void {
+	secure_privacy_is_live( true );
 }
 
 /**

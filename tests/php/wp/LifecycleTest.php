@@ -46,6 +46,8 @@ final class LifecycleTest extends SP_WP_TestCase {
 		update_option( SECURE_PRIVACY_SCAN_NOTICE_OPTION, array( 'scan_id' => 'x' ), false );
 		secure_privacy_scan_schedule_cron();
 		secure_privacy_scan_after_change();
+		secure_privacy_settings( true ); // Found normal: its digest is kept.
+		$this->assertNotFalse( get_option( SECURE_PRIVACY_SETTINGS_DIGEST_OPTION ) );
 
 		define( 'WP_UNINSTALL_PLUGIN', 'secure-privacy/secure-privacy.php' );
 		include WP_PLUGIN_DIR . '/secure-privacy/uninstall.php';
@@ -59,7 +61,7 @@ final class LifecycleTest extends SP_WP_TestCase {
 		$this->assertFalse( $this->table_exists( secure_privacy_outbox_table() ) );
 		$this->assertFalse( $this->table_exists( secure_privacy_rate_table() ) );
 		$this->assertFalse( wp_next_scheduled( SECURE_PRIVACY_CRON_HOOK ) );
-		foreach ( array( SECURE_PRIVACY_SITE_RULES_OPTION, SECURE_PRIVACY_SCAN_STATE_OPTION, SECURE_PRIVACY_SCAN_NOTICE_OPTION ) as $option ) {
+		foreach ( array( SECURE_PRIVACY_SITE_RULES_OPTION, SECURE_PRIVACY_SCAN_STATE_OPTION, SECURE_PRIVACY_SCAN_NOTICE_OPTION, SECURE_PRIVACY_SETTINGS_DIGEST_OPTION ) as $option ) {
 			$this->assertSame( 'gone', get_option( $option, 'gone' ), $option );
 		}
 		$this->assertFalse( wp_next_scheduled( SECURE_PRIVACY_SCAN_HOOK ) );

@@ -105,6 +105,60 @@ final class SettingsTest extends SP_WP_TestCase {
 		$this->assertSame( $queries, $wpdb->num_queries );
 	}
 
+	public function test_saved_settings_are_read_without_normalising_them_again(): void {
+		global $wpdb;
+		$this->set( array( 'policy_version' => '7', 'texts' => array( 'sv_SE' => array( 'title' => 'Hej' ) ) ) );
+		$stored = get_option( SECURE_PRIVACY_OPTION );
+		$this->assertSame( $stored, secure_privacy_settings( true ), 'the first read finds them normal' );
+		$sanitized = 0;
+		$count     = static function ( $value ) use ( &$sanitized ) {
+			++$sanitized;
+			return $value;
+		};
+		add_filter( 'sanitize_text_field', $count );
+		add_filter( 'clean_url', $count );
+		try {
+			$queries = $wpdb->num_queries;
+			$this->assertSame( $stored, secure_privacy_settings( true ) );
+			$this->assertSame( 0, $sanitized, 'a page view does not sanitize the saved settings again' );
+			$this->assertSame( $queries, $wpdb->num_queries, 'nor write or read anything' );
+			$this->assertSame( $stored, secure_privacy_normalize_settings( $stored ), 'they are normal' );
+			$this->assertGreaterThan( 0, $sanitized );
+		} finally {
+			remove_filter( 'sanitize_text_field', $count );
+			remove_filter( 'clean_url', $count );
+		}
+	}
+
+	public function test_settings_written_around_the_sanitizer_are_normalised_on_every_read(): void {
+		global $wpdb;
+		$this->set( array( 'primary_color' => '#abcdef' ) );
+		$this->assertSame( '#abcdef', secure_privacy_settings( true )['primary_color'] );
+		$this->assertNotFalse( get_option( SECURE_PRIVACY_SETTINGS_DIGEST_OPTION ) );
+		$raw = get_option( SECURE_PRIVACY_OPTION );
+		// Changed in the database (an import, a migration, an older plugin version): the digest
+		// kept for the saved value does not match it.
+		foreach (
+			array(
+				array( 'primary_color' => 'red; background:url(x)', 'evil' => 'x' ),
+				array( 'rate_limit_per_minute' => '-5' ),
+				array( 'position' => 'bottom-left' ), // Normal, but not what the digest was made for.
+			) as $changes
+		) {
+			$wpdb->update( $wpdb->options, array( 'option_value' => maybe_serialize( array_merge( $raw, $changes ) ) ), array( 'option_name' => SECURE_PRIVACY_OPTION ) ); // phpcs:ignore WordPress.DB
+			wp_cache_delete( 'alloptions', 'options' );
+			$s = secure_privacy_settings( true );
+			$this->assertSame( secure_privacy_normalize_settings( array_merge( $raw, $changes ) ), $s, wp_json_encode( $changes ) );
+		}
+		$this->assertSame( '#1d4ed8', secure_privacy_normalize_settings( array_merge( $raw, array( 'primary_color' => 'red; background:url(x)' ) ) )['primary_color'] );
+		$this->assertSame( 'bottom-left', $s['position'] );
+		// Saved before a setting existed: it gets its default.
+		unset( $raw['scan_frequency'] );
+		$wpdb->update( $wpdb->options, array( 'option_value' => maybe_serialize( $raw ) ), array( 'option_name' => SECURE_PRIVACY_OPTION ) ); // phpcs:ignore WordPress.DB
+		wp_cache_delete( 'alloptions', 'options' );
+		$this->assertSame( 'weekly', secure_privacy_settings( true )['scan_frequency'] );
+	}
+
 	public function test_the_privacy_url_costs_a_page_view_no_query_and_follows_page_edits(): void {
 		global $wpdb, $wp_rewrite;
 		$structure = (string) get_option( 'permalink_structure' );

@@ -59,6 +59,53 @@ final class SetupTest extends SP_WP_TestCase {
 		$this->assertFalse( secure_privacy_is_live() );
 	}
 
+	public function test_a_page_view_reads_the_connection_once_and_every_write_decides_again(): void {
+		$reads = 0;
+		$count = static function ( $value ) use ( &$reads ) {
+			++$reads;
+			return $value;
+		};
+		add_filter( 'option_' . SECURE_PRIVACY_CONNECTION_OPTION, $count );
+		try {
+			$this->assertFalse( secure_privacy_is_live() );
+			$live = array(
+				'live'        => true,
+				'sidecar_url' => secure_privacy_settings()['sidecar_url'],
+			);
+			update_option( SECURE_PRIVACY_CONNECTION_OPTION, $live );
+			$reads = 0;
+			for ( $i = 0; $i < 4; $i++ ) { // Enqueue, blocking, an enqueued tracker, the footer note.
+				$this->assertTrue( secure_privacy_is_live() );
+				$this->assertTrue( secure_privacy_banner_shown() );
+			}
+			$this->assertSame( 0, $reads, 'decided when the connection was written, read no more' );
+			// The settings read again without their hooks (written around them): decided again.
+			global $wpdb;
+			$raw   = get_option( SECURE_PRIVACY_OPTION );
+			$write = static function ( array $value ) use ( $wpdb ): void {
+				$wpdb->update( $wpdb->options, array( 'option_value' => maybe_serialize( $value ) ), array( 'option_name' => SECURE_PRIVACY_OPTION ) ); // phpcs:ignore WordPress.DB
+				wp_cache_delete( 'alloptions', 'options' );
+				secure_privacy_settings( true );
+			};
+			$write( array( 'sidecar_url' => self::DOWN_URL ) + $raw );
+			$this->assertFalse( secure_privacy_is_live(), 'the sidecar URL read is another' );
+			$write( $raw );
+			$this->assertTrue( secure_privacy_is_live() );
+			$this->set( array( 'sidecar_url' => self::DOWN_URL ) );
+			$this->assertFalse( secure_privacy_is_live(), 'another sidecar URL: not live' );
+			$this->set( array( 'sidecar_url' => $live['sidecar_url'] ) );
+			$this->assertTrue( secure_privacy_is_live() );
+			update_option( SECURE_PRIVACY_CONNECTION_OPTION, array( 'live' => false ) + $live );
+			$this->assertFalse( secure_privacy_is_live() );
+			delete_option( SECURE_PRIVACY_CONNECTION_OPTION );
+			$this->assertFalse( secure_privacy_is_live() );
+			add_option( SECURE_PRIVACY_CONNECTION_OPTION, $live );
+			$this->assertTrue( secure_privacy_is_live() );
+		} finally {
+			remove_filter( 'option_' . SECURE_PRIVACY_CONNECTION_OPTION, $count );
+		}
+	}
+
 	public function test_a_failing_signature_check_keeps_the_banner_back(): void {
 		$this->set( array( 'secret_keys' => wp_generate_password( 40, false ) ) ); // Not the sidecar's.
 		$result = $this->as_stack_site( 'secure_privacy_test_connection' );
