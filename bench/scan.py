@@ -226,6 +226,8 @@ class PssSampler(threading.Thread):
                     continue
                 if p in self.cpu:
                     kind, first, _ = self.cpu[p]
+                    if kind in ("sh", "dash", "bash"):  # the chromium wrapper, until it execs
+                        kind = process_kind(p)
                     self.cpu[p] = (kind, first, used)
                 else:
                     # A process seen first now started since the last sample (or is the

@@ -30,7 +30,7 @@ DEFAULTS = {
     "SP_RENDER_DEFER": "30",
     "SP_RENDER_DEFER_RATE": "20",
     "SP_SCAN_BUDGET": "900",
-    "SP_SCAN_BROWSERS": "2",
+    "SP_SCAN_BROWSERS": "auto",
     "SP_SCAN_TEST_ORIGINS": "",
     "SP_EGRESS_BIND": "127.0.0.1",
     "SP_EGRESS_ADVERTISE": "",
@@ -107,6 +107,37 @@ def normalise_origin(url: str) -> str:
     return f"{parts.scheme}://{host}"
 
 
+
+# A scan lane's browser (its processes, its profile's tab) peaks at about 350 MiB PSS
+# (bench/README.md "Site scan"); `auto` leaves 1 GiB of what is free to the rest.
+SCAN_BROWSER_MIB = 400
+SCAN_RESERVE_MIB = 1024
+
+
+def auto_scan_browsers(cpus: int | None = None, available_mib: int | None = None) -> int:
+    """SP_SCAN_BROWSERS=auto: two browsers per CPU core (a scan's browsers wait on the
+    network about half the time), at most 4, and no more than the memory free now affords
+    (MemAvailable less 1 GiB, 400 MiB each); at least 1."""
+    if cpus is None:
+        cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+            else (os.cpu_count() or 1)
+    if available_mib is None:
+        available_mib = _mem_available_mib()
+    by_memory = (available_mib - SCAN_RESERVE_MIB) // SCAN_BROWSER_MIB \
+        if available_mib is not None else 4
+    return max(1, min(4, 2 * cpus, by_memory))
+
+
+def _mem_available_mib() -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
 def load(env=None, overrides: dict | None = None) -> dict:
     """Return the app settings: raw SP_* strings plus parsed forms (lists, ints)."""
     env = dict(os.environ if env is None else env)
@@ -129,10 +160,14 @@ def load(env=None, overrides: dict | None = None) -> dict:
     except ValueError as e:
         raise ConfigError(f"SP_SITE_ORIGINS: {e}") from None
     cfg["SCAN_TEST_ORIGINS"] = scan_test_origins(raw["SP_SCAN_TEST_ORIGINS"])
-    if str(raw["SP_SCAN_BROWSERS"]).strip() not in [str(n) for n in range(1, 9)]:
-        raise ConfigError("SP_SCAN_BROWSERS must be a number of browsers from 1 to 8 (a site"
-                          " scan's pages are visited that many at a time)")
-    cfg["SP_SCAN_BROWSERS"] = int(raw["SP_SCAN_BROWSERS"])
+    browsers = str(raw["SP_SCAN_BROWSERS"]).strip()
+    if browsers == "auto":
+        cfg["SP_SCAN_BROWSERS"] = auto_scan_browsers()
+    elif browsers in [str(n) for n in range(1, 9)]:
+        cfg["SP_SCAN_BROWSERS"] = int(browsers)
+    else:
+        raise ConfigError("SP_SCAN_BROWSERS must be auto or a number of browsers from 1 to 8"
+                          " (a site scan's pages are visited that many at a time)")
     if raw["SP_IP_STORAGE"] not in IP_STORAGE_MODES:
         raise ConfigError(f"SP_IP_STORAGE must be one of {', '.join(IP_STORAGE_MODES)}")
     if raw["SP_GROUP_COMMIT"] not in GROUP_COMMIT_MODES:

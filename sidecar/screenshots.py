@@ -429,7 +429,8 @@ class Worker:
 
     def run(self, idle_sleep: float = 0.5) -> None:
         """Work until `stopping` is set; the current job always finishes first."""
-        log.info("worker started")
+        log.info("worker started", extra={"fields": {
+            "scan_browsers": self.cfg.get("SP_SCAN_BROWSERS")}})
         try:
             while not self.stopping:
                 try:

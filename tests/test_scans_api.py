@@ -596,11 +596,22 @@ def test_a_worker_without_grants_on_the_scans_table_pauses_scans_not_screenshots
     assert any("site scans paused" in r.getMessage() for r in caplog.records)
 
 
-def test_scan_browsers_is_two_by_default_or_one_to_eight():
-    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == 2
+def test_scan_browsers_is_auto_by_default_or_one_to_eight():
+    assert config.load(env=BASE)["SP_SCAN_BROWSERS"] == config.auto_scan_browsers()
+    assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "auto"})["SP_SCAN_BROWSERS"] in range(1, 5)
     assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "1"})["SP_SCAN_BROWSERS"] == 1
     assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "3"})["SP_SCAN_BROWSERS"] == 3
     assert config.load(env={**BASE, "SP_SCAN_BROWSERS": "8"})["SP_SCAN_BROWSERS"] == 8
     for bad in ("9", "0", "many"):
         with pytest.raises(config.ConfigError, match="SP_SCAN_BROWSERS"):
             config.load(env={**BASE, "SP_SCAN_BROWSERS": bad})
+
+
+def test_auto_scan_browsers_are_two_per_core_at_most_four_within_free_memory():
+    assert config.auto_scan_browsers(cpus=1, available_mib=8000) == 2
+    assert config.auto_scan_browsers(cpus=2, available_mib=24000) == 4
+    assert config.auto_scan_browsers(cpus=16, available_mib=64000) == 4
+    # 1 GiB is left to the rest; 400 MiB per browser
+    assert config.auto_scan_browsers(cpus=4, available_mib=1024 + 2 * 400) == 2
+    assert config.auto_scan_browsers(cpus=4, available_mib=900) == 1  # never none
+    assert config.auto_scan_browsers(cpus=2, available_mib=None) == 4  # no /proc/meminfo
