@@ -87,7 +87,7 @@ RESOURCE = {"Script": "script", "Image": "image", "XHR": "xhr", "Fetch": "xhr",
 MAX_REQUESTS = 2000  # per state; a page that makes more is cut there (and says so)
 QUIET = 0.4          # s without a new request (and none in flight) = the network settled
 BUTTON_WAIT = 2.0    # s the widget's button may take to show once the page settled
-CLICK_QUIET = 0.25   # s of quiet after the widget's button was clicked
+CLICK_QUIET = 0.15   # s of quiet after a click (what it starts runs again on the next view)
 QUIET_MAX = 1.5      # s without a new request = settled, even with requests in flight
 SETTLE_MAX = 6.0     # s at most spent waiting for the network to settle
 POLL = 0.05          # s between two reads of the tab's DevTools events (~1 ms CPU each)
