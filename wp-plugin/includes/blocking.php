@@ -453,9 +453,21 @@ function secure_privacy_block_edits( string $tag, callable $attr, string $text, 
 	if ( null === $block || ( 'IMG' === $tag && ! secure_privacy_is_pixel( $attr, $block['category'] ) ) ) {
 		return array();
 	}
+	return secure_privacy_moved_url_edits( 'src', $src, $block );
+}
+
+/**
+ * The edits of a blocked element that loads by a URL attribute (an iframe's or pixel's src, a
+ * link's href): the URL moves to data-sp-src, which the widget puts back once granted.
+ *
+ * @param string $name  The attribute: 'src' or 'href'.
+ * @param string $url   Its value.
+ * @param array  $block The service's category and name (secure_privacy_url_block()).
+ */
+function secure_privacy_moved_url_edits( string $name, string $url, array $block ): array {
 	return array(
-		array( 'remove', 'src' ),
-		array( 'set', 'data-sp-src', $src ),
+		array( 'remove', $name ),
+		array( 'set', 'data-sp-src', $url ),
 		array( 'set', 'data-sp-category', $block['category'] ),
 		array( 'set', 'data-sp-service', $block['service'] ),
 	);
@@ -478,15 +490,7 @@ function secure_privacy_link_edits( callable $attr ): array {
 		return array();
 	}
 	$block = secure_privacy_url_block( $href );
-	if ( null === $block ) {
-		return array();
-	}
-	return array(
-		array( 'remove', 'href' ),
-		array( 'set', 'data-sp-src', $href ),
-		array( 'set', 'data-sp-category', $block['category'] ),
-		array( 'set', 'data-sp-service', $block['service'] ),
-	);
+	return null === $block ? array() : secure_privacy_moved_url_edits( 'href', $href, $block );
 }
 
 /**
