@@ -107,7 +107,6 @@ def normalise_origin(url: str) -> str:
     return f"{parts.scheme}://{host}"
 
 
-
 # A scan lane's browser (its processes, its profile's tab) peaks at about 350 MiB PSS
 # (bench/README.md "Site scan"); `auto` leaves 1 GiB of what is free to the rest.
 SCAN_BROWSER_MIB = 400
@@ -137,6 +136,7 @@ def _mem_available_mib() -> int | None:
     except (OSError, ValueError, IndexError):
         pass
     return None
+
 
 def load(env=None, overrides: dict | None = None) -> dict:
     """Return the app settings: raw SP_* strings plus parsed forms (lists, ints)."""

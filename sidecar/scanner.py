@@ -621,8 +621,7 @@ class Scanner:
         in the page, as the browser names it (so a change of that format is cleared too).
         Raises OffSite when the tab is not on a page of the site (its partitions would be
         another site's: the profile is removed instead)."""
-        tree = browser.cdp(d, "Page.getFrameTree", {})["frameTree"]
-        main = tree["frame"]
+        main, frames = self.frame_keys(d)
         url = main.get("url") or ""
         if not renders.may_load(url, self.allowed):
             raise OffSite(f"the job ended on {url[:200]}")
@@ -635,15 +634,29 @@ class Scanner:
             same_site = o.scheme == p.scheme and (
                 o.hostname == registrable or (o.hostname or "").endswith("." + registrable))
             keys.add(f"{origin}/^31" if same_site else f"{origin}/^0{site}")
-        todo = [tree]
-        while todo:
-            node = todo.pop()
+        return keys | set(frames)
+
+    def frame_keys(self, d) -> tuple[dict, dict[str, str]]:
+        """(the tab's main frame, {storage key: origin} of the page and of every frame in it
+        that can store anything: an http(s) origin; up to MAX_FRAMES), as the browser names
+        the keys (`Storage.getStorageKeyForFrame`)."""
+        tree = browser.cdp(d, "Page.getFrameTree", {})["frameTree"]
+        todo, keys = [tree], {}
+        while todo and len(keys) < MAX_FRAMES:
+            node = todo.pop(0)
             todo.extend(node.get("childFrames") or [])
-            key = browser.cdp(d, "Storage.getStorageKeyForFrame",
-                              {"frameId": node["frame"]["id"]}).get("storageKey")
-            if key:
-                keys.add(key)
-        return keys
+            frame = node["frame"]
+            origin = frame.get("securityOrigin") or ""
+            if not origin.startswith(("http://", "https://")):
+                continue  # opaque (sandboxed, data:): no storage of its own
+            try:
+                key = browser.cdp(d, "Storage.getStorageKeyForFrame",
+                                  {"frameId": frame["id"]}).get("storageKey")
+            except WebDriverException:
+                continue  # the frame went away meanwhile
+            if key and key not in keys:
+                keys[key] = origin
+        return tree["frame"], keys
 
     def load(self, d, cap: Capture, url: str, settle: bool = True) -> None:
         """Load `url` and, with `settle`, wait for its load event and then for its network to
@@ -755,23 +768,7 @@ class Scanner:
         third-party frame's partition included), as {"area", "key", "origin"}."""
         found: list[dict] = []
         seen = set()
-        tree = browser.cdp(d, "Page.getFrameTree", {})["frameTree"]
-        todo, keys = [tree], {}
-        while todo and len(keys) < MAX_FRAMES:
-            node = todo.pop(0)
-            todo.extend(node.get("childFrames") or [])
-            frame = node["frame"]
-            origin = frame.get("securityOrigin") or ""
-            if not origin.startswith(("http://", "https://")):
-                continue  # opaque (sandboxed, data:): no storage of its own
-            try:
-                key = browser.cdp(d, "Storage.getStorageKeyForFrame",
-                                  {"frameId": frame["id"]}).get("storageKey")
-            except WebDriverException:
-                continue  # the frame went away meanwhile
-            if key and key not in keys:
-                keys[key] = origin
-        for key, origin in keys.items():
+        for key, origin in self.frame_keys(d)[1].items():
             got = []
             for area, local in (("local", True), ("session", False)):
                 try:

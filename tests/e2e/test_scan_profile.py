@@ -91,18 +91,19 @@ def reports(server, since: int) -> dict:
     return found, planted
 
 
-def job(scanner, server, url: str) -> tuple[dict, dict, list]:
+def job(scanner, server, url: str) -> tuple[dict, dict, list, list]:
+    """(what the page and its frame found, what they planted, the requests the server got,
+    the storage the scanner reported) of one job."""
     since = len(server.requests)
     state = scanner.scan_states(url, ("before_consent",), {})["before_consent"]
     assert state["error"] is None, state["error"]
-    job.storage = state["storage"]
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and len(reports(server, since)[1]) < 2:
         time.sleep(0.1)
     found, planted = reports(server, since)
     with server.lock:
         got = list(server.requests[since:])
-    return found, planted, got
+    return found, planted, got, state["storage"]
 
 
 def test_each_job_in_a_reused_profile_starts_as_a_brand_new_profile(server):
@@ -111,7 +112,7 @@ def test_each_job_in_a_reused_profile_starts_as_a_brand_new_profile(server):
                        "SP_SCREENSHOT_TIMEOUT": 10}, egress)
     url = server.origin + "/page"
     try:
-        first, planted, _ = job(scanner, server, url)
+        first, planted, _, storage = job(scanner, server, url)
         profile = scanner.profile
         assert profile is not None
         # The page could plant every kind of state (or the test would prove nothing) ...
@@ -121,11 +122,11 @@ def test_each_job_in_a_reused_profile_starts_as_a_brand_new_profile(server):
         for origin in (server.origin, server.cross_site):
             for area, key in (("local", "planted"), ("session", "planted"),
                               ("indexeddb", "planted-db")):
-                assert {"area": area, "key": key, "origin": origin} in job.storage, job.storage
+                assert {"area": area, "key": key, "origin": origin} in storage, storage
         # ... and a brand-new profile has none of it.
         assert first["top"]["cookie"] == "" and first["top"]["local"] == [], first
         for _ in range(2):
-            again, planted_again, requests = job(scanner, server, url)
+            again, planted_again, requests, _ = job(scanner, server, url)
             assert scanner.profile == profile  # the same profile, reused
             assert again == first  # what the page and its frame find: exactly as new
             assert planted_again == planted

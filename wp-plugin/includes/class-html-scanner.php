@@ -288,8 +288,9 @@ final class Secure_Privacy_HTML_Scanner {
 				$name = $closing || false === strpos( 'iInNsStTxXlL', $first ) ? '' : strtoupper( substr( $html, $name_at, $name_len ) );
 				if ( ! isset( self::SPECIAL[ $name ] ) || 'LINK' === $name ) {
 					// Neither read by blocking nor holding raw text (or a LINK whose attributes
-					// name no relation that fetches: most of a page's links): only where it
-					// ends matters. The attribute grammar of read_attributes() as one
+					// name no relation that fetches: most of a page's links; a substring test
+					// of secure_privacy_link_edits()' exact `rel` tokens): only where it ends
+					// matters. The attribute grammar of read_attributes() as one
 					// expression; where it does not stop at '>' (input cut short), the exact
 					// parser decides.
 					if ( 1 === preg_match( self::ATTRIBUTES, $html, $m, 0, $name_at + $name_len ) ) {
